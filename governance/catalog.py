@@ -1,0 +1,154 @@
+"""The fixed vocabularies of the domain: states, kinds, categories, roles.
+
+They are ``StrEnum`` so that their values are what the database, files and
+exports hold, and so that a typo in a file is caught by a lookup rather than
+stored.  Display names (Chinese and English) live in ``dashboard/i18n.py``;
+here only the codes and the rules that depend on them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    WARNING = "warning"  # 预警
+    IN_PROGRESS = "in_progress"  # 处置中
+    FOLLOW_UP = "follow_up"  # 回访
+    CLOSED = "closed"  # 闭环
+
+
+OPEN_STATES: tuple[CaseState, ...] = (
+    CaseState.WARNING,
+    CaseState.IN_PROGRESS,
+    CaseState.FOLLOW_UP,
+)
+
+#: Worst first: a grid is coloured by the worst state among its open cases.
+STATE_SEVERITY_ORDER: tuple[CaseState, ...] = (
+    CaseState.WARNING,
+    CaseState.IN_PROGRESS,
+    CaseState.FOLLOW_UP,
+    CaseState.CLOSED,
+)
+
+
+class Outcome(StrEnum):
+    """How a closed case ended: "closed" is kept apart from "fixed"."""
+
+    FIXED = "fixed"
+    NO_ACTION_NEEDED = "no_action_needed"
+    NOT_RESPONSIBLE = "not_responsible"
+    DUPLICATE = "duplicate"
+
+
+class CaseKind(StrEnum):
+    PATROL = "patrol"  # 巡查发现
+    HAZARD_CHECK = "hazard_check"  # 隐患排查
+    SERVICE_REQUEST = "service_request"  # 四单: 群众点单
+
+
+class Category(StrEnum):
+    ELECTRICITY = "electricity"  # 用电
+    GAS = "gas"  # 用气
+    CONSTRUCTION = "construction"  # 装修施工
+    AMUSEMENT_RIDE = "amusement_ride"  # 游乐设施
+    FIRE_EXIT = "fire_exit"  # 消防通道
+    SANITATION = "sanitation"  # 门前三包
+    ROAD_OCCUPATION = "road_occupation"  # 占道经营
+    FUMES = "fumes"  # 油烟
+    NOISE = "noise"  # 噪音
+    OTHER = "other"
+
+
+#: The four routine hazard checks of the seed practice.
+CHECK_CATEGORIES: tuple[Category, ...] = (
+    Category.ELECTRICITY,
+    Category.GAS,
+    Category.CONSTRUCTION,
+    Category.AMUSEMENT_RIDE,
+)
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+#: Time allowed from a warning being raised to the case being resolved
+#: (moved to follow-up), per severity.  Modelled on city-management practice:
+#: urgent items handled within hours, routine ones within days.
+DEFAULT_RESOLVE_LIMITS: dict[Severity, timedelta] = {
+    Severity.URGENT: timedelta(hours=4),
+    Severity.HIGH: timedelta(hours=24),
+    Severity.MEDIUM: timedelta(days=3),
+    Severity.LOW: timedelta(days=7),
+}
+
+#: Safety categories are tighter than nuisances: the limit is the smaller of
+#: the severity limit and this one.
+DEFAULT_CATEGORY_LIMITS: dict[Category, timedelta] = {
+    Category.GAS: timedelta(hours=24),
+    Category.ELECTRICITY: timedelta(days=2),
+    Category.FIRE_EXIT: timedelta(days=2),
+    Category.AMUSEMENT_RIDE: timedelta(days=2),
+}
+
+#: After a case is resolved, the follow-up visit is due within this time.
+DEFAULT_FOLLOW_UP_LIMIT = timedelta(days=3)
+
+
+class Role(StrEnum):
+    GRID_LEADER = "grid_leader"
+    SUPERVISOR = "supervisor"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class MemberRole(StrEnum):
+    LEADER = "leader"  # 邻铺长
+    PROPERTY = "property"  # 物业
+    SECURITY = "security"  # 治安
+    FIRE = "fire"  # 消防
+
+
+class Badge(StrEnum):
+    PARTY_MEMBER_OPERATOR = "party_member_operator"  # 党员经营户
+    MODEL_SHOP = "model_shop"  # 示范户
+    TRUSTED_SHOP = "trusted_shop"  # 放心店
+    PIONEER = "pioneer"  # 先锋商户
+
+
+class Trade(StrEnum):
+    CATERING = "catering"  # 餐饮
+    SNACKS = "snacks"  # 小吃
+    TEA = "tea"  # 茶饮
+    RETAIL = "retail"  # 零售
+    CLOTHING = "clothing"  # 服装
+    CRAFTS = "crafts"  # 文创
+    CONVENIENCE = "convenience"  # 便利店
+    PHARMACY = "pharmacy"  # 药店
+    LODGING = "lodging"  # 民宿
+    ENTERTAINMENT = "entertainment"  # 娱乐
+    AMUSEMENT = "amusement"  # 游乐
+    SERVICES = "services"  # 生活服务
+
+
+class StreetClass(StrEnum):
+    MAIN = "main"  # 主干道
+    STREET = "street"  # 街
+    LANE = "lane"  # 巷
+
+
+def resolve_limit(category: Category, severity: Severity) -> timedelta:
+    """Time allowed to resolve a case of this category and severity.
+
+    >>> resolve_limit(Category.GAS, Severity.LOW)
+    datetime.timedelta(days=1)
+    """
+    limit = DEFAULT_RESOLVE_LIMITS[Severity(severity)]
+    category_limit = DEFAULT_CATEGORY_LIMITS.get(Category(category))
+    return min(limit, category_limit) if category_limit else limit
