@@ -1,0 +1,92 @@
+"""Engines and sessions for the one database URL setting.
+
+SQLite is the default (a file under ``LINPU_VAR_DIR``); PostgreSQL with
+PostGIS serves a team.  Every SQLite connection gets foreign keys, WAL and a
+busy timeout, since SQLite forgets pragmas between connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from governance.errors import ConfigurationError
+
+SETTING = "LINPU_DATABASE_URL"
+
+
+def parse_database_url(url: str) -> URL:
+    """Parse a database URL, or raise ConfigurationError naming the setting."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"{SETTING}={url!r} cannot be parsed: {exc}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"{SETTING}={parsed.render_as_string(hide_password=True)!r}: backend "
+            f"{parsed.get_backend_name()!r} is not supported; use sqlite or postgresql"
+        )
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, *, check: bool = True) -> Engine:
+    """Create an engine for ``url`` and, with ``check``, prove it answers.
+
+    Raises
+    ------
+    ConfigurationError
+        One line naming ``LINPU_DATABASE_URL`` and why it cannot be used.
+    """
+    parsed = parse_database_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{SETTING}={shown!r}: cannot create folder {folder}: {exc.strerror}"
+            ) from None
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        # psycopg 3 is what the postgis extra installs; psycopg2 is not a dependency.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise ConfigurationError(f"{SETTING}={shown!r} cannot be used: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if check:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise ConfigurationError(f"{SETTING}={shown!r} cannot be reached: {reason}") from None
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work is committed together or not at all."""
+    with session_factory(engine)() as session, session.begin():
+        yield session

@@ -1,0 +1,293 @@
+"""The stored record: shops, grids, people, cases and their history.
+
+Typed SQLAlchemy 2 models.  The schema itself is created and upgraded only
+by the Alembic migrations in ``governance/migrations`` (``linpu db upgrade``);
+a test checks that the migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from governance.catalog import (
+    Badge,
+    CaseKind,
+    CaseState,
+    Category,
+    MemberRole,
+    Outcome,
+    Role,
+    Severity,
+    Trade,
+)
+from governance.spatial import Geometry, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def code_enum(enum: type[StrEnum], name: str) -> SAEnum:
+    """A VARCHAR holding the enum's value, with a CHECK so a typo cannot be stored."""
+    return SAEnum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class GridGeneration(Base):
+    """One run of the gridding (or one import of official grids)."""
+
+    __tablename__ = "grid_generations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    method: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+    __table_args__ = (UniqueConstraint("generation_id", "code", name="generation_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("grid_generations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    n_shops: Mapped[int] = mapped_column(Integer, default=0)
+    is_building: Mapped[bool] = mapped_column(Boolean, default=False)
+    geometry: Mapped[Any] = mapped_column(Geometry("GEOMETRY"))
+
+    generation: Mapped[GridGeneration] = relationship()
+    members: Mapped[list[GridMember]] = relationship(back_populates="grid")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[Role] = mapped_column(code_enum(Role, "user_role"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GridMember(Base):
+    """The grid leader and the property, security and fire-safety members."""
+
+    __tablename__ = "grid_members"
+    __table_args__ = (UniqueConstraint("grid_id", "role", "name", name="grid_role_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[MemberRole] = mapped_column(code_enum(MemberRole, "member_role"))
+    name: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+
+    grid: Mapped[Grid] = relationship(back_populates="members")
+    user: Mapped[User | None] = relationship()
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    trade: Mapped[Trade] = mapped_column(code_enum(Trade, "shop_trade"))
+    street: Mapped[str] = mapped_column(String(128), default="")
+    party_member_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    geometry: Mapped[Any] = mapped_column(Geometry("POINT"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    grid: Mapped[Grid | None] = relationship()
+    badges: Mapped[list[ShopBadge]] = relationship(back_populates="shop")
+
+
+class ShopBadge(Base):
+    """One award of a badge; revoking fills the revoked_* fields, keeping the row."""
+
+    __tablename__ = "shop_badges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    badge: Mapped[Badge] = mapped_column(code_enum(Badge, "badge"))
+    awarded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    awarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+    shop: Mapped[Shop] = relationship(back_populates="badges")
+
+
+class Case(Base):
+    """A patrol finding, a failed hazard check or a service request, and its loop."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(
+            "(state = 'closed') = (outcome IS NOT NULL)", name="outcome_iff_closed"
+        ),
+        Index("ix_cases_grid_state", "grid_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(code_enum(CaseKind, "case_kind"))
+    category: Mapped[Category] = mapped_column(code_enum(Category, "case_category"))
+    severity: Mapped[Severity] = mapped_column(code_enum(Severity, "case_severity"))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    geometry: Mapped[Any] = mapped_column(Geometry("POINT"))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[CaseState] = mapped_column(code_enum(CaseState, "case_state"), index=True)
+    outcome: Mapped[Outcome | None] = mapped_column(code_enum(Outcome, "case_outcome"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    department: Mapped[str | None] = mapped_column(String(128))
+    requester: Mapped[str | None] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    grid: Mapped[Grid] = relationship()
+    shop: Mapped[Shop | None] = relationship()
+    reporter: Mapped[User | None] = relationship()
+    history: Mapped[list[CaseHistory]] = relationship(
+        back_populates="case", order_by="CaseHistory.seq"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseHistory(Base):
+    """Append-only: one row per transition, written with the state change."""
+
+    __tablename__ = "case_history"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[CaseState | None] = mapped_column(code_enum(CaseState, "history_from"))
+    to_state: Mapped[CaseState] = mapped_column(code_enum(CaseState, "history_to"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="history")
+    actor: Mapped[User | None] = relationship()
+
+
+class Attachment(Base):
+    """A photo, stored on disk by content hash; the row keeps what was checked."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    history_id: Mapped[int | None] = mapped_column(ForeignKey("case_history.id"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    original_name: Mapped[str] = mapped_column(String(255), default="")
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rating(Base):
+    """The requester's 1–5 rating of a service request (群众评单)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rated_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class HazardCheck(Base):
+    """One routine check of one shop against a category's checklist."""
+
+    __tablename__ = "hazard_checks"
+    __table_args__ = (
+        Index("ix_hazard_checks_shop_category", "shop_id", "category", "performed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_no: Mapped[str] = mapped_column(String(64), unique=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    category: Mapped[Category] = mapped_column(code_enum(Category, "check_category"))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    performed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+    shop: Mapped[Shop] = relationship()
+
+
+class CheckSchedule(Base):
+    """How often a category is checked; a trade-specific row beats the general one."""
+
+    __tablename__ = "check_schedules"
+    __table_args__ = (UniqueConstraint("category", "trade", name="category_trade"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[Category] = mapped_column(code_enum(Category, "schedule_category"))
+    trade: Mapped[Trade | None] = mapped_column(code_enum(Trade, "schedule_trade"))
+    interval_days: Mapped[int] = mapped_column(Integer)
