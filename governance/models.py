@@ -36,6 +36,7 @@ from governance.catalog import (
     Outcome,
     Role,
     Severity,
+    StreetClass,
     Trade,
 )
 from governance.spatial import Geometry, UTCDateTime
@@ -82,6 +83,18 @@ class GridGeneration(Base):
     quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class DistrictFeature(Base):
+    """The district boundary and street centre lines: the map's own basemap."""
+
+    __tablename__ = "district_features"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "boundary" or "street"
+    name: Mapped[str] = mapped_column(String(128), default="")
+    street_class: Mapped[StreetClass | None] = mapped_column(code_enum(StreetClass, "street_class"))
+    geometry: Mapped[Any] = mapped_column(Geometry("GEOMETRY"))
 
 
 class Grid(Base):

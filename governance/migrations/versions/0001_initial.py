@@ -69,6 +69,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("category", "trade", name="category_trade"),
     )
     op.create_table(
+        "district_features",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column(
+            "street_class",
+            sa.Enum(
+                "main",
+                "street",
+                "lane",
+                name="street_class",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=True,
+        ),
+        sa.Column("geometry", Geometry("GEOMETRY"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_district_features")),
+    )
+    op.create_table(
         "grid_generations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -495,6 +516,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("district_features")
     with op.batch_alter_table("attachments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_attachments_sha256"))
         batch_op.drop_index(batch_op.f("ix_attachments_case_id"))

@@ -1,0 +1,38 @@
+"""What every page needs: the engine (made once per process) and the language."""
+
+from __future__ import annotations
+
+import sys
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from dashboard.i18n import LANGUAGES
+from governance.db import make_engine
+from governance.migrate import is_up_to_date
+from governance.settings import get_settings
+
+
+@st.cache_resource(show_spinner=False)
+def engine() -> Engine:
+    """The engine for LINPU_DATABASE_URL; raises ConfigurationError if unusable."""
+    settings = get_settings()
+    created = make_engine(settings.resolved_database_url)
+    print(f"database: {created.url.render_as_string(hide_password=True)}", file=sys.stderr)
+    if not is_up_to_date(created):
+        from governance.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "LINPU_DATABASE_URL: the database schema is not current; run `linpu db upgrade`"
+        )
+    return created
+
+
+def language() -> str:
+    """UI language: ?lang= in the URL wins, so a link keeps its language."""
+    chosen = st.query_params.get("lang", get_settings().language)
+    return chosen if chosen in LANGUAGES else "zh"
+
+
+def base_url_path() -> str:
+    return str(st.get_option("server.baseUrlPath") or "")

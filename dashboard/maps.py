@@ -1,0 +1,157 @@
+"""Folium maps that draw with no internet: local Leaflet, no tiles needed.
+
+Every string that reaches a tooltip or popup is escaped here: folium puts
+property values into the page as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from dashboard.i18n import translate
+from dashboard.static_assets import leaflet_urls
+from dashboard.theme import (
+    BOUNDARY_COLOUR,
+    MAP_BACKGROUND,
+    OVERDUE_OUTLINE,
+    SHOP_COLOUR,
+    STATE_COLOURS,
+    STREET_STYLE,
+)
+from governance.catalog import STATE_SEVERITY_ORDER
+
+
+class OfflineMap(folium.Map):
+    """A folium Map whose only scripts are Leaflet from the app's own static folder."""
+
+    def __init__(self, *args, base_url_path: str = "", **kwargs):
+        js, css = leaflet_urls(base_url_path)
+        # Instance attributes shadow folium's CDN lists (Leaflet, jQuery,
+        # Bootstrap, Font Awesome); our layers need Leaflet alone.
+        self.default_js = [("leaflet", js)]
+        self.default_css = [("leaflet_css", css)]
+        super().__init__(*args, **kwargs)
+
+
+def _escaped(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for column in columns:
+        out[column] = out[column].map(lambda value: html.escape(str(value)))
+    return out
+
+
+def district_map(
+    grids: gpd.GeoDataFrame,
+    summary: pd.DataFrame,
+    shops: gpd.GeoDataFrame,
+    features: gpd.GeoDataFrame,
+    *,
+    language: str = "zh",
+    base_url_path: str = "",
+) -> folium.Map:
+    """The district: streets, grids coloured by worst open state, shops, a legend."""
+    t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
+    layer = grids.merge(summary.drop(columns=["n_shops"]), on="code", how="left")
+    layer[["open", "overdue"]] = layer[["open", "overdue"]].fillna(0).astype(int)
+    layer["worst_state"] = layer["worst_state"].fillna("closed")
+    layer["state_label"] = layer["worst_state"].map(lambda s: t(f"state.{s}"))
+    layer = _escaped(layer, ["code", "state_label"])
+
+    minx, miny, maxx, maxy = (grids.total_bounds if len(grids) else features.total_bounds)
+    fmap = OfflineMap(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        zoom_start=16,
+        control_scale=True,
+        prefer_canvas=True,
+        base_url_path=base_url_path,
+    )
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    fmap.get_root().header.add_child(
+        folium.Element(f"<style>.leaflet-container{{background:{MAP_BACKGROUND};}}</style>")
+    )
+
+    streets = features[features["kind"] == "street"]
+    if len(streets):
+        folium.GeoJson(
+            _escaped(streets, ["name"])[["name", "street_class", "geometry"]],
+            name="streets",
+            style_function=lambda f: {
+                "color": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[0],
+                "weight": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[1],
+                "opacity": 0.9,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        ).add_to(fmap)
+
+    folium.GeoJson(
+        layer[["code", "n_shops", "open", "overdue", "worst_state", "state_label", "geometry"]],
+        name="grids",
+        style_function=lambda f: {
+            "fillColor": STATE_COLOURS[f["properties"]["worst_state"]],
+            "fillOpacity": 0.45,
+            "color": OVERDUE_OUTLINE if f["properties"]["overdue"] else "#555555",
+            "weight": 4 if f["properties"]["overdue"] else 1,
+        },
+        highlight_function=lambda f: {"weight": 5, "fillOpacity": 0.65},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["code", "n_shops", "state_label", "open", "overdue"],
+            aliases=[
+                t("tooltip.grid"),
+                t("tooltip.shops"),
+                t("col.worst_state"),
+                t("tooltip.open"),
+                t("tooltip.overdue"),
+            ],
+        ),
+    ).add_to(fmap)
+
+    boundary = features[features["kind"] == "boundary"]
+    if len(boundary):
+        folium.GeoJson(
+            boundary[["geometry"]],
+            name="boundary",
+            style_function=lambda f: {
+                "color": BOUNDARY_COLOUR,
+                "weight": 2.5,
+                "dashArray": "6 4",
+                "fill": False,
+            },
+            interactive=False,
+        ).add_to(fmap)
+
+    if len(shops):
+        folium.GeoJson(
+            _escaped(shops, ["name", "grid_code"])[["name", "grid_code", "geometry"]],
+            name="shops",
+            marker=folium.CircleMarker(radius=3, color=SHOP_COLOUR, weight=1, fill=True, fill_opacity=0.9),
+            tooltip=folium.GeoJsonTooltip(fields=["name", "grid_code"], labels=False),
+        ).add_to(fmap)
+
+    fmap.get_root().html.add_child(folium.Element(legend_html(language)))
+    return fmap
+
+
+def legend_html(language: str) -> str:
+    t = lambda key: html.escape(translate(key, language))  # noqa: E731
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
+        f'vertical-align:middle;background:{STATE_COLOURS[state]};opacity:.8"></span>'
+        f"{t('legend.closed_only') if state == 'closed' else t(f'state.{state}')}</div>"
+        for state in (s.value for s in STATE_SEVERITY_ORDER)
+    )
+    return (
+        '<div class="linpu-legend" style="position:absolute;bottom:18px;left:10px;z-index:1000;'
+        "background:rgba(255,255,255,.92);padding:8px 10px;border-radius:6px;font:13px/1.6 "
+        "'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)\">"
+        f"<b>{t('legend.title')}</b>{rows}"
+        f'<div><span style="display:inline-block;width:12px;height:12px;margin-right:6px;'
+        f'vertical-align:middle;border:3px solid {OVERDUE_OUTLINE}"></span>{t("legend.overdue")}</div>'
+        f'<div><span style="display:inline-block;width:8px;height:8px;margin:0 9px 0 3px;'
+        f'border-radius:50%;vertical-align:middle;background:{SHOP_COLOUR}"></span>{t("legend.shop")}</div>'
+        "</div>"
+    )

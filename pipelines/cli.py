@@ -1,0 +1,124 @@
+"""The ``linpu`` command: every job the dashboard can do, scriptable.
+
+Exit codes: 0 done, 1 input rejected, 2 usage or configuration error.  A
+domain error is printed as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from governance.db import make_engine
+from governance.errors import ConfigurationError, LinpuError
+from governance.settings import get_settings
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+class LinpuGroup(click.Group):
+    """Turns domain errors into one line on stderr and the documented exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except LinpuError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_REJECTED)
+
+
+def open_database(*, announce: bool = True) -> Engine:
+    """The engine for LINPU_DATABASE_URL, after saying which database it is."""
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    if announce:
+        click.echo(f"database: {engine.url.render_as_string(hide_password=True)}", err=True)
+    return engine
+
+
+def open_current_database() -> Engine:
+    """As open_database, and refuse a database whose schema is behind the code."""
+    from governance.migrate import current_revision, head_revision
+
+    engine = open_database()
+    current = current_revision(engine)
+    if current != head_revision():
+        raise ConfigurationError(
+            f"LINPU_DATABASE_URL: schema is at {current or 'nothing'}, the code needs "
+            f"{head_revision()}; run `linpu db upgrade`"
+        )
+    return engine
+
+
+@click.group(cls=LinpuGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Linpu: ~10-shop governance grids and the closed loop of every case."""
+
+
+@main.group(cls=LinpuGroup)
+def db() -> None:
+    """Create and upgrade the database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create the schema or bring it to the newest migration."""
+    from governance.migrate import current_revision, upgrade
+
+    engine = open_database()
+    upgrade(engine, revision)
+    click.echo(f"schema at revision {current_revision(engine)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema's revision (nothing when the database is empty)."""
+    from governance.migrate import current_revision, head_revision
+
+    engine = open_database()
+    click.echo(f"current: {current_revision(engine) or '-'}; code head: {head_revision()}")
+
+
+@main.group(cls=LinpuGroup)
+def demo() -> None:
+    """The bundled synthetic demo district."""
+
+
+@demo.command("generate")
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write; default the bundled data/demo.",
+)
+def demo_generate(seed: int, out: Path | None) -> None:
+    """Write the synthetic demo district (same seed, same bytes)."""
+    from pipelines.demo_generate import generate_demo
+    from pipelines.demo_load import DEMO_DIR
+
+    counts = generate_demo(out or DEMO_DIR, seed=seed)
+    click.echo(f"wrote {out or DEMO_DIR}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Upgrade the schema and load the demo district, unless it is there already."""
+    from governance.migrate import upgrade
+    from pipelines.demo_load import load_demo
+
+    engine = open_database()
+    upgrade(engine)
+    click.echo(load_demo(engine).summary())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

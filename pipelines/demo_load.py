@@ -1,0 +1,298 @@
+"""``linpu demo load``: put the bundled demo district into the database.
+
+The demo files are written relative to a fixed demo day (see
+``pipelines.demo_generate.DEMO_DAY``) so that they are byte-for-byte
+reproducible.  Loading shifts every time by whole days so that the demo day
+becomes today: the dashboard then shows open cases that are due soon, some
+overdue, and checks that fall due this week, whatever the date.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from geo.gridding import build_grids, grid_quality
+from sqlalchemy import Engine, func, select
+
+from geo.placement import place_points
+from governance.auth import hash_password
+from governance.catalog import CaseState, MemberRole, Role
+from governance.checklists import CHECK_INTERVALS, checklist_for
+from governance.db import transaction
+from governance.errors import LinpuError
+from governance.models import (
+    Case,
+    CaseHistory,
+    CheckSchedule,
+    DistrictFeature,
+    Grid,
+    GridGeneration,
+    GridMember,
+    HazardCheck,
+    Rating,
+    Shop,
+    ShopBadge,
+    User,
+)
+from pipelines.demo_generate import DEMO_DAY
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+DEMO_PASSWORD = "linpu-demo"
+CHINA_TZ_OFFSET = timedelta(hours=8)
+
+
+class DemoDataError(LinpuError):
+    """The bundled demo files are missing or inconsistent."""
+
+
+@dataclass(frozen=True)
+class DemoLoadResult:
+    loaded: bool
+    shops: int = 0
+    grids: int = 0
+    users: int = 0
+    cases: int = 0
+    checks: int = 0
+    day_shift: int = 0
+
+    def summary(self) -> str:
+        if not self.loaded:
+            return "demo district already loaded; nothing changed"
+        return (
+            f"demo district loaded: {self.shops} shops, {self.grids} grids, "
+            f"{self.users} users, {self.cases} cases, {self.checks} checks "
+            f"(times shifted by {self.day_shift} days so the demo day is today)"
+        )
+
+
+def _read_csv(folder: Path, name: str) -> pd.DataFrame:
+    path = folder / name
+    if not path.exists():
+        raise DemoDataError(f"{path}: missing; regenerate with `linpu demo generate`")
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def _times(values: pd.Series, shift: timedelta) -> list[datetime | None]:
+    parsed = pd.to_datetime(values.replace("", None), utc=True)
+    return [None if pd.isna(t) else (t.to_pydatetime() + shift) for t in parsed]
+
+
+def _points(frame: pd.DataFrame) -> gpd.GeoSeries:
+    return gpd.GeoSeries.from_xy(
+        frame["lon"].astype(float), frame["lat"].astype(float), crs=4326, index=frame.index
+    )
+
+
+def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, today: date | None = None) -> DemoLoadResult:
+    """Load the demo district in one transaction, unless it is already there."""
+    shops = _read_csv(folder, "shops.csv")
+    with transaction(engine) as session:
+        already = session.scalar(
+            select(func.count()).select_from(Shop).where(Shop.shop_code.in_(shops["shop_id"].head(50).tolist()))
+        )
+        if already:
+            return DemoLoadResult(loaded=False)
+
+    users = _read_csv(folder, "users.csv")
+    members = _read_csv(folder, "members.csv")
+    cases = _read_csv(folder, "cases.csv")
+    history = _read_csv(folder, "case_history.csv")
+    checks = _read_csv(folder, "checks.csv")
+    boundary = gpd.read_file(folder / "boundary.geojson")
+    streets = gpd.read_file(folder / "streets.geojson")
+
+    today = today or (datetime.now(UTC) + CHINA_TZ_OFFSET).date()
+    shift = timedelta(days=(today - DEMO_DAY).days)
+
+    shop_points = gpd.GeoDataFrame(shops, geometry=_points(shops), crs=4326)
+    grids, shop_codes = build_grids(shop_points, boundary=boundary, streets=streets)
+    quality = grid_quality(grids, shop_points.assign(grid_code=shop_codes))
+
+    with transaction(engine) as session:
+        now = datetime.now(UTC)
+        generation = GridGeneration(
+            method="linpu-gridding",
+            params={"target": 10, "min_size": 8, "max_size": 12, "source": "demo"},
+            quality=json.loads(json.dumps(quality, default=float)),
+            is_current=True,
+            note="demo district",
+            created_at=now,
+        )
+        session.add(generation)
+        for geometry in boundary.geometry:
+            session.add(DistrictFeature(kind="boundary", name=str(boundary["name"].iloc[0]), geometry=geometry))
+        for name, street_class, geometry in zip(
+            streets["name"], streets["class"], streets.geometry, strict=True
+        ):
+            session.add(
+                DistrictFeature(kind="street", name=name, street_class=street_class, geometry=geometry)
+            )
+        session.flush()
+        grid_rows = {}
+        for row in grids.itertuples():
+            grid = Grid(
+                generation_id=generation.id,
+                code=row.code,
+                n_shops=int(row.n_shops),
+                is_building=bool(getattr(row, "is_building", False)),
+                geometry=row.geometry,
+            )
+            session.add(grid)
+            grid_rows[row.code] = grid
+        session.flush()
+        grid_by_index = {i + 1: grid_rows[code] for i, code in enumerate(sorted(grid_rows))}
+
+        password_hash = hash_password(DEMO_PASSWORD)
+        user_rows = {}
+        for row in users.itertuples():
+            user = User(
+                username=row.username,
+                display_name=row.display_name,
+                role=Role(row.role),
+                password_hash=password_hash,
+            )
+            session.add(user)
+            user_rows[row.username] = user
+        session.flush()
+        for row in users.itertuples():
+            if row.grid_index and int(row.grid_index) in grid_by_index:
+                session.add(
+                    GridMember(
+                        grid_id=grid_by_index[int(row.grid_index)].id,
+                        user_id=user_rows[row.username].id,
+                        role=MemberRole.LEADER,
+                        name=row.display_name,
+                    )
+                )
+        for row in members.itertuples():
+            if int(row.grid_index) in grid_by_index:
+                session.add(
+                    GridMember(
+                        grid_id=grid_by_index[int(row.grid_index)].id,
+                        role=MemberRole(row.member_role),
+                        name=row.name,
+                        phone=row.phone,
+                    )
+                )
+
+        opened = now - timedelta(days=365)
+        shop_rows = {}
+        for row, geometry, code in zip(shops.itertuples(), shop_points.geometry, shop_codes, strict=True):
+            shop = Shop(
+                shop_code=row.shop_id,
+                name=row.name,
+                trade=row.trade,
+                street=row.street,
+                party_member_operator=row.party_member_operator == "true",
+                geometry=geometry,
+                grid_id=grid_rows[code].id,
+                opened_at=opened,
+            )
+            session.add(shop)
+            shop_rows[row.shop_id] = shop
+        session.flush()
+        for row in shops.itertuples():
+            for badge in filter(None, row.badges.split(";")):
+                session.add(ShopBadge(shop_id=shop_rows[row.shop_id].id, badge=badge, awarded_at=opened))
+
+        placed = place_points(_points(cases), grids)
+        if placed["code"].isna().any():
+            bad = cases.loc[placed["code"].isna(), "case_id"].tolist()
+            raise DemoDataError(f"cases.csv: cases {bad[:5]} lie outside every demo grid")
+        created = _times(cases["created_at"], shift)
+        due = _times(cases["due_at"], shift)
+        history = history.assign(seq=history["seq"].astype(int)).sort_values(["case_id", "seq"])
+        history_at = dict(zip(history.index, _times(history["at"], shift), strict=True))
+        by_case = {case_id: rows for case_id, rows in history.groupby("case_id", sort=False)}
+
+        case_rows = {}
+        for i, (row, geometry, code) in enumerate(
+            zip(cases.itertuples(), _points(cases), placed["code"], strict=True)
+        ):
+            steps = by_case.get(row.case_id)
+            if steps is None:
+                raise DemoDataError(f"case_history.csv: no history for case {row.case_id}")
+            last_resolve = steps.index[steps["action"] == "resolve"]
+            closed = steps.index[steps["to_state"] == CaseState.CLOSED]
+            case = Case(
+                case_no=row.case_id,
+                kind=row.kind,
+                category=row.category,
+                severity=row.severity,
+                title=row.title,
+                description=row.description,
+                geometry=geometry,
+                grid_id=grid_rows[code].id,
+                shop_id=shop_rows[row.shop_id].id if row.shop_id else None,
+                reporter_id=user_rows[row.reporter].id if row.reporter in user_rows else None,
+                state=CaseState(row.state),
+                outcome=row.outcome or None,
+                created_at=created[i],
+                due_at=due[i],
+                follow_up_due_at=(
+                    history_at[last_resolve[-1]] + timedelta(days=3) if len(last_resolve) else None
+                ),
+                closed_at=history_at[closed[-1]] if len(closed) else None,
+                department=row.department or None,
+            )
+            session.add(case)
+            case_rows[row.case_id] = (case, steps)
+        session.flush()
+        for case, steps in case_rows.values():
+            for index, step in steps.iterrows():
+                session.add(
+                    CaseHistory(
+                        case_id=case.id,
+                        seq=int(step["seq"]),
+                        at=history_at[index],
+                        actor_id=user_rows[step["actor"]].id if step["actor"] in user_rows else None,
+                        action=step["action"],
+                        from_state=step["from_state"] or None,
+                        to_state=step["to_state"],
+                        note=step["note"],
+                    )
+                )
+        for row in cases.itertuples():
+            if row.rating:
+                case, steps = case_rows[row.case_id]
+                session.add(
+                    Rating(case_id=case.id, rating=int(row.rating), rated_at=case.closed_at or case.created_at)
+                )
+
+        performed = _times(checks["performed_at"], shift)
+        for i, row in enumerate(checks.itertuples()):
+            failed = set(filter(None, row.failed_items.split(";")))
+            answers = {item.code: item.code not in failed for item in checklist_for(row.category)}
+            session.add(
+                HazardCheck(
+                    check_no=row.check_id,
+                    shop_id=shop_rows[row.shop_id].id,
+                    category=row.category,
+                    answers=answers,
+                    passed=row.result == "pass",
+                    inspector_id=user_rows[row.inspector].id if row.inspector in user_rows else None,
+                    performed_at=performed[i],
+                    case_id=case_rows[row.case_id][0].id if row.case_id else None,
+                )
+            )
+        for category, trade, days in default_check_schedules():
+            session.add(CheckSchedule(category=category, trade=trade, interval_days=days))
+
+    return DemoLoadResult(
+        loaded=True,
+        shops=len(shops),
+        grids=len(grids),
+        users=len(users),
+        cases=len(cases),
+        checks=len(checks),
+        day_shift=shift.days,
+    )
+
+
+def default_check_schedules() -> list[tuple[str, str | None, int]]:
+    return [(str(category), None, interval.days) for category, interval in CHECK_INTERVALS.items()]
