@@ -378,8 +378,8 @@ def assign_risk(rng: np.random.Generator, shops: list[Shop], n_leaders: int) -> 
     for shop, bad in zip(shops, problem, strict=True):
         shop.risk = 1.0
         if shop.street == FOOD_STREET:
-            shop.risk *= 3.0
-            shop.slack *= 2.0
+            shop.risk *= 2.5
+            shop.slack *= 1.5
         if shop.trade is Trade.ENTERTAINMENT:
             shop.risk *= 1.6
         if bad:
@@ -622,15 +622,15 @@ def _transitions(rng: np.random.Generator, case: Case, supervisors: Sequence[str
 
     # A few cases sit untouched for weeks: the "never closes its loop" pattern.
     stuck = 25.0 if rng.random() < 0.04 * case.slack else 1.0
-    t = step(t, _delay(rng, limit, 0.15, 0.8, case.slack * stuck))
+    t = step(t, _delay(rng, limit, 0.25, 0.8, case.slack * stuck))
     events.append((t, handler, W, P, "take_on",
                    f"派单至{case.department}，部门已接单" if service else _note(rng, "take_on")))
     reopen = rng.random() < 0.05 * min(case.slack, 2.0)
     for attempt in range(2 if reopen else 1):
-        t = step(t, _delay(rng, limit, 0.5, 0.6, case.slack))
+        t = step(t, _delay(rng, limit, 0.6, 0.6, case.slack))
         events.append((t, handler, P, F, "resolve",
                        f"{case.department}反馈已办结" if service else _note(rng, "resolve")))
-        t = step(t, _delay(rng, DEFAULT_FOLLOW_UP_LIMIT, 0.35, 0.6, case.slack))
+        t = step(t, _delay(rng, DEFAULT_FOLLOW_UP_LIMIT, 0.5, 0.6, case.slack))
         if reopen and attempt == 0:
             events.append((t, case.reporter, F, P, "reopen", _note(rng, "reopen")))
             t += timedelta(minutes=int(rng.integers(10, 120)))

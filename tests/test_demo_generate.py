@@ -1,0 +1,355 @@
+"""The synthetic demo district: reproducible to the byte, and plausible where a user looks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from governance.catalog import (
+    Badge,
+    CaseKind,
+    CaseState,
+    Category,
+    MemberRole,
+    Outcome,
+    Role,
+    Severity,
+    StreetClass,
+    Trade,
+    resolve_limit,
+)
+from governance.checklists import (
+    CHECK_INTERVALS,
+    GAS_TRADES,
+    checklist_for,
+    evaluate,
+)
+from pipelines.demo_generate import DEMO_NOW, generate_demo
+
+COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
+FILES = (
+    "boundary.geojson", "streets.geojson", "shops.csv", "users.csv", "members.csv",
+    "cases.csv", "case_history.csv", "checks.csv",
+)
+
+# (from_state, action) -> to_state: the closed loop of DESIGN.md
+LOOP = {
+    ("", "raise"): "warning",
+    ("warning", "take_on"): "in_progress",
+    ("warning", "dismiss"): "closed",
+    ("in_progress", "resolve"): "follow_up",
+    ("follow_up", "confirm"): "closed",
+    ("follow_up", "reopen"): "in_progress",
+}
+
+
+def _read(directory: Path, name: str) -> list[dict]:
+    with (directory / name).open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _when(stamp: str) -> datetime:
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", stamp), stamp
+    return datetime.fromisoformat(stamp)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    generate_demo(out, seed=2026)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tables(demo) -> dict[str, list[dict]]:
+    return {name.removesuffix(".csv"): _read(demo, name) for name in FILES if name.endswith(".csv")}
+
+
+# --- determinism -------------------------------------------------------------
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def test_same_seed_gives_identical_bytes(tmp_path):
+    generate_demo(tmp_path / "a", seed=11)
+    generate_demo(tmp_path / "b", seed=11)
+    assert _snapshot(tmp_path / "a") == _snapshot(tmp_path / "b")
+
+
+def test_committed_demo_is_seed_2026(demo):
+    committed = _snapshot(COMMITTED)
+    fresh = _snapshot(demo)
+    assert set(FILES) <= set(committed)
+    assert {name: committed[name] for name in FILES} == fresh
+
+
+def test_another_seed_differs(tmp_path, demo):
+    generate_demo(tmp_path, seed=2027)
+    other, base = _snapshot(tmp_path), _snapshot(demo)
+    assert all(other[name] != base[name] for name in ("shops.csv", "cases.csv", "checks.csv"))
+
+
+def test_counts_returned_match_files(tmp_path):
+    counts = generate_demo(tmp_path, seed=3)
+    assert counts["shops"] == len(_read(tmp_path, "shops.csv"))
+    assert counts["cases"] == len(_read(tmp_path, "cases.csv"))
+    assert counts["checks"] == len(_read(tmp_path, "checks.csv"))
+    assert sum(counts[f"cases_{s.value}"] for s in CaseState) == counts["cases"]
+
+
+def test_text_is_plain_utf8_with_unix_newlines(demo):
+    for name in FILES:
+        raw = (demo / name).read_bytes()
+        assert b"\r" not in raw, name
+        text = raw.decode("utf-8")
+        assert "<" not in text and ">" not in text, f"{name} holds markup"
+
+
+# --- layout and shops ---------------------------------------------------------
+
+def _boundary(demo: Path):
+    fc = json.loads((demo / "boundary.geojson").read_text(encoding="utf-8"))
+    assert len(fc["features"]) == 1
+    feature = fc["features"][0]
+    assert feature["properties"] == {
+        "name": "永嘉国潮街区", "street_office": "山腰街道", "district": "泉港区", "city": "泉州市",
+    }
+    return shape(feature["geometry"])
+
+
+def test_boundary_is_a_shaped_polygon_near_quanzhou(demo):
+    polygon = _boundary(demo)
+    assert polygon.geom_type == "Polygon" and polygon.is_valid
+    assert len(polygon.exterior.coords) > 6  # not a plain rectangle
+    assert polygon.area < polygon.minimum_rotated_rectangle.area * 0.97
+    lon, lat = polygon.centroid.x, polygon.centroid.y
+    assert abs(lon - 118.90) < 0.01 and abs(lat - 25.12) < 0.01
+    minx, miny, maxx, maxy = polygon.bounds
+    width_km = (maxx - minx) * 111.32 * math.cos(math.radians(lat))
+    height_km = (maxy - miny) * 110.57
+    assert 0.8 < width_km < 1.5 and 0.7 < height_km < 1.3
+
+
+def test_streets_have_classes_and_matching_names(demo):
+    fc = json.loads((demo / "streets.geojson").read_text(encoding="utf-8"))
+    suffix = {StreetClass.MAIN: "路", StreetClass.STREET: "街", StreetClass.LANE: "巷"}
+    classes = []
+    for feature in fc["features"]:
+        props = feature["properties"]
+        assert set(props) == {"name", "class"}
+        assert feature["geometry"]["type"] == "LineString"
+        assert props["name"].endswith(suffix[StreetClass(props["class"])])
+        classes.append(props["class"])
+    assert 1 <= classes.count("main") <= 2
+    assert classes.count("street") >= 3 and classes.count("lane") >= 10
+    assert len({f["properties"]["name"] for f in fc["features"]}) == len(fc["features"])
+
+
+def test_about_350_shops_all_inside_the_district(demo, tables):
+    shops = tables["shops"]
+    assert 330 <= len(shops) <= 370
+    assert [s["shop_id"] for s in shops] == [f"YJ{i:04d}" for i in range(1, len(shops) + 1)]
+    polygon = _boundary(demo)
+    lon = [float(s["lon"]) for s in shops]
+    lat = [float(s["lat"]) for s in shops]
+    assert shapely.contains_xy(polygon, lon, lat).all()
+    streets = {f["properties"]["name"] for f in json.loads((demo / "streets.geojson").read_text("utf-8"))["features"]}
+    assert {s["street"] for s in shops} <= streets
+
+
+def test_shop_fields_use_the_catalog(tables):
+    shops = tables["shops"]
+    badges = {b.value for b in Badge}
+    for shop in shops:
+        Trade(shop["trade"])
+        assert shop["party_member_operator"] in ("true", "false")
+        assert shop["badges"] == "" or set(shop["badges"].split(";")) <= badges
+        assert re.search(r"[\u4e00-\u9fff]", shop["name"])
+    party = sum(s["party_member_operator"] == "true" for s in shops) / len(shops)
+    badged = sum(bool(s["badges"]) for s in shops) / len(shops)
+    assert 0.03 < party < 0.15 and 0.08 < badged < 0.25
+    assert len({s["name"] for s in shops}) == len(shops)
+
+
+def test_market_buildings_share_a_point_but_stay_small(tables):
+    at_point: dict[tuple[str, str], int] = {}
+    for shop in tables["shops"]:
+        key = (shop["lon"], shop["lat"])
+        at_point[key] = at_point.get(key, 0) + 1
+    shared = sorted(n for n in at_point.values() if n > 1)
+    assert shared and max(shared) <= 12 and max(shared) >= 6
+
+
+# --- people --------------------------------------------------------------------
+
+def test_users_and_grid_members(tables):
+    users, members = tables["users"], tables["members"]
+    n_grids = math.ceil(len(tables["shops"]) / 10)
+    leaders = [u for u in users if u["role"] == Role.GRID_LEADER]
+    assert sorted(int(u["grid_index"]) for u in leaders) == list(range(1, n_grids + 1))
+    assert {u["username"] for u in users if u["role"] == Role.SUPERVISOR} == {"supervisor1", "supervisor2"}
+    assert {u["username"] for u in users if u["role"] in (Role.ANALYST, Role.ADMIN)} == {"analyst1", "admin"}
+    assert all(u["grid_index"] == "" for u in users if u["role"] != Role.GRID_LEADER)
+    assert "password" not in ",".join(users[0])
+    roles = {(m["grid_index"], m["member_role"]) for m in members}
+    expected = {MemberRole.PROPERTY, MemberRole.SECURITY, MemberRole.FIRE}
+    assert roles == {(str(k), r.value) for k in range(1, n_grids + 1) for r in expected}
+    assert all(re.fullmatch(r"138-0000-\d{4}", m["phone"]) for m in members)
+
+
+# --- cases and the loop ----------------------------------------------------------
+
+def test_cases_cover_every_state_and_some_are_overdue(tables):
+    cases = tables["cases"]
+    assert 600 <= len(cases) <= 900
+    states = {c["state"] for c in cases}
+    assert states == {s.value for s in CaseState}
+    overdue = [
+        c for c in cases
+        if c["state"] in ("warning", "in_progress") and _when(c["due_at"]) < DEMO_NOW
+    ]
+    assert len(overdue) >= 5
+
+
+def test_case_fields_are_consistent(tables):
+    users = {u["username"]: u["role"] for u in tables["users"]}
+    shop_ids = {s["shop_id"] for s in tables["shops"]}
+    kinds = {k: 0 for k in CaseKind}
+    for case in tables["cases"]:
+        kind, category, severity = CaseKind(case["kind"]), Category(case["category"]), Severity(case["severity"])
+        kinds[kind] += 1
+        created = _when(case["created_at"])
+        assert _when(case["due_at"]) - created == resolve_limit(category, severity)
+        assert created <= DEMO_NOW
+        assert users[case["reporter"]] == Role.GRID_LEADER
+        assert case["shop_id"] == "" or case["shop_id"] in shop_ids
+        assert (case["outcome"] != "") == (case["state"] == "closed")
+        if case["outcome"]:
+            Outcome(case["outcome"])
+        if kind is CaseKind.SERVICE_REQUEST:
+            assert case["department"]
+            assert (case["rating"] != "") == (case["state"] == "closed")
+            assert case["rating"] == "" or 1 <= int(case["rating"]) <= 5
+        else:
+            assert case["department"] == "" and case["rating"] == ""
+        if kind is CaseKind.HAZARD_CHECK:
+            assert case["shop_id"]
+        assert case["title"] and case["description"]
+    assert 20 <= kinds[CaseKind.SERVICE_REQUEST] <= 40
+    assert kinds[CaseKind.PATROL] > 0 and kinds[CaseKind.HAZARD_CHECK] > 0
+
+
+def test_histories_follow_the_loop(tables):
+    roles = {u["username"]: u["role"] for u in tables["users"]}
+    history: dict[str, list[dict]] = {}
+    for row in tables["case_history"]:
+        history.setdefault(row["case_id"], []).append(row)
+    cases = {c["case_id"]: c for c in tables["cases"]}
+    assert set(history) == set(cases)
+    reopened = 0
+    for case_id, rows in history.items():
+        assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))
+        times = [_when(r["at"]) for r in rows]
+        assert all(a < b for a, b in zip(times, times[1:], strict=False)), case_id
+        assert times[0] == _when(cases[case_id]["created_at"]) and times[-1] <= DEMO_NOW
+        state = ""
+        for row in rows:
+            assert row["from_state"] == state, case_id
+            assert LOOP[(state, row["action"])] == row["to_state"], case_id
+            state = row["to_state"]
+            assert row["actor"] in roles
+        assert state == cases[case_id]["state"]
+        closing = rows[-1]
+        if closing["action"] == "dismiss" or (state == "closed" and cases[case_id]["outcome"] == "not_responsible"):
+            assert roles[closing["actor"]] == Role.SUPERVISOR, case_id
+        reopened += any(r["action"] == "reopen" for r in rows)
+    assert 0.02 < reopened / len(cases) < 0.12
+
+
+def test_some_grids_are_worse_than_others(tables):
+    # Open cases concentrate on a few streets (the food street hotspot) rather than spreading evenly.
+    street_of = {s["shop_id"]: s["street"] for s in tables["shops"]}
+    per_street: dict[str, int] = {}
+    for case in tables["cases"]:
+        if case["shop_id"] and case["state"] != "closed":
+            street = street_of[case["shop_id"]]
+            per_street[street] = per_street.get(street, 0) + 1
+    shops_per_street: dict[str, int] = {}
+    for street in street_of.values():
+        shops_per_street[street] = shops_per_street.get(street, 0) + 1
+    rates = sorted(per_street.get(s, 0) / n for s, n in shops_per_street.items() if n >= 20)
+    assert rates[-1] > 2 * rates[0]
+
+
+# --- hazard checks -----------------------------------------------------------------
+
+def test_checks_fit_the_trades_and_raise_cases(tables):
+    trade = {s["shop_id"]: Trade(s["trade"]) for s in tables["shops"]}
+    cases = {c["case_id"]: c for c in tables["cases"]}
+    construction_shops = set()
+    for check in tables["checks"]:
+        category = Category(check["category"])
+        shop_trade = trade[check["shop_id"]]
+        if category is Category.GAS:
+            assert shop_trade in GAS_TRADES
+        if category is Category.AMUSEMENT_RIDE:
+            assert shop_trade is Trade.AMUSEMENT
+        if category is Category.CONSTRUCTION:
+            construction_shops.add(check["shop_id"])
+        assert _when(check["performed_at"]) <= DEMO_NOW
+        codes = {item.code for item in checklist_for(category)}
+        failed = check["failed_items"].split(";") if check["failed_items"] else []
+        assert set(failed) <= codes
+        assert check["result"] == ("fail" if failed else "pass")
+        if failed:
+            case = cases[check["case_id"]]
+            assert case["kind"] == "hazard_check" and case["category"] == category.value
+            assert case["shop_id"] == check["shop_id"]
+            assert _when(case["created_at"]) > _when(check["performed_at"])
+        else:
+            assert check["case_id"] == ""
+    every_shop = {c["shop_id"] for c in tables["checks"] if c["category"] == "electricity"}
+    assert every_shop == set(trade)
+    assert 0.02 < len(construction_shops) / len(trade) < 0.1
+    hazard_cases = {c["case_id"] for c in cases.values() if c["kind"] == "hazard_check"}
+    assert hazard_cases == {c["case_id"] for c in tables["checks"] if c["case_id"]}
+
+
+def test_some_shops_are_overdue_for_a_check(tables):
+    last: dict[tuple[str, str], datetime] = {}
+    for check in tables["checks"]:
+        key = (check["shop_id"], check["category"])
+        last[key] = max(last.get(key, DEMO_NOW.replace(year=2000)), _when(check["performed_at"]))
+    overdue = {shop for (shop, cat), t in last.items()
+               if cat != "construction" and DEMO_NOW - t > CHECK_INTERVALS[Category(cat)]}
+    assert 5 <= len(overdue) <= 0.3 * len(tables["shops"])
+
+
+# --- checklists ------------------------------------------------------------------------
+
+def test_checklists_evaluate_answers():
+    for category in (Category.ELECTRICITY, Category.GAS, Category.CONSTRUCTION, Category.AMUSEMENT_RIDE):
+        items = checklist_for(category)
+        assert 5 <= len(items) <= 7
+        assert len({i.code for i in items}) == len(items)
+        all_ok = evaluate(category, {i.code: True for i in items})
+        assert all_ok.passed and all_ok.result == "pass" and all_ok.failed == ()
+        answers = {i.code: True for i in items} | {items[1].code: False}
+        one_bad = evaluate(category, answers)
+        assert one_bad.result == "fail" and one_bad.failed == (items[1].code,)
+        assert one_bad.severity == items[1].severity
+    with pytest.raises(ValueError, match="unanswered"):
+        evaluate(Category.GAS, {"gas.alarm": True})
+    with pytest.raises(ValueError, match="unknown"):
+        evaluate(Category.GAS, {i.code: True for i in checklist_for("gas")} | {"elec.rcd": True})
+    with pytest.raises(ValueError, match="not a hazard-check"):
+        checklist_for(Category.NOISE)
