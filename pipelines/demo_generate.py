@@ -180,6 +180,9 @@ def build_layout(rng: np.random.Generator) -> tuple[Polygon, list[Street]]:
     boundary = _boundary(rng)
     majors = _major_streets(rng, boundary)
     lane_lines = [lane for block in _blocks(boundary, majors) for lane in _lane_lines(rng, block)]
+    # A lane squeezed against a road is no lane, and has no frontage for shops.
+    roads = unary_union([m.line.buffer(m.half_width + 8.0) for m in majors])
+    lane_lines = [lane for lane in lane_lines if lane.difference(roads).length >= 40.0]
     if len(lane_lines) > len(_LANE_NAMES):
         lane_lines = lane_lines[: len(_LANE_NAMES)]
     names = rng.permutation(len(_LANE_NAMES))[: len(lane_lines)]
@@ -225,7 +228,7 @@ _NAME_SUFFIXES: dict[Trade, tuple[str, ...]] = {
                 "炸醋肉", "四果汤", "鱼丸", "扁食"),
     _T.TEA: ("茶行", "茶庄", "铁观音茶庄", "奶茶", "茶饮", "柠檬茶", "茶馆", "咖啡"),
     _T.RETAIL: ("百货", "杂货铺", "五金店", "特产店", "水果店", "干货行", "文具店", "眼镜店"),
-    _T.CLOTHING: ("服饰", "汉服馆", "潮牌店", "成衣店", "鞋店", "童装", "惠女服饰"),
+    _T.CLOTHING: ("服饰", "汉服馆", "潮牌店", "成衣店", "鞋店", "童装", "服装店"),
     _T.CRAFTS: ("文创馆", "手作坊", "木雕坊", "陶瓷坊", "漆线雕工作室", "木偶工坊", "香铺", "刻章店",
                 "书画院", "国潮礼品店"),
     _T.CONVENIENCE: ("便利店", "超市", "便民店", "生鲜超市"),
@@ -285,22 +288,26 @@ def _sites_along(rng, street: Street, streets, inner, n: int, setback=(2.0, 6.0)
     """``n`` shop sites on either side of ``street``, sorted along it."""
     s_all, xy_all = np.empty(0), np.empty((0, 2))
     length = street.line.length
-    while len(s_all) < n:
+    for _ in range(20):  # a street with no room left would otherwise loop forever
+        if len(s_all) >= n:
+            break
         m = 3 * n + 10
         s = rng.uniform(6.0, length - 6.0, m)
         offset = rng.choice([-1.0, 1.0], m) * (street.half_width + rng.uniform(*setback, m))
         xy = _frontage(street.line, s, offset)
         ok = _clear_of_roads(xy, street, streets, inner)
         s_all, xy_all = np.concatenate([s_all, s[ok]]), np.concatenate([xy_all, xy[ok]])
+    if len(s_all) < n:
+        raise RuntimeError(f"no room for {n} shops along {street.name}")
     order = np.argsort(s_all[:n], kind="stable")
     return s_all[:n][order], xy_all[:n][order]
 
 
-def _pick(rng: np.random.Generator, mix: dict, n: int | None = None):
+def _pick(rng: np.random.Generator, mix: dict):
+    """One key of ``mix``, drawn with the weights its values give."""
     keys = list(mix)
     p = np.asarray([mix[k] for k in keys], dtype=float)
-    idx = rng.choice(len(keys), size=n, p=p / p.sum())
-    return keys[idx] if n is None else [keys[i] for i in idx]
+    return keys[rng.choice(len(keys), p=p / p.sum())]
 
 
 def _shop_name(rng: np.random.Generator, trade: Trade, taken: set[str], market: str | None) -> str:
@@ -353,9 +360,9 @@ def build_shops(rng: np.random.Generator, boundary: Polygon, streets: Sequence[S
     for i, (r, _s, mix, market, x, y) in enumerate(sites):
         trade = Trade(_pick(rng, _TRADE_MIX[mix]))
         party = bool(rng.random() < 0.08)
-        shops.append(Shop(f"YJ{i + 1:04d}", "", trade, streets[r].name, float(x), float(y), party, ()))
-        shops[-1].name = _shop_name(rng, trade, taken, market)
-        shops[-1].badges = _badges(rng, party)
+        name = _shop_name(rng, trade, taken, market)
+        shops.append(Shop(f"YJ{i + 1:04d}", name, trade, streets[r].name, float(x), float(y), party,
+                          _badges(rng, party)))
     _add_amusement(rng, shops, taken)
     return shops
 
@@ -606,9 +613,11 @@ def _transitions(rng: np.random.Generator, case: Case, supervisors: Sequence[str
     supervisor = supervisors[rng.integers(len(supervisors))]
     service = case.kind is CaseKind.SERVICE_REQUEST
     handler = supervisor if service else case.reporter
+
     # Urgent cases are handled through the night; the rest wait for office hours.
     def step(t: datetime, delay: timedelta) -> datetime:
         return t + delay if case.severity is Severity.URGENT else _working(t + delay, t)
+
 
     t = case.created_at
     note = _raise_note(rng, case.kind)
