@@ -1,0 +1,501 @@
+"""Balanced, contiguous partitions of a weighted location graph.
+
+The nodes are distinct shop locations (weight = shops at that location), the
+edges come from their Delaunay triangulation, so two nodes are adjacent exactly
+when their Voronoi cells touch. Parts are grown by METIS and then put within
+``[min_size, max_size]`` by local repairs that touch only the parts involved.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pymetis
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import Delaunay, QhullError
+
+# Work per METIS call grows faster than linearly with the number of parts, so
+# large inputs are cut into tiles of about this many shops first.
+TILE_SHOPS = 2_000
+
+
+@dataclass
+class Graph:
+    """Undirected graph in CSR form; both directions of every edge are stored."""
+
+    xy: np.ndarray
+    weights: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    edge_weights: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.xy)
+
+    def sources(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n), np.diff(self.indptr))
+
+
+def delaunay_adjacency(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR adjacency of the Delaunay triangulation of distinct points ``xy``.
+
+    Collinear inputs (one straight street) have no triangulation; their
+    neighbours are then the previous and next point along the line.
+    """
+    n = len(xy)
+    if n >= 3 and not _collinear(xy):
+        try:
+            indptr, indices = Delaunay(xy).vertex_neighbor_vertices
+            return indptr.astype(np.int64), indices.astype(np.int64)
+        except QhullError:
+            pass
+    if n == 1:
+        return np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(_principal_projection(xy), kind="stable")
+    src = np.r_[order[:-1], order[1:]]
+    dst = np.r_[order[1:], order[:-1]]
+    return _csr_from_edges(n, src, dst)
+
+
+def _collinear(xy: np.ndarray) -> bool:
+    centred = xy - xy.mean(axis=0)
+    s = np.linalg.svd(centred, compute_uv=False)
+    return bool(s[-1] <= 1e-9 * max(s[0], 1e-12) or s[-1] < 1e-6)
+
+
+def _principal_projection(xy: np.ndarray) -> np.ndarray:
+    centred = xy - xy.mean(axis=0)
+    if len(xy) < 2:
+        return centred[:, 0]
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[0]
+
+
+def _csr_from_edges(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((dst, src))
+    src, dst = src[order], dst[order]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, src + 1, 1)
+    return np.cumsum(indptr), dst.astype(np.int64)
+
+
+def length_weights(xy: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Integer edge weights that fall with edge length (METIS cuts light edges)."""
+    src = np.repeat(np.arange(len(xy)), np.diff(indptr))
+    length = np.hypot(*(xy[src] - xy[indices]).T)
+    if length.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ref = float(np.median(length)) or 1.0
+    w = 100.0 * ref / np.maximum(length, 0.1 * ref)
+    return np.clip(np.round(w), 1, 1000).astype(np.int64)
+
+
+def subgraph(graph: Graph, nodes: np.ndarray) -> tuple[Graph, np.ndarray]:
+    """The graph induced by ``nodes`` (sorted) and the map old id -> new id."""
+    new_id = np.full(graph.n, -1, dtype=np.int64)
+    new_id[nodes] = np.arange(len(nodes))
+    starts, ends = graph.indptr[nodes], graph.indptr[nodes + 1]
+    counts = ends - starts
+    take = _ranges(starts, counts)
+    dst = new_id[graph.indices[take]]
+    src = np.repeat(np.arange(len(nodes)), counts)
+    keep = dst >= 0
+    indptr = np.zeros(len(nodes) + 1, dtype=np.int64)
+    np.add.at(indptr, src[keep] + 1, 1)
+    return (
+        Graph(
+            xy=graph.xy[nodes],
+            weights=graph.weights[nodes],
+            indptr=np.cumsum(indptr),
+            indices=dst[keep],
+            edge_weights=graph.edge_weights[take][keep],
+        ),
+        new_id,
+    )
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``range(s, s + c)`` for every start and count."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts)
+    return np.arange(total) + offsets
+
+
+def components(graph: Graph) -> tuple[int, np.ndarray]:
+    m = csr_matrix(
+        (np.ones(len(graph.indices), dtype=np.int8), graph.indices, graph.indptr),
+        shape=(graph.n, graph.n),
+    )
+    return connected_components(m, directed=False)
+
+
+def feasible_parts(total: int, target: int, min_size: int, max_size: int) -> int | None:
+    """Number of parts for ``total`` shops, nearest to total/target, all in bounds."""
+    lo = -(-total // max_size)
+    hi = total // min_size
+    if lo > hi or hi == 0:
+        return None
+    return int(min(max(round(total / target), lo), hi))
+
+
+def tiles_by_count(
+    xy: np.ndarray, weights: np.ndarray, *, tile_weight: int, target: int
+) -> np.ndarray:
+    """Tile id per node: recursive median cuts at multiples of ``target`` shops."""
+    tile = np.zeros(len(xy), dtype=np.int64)
+    stack = [np.arange(len(xy))]
+    next_id = 0
+    while stack:
+        nodes = stack.pop()
+        total = int(weights[nodes].sum())
+        if total <= tile_weight or len(nodes) < 2:
+            tile[nodes] = next_id
+            next_id += 1
+            continue
+        extent = np.ptp(xy[nodes], axis=0)
+        axis = int(np.argmax(extent))
+        order = nodes[np.argsort(xy[nodes, axis], kind="stable")]
+        cum = np.cumsum(weights[order])
+        half = target * max(1, round(total / target / 2))
+        cut = int(np.searchsorted(cum, half)) + 1
+        cut = min(max(cut, 1), len(order) - 1)
+        stack.extend([order[cut:], order[:cut]])
+    return tile
+
+
+def metis_parts(
+    graph: Graph,
+    *,
+    target: int,
+    min_size: int,
+    max_size: int,
+    seed: int,
+    tile_shops: int = TILE_SHOPS,
+) -> np.ndarray:
+    """Initial part label per node (contiguous within each tile and component)."""
+    labels = np.full(graph.n, -1, dtype=np.int64)
+    tile = tiles_by_count(graph.xy, graph.weights, tile_weight=tile_shops, target=target)
+    order = np.argsort(tile, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(tile))]
+    next_label = 0
+    for t in range(len(bounds) - 1):
+        nodes = np.sort(order[bounds[t] : bounds[t + 1]])
+        sub, _ = subgraph(graph, nodes)
+        n_comp, comp = components(sub)
+        for c in range(n_comp):
+            local = np.flatnonzero(comp == c)
+            total = int(sub.weights[local].sum())
+            k = feasible_parts(total, target, min_size, max_size) or max(1, round(total / target))
+            if k <= 1:
+                labels[nodes[local]] = next_label
+                next_label += 1
+                continue
+            part_graph, _ = subgraph(sub, local)
+            part = _metis(part_graph, k, seed)
+            labels[nodes[local]] = next_label + part
+            next_label += k
+    return _compact(labels)
+
+
+def _metis(graph: Graph, k: int, seed: int) -> np.ndarray:
+    options = pymetis.Options(seed=int(seed), contig=1, ufactor=200)
+    adjacency = pymetis.CSRAdjacency(graph.indptr, graph.indices)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = pymetis.part_graph(
+            k,
+            adjacency,
+            vweights=graph.weights,
+            eweights=graph.edge_weights if len(graph.edge_weights) else None,
+            options=options,
+        )
+    return np.asarray(result.vertex_part, dtype=np.int64)
+
+
+def _compact(labels: np.ndarray) -> np.ndarray:
+    _, inverse = np.unique(labels, return_inverse=True)
+    return inverse.astype(np.int64)
+
+
+@dataclass
+class RepairLog:
+    """What a repair did, by part label (labels of new parts are new integers)."""
+
+    split: dict[int, list[int]] = field(default_factory=dict)
+    merged: dict[int, int] = field(default_factory=dict)
+    rebalanced: list[tuple[int, int]] = field(default_factory=list)
+    unresolved: list[int] = field(default_factory=list)
+
+
+def repair_sizes(
+    graph: Graph,
+    labels: np.ndarray,
+    *,
+    target: int,
+    min_size: int,
+    max_size: int,
+    fixed: np.ndarray | None = None,
+    first_new_label: int | None = None,
+) -> tuple[np.ndarray, RepairLog]:
+    """Bring every part within ``[min_size, max_size]`` by local moves.
+
+    An overfull part is split; an underfull one is merged into a neighbour, or
+    the pair is re-split when the merge would overflow. Only the parts named in
+    the log change. ``fixed`` marks nodes that must keep their label (building
+    grids).
+    """
+    labels = labels.copy()
+    fixed = np.zeros(graph.n, dtype=bool) if fixed is None else fixed
+    log = RepairLog()
+    sizes: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    for group in np.split(order, cuts):
+        if group.size:
+            lab = int(labels[group[0]])
+            members[lab] = group.tolist()
+            sizes[lab] = int(graph.weights[group].sum())
+    locked = {int(lab) for lab in np.unique(labels[fixed])}
+    next_label = int(labels.max()) + 1 if labels.size else 0
+    if first_new_label is not None:
+        next_label = max(next_label, first_new_label)
+
+    def bad(lab: int) -> bool:
+        return lab in sizes and lab not in locked and not (min_size <= sizes[lab] <= max_size)
+
+    queue = sorted(lab for lab in sizes if bad(lab))
+    attempts: dict[int, int] = {}
+    while queue:
+        p = queue.pop(0)
+        if not bad(p):
+            continue
+        attempts[p] = attempts.get(p, 0) + 1
+        if attempts[p] > 4:
+            log.unresolved.append(p)
+            continue
+        nodes = np.array(members[p], dtype=np.int64)
+        done = False
+        if sizes[p] > max_size:
+            k = feasible_parts(sizes[p], target, min_size, max_size)
+            if k and k >= 2:
+                pieces = split_nodes(graph, nodes, k, min_size=min_size, max_size=max_size)
+                if pieces is not None:
+                    pieces.sort(key=lambda a: -len(a))
+                    new = []
+                    for i, piece in enumerate(pieces):
+                        lab = p if i == 0 else next_label
+                        if i:
+                            next_label += 1
+                            new.append(lab)
+                        labels[piece] = lab
+                        members[lab] = piece.tolist()
+                        sizes[lab] = int(graph.weights[piece].sum())
+                    log.split.setdefault(p, []).extend(new)
+                    continue
+        for q in _neighbour_parts(graph, labels, nodes, p, locked):
+            union = np.concatenate([nodes, np.array(members[q], dtype=np.int64)])
+            total = sizes[p] + sizes[q]
+            if min_size <= total <= max_size:
+                labels[nodes] = q
+                members[q] = union.tolist()
+                sizes[q] = total
+                del members[p], sizes[p]
+                log.merged[p] = q
+                done = True
+                break
+            k = feasible_parts(total, target, min_size, max_size)
+            if not k:
+                continue
+            pieces = split_nodes(graph, union, k, min_size=min_size, max_size=max_size)
+            if pieces is None:
+                continue
+            # Each old label goes to the piece that keeps most of its shops.
+            old = {p: set(members[p]), q: set(members[q])}
+            owners = _assign_owners(pieces, old, graph.weights)
+            for piece, lab in zip(pieces, owners, strict=True):
+                if lab is None:
+                    lab = next_label
+                    next_label += 1
+                    log.split.setdefault(p, []).append(lab)
+                labels[piece] = lab
+                members[lab] = piece.tolist()
+                sizes[lab] = int(graph.weights[piece].sum())
+            if p not in owners:
+                del members[p], sizes[p]
+                log.merged[p] = q
+            elif q not in owners:
+                del members[q], sizes[q]
+                log.merged[q] = p
+            else:
+                log.rebalanced.append((p, q))
+            done = True
+            break
+        if not done:
+            # Try again once its neighbours have been repaired.
+            queue.append(p)
+        queue.extend(lab for lab in list(sizes) if bad(lab) and lab not in queue)
+    return labels, log
+
+
+def _assign_owners(
+    pieces: list[np.ndarray], old: dict[int, set], weights: np.ndarray
+) -> list[int | None]:
+    scores = []
+    for i, piece in enumerate(pieces):
+        for lab, nodes in old.items():
+            shared = int(sum(weights[v] for v in piece if v in nodes))
+            scores.append((shared, -i, lab, i))
+    scores.sort(reverse=True)
+    owners: list[int | None] = [None] * len(pieces)
+    taken: set[int] = set()
+    for shared, _, lab, i in scores:
+        if shared and owners[i] is None and lab not in taken:
+            owners[i] = lab
+            taken.add(lab)
+    return owners
+
+
+def _neighbour_parts(
+    graph: Graph, labels: np.ndarray, nodes: np.ndarray, p: int, locked: set[int]
+) -> list[int]:
+    """Adjacent parts, most strongly tied first."""
+    take = _ranges(graph.indptr[nodes], graph.indptr[nodes + 1] - graph.indptr[nodes])
+    other = labels[graph.indices[take]]
+    w = graph.edge_weights[take]
+    keep = (other != p) & (other >= 0)
+    if not keep.any():
+        return []
+    tie: dict[int, int] = {}
+    for lab, weight in zip(other[keep].tolist(), w[keep].tolist(), strict=True):
+        if lab not in locked:
+            tie[lab] = tie.get(lab, 0) + weight
+    return sorted(tie, key=lambda lab: (-tie[lab], lab))
+
+
+def split_nodes(
+    graph: Graph, nodes: np.ndarray, k: int, *, min_size: int, max_size: int
+) -> list[np.ndarray] | None:
+    """Split ``nodes`` into ``k`` connected, compact pieces within the size bounds."""
+    if k == 1:
+        total = int(graph.weights[nodes].sum())
+        return [nodes] if min_size <= total <= max_size and _connected(graph, nodes) else None
+    ka = k // 2
+    halves = _bisect(graph, nodes, ka, k - ka, min_size=min_size, max_size=max_size)
+    if halves is None:
+        return None
+    left = split_nodes(graph, halves[0], ka, min_size=min_size, max_size=max_size)
+    right = split_nodes(graph, halves[1], k - ka, min_size=min_size, max_size=max_size)
+    if left is None or right is None:
+        return None
+    return left + right
+
+
+def _bisect(
+    graph: Graph, nodes: np.ndarray, ka: int, kb: int, *, min_size: int, max_size: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    w = graph.weights[nodes]
+    total = int(w.sum())
+    lo = max(ka * min_size, total - kb * max_size)
+    hi = min(ka * max_size, total - kb * min_size)
+    if lo > hi:
+        return None
+    ideal = total * ka / (ka + kb)
+    xy = graph.xy[nodes]
+    centred = xy - xy.mean(axis=0)
+    cov = centred.T @ centred
+    _, vecs = np.linalg.eigh(cov)
+    main = vecs[:, 1]
+    angles = np.deg2rad([0, 90, 30, -30, 60, -60, 15, -15, 45, -45])
+    base = np.arctan2(main[1], main[0])
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for a in angles:
+        direction = np.array([np.cos(base + a), np.sin(base + a)])
+        order = np.argsort(centred @ direction, kind="stable")
+        cum = np.cumsum(w[order])
+        valid = np.flatnonzero((cum >= lo) & (cum <= hi))
+        if valid.size == 0:
+            continue
+        for i in valid[np.argsort(np.abs(cum[valid] - ideal), kind="stable")][:3]:
+            a_nodes, b_nodes = nodes[order[: i + 1]], nodes[order[i + 1 :]]
+            if not (_connected(graph, a_nodes) and _connected(graph, b_nodes)):
+                continue
+            score = _inertia(graph, a_nodes) + _inertia(graph, b_nodes)
+            if best is None or score < best[0]:
+                best = (score, a_nodes, b_nodes)
+            break
+    if best is None:
+        return _grow(graph, nodes, lo, hi, ideal)
+    return best[1], best[2]
+
+
+def _grow(
+    graph: Graph, nodes: np.ndarray, lo: int, hi: int, ideal: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Grow a region from an extreme node, nearest first, keeping both sides connected."""
+    xy = graph.xy
+    inside = set(nodes.tolist())
+    proj = _principal_projection(xy[nodes])
+    for start in (int(nodes[np.argmin(proj)]), int(nodes[np.argmax(proj)])):
+        region = [start]
+        in_region = {start}
+        weight = int(graph.weights[start])
+        while weight < ideal:
+            frontier = {
+                int(v)
+                for u in region
+                for v in graph.indices[graph.indptr[u] : graph.indptr[u + 1]]
+                if int(v) in inside and int(v) not in in_region
+            }
+            if not frontier:
+                break
+            rest = inside - in_region
+            candidates = sorted(frontier, key=lambda v: float(np.hypot(*(xy[v] - xy[start]))))
+            added = False
+            for v in candidates:
+                if weight + graph.weights[v] > hi:
+                    continue
+                if _connected(graph, np.fromiter(rest - {v}, dtype=np.int64)):
+                    region.append(v)
+                    in_region.add(v)
+                    weight += int(graph.weights[v])
+                    added = True
+                    break
+            if not added:
+                break
+        if lo <= weight <= hi:
+            a = np.array(sorted(in_region), dtype=np.int64)
+            b = np.array(sorted(inside - in_region), dtype=np.int64)
+            if _connected(graph, b):
+                return a, b
+    return None
+
+
+def _inertia(graph: Graph, nodes: np.ndarray) -> float:
+    xy = graph.xy[nodes]
+    w = graph.weights[nodes]
+    c = (xy * w[:, None]).sum(axis=0) / w.sum()
+    return float((w * ((xy - c) ** 2).sum(axis=1)).sum())
+
+
+def _connected(graph: Graph, nodes: np.ndarray) -> bool:
+    if len(nodes) <= 1:
+        return True
+    inside = set(nodes.tolist())
+    start = next(iter(inside))
+    seen = {start}
+    stack = [start]
+    indptr, indices = graph.indptr, graph.indices
+    while stack:
+        u = stack.pop()
+        for v in indices[indptr[u] : indptr[u + 1]].tolist():
+            if v in inside and v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return len(seen) == len(inside)
