@@ -56,7 +56,7 @@ WINDOW_START = DEMO_NOW - timedelta(days=HISTORY_DAYS)
 DEMO_PASSWORD = "linpu-demo"
 N_SHOPS = 350
 SHOPS_PER_GRID = 10
-N_PATROL_CASES = 480
+N_PATROL_CASES = 560
 N_SERVICE_REQUESTS = 30
 
 ORIGIN_LONLAT = (118.90, 25.12)
@@ -138,7 +138,18 @@ def _longest_part(geom) -> LineString | None:
         geom = linemerge(geom)
     parts = list(getattr(geom, "geoms", [geom]))
     parts = [p for p in parts if isinstance(p, LineString)]
-    return max(parts, key=lambda p: p.length) if parts else None
+    return _west_to_east(max(parts, key=lambda p: p.length)) if parts else None
+
+
+def _west_to_east(line: LineString) -> LineString:
+    """Run lines west→east or south→north, whichever they mostly follow.
+
+    Clipping may return a line in either direction depending on the GEOS
+    version; shops are placed by distance along the line, so fix it.
+    """
+    (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
+    forward = x1 > x0 if abs(x1 - x0) >= abs(y1 - y0) else y1 > y0
+    return line if forward else line.reverse()
 
 
 def _boundary(rng: np.random.Generator) -> Polygon:
@@ -284,8 +295,23 @@ def _clear_of_roads(xy: np.ndarray, street: Street, streets: Sequence[Street], i
     return ok
 
 
-def _sites_along(rng, street: Street, streets, inner, n: int, setback=(2.0, 6.0)) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` shop sites on either side of ``street``, sorted along it."""
+MIN_SHOP_GAP = 5.0  # metres between shop fronts, so no two shops overlap
+
+
+def _spaced(xy: np.ndarray, placed: list[np.ndarray]) -> np.ndarray:
+    """Mask of candidates at least MIN_SHOP_GAP from every placed shop and earlier kept candidate."""
+    taken = np.concatenate(placed) if placed else np.empty((0, 2))
+    keep = np.zeros(len(xy), dtype=bool)
+    for i, p in enumerate(xy):
+        if len(taken) == 0 or np.hypot(*(taken - p).T).min() >= MIN_SHOP_GAP:
+            keep[i] = True
+            taken = np.vstack([taken, p])
+    return keep
+
+
+def _sites_along(rng, street: Street, streets, inner, n: int, placed: list[np.ndarray],
+                 setback=(2.0, 6.0)) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` shop sites on either side of ``street``, sorted along it; appended to ``placed``."""
     s_all, xy_all = np.empty(0), np.empty((0, 2))
     length = street.line.length
     for _ in range(20):  # a street with no room left would otherwise loop forever
@@ -296,10 +322,13 @@ def _sites_along(rng, street: Street, streets, inner, n: int, setback=(2.0, 6.0)
         offset = rng.choice([-1.0, 1.0], m) * (street.half_width + rng.uniform(*setback, m))
         xy = _frontage(street.line, s, offset)
         ok = _clear_of_roads(xy, street, streets, inner)
+        s, xy = s[ok], xy[ok]
+        ok = _spaced(xy, [*placed, xy_all])
         s_all, xy_all = np.concatenate([s_all, s[ok]]), np.concatenate([xy_all, xy[ok]])
     if len(s_all) < n:
         raise RuntimeError(f"no room for {n} shops along {street.name}")
     order = np.argsort(s_all[:n], kind="stable")
+    placed.append(xy_all[:n])
     return s_all[:n][order], xy_all[:n][order]
 
 
@@ -346,12 +375,13 @@ def build_shops(rng: np.random.Generator, boundary: Polygon, streets: Sequence[S
     # (street rank, arc position, trade mix, market name, x, y)
     sites: list[tuple[int, float, str, str | None, float, float]] = []
     rank = {s.name: i for i, s in enumerate(streets)}
+    placed: list[np.ndarray] = []
     for street, n in zip(streets, counts, strict=True):
-        s, xy = _sites_along(rng, street, streets, inner, int(n))
+        s, xy = _sites_along(rng, street, streets, inner, int(n), placed)
         sites += [(rank[street.name], si, street.mix, None, x, y) for si, (x, y) in zip(s, xy, strict=True)]
     for (market, street_name, mix), size in zip(_MARKETS, market_sizes, strict=True):
         street = by_name[street_name]
-        s, xy = _sites_along(rng, street, streets, inner, 1, setback=(12.0, 16.0))
+        s, xy = _sites_along(rng, street, streets, inner, 1, placed, setback=(12.0, 16.0))
         sites += [(rank[street_name], float(s[0]) + 1e-3 * k, mix, market, *xy[0]) for k in range(size)]
     sites.sort(key=lambda t: (t[0], t[1]))
 

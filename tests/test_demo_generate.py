@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shapely
 from shapely.geometry import shape
@@ -187,6 +188,18 @@ def test_market_buildings_share_a_point_but_stay_small(tables):
         at_point[key] = at_point.get(key, 0) + 1
     shared = sorted(n for n in at_point.values() if n > 1)
     assert shared and max(shared) <= 12 and max(shared) >= 6
+
+
+def test_shops_do_not_overlap_outside_markets(tables):
+    from pyproj import Transformer
+
+    to_metric = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
+    points = {(s["lon"], s["lat"]) for s in tables["shops"]}
+    x, y = to_metric.transform([float(p[0]) for p in points], [float(p[1]) for p in points])
+    xy = np.column_stack([x, y])
+    gaps = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps.min() > 4.5
 
 
 # --- people --------------------------------------------------------------------
