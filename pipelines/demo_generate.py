@@ -354,12 +354,12 @@ def _shop_name(rng: np.random.Generator, trade: Trade, taken: set[str], market: 
 
 
 def _badges(rng: np.random.Generator, party: bool) -> tuple[str, ...]:
-    # Party-member operators mostly hold their badge; ~9% of the rest earned another one.
+    # Party-member operators mostly hold their badge; ~11% of the rest earned another one.
     chosen = []
     if party and rng.random() < 0.8:
         chosen.append(Badge.PARTY_MEMBER_OPERATOR)
     others = (Badge.MODEL_SHOP, Badge.TRUSTED_SHOP, Badge.PIONEER)
-    if rng.random() < (0.35 if party else 0.09):
+    if rng.random() < (0.35 if party else 0.11):
         k = 1 + int(rng.random() < 0.25)
         chosen += [others[i] for i in sorted(rng.choice(len(others), size=k, replace=False))]
     return tuple(b.value for b in chosen)
