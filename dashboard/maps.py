@@ -11,6 +11,8 @@ import html
 import folium
 import geopandas as gpd
 import pandas as pd
+from branca.element import MacroElement
+from jinja2 import Template
 
 from dashboard.i18n import translate
 from dashboard.static_assets import leaflet_urls
@@ -35,6 +37,32 @@ class OfflineMap(folium.Map):
         self.default_js = [("leaflet", js)]
         self.default_css = [("leaflet_css", css)]
         super().__init__(*args, **kwargs)
+
+
+class FitBoundsOnResize(MacroElement):
+    """Fit the bounds whenever the map's box changes size.
+
+    Streamlit lays out the component's iframe after Leaflet first draws, so
+    a one-off fitBounds fits a box of the wrong size and leaves the district
+    small in a corner.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var bounds = {{ this.bounds|tojson }};
+            var fit = function () { map.invalidateSize(); map.fitBounds(bounds, {padding: [8, 8]}); };
+            if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }
+            fit();
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, bounds: list[list[float]]):
+        super().__init__()
+        self._name = "FitBoundsOnResize"
+        self.bounds = bounds
 
 
 def _escaped(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -66,27 +94,15 @@ def district_map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         tiles=None,
         zoom_start=16,
+        zoom_snap=0.25,
         control_scale=True,
         prefer_canvas=True,
         base_url_path=base_url_path,
     )
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    FitBoundsOnResize([[miny, minx], [maxy, maxx]]).add_to(fmap)
     fmap.get_root().header.add_child(
         folium.Element(f"<style>.leaflet-container{{background:{MAP_BACKGROUND};}}</style>")
     )
-
-    streets = features[features["kind"] == "street"]
-    if len(streets):
-        folium.GeoJson(
-            _escaped(streets, ["name"])[["name", "street_class", "geometry"]],
-            name="streets",
-            style_function=lambda f: {
-                "color": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[0],
-                "weight": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[1],
-                "opacity": 0.9,
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-        ).add_to(fmap)
 
     folium.GeoJson(
         layer[["code", "n_shops", "open", "overdue", "worst_state", "state_label", "geometry"]],
@@ -109,6 +125,21 @@ def district_map(
             ],
         ),
     ).add_to(fmap)
+
+    streets = features[features["kind"] == "street"]
+    if len(streets):
+        folium.GeoJson(
+            _escaped(streets, ["name"])[["name", "street_class", "geometry"]],
+            name="streets",
+            style_function=lambda f: {
+                "color": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[0],
+                "weight": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[1],
+                "opacity": 0.55,
+            },
+            # Drawn over the grid fills so that streets still read; not
+            # interactive, so hovering reaches the grid underneath.
+            interactive=False,
+        ).add_to(fmap)
 
     boundary = features[features["kind"] == "boundary"]
     if len(boundary):
@@ -145,7 +176,7 @@ def legend_html(language: str) -> str:
         for state in (s.value for s in STATE_SEVERITY_ORDER)
     )
     return (
-        '<div class="linpu-legend" style="position:absolute;bottom:18px;left:10px;z-index:1000;'
+        '<div class="linpu-legend" style="position:absolute;bottom:26px;right:10px;z-index:1000;'
         "background:rgba(255,255,255,.92);padding:8px 10px;border-radius:6px;font:13px/1.6 "
         "'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)\">"
         f"<b>{t('legend.title')}</b>{rows}"

@@ -2,23 +2,24 @@
 
 The demo files are written relative to a fixed demo day (see
 ``pipelines.demo_generate.DEMO_DAY``) so that they are byte-for-byte
-reproducible.  Loading shifts every time by whole days so that the demo day
-becomes today: the dashboard then shows open cases that are due soon, some
-overdue, and checks that fall due this week, whatever the date.
+reproducible.  Loading shifts every time by whole days so that the demo's
+last event falls within the last day before now: the dashboard then shows
+open cases that are due soon, some overdue, and checks that fall due this
+week, whatever the date, and nothing happens in the future.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from geo.gridding import build_grids, grid_quality
 from sqlalchemy import Engine, func, select
 
+from geo.gridding import build_grids, grid_quality
 from geo.placement import place_points
 from governance.auth import hash_password
 from governance.catalog import CaseState, MemberRole, Role
@@ -39,11 +40,9 @@ from governance.models import (
     ShopBadge,
     User,
 )
-from pipelines.demo_generate import DEMO_DAY
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 DEMO_PASSWORD = "linpu-demo"
-CHINA_TZ_OFFSET = timedelta(hours=8)
 
 
 class DemoDataError(LinpuError):
@@ -66,7 +65,7 @@ class DemoLoadResult:
         return (
             f"demo district loaded: {self.shops} shops, {self.grids} grids, "
             f"{self.users} users, {self.cases} cases, {self.checks} checks "
-            f"(times shifted by {self.day_shift} days so the demo day is today)"
+            f"(times shifted by {self.day_shift} days to end just before now)"
         )
 
 
@@ -88,7 +87,13 @@ def _points(frame: pd.DataFrame) -> gpd.GeoSeries:
     )
 
 
-def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, today: date | None = None) -> DemoLoadResult:
+def demo_shift(columns: list[pd.Series], *, now: datetime) -> timedelta:
+    """Whole days that bring the demo's last event as close to ``now`` as possible, not past it."""
+    latest = max(pd.to_datetime(column.replace("", None), utc=True).max() for column in columns)
+    return timedelta(days=(now - latest.to_pydatetime()) // timedelta(days=1))
+
+
+def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None = None) -> DemoLoadResult:
     """Load the demo district in one transaction, unless it is already there."""
     shops = _read_csv(folder, "shops.csv")
     with transaction(engine) as session:
@@ -106,8 +111,9 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, today: date | None = N
     boundary = gpd.read_file(folder / "boundary.geojson")
     streets = gpd.read_file(folder / "streets.geojson")
 
-    today = today or (datetime.now(UTC) + CHINA_TZ_OFFSET).date()
-    shift = timedelta(days=(today - DEMO_DAY).days)
+    shift = demo_shift(
+        [cases["created_at"], history["at"], checks["performed_at"]], now=now or datetime.now(UTC)
+    )
 
     shop_points = gpd.GeoDataFrame(shops, geometry=_points(shops), crs=4326)
     grids, shop_codes = build_grids(shop_points, boundary=boundary, streets=streets)

@@ -40,7 +40,7 @@ st.caption(
         overdue=int(summary["overdue"].sum()),
     )
 )
-map_column, table_column = st.columns([3, 2], gap="medium")
+map_column, table_column = st.columns([5, 4], gap="medium")
 with map_column:
     st_folium(
         district_map(grids, summary, shops, features, language=lang, base_url_path=base_url_path()),
@@ -51,11 +51,10 @@ with map_column:
     )
 with table_column:
     st.subheader(t("overview.table"))
-    table = summary.assign(worst_state=summary["worst_state"].map(lambda s: t(f"state.{s}")))
-    columns = ["code", "n_shops", *LOOP_COLUMNS, "overdue", "worst_state"]
+    columns = ["code", "n_shops", *LOOP_COLUMNS, "overdue"]
     labels = {c: t(f"state.{c}") if c in LOOP_COLUMNS or c == "overdue" else t(f"col.{c}") for c in columns}
     st.dataframe(
-        table[columns].rename(columns=labels),
+        summary[columns].rename(columns=labels),
         hide_index=True,
         height=620,
         use_container_width=True,

@@ -1,0 +1,34 @@
+# The two commands of the quick start: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: demo test lint bench bench-gridding clean-db
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,postgis]"
+	touch $@ $(VENV)/.installed-app
+
+demo: $(VENV)/.installed-app
+	$(BIN)/linpu demo load
+	LINPU_DEMO_MODE=true $(BIN)/streamlit run streamlit_app.py --server.port $(PORT) --server.address 127.0.0.1 --server.enableStaticServing true --server.headless true
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+clean-db:
+	rm -rf var/linpu.sqlite3 var/linpu.sqlite3-wal var/linpu.sqlite3-shm
