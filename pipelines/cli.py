@@ -120,5 +120,14 @@ def demo_load() -> None:
     click.echo(load_demo(engine).summary())
 
 
+def _register_groups() -> None:
+    from pipelines.grids import grids
+
+    main.add_command(grids)
+
+
+_register_groups()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
