@@ -49,6 +49,7 @@ STREET_CLASSES = ("main", "street", "lane")
 CROSSING_FACTOR = {"main": 0.02, "street": 0.3, "lane": 0.7}
 # Shops closer than this share one location (one entrance, one building).
 SAME_LOCATION_M = 0.1
+SNAP_M = 1e-3
 
 
 def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
@@ -153,7 +154,7 @@ def build_grids(
     n_labels = int(labels.max()) + 1
     polygons = clip_to(dissolve_cells(cells, labels, n_labels), region)
     anchors = _anchors(loc_xy, labels, n_labels)
-    polygons = absorb_fragments(polygons, anchors)
+    polygons = _settle(absorb_fragments(polygons, anchors))
 
     sizes = np.bincount(labels[shop_loc], minlength=n_labels)
     is_building = np.zeros(n_labels, dtype=bool)
@@ -324,7 +325,7 @@ def update_grids(
         cells = voronoi_cells(zone_xy, zone)
         new_poly = clip_to(dissolve_cells(cells, local_lab, len(zone_labels)), zone)
         anchors = _anchors(zone_xy, local_lab, len(zone_labels))
-        new_poly = absorb_fragments(new_poly, anchors)
+        new_poly = _settle(absorb_fragments(new_poly, anchors))
         for lab, poly in zip(zone_labels, new_poly, strict=True):
             polygons[lab] = poly
     for lab in retired:
@@ -374,6 +375,18 @@ def update_grids(
 
 
 # -- helpers ---------------------------------------------------------------
+
+
+def _settle(polygons: np.ndarray) -> np.ndarray:
+    """Snap to a millimetre grid in the metric CRS.
+
+    Clipping leaves vertices a few nanometres apart; they survive in metres but
+    collapse into self-intersections once projected to degrees and back.
+    """
+    present = ~shapely.is_missing(polygons)
+    out = polygons.copy()
+    out[present] = shapely.set_precision(polygons[present], SNAP_M)
+    return out
 
 
 def _warn_out_of_bounds(codes, sizes, is_building, min_size: int, max_size: int) -> None:

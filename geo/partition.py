@@ -176,11 +176,13 @@ def metis_parts(
     min_size: int,
     max_size: int,
     seed: int,
-    tile_shops: int = TILE_SHOPS,
+    tile_shops: int | None = None,
 ) -> np.ndarray:
     """Initial part label per node (contiguous within each tile and component)."""
     labels = np.full(graph.n, -1, dtype=np.int64)
-    tile = tiles_by_count(graph.xy, graph.weights, tile_weight=tile_shops, target=target)
+    tile = tiles_by_count(
+        graph.xy, graph.weights, tile_weight=tile_shops or TILE_SHOPS, target=target
+    )
     order = np.argsort(tile, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(tile))]
     next_label = 0

@@ -1,0 +1,319 @@
+"""Benchmark of the gridding engine on synthetic cities.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.gridding_bench                 # 10k, 100k, 1M + churn
+    .venv/bin/python -m bench.gridding_bench --compare       # + k-means-constrained, KMeans
+    .venv/bin/python -m bench.gridding_bench --sizes 10000 --markdown
+
+Every size runs in a fresh process so that its peak memory (max RSS) is its
+own; the figure includes generating the synthetic city, which is reported
+separately as ``rss_before_mb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_build(n: int, seed: int) -> dict:
+    from bench.synthetic_city import make_city
+    from geo.gridding import build_grids, grid_quality
+
+    city = make_city(n, seed=seed)
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    grids, codes = build_grids(city.shops, boundary=city.boundary, streets=city.streets, seed=seed)
+    seconds = time.perf_counter() - start
+    rss_after = _rss_mb()
+    quality = grid_quality(
+        grids, city.shops, shop_codes=codes, boundary=city.boundary, streets=city.streets
+    )
+    return {
+        "method": "linpu build_grids",
+        "n_shops": n,
+        "seconds": round(seconds, 3),
+        "rss_before_mb": round(rss_before),
+        "peak_rss_mb": round(rss_after),
+        "malls": city.n_malls,
+        "quality": quality,
+    }
+
+
+def churn(shops, share: float, seed: int):
+    """Close ``share/2`` of the shops and open as many next door to others."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    n_change = int(round(len(shops) * share / 2))
+    closed = rng.choice(len(shops), size=n_change, replace=False)
+    kept = shops.drop(shops.index[closed])
+    street = np.flatnonzero((shops["kind"] == "street").to_numpy())
+    parents = shops.iloc[rng.choice(street, size=n_change, replace=False)]
+    metric = parents.to_crs(4549)
+    xy = shapely.get_coordinates(metric.geometry.values)
+    angle = rng.uniform(0, 2 * np.pi, n_change)
+    step = rng.uniform(3, 8, n_change)
+    xy = xy + np.c_[np.cos(angle), np.sin(angle)] * step[:, None]
+    opened = gpd.GeoDataFrame(
+        {"shop_id": [f"N{i:07d}" for i in range(n_change)], "kind": "street"},
+        geometry=shapely.points(xy),
+        crs=4549,
+    ).to_crs(shops.crs)
+    opened.index = pd.RangeIndex(len(shops), len(shops) + n_change)
+    return pd.concat([kept, opened]), kept.index
+
+
+def run_update(n: int, seed: int, shares=(0.01, 0.05)) -> list[dict]:
+    from bench.synthetic_city import make_city
+    from geo.gridding import build_grids, grid_quality, update_grids
+
+    city = make_city(n, seed=seed)
+    grids, codes = build_grids(city.shops, boundary=city.boundary, streets=city.streets, seed=seed)
+    out = []
+    for share in shares:
+        shops, remaining = churn(city.shops, share, seed + 1)
+        start = time.perf_counter()
+        new_grids, new_codes, changes = update_grids(grids, shops, streets=city.streets)
+        seconds = time.perf_counter() - start
+        kept = float((new_codes.loc[remaining] == codes.loc[remaining]).mean())
+        quality = grid_quality(
+            new_grids, shops, shop_codes=new_codes, boundary=city.boundary, streets=city.streets
+        )
+        out.append(
+            {
+                "method": "linpu update_grids",
+                "n_shops": n,
+                "churn": share,
+                "seconds": round(seconds, 3),
+                "remaining_shops_kept": round(kept, 4),
+                "grids_unchanged": round(1 - len(changes.reshaped) / len(grids), 4),
+                "changes": {
+                    k: len(v) if not isinstance(v, int) else v for k, v in changes.as_dict().items()
+                },
+                "quality": quality,
+            }
+        )
+    return out
+
+
+def run_compare(n: int, seed: int) -> list[dict]:
+    """k-means-constrained and plain KMeans on the same shops, same polygons."""
+    import geopandas as gpd
+    import shapely
+
+    from bench.synthetic_city import make_city
+    from geo.gridding import grid_quality, metric_crs
+    from geo.voronoi import absorb_fragments, clip_to, dissolve_cells, voronoi_cells
+
+    city = make_city(n, seed=seed)
+    crs = metric_crs(city.shops)
+    xy = shapely.get_coordinates(city.shops.geometry.to_crs(crs).values)
+    region = shapely.union_all(city.boundary.geometry.to_crs(crs).values)
+    k = int(round(n / 10))
+    results = []
+
+    def evaluate(name: str, labels: np.ndarray, seconds: float, peak: float, note: str) -> dict:
+        # Shops at one coordinate share a Voronoi cell: the location goes to
+        # the cluster of its first shop, as any polygon layer must decide.
+        loc, first, inverse = np.unique(
+            np.round(xy, 1), axis=0, return_index=True, return_inverse=True
+        )
+        _, loc_label = np.unique(labels[first], return_inverse=True)
+        n_labels = int(loc_label.max()) + 1
+        cells = voronoi_cells(loc, region)
+        polys = clip_to(dissolve_cells(cells, loc_label, n_labels), region)
+        order = np.argsort(loc_label, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(loc_label, minlength=n_labels))]
+        polys = absorb_fragments(
+            polys, [loc[order[bounds[i] : bounds[i + 1]]] for i in range(n_labels)]
+        )
+        _, shop_label = np.unique(labels, return_inverse=True)
+        codes = np.array([f"K{i:06d}" for i in range(n_labels)], dtype=object)
+        grids = gpd.GeoDataFrame({"code": codes}, geometry=list(polys), crs=crs).to_crs(
+            city.shops.crs
+        )
+        import pandas as pd
+
+        shop_codes = pd.Series(codes[shop_label], index=city.shops.index)
+        quality = grid_quality(
+            grids, city.shops, shop_codes=shop_codes, boundary=city.boundary, streets=city.streets
+        )
+        return {
+            "method": name,
+            "n_shops": n,
+            "seconds": round(seconds, 3),
+            "peak_rss_mb": round(peak),
+            "note": note,
+            "quality": quality,
+        }
+
+    try:
+        from sklearn.cluster import KMeans
+    except ImportError:
+        results.append(
+            {"method": "scikit-learn KMeans", "note": "not installed (pip install '.[bench]')"}
+        )
+    else:
+        start = time.perf_counter()
+        labels = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(xy)
+        results.append(
+            evaluate(
+                "scikit-learn KMeans", labels, time.perf_counter() - start, _rss_mb(), "n_init=1"
+            )
+        )
+    try:
+        from k_means_constrained import KMeansConstrained
+    except ImportError:
+        results.append(
+            {"method": "k-means-constrained", "note": "not installed (pip install '.[bench]')"}
+        )
+    else:
+        start = time.perf_counter()
+        model = KMeansConstrained(
+            n_clusters=k, size_min=8, size_max=12, n_init=1, random_state=seed
+        )
+        labels = model.fit_predict(xy)
+        results.append(
+            evaluate(
+                "k-means-constrained (min 8, max 12)",
+                labels,
+                time.perf_counter() - start,
+                _rss_mb(),
+                "n_init=1",
+            )
+        )
+    return results
+
+
+def _child(args: list[str]) -> list[dict]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.gridding_bench", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return [
+            {
+                "error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed",
+                "args": args,
+            }
+        ]
+    return json.loads(proc.stdout)
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def markdown(results: list[dict]) -> str:
+    rows = [
+        "| method | shops | time (s) | peak RSS (MB) | grids in bounds | size min–max | mean PP | min PP | multi-part | straddling main road | max walk (m) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if "quality" not in r:
+            rows.append(
+                f"| {r.get('method', r.get('args'))} | | | | {r.get('note', r.get('error'))} | | | | | | |"
+            )
+            continue
+        q = r["quality"]
+        name = r["method"] + (f", {100 * r['churn']:.0f} % churn" if "churn" in r else "")
+        rows.append(
+            f"| {name} | {r['n_shops']:,} | {r['seconds']} | {r.get('peak_rss_mb', '')} | "
+            f"{100 * q['size']['share_within_bounds']:.1f} % | {q['size']['min']:.0f}–{q['size']['max']:.0f} | "
+            f"{q['polsby_popper']['mean']:.3f} | {q['polsby_popper']['min']:.3f} | "
+            f"{q['parts_per_polygon']['multi_part_grids']} | {100 * (q['straddling_main_road_share'] or 0):.1f} % | "
+            f"{q['walking_span_m']['max']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run k-means-constrained and KMeans on 10,000 shops",
+    )
+    parser.add_argument("--no-churn", action="store_true")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print a Markdown table instead of JSON"
+    )
+    parser.add_argument("--one", choices=["build", "update", "compare"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.one:
+        n = int(args.sizes)
+        result = {
+            "build": lambda: [run_build(n, args.seed)],
+            "update": lambda: run_update(n, args.seed),
+            "compare": lambda: run_compare(n, args.seed),
+        }[args.one]()
+        json.dump(result, sys.stdout, default=str)
+        return
+
+    results: list[dict] = []
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    for n in sizes:
+        results += _child(["--one", "build", "--sizes", str(n), "--seed", str(args.seed)])
+        print(f"built {n}", file=sys.stderr)
+    if not args.no_churn:
+        results += _child(["--one", "update", "--sizes", "10000", "--seed", str(args.seed)])
+        print("updated", file=sys.stderr)
+    if args.compare:
+        results += _child(["--one", "compare", "--sizes", "10000", "--seed", str(args.seed)])
+    report = {
+        "machine": machine(),
+        "command": " ".join(
+            [
+                os.path.basename(sys.executable),
+                "-m",
+                "bench.gridding_bench",
+                *(argv or sys.argv[1:]),
+            ]
+        ),
+        "results": results,
+    }
+    if args.markdown:
+        print(markdown(results))
+        for r in results:
+            if "remaining_shops_kept" in r:
+                print(
+                    f"\nupdate after {100 * r['churn']:.0f} % churn: {100 * r['remaining_shops_kept']:.2f} % of remaining shops kept, "
+                    f"{100 * r['grids_unchanged']:.1f} % of grids unchanged, {r['seconds']} s, changes {r['changes']}"
+                )
+        print(f"\nmachine: {report['machine']}")
+    else:
+        print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
