@@ -38,43 +38,19 @@ from pyproj import CRS
 
 from geo import partition as part
 from geo.errors import GriddingError
+from geo.metric import containing_polygon, metric_crs, short_segments
 from geo.quality import grid_quality
 from geo.voronoi import absorb_fragments, cells_touch_within, clip_to, dissolve_cells, voronoi_cells
 
 __all__ = ["GriddingError", "build_grids", "grid_quality", "metric_crs", "update_grids"]
 
-QUANZHOU_CRS = CRS.from_epsg(4549)
 STREET_CLASSES = ("main", "street", "lane")
 # How much lighter an edge gets when it crosses a street of each class.
-CROSSING_FACTOR = {"main": 0.02, "street": 0.3, "lane": 0.7}
+CROSSING_FACTOR = {"main": 0.02, "street": 0.8, "lane": 1.0}
 # Shops closer than this share one location (one entrance, one building).
 SAME_LOCATION_M = 0.1
 SNAP_M = 1e-3
-
-
-def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
-    """The metric CRS to measure ``frame`` in.
-
-    A projected CRS in metres is kept; otherwise EPSG:4549 (CGCS2000 / 3-degree
-    Gauss-Kruger CM 120E) when the data lie within its area of use (Quanzhou
-    among others), else the local UTM zone.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> pts = gpd.GeoSeries([shapely.Point(118.9, 25.1)], crs=4326)
-    >>> metric_crs(pts).to_epsg()
-    4549
-    """
-    crs = CRS.from_user_input(frame.crs)
-    if crs.is_projected and all(ax.unit_name in ("metre", "meter") for ax in crs.axis_info):
-        return crs
-    lonlat = frame.to_crs(4326) if crs.to_epsg() != 4326 else frame
-    west, south, east, north = lonlat.total_bounds
-    aou = QUANZHOU_CRS.area_of_use
-    if aou.west <= west and east <= aou.east and aou.south <= south and north <= aou.north:
-        return QUANZHOU_CRS
-    return lonlat.estimate_utm_crs()
+EDGE_WEIGHTS = "ridge"
 
 
 def build_grids(
@@ -178,7 +154,7 @@ class GridChanges:
     shops_moved: int
     split: dict[str, list[str]]
     merged: dict[str, str]
-    rebalanced: list[tuple[str, str]]
+    rebalanced: list[tuple[str, ...]]
     appeared: list[str]
     retired: list[str]
     reshaped: list[str]
@@ -257,7 +233,7 @@ def update_grids(
     street_lines = _streets(streets, crs)
 
     loc_xy, shop_loc, loc_weight = _locations(xy)
-    old_label = _containing(old_poly, loc_xy)
+    old_label = containing_polygon(old_poly, loc_xy)
     outside = old_label < 0
     if outside.any():
         first = int(np.flatnonzero(outside[shop_loc])[0])
@@ -365,7 +341,7 @@ def update_grids(
         shops_moved=moved,
         split={code_of(p): [code_of(q) for q in qs] for p, qs in log.split.items()},
         merged={code_of(p): code_of(q) for p, q in log.merged.items()},
-        rebalanced=[(code_of(p), code_of(q)) for p, q in log.rebalanced],
+        rebalanced=[tuple(code_of(g) for g in group) for group in log.rebalanced],
         appeared=[code_of(lab) for lab in range(n_old, len(polygons)) if present[lab]],
         retired=[code_of(lab) for lab in retired],
         reshaped=sorted(code_of(lab) for lab in zone_labels),
@@ -408,8 +384,8 @@ def _log_labels(log: part.RepairLog) -> set[int]:
         out.update(qs)
     for p, q in log.merged.items():
         out.update((p, q))
-    for p, q in log.rebalanced:
-        out.update((p, q))
+    for group in log.rebalanced:
+        out.update(group)
     return out
 
 
@@ -477,7 +453,7 @@ def _region(boundary, crs: CRS, xy: np.ndarray, *, margin: float) -> shapely.Geo
     if boundary is None:
         points = shapely.multipoints(np.unique(np.round(xy, 1), axis=0))
         hull = shapely.concave_hull(points, ratio=0.3) if len(xy) >= 3 else points
-        return shapely.buffer(hull, margin)
+        return shapely.set_precision(shapely.buffer(hull, margin), SNAP_M)
     if not isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries):
         raise GriddingError(
             f"boundary must be a GeoDataFrame or GeoSeries; found {type(boundary).__name__}"
@@ -489,7 +465,9 @@ def _region(boundary, crs: CRS, xy: np.ndarray, *, margin: float) -> shapely.Geo
     polys = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
     if len(polys) == 0:
         raise GriddingError("boundary holds no polygon; a district polygon is needed")
-    region = shapely.union_all(shapely.make_valid(polys))
+    # On the same millimetre grid as the output, so that edges along the
+    # district boundary match it exactly.
+    region = shapely.set_precision(shapely.union_all(shapely.make_valid(polys)), SNAP_M)
     return region
 
 
@@ -519,11 +497,10 @@ def _streets(streets, crs: CRS) -> dict[str, np.ndarray]:
         raise GriddingError(
             f"streets has class values {unknown}; allowed are {list(STREET_CLASSES)}"
         )
-    geoms = streets.geometry.to_crs(crs).values
-    return {
-        cls: geoms[(classes == cls).to_numpy() & ~shapely.is_missing(geoms)]
-        for cls in STREET_CLASSES
-    }
+    geoms = short_segments(streets.geometry.to_crs(crs).values)
+    classes = classes.to_numpy()[geoms[1]]
+    geoms = geoms[0]
+    return {cls: geoms[classes == cls] for cls in STREET_CLASSES}
 
 
 def _locations(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -542,24 +519,30 @@ def _location_graph(
     cells: np.ndarray,
     region: shapely.Geometry,
 ) -> part.Graph:
-    indptr, indices = part.delaunay_adjacency(loc_xy)
-    ew = part.length_weights(loc_xy, indptr, indices).astype(np.float64)
+    indptr, indices, ridge = part.delaunay_graph(loc_xy)
+    if EDGE_WEIGHTS == "ridge":
+        ew = part.ridge_weights(ridge).astype(np.float64)
+    else:
+        ew = part.length_weights(loc_xy, indptr, indices).astype(np.float64)
     src = np.repeat(np.arange(len(loc_xy)), np.diff(indptr))
     upper = src < indices
     segments = shapely.linestrings(np.stack([loc_xy[src[upper]], loc_xy[indices[upper]]], axis=1))
     factor = np.ones(len(segments))
+    main = np.zeros(len(segments), dtype=bool)
     for cls, lines in streets.items():
         if len(lines) == 0:
             continue
-        hits, _ = shapely.STRtree(lines).query(segments, predicate="intersects")
-        factor[np.unique(hits)] = np.minimum(factor[np.unique(hits)], CROSSING_FACTOR[cls])
+        hits = np.unique(shapely.STRtree(lines).query(segments, predicate="intersects")[0])
+        factor[hits] = np.minimum(factor[hits], CROSSING_FACTOR[cls])
+        if cls == "main":
+            main[hits] = True
     keep = cells_touch_within(cells, region, src[upper], indices[upper])
     pair = _undirected_index(src, indices, upper)
     ew = np.maximum(1, np.round(ew * factor[pair])).astype(np.int64)
-    graph = part.Graph(loc_xy, weights, indptr, indices, ew)
+    graph = part.Graph(loc_xy, weights, indptr, indices, ew, barrier=main[pair])
     if keep.all():
         return graph
-    return _drop_edges(graph, keep[pair])
+    return part.keep_edges(graph, keep[pair])
 
 
 def _undirected_index(src: np.ndarray, dst: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -569,13 +552,6 @@ def _undirected_index(src: np.ndarray, dst: np.ndarray, upper: np.ndarray) -> np
     order = np.argsort(key_upper, kind="stable")
     lo, hi = np.minimum(src, dst), np.maximum(src, dst)
     return order[np.searchsorted(key_upper[order], lo * n + hi)]
-
-
-def _drop_edges(graph: part.Graph, keep: np.ndarray) -> part.Graph:
-    src = graph.sources()
-    indptr, indices = part._csr_from_edges(graph.n, src[keep], graph.indices[keep])
-    order = np.lexsort((graph.indices[keep], src[keep]))
-    return part.Graph(graph.xy, graph.weights, indptr, indices, graph.edge_weights[keep][order])
 
 
 def _partition(
@@ -594,17 +570,43 @@ def _partition(
     if free.size == 0:
         return labels
     sub, _ = part.subgraph(graph, free)
+    sub = _cut_barriers(sub, min_size=min_size, max_size=max_size, target=target)
     sub = _reconnect_small_components(
         sub, graph, free, min_size=min_size, max_size=max_size, target=target
     )
     sub_labels = part.metis_parts(
         sub, target=target, min_size=min_size, max_size=max_size, seed=seed
     )
+    sub_labels = part.split_disconnected(sub, sub_labels)
     sub_labels, _ = part.repair_sizes(
         sub, sub_labels, target=target, min_size=min_size, max_size=max_size
     )
     labels[free] = n_building + _compact(sub_labels)
     return labels
+
+
+def _cut_barriers(graph: part.Graph, *, min_size: int, max_size: int, target: int) -> part.Graph:
+    """Drop main-road edges, except around pieces too small to be gridded alone."""
+    if graph.barrier is None or not graph.barrier.any():
+        return graph
+    src = graph.sources()
+    keep = ~graph.barrier
+    for _ in range(8):
+        cut = part.keep_edges(graph, keep)
+        n_comp, comp = part.components(cut)
+        totals = np.bincount(comp, weights=cut.weights).astype(np.int64)
+        infeasible = np.array(
+            [part.feasible_parts(int(t), target, min_size, max_size) is None for t in totals]
+        )
+        if not infeasible.any():
+            return cut
+        # Give the stranded pieces their road crossings back (both directions).
+        stranded = infeasible[comp]
+        restore = graph.barrier & (stranded[src] | stranded[graph.indices])
+        if not (restore & ~keep).any():
+            return cut
+        keep |= restore
+    return part.keep_edges(graph, keep)
 
 
 def _reconnect_small_components(sub, graph, free, *, min_size, max_size, target):
@@ -652,16 +654,6 @@ def _anchors(xy: np.ndarray, labels: np.ndarray, n_labels: int) -> list[np.ndarr
     order = np.argsort(labels, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_labels))]
     return [xy[order[bounds[i] : bounds[i + 1]]] for i in range(n_labels)]
-
-
-def _containing(polygons: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Index of the polygon covering each point (-1 if none; lowest index on borders)."""
-    tree = shapely.STRtree(polygons)
-    pts, polys = tree.query(shapely.points(xy), predicate="covered_by")
-    out = np.full(len(xy), -1, dtype=np.int64)
-    order = np.lexsort((-polys, pts))
-    out[pts[order]] = polys[order]
-    return out
 
 
 def _reading_order_codes(polygons: np.ndarray, *, prefix: str) -> np.ndarray:

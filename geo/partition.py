@@ -31,6 +31,9 @@ class Graph:
     indptr: np.ndarray
     indices: np.ndarray
     edge_weights: np.ndarray
+    # Edges that cross a main road: cut first, kept only where a district
+    # would otherwise be left with pieces too small for a grid.
+    barrier: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -41,24 +44,66 @@ class Graph:
 
 
 def delaunay_adjacency(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR adjacency of the Delaunay triangulation of distinct points ``xy``.
+    """CSR adjacency of the Delaunay triangulation of distinct points ``xy``."""
+    indptr, indices, _ = delaunay_graph(xy)
+    return indptr, indices
 
-    Collinear inputs (one straight street) have no triangulation; their
-    neighbours are then the previous and next point along the line.
+
+def delaunay_graph(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR adjacency of the Delaunay triangulation and each edge's Voronoi ridge length.
+
+    The ridge is the border the two points' Voronoi cells share; ridges on the
+    hull (unbounded) get the median length. Collinear inputs (one straight
+    street) have no triangulation; their neighbours are then the previous and
+    next point along the line, with equal ridges.
     """
     n = len(xy)
     if n >= 3 and not _collinear(xy):
         try:
-            indptr, indices = Delaunay(xy).vertex_neighbor_vertices
-            return indptr.astype(np.int64), indices.astype(np.int64)
+            tri = Delaunay(xy)
         except QhullError:
-            pass
+            tri = None
+        if tri is not None:
+            indptr, indices = tri.vertex_neighbor_vertices
+            indptr, indices = indptr.astype(np.int64), indices.astype(np.int64)
+            return indptr, indices, _ridge_lengths(tri, indptr, indices)
     if n == 1:
-        return np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     order = np.argsort(_principal_projection(xy), kind="stable")
     src = np.r_[order[:-1], order[1:]]
     dst = np.r_[order[1:], order[:-1]]
-    return _csr_from_edges(n, src, dst)
+    indptr, indices = _csr_from_edges(n, src, dst)
+    return indptr, indices, np.ones(len(indices))
+
+
+def _ridge_lengths(tri: Delaunay, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    pts = tri.points
+    simplices = tri.simplices
+    a, b, c = pts[simplices[:, 0]], pts[simplices[:, 1]], pts[simplices[:, 2]]
+    # Circumcentres are the Voronoi vertices; a ridge joins the circumcentres
+    # of the two triangles on either side of its Delaunay edge.
+    ba, ca = b - a, c - a
+    d = 2 * (ba[:, 0] * ca[:, 1] - ba[:, 1] * ca[:, 0])
+    d = np.where(np.abs(d) < 1e-12, 1e-12, d)
+    nb, nc = (ba**2).sum(1), (ca**2).sum(1)
+    centre = a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
+    m = len(simplices)
+    t = np.repeat(np.arange(m), 3)
+    k = np.tile(np.arange(3), m)
+    u, v = simplices[t, (k + 1) % 3], simplices[t, (k + 2) % 3]
+    across = tri.neighbors[t, k]
+    length = np.where(across >= 0, np.hypot(*(centre[t] - centre[np.maximum(across, 0)]).T), np.nan)
+    n = len(pts)
+    key = np.minimum(u, v).astype(np.int64) * n + np.maximum(u, v)
+    order = np.argsort(key, kind="stable")
+    src = np.repeat(np.arange(n), np.diff(indptr))
+    directed = np.minimum(src, indices) * n + np.maximum(src, indices)
+    ridge = length[order][np.searchsorted(key[order], directed)]
+    finite = ridge[np.isfinite(ridge)]
+    median = float(np.median(finite)) if finite.size else 1.0
+    # Slivers on the hull put circumcentres far out; no ridge inside the
+    # district is that long.
+    return np.clip(np.nan_to_num(ridge, nan=median), 0.0, 10 * median)
 
 
 def _collinear(xy: np.ndarray) -> bool:
@@ -81,6 +126,19 @@ def _csr_from_edges(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarra
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.add.at(indptr, src + 1, 1)
     return np.cumsum(indptr), dst.astype(np.int64)
+
+
+def ridge_weights(ridge: np.ndarray) -> np.ndarray:
+    """Integer edge weights proportional to the shared Voronoi border.
+
+    METIS minimises the total weight of cut edges, which is then the total
+    length of the borders between grids: the shortest borders for the given
+    sizes make the most compact polygons.
+    """
+    if ridge.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ref = float(np.median(ridge)) or 1.0
+    return np.clip(np.round(100.0 * ridge / ref), 1, 1000).astype(np.int64)
 
 
 def length_weights(xy: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -113,8 +171,23 @@ def subgraph(graph: Graph, nodes: np.ndarray) -> tuple[Graph, np.ndarray]:
             indptr=np.cumsum(indptr),
             indices=dst[keep],
             edge_weights=graph.edge_weights[take][keep],
+            barrier=None if graph.barrier is None else graph.barrier[take][keep],
         ),
         new_id,
+    )
+
+
+def keep_edges(graph: Graph, keep: np.ndarray) -> Graph:
+    """The graph with only the directed edges marked in ``keep`` (kept symmetric by the caller)."""
+    kept_before = np.r_[0, np.cumsum(keep, dtype=np.int64)]
+    counts = kept_before[graph.indptr[1:]] - kept_before[graph.indptr[:-1]]
+    return Graph(
+        xy=graph.xy,
+        weights=graph.weights,
+        indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+        indices=graph.indices[keep],
+        edge_weights=graph.edge_weights[keep],
+        barrier=None if graph.barrier is None else graph.barrier[keep],
     )
 
 
@@ -225,13 +298,37 @@ def _compact(labels: np.ndarray) -> np.ndarray:
     return inverse.astype(np.int64)
 
 
+def split_disconnected(graph: Graph, labels: np.ndarray) -> np.ndarray:
+    """Give every connected piece of a part its own label (the largest keeps the old one).
+
+    METIS only *tries* to keep parts contiguous; a part in two pieces would
+    make a grid polygon in two pieces.
+    """
+    src = graph.sources()
+    inner = keep_edges(graph, labels[src] == labels[graph.indices])
+    _, comp = components(inner)
+    pairs, inverse = np.unique(np.c_[labels, comp], axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    if len(pairs) == len(np.unique(labels)):
+        return labels
+    weight = np.bincount(inverse, weights=graph.weights)
+    # Within each label, the heaviest piece first.
+    order = np.lexsort((-weight, pairs[:, 0]))
+    first = np.r_[True, pairs[order[1:], 0] != pairs[order[:-1], 0]]
+    new_label = np.empty(len(pairs), dtype=np.int64)
+    new_label[order[first]] = pairs[order[first], 0]
+    extra = order[~first]
+    new_label[extra] = labels.max() + 1 + np.arange(len(extra))
+    return new_label[inverse]
+
+
 @dataclass
 class RepairLog:
     """What a repair did, by part label (labels of new parts are new integers)."""
 
     split: dict[int, list[int]] = field(default_factory=dict)
     merged: dict[int, int] = field(default_factory=dict)
-    rebalanced: list[tuple[int, int]] = field(default_factory=list)
+    rebalanced: list[tuple[int, ...]] = field(default_factory=list)
     unresolved: list[int] = field(default_factory=list)
 
 
@@ -242,143 +339,133 @@ def repair_sizes(
     target: int,
     min_size: int,
     max_size: int,
-    fixed: np.ndarray | None = None,
     first_new_label: int | None = None,
+    max_group: int = 4,
 ) -> tuple[np.ndarray, RepairLog]:
     """Bring every part within ``[min_size, max_size]`` by local moves.
 
-    An overfull part is split; an underfull one is merged into a neighbour, or
-    the pair is re-split when the merge would overflow. Only the parts named in
-    the log change. ``fixed`` marks nodes that must keep their label (building
-    grids).
+    An out-of-bounds part is re-split on its own when it can be (an overfull
+    part), else together with its most strongly tied neighbour, else with two,
+    up to ``max_group`` parts: the group is re-divided into parts within
+    bounds, each old label staying with the piece that keeps most of its
+    shops. Only the parts named in the log change.
     """
     labels = labels.copy()
-    fixed = np.zeros(graph.n, dtype=bool) if fixed is None else fixed
     log = RepairLog()
     sizes: dict[int, int] = {}
-    members: dict[int, list[int]] = {}
+    members: dict[int, np.ndarray] = {}
     order = np.argsort(labels, kind="stable")
     cuts = np.flatnonzero(np.diff(labels[order])) + 1
     for group in np.split(order, cuts):
         if group.size:
             lab = int(labels[group[0]])
-            members[lab] = group.tolist()
+            members[lab] = group
             sizes[lab] = int(graph.weights[group].sum())
-    locked = {int(lab) for lab in np.unique(labels[fixed])}
     next_label = int(labels.max()) + 1 if labels.size else 0
     if first_new_label is not None:
         next_label = max(next_label, first_new_label)
 
     def bad(lab: int) -> bool:
-        return lab in sizes and lab not in locked and not (min_size <= sizes[lab] <= max_size)
+        return lab in sizes and not (min_size <= sizes[lab] <= max_size)
+
+    def try_group(group: list[int]) -> bool:
+        nonlocal next_label
+        nodes = np.concatenate([members[g] for g in group])
+        total = sum(sizes[g] for g in group)
+        k = feasible_parts(total, target, min_size, max_size)
+        if not k or (len(group) == 1 and k == 1):
+            return False
+        pieces = split_nodes(graph, nodes, k, min_size=min_size, max_size=max_size)
+        if pieces is None:
+            return False
+        old = {g: members[g] for g in group}
+        owners = _assign_owners(pieces, old, graph.weights, labels)
+        for piece, lab in zip(pieces, owners, strict=True):
+            if lab is None:
+                lab = next_label
+                next_label += 1
+                log.split.setdefault(group[0], []).append(lab)
+            labels[piece] = lab
+            members[lab] = piece
+            sizes[lab] = int(graph.weights[piece].sum())
+        for g in group:
+            if g not in owners:
+                # Its shops went mostly to the piece that holds most of them.
+                held = members[g]
+                del members[g], sizes[g]
+                log.merged[g] = int(np.bincount(labels[old[g]]).argmax())
+                del held
+        kept = tuple(g for g in group if g in owners)
+        if len(kept) > 1:
+            log.rebalanced.append(kept)
+        return True
 
     queue = sorted(lab for lab in sizes if bad(lab))
-    attempts: dict[int, int] = {}
+    failed: set[int] = set()
     while queue:
         p = queue.pop(0)
         if not bad(p):
             continue
-        attempts[p] = attempts.get(p, 0) + 1
-        if attempts[p] > 4:
-            log.unresolved.append(p)
-            continue
-        nodes = np.array(members[p], dtype=np.int64)
-        done = False
-        if sizes[p] > max_size:
-            k = feasible_parts(sizes[p], target, min_size, max_size)
-            if k and k >= 2:
-                pieces = split_nodes(graph, nodes, k, min_size=min_size, max_size=max_size)
-                if pieces is not None:
-                    pieces.sort(key=lambda a: -len(a))
-                    new = []
-                    for i, piece in enumerate(pieces):
-                        lab = p if i == 0 else next_label
-                        if i:
-                            next_label += 1
-                            new.append(lab)
-                        labels[piece] = lab
-                        members[lab] = piece.tolist()
-                        sizes[lab] = int(graph.weights[piece].sum())
-                    log.split.setdefault(p, []).extend(new)
-                    continue
-        for q in _neighbour_parts(graph, labels, nodes, p, locked):
-            union = np.concatenate([nodes, np.array(members[q], dtype=np.int64)])
-            total = sizes[p] + sizes[q]
-            if min_size <= total <= max_size:
-                labels[nodes] = q
-                members[q] = union.tolist()
-                sizes[q] = total
-                del members[p], sizes[p]
-                log.merged[p] = q
-                done = True
+        done = sizes[p] > max_size and try_group([p])
+        group = [p]
+        while not done and len(group) < max_group:
+            neighbours = _neighbour_parts(
+                graph, labels, np.concatenate([members[g] for g in group]), set(group)
+            )
+            if not neighbours:
                 break
-            k = feasible_parts(total, target, min_size, max_size)
-            if not k:
-                continue
-            pieces = split_nodes(graph, union, k, min_size=min_size, max_size=max_size)
-            if pieces is None:
-                continue
-            # Each old label goes to the piece that keeps most of its shops.
-            old = {p: set(members[p]), q: set(members[q])}
-            owners = _assign_owners(pieces, old, graph.weights)
-            for piece, lab in zip(pieces, owners, strict=True):
-                if lab is None:
-                    lab = next_label
-                    next_label += 1
-                    log.split.setdefault(p, []).append(lab)
-                labels[piece] = lab
-                members[lab] = piece.tolist()
-                sizes[lab] = int(graph.weights[piece].sum())
-            if p not in owners:
-                del members[p], sizes[p]
-                log.merged[p] = q
-            elif q not in owners:
-                del members[q], sizes[q]
-                log.merged[q] = p
-            else:
-                log.rebalanced.append((p, q))
-            done = True
-            break
+            for q in neighbours:
+                if try_group([*group, q]):
+                    done = True
+                    break
+            if not done:
+                group.append(neighbours[0])
         if not done:
-            # Try again once its neighbours have been repaired.
+            if p in failed:
+                log.unresolved.append(p)
+                continue
+            # Its neighbours may change meanwhile; one more try at the end.
+            failed.add(p)
             queue.append(p)
-        queue.extend(lab for lab in list(sizes) if bad(lab) and lab not in queue)
+        queue.extend(lab for lab in sorted(sizes) if bad(lab) and lab not in queue)
+    log.unresolved = sorted({p for p in log.unresolved if bad(p)})
     return labels, log
 
 
 def _assign_owners(
-    pieces: list[np.ndarray], old: dict[int, set], weights: np.ndarray
+    pieces: list[np.ndarray], old: dict[int, np.ndarray], weights: np.ndarray, labels: np.ndarray
 ) -> list[int | None]:
+    """Old label per piece: the one whose shops it holds most of (None: a new part)."""
     scores = []
     for i, piece in enumerate(pieces):
         for lab, nodes in old.items():
-            shared = int(sum(weights[v] for v in piece if v in nodes))
-            scores.append((shared, -i, lab, i))
+            shared = int(weights[np.intersect1d(piece, nodes, assume_unique=True)].sum())
+            if shared:
+                scores.append((shared, -i, -lab, lab, i))
     scores.sort(reverse=True)
     owners: list[int | None] = [None] * len(pieces)
     taken: set[int] = set()
-    for shared, _, lab, i in scores:
-        if shared and owners[i] is None and lab not in taken:
+    for _, _, _, lab, i in scores:
+        if owners[i] is None and lab not in taken:
             owners[i] = lab
             taken.add(lab)
     return owners
 
 
 def _neighbour_parts(
-    graph: Graph, labels: np.ndarray, nodes: np.ndarray, p: int, locked: set[int]
+    graph: Graph, labels: np.ndarray, nodes: np.ndarray, exclude: set[int]
 ) -> list[int]:
-    """Adjacent parts, most strongly tied first."""
+    """Parts adjacent to ``nodes``, most strongly tied first."""
     take = _ranges(graph.indptr[nodes], graph.indptr[nodes + 1] - graph.indptr[nodes])
     other = labels[graph.indices[take]]
     w = graph.edge_weights[take]
-    keep = (other != p) & (other >= 0)
+    keep = ~np.isin(other, list(exclude)) & (other >= 0)
     if not keep.any():
         return []
-    tie: dict[int, int] = {}
-    for lab, weight in zip(other[keep].tolist(), w[keep].tolist(), strict=True):
-        if lab not in locked:
-            tie[lab] = tie.get(lab, 0) + weight
-    return sorted(tie, key=lambda lab: (-tie[lab], lab))
+    uniq, inv = np.unique(other[keep], return_inverse=True)
+    tie = np.bincount(inv.ravel(), weights=w[keep])
+    order = np.lexsort((uniq, -tie))
+    return [int(v) for v in uniq[order]]
 
 
 def split_nodes(

@@ -10,6 +10,8 @@ import pandas as pd
 import shapely
 from scipy.spatial import ConvexHull, QhullError
 
+from geo.metric import containing_polygon, metric_crs, short_segments
+
 
 def grid_quality(
     grids: gpd.GeoDataFrame,
@@ -58,8 +60,6 @@ def grid_quality(
     >>> grid_quality(grids, shops, shop_codes=codes)["size"]["share_within_bounds"]
     1.0
     """
-    from geo.gridding import _containing, metric_crs
-
     crs = metric_crs(shops)
     g = grids.reset_index(drop=True)
     poly = g.geometry.to_crs(crs).values
@@ -69,7 +69,7 @@ def grid_quality(
     if shop_codes is None and "grid_code" in shops:
         shop_codes = shops["grid_code"]
     if shop_codes is None:
-        label = _containing(poly, xy)
+        label = containing_polygon(poly, xy)
     else:
         label = np.array(
             [index_of.get(str(c), -1) for c in shop_codes.reindex(shops.index)], dtype=np.int64
@@ -91,7 +91,10 @@ def grid_quality(
     union = _union(poly)
     overlap = float(area.sum() - union.area)
     if boundary is not None:
-        region = shapely.union_all(boundary.geometry.to_crs(crs).values)
+        # Grids are snapped to a millimetre grid; so is the boundary here.
+        region = shapely.set_precision(
+            shapely.union_all(boundary.geometry.to_crs(crs).values), 1e-3
+        )
         gap = float(shapely.difference(region, union).area)
     else:
         gap = float(sum(shapely.area(shapely.polygons(r)) for r in _holes(union)))
@@ -199,7 +202,9 @@ def _straddle_share(xy, label, streets, crs, building) -> float | None:
     """
     from geo.partition import delaunay_adjacency
 
-    mains = streets[streets["class"].astype(str) == "main"].geometry.to_crs(crs).values
+    mains, _ = short_segments(
+        streets[streets["class"].astype(str) == "main"].geometry.to_crs(crs).values
+    )
     normal = np.flatnonzero(~building)
     if len(normal) == 0:
         return None

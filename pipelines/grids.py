@@ -222,8 +222,8 @@ def update(grids_path, shops_path, streets_path, target, min_size, max_size, out
         click.echo(f"split: {old_code} -> {old_code}, {', '.join(new)}")
     for gone, into in changes.merged.items():
         click.echo(f"merged: {gone} into {into}")
-    for a, b in changes.rebalanced:
-        click.echo(f"rebalanced: {a} with {b}")
+    for group in changes.rebalanced:
+        click.echo(f"rebalanced: {' with '.join(group)}")
     if changes.appeared:
         click.echo("appeared: " + ", ".join(changes.appeared))
     if changes.retired:

@@ -106,9 +106,6 @@ def test_impossible_total_is_reported_not_silent():
     assert report["size"]["share_within_bounds"] == 0.0
 
 
-@pytest.mark.xfail(
-    reason="street-aware repair not done yet: METIS alone leaves some grids across", strict=True
-)
 def test_crossroads_grids_do_not_straddle_the_main_roads():
     shops = crossroads()
     streets = metric_lines([[(-250, 0), (250, 0)], [(0, -250), (0, 250)]], ["main", "main"])

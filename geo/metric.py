@@ -1,0 +1,60 @@
+"""Measuring helpers shared by the gridding modules: metric CRS, containment, streets."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+
+QUANZHOU_CRS = CRS.from_epsg(4549)
+
+
+def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """The metric CRS to measure ``frame`` in.
+
+    A projected CRS in metres is kept; otherwise EPSG:4549 (CGCS2000 / 3-degree
+    Gauss-Kruger CM 120E) when the data lie within its area of use (Quanzhou
+    among others), else the local UTM zone.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> pts = gpd.GeoSeries([shapely.Point(118.9, 25.1)], crs=4326)
+    >>> metric_crs(pts).to_epsg()
+    4549
+    """
+    crs = CRS.from_user_input(frame.crs)
+    if crs.is_projected and all(ax.unit_name in ("metre", "meter") for ax in crs.axis_info):
+        return crs
+    lonlat = frame.to_crs(4326) if crs.to_epsg() != 4326 else frame
+    west, south, east, north = lonlat.total_bounds
+    aou = QUANZHOU_CRS.area_of_use
+    if aou.west <= west and east <= aou.east and aou.south <= south and north <= aou.north:
+        return QUANZHOU_CRS
+    return lonlat.estimate_utm_crs()
+
+
+def containing_polygon(polygons: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Index of the polygon covering each point (-1 if none; lowest index on borders)."""
+    tree = shapely.STRtree(polygons)
+    pts, polys = tree.query(shapely.points(xy), predicate="covered_by")
+    out = np.full(len(xy), -1, dtype=np.int64)
+    order = np.lexsort((-polys, pts))
+    out[pts[order]] = polys[order]
+    return out
+
+
+def short_segments(lines: np.ndarray, *, max_length: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
+    """Two-point segments of at most ``max_length`` and the line each came from.
+
+    A long diagonal street has a huge bounding box that every graph edge would
+    hit in the spatial index; short pieces keep the crossing test cheap.
+    """
+    keep = np.flatnonzero(~shapely.is_missing(lines) & ~shapely.is_empty(lines))
+    coords, which = shapely.get_coordinates(
+        shapely.segmentize(lines[keep], max_length), return_index=True
+    )
+    same = which[1:] == which[:-1]
+    segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+    return segments, keep[which[:-1][same]]
