@@ -321,13 +321,20 @@ def update_grids(
     is_building[:n_old] = old_building
     is_building[labels[building]] = True
     is_building[labels[~building]] = False
+    # Untouched grids keep their input geometry bit for bit: a projection
+    # round trip would move every vertex by a few nanometres.
+    geometry = np.empty(len(polygons), dtype=object)
+    geometry[:n_old] = old.geometry.values
+    redrawn = np.array(zone_labels, dtype=np.int64)
+    if redrawn.size:
+        geometry[redrawn] = gpd.GeoSeries(polygons[redrawn], crs=crs).to_crs(grids.crs).values
     out = gpd.GeoDataFrame(
         {
             "code": codes[alive],
             "n_shops": sizes[alive].astype(np.int64),
             "building": is_building[alive],
         },
-        geometry=gpd.GeoSeries(polygons[alive], crs=crs).to_crs(grids.crs).values,
+        geometry=list(geometry[alive]),
         crs=grids.crs,
     ).sort_values("code", ignore_index=True)
     shop_codes = pd.Series(codes[labels[shop_loc]], index=shops.index, name="grid_code")

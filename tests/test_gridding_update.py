@@ -1,0 +1,103 @@
+"""update_grids: local repair after shops open and close, keeping codes."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Transformer
+
+from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
+
+TO_LONLAT = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
+ORIGIN = np.array([400_000.0, 2_777_000.0])
+
+
+def shops_at(xy, start=0) -> gpd.GeoDataFrame:
+    xy = np.asarray(xy, dtype=float) + ORIGIN
+    lon, lat = TO_LONLAT.transform(xy[:, 0], xy[:, 1])
+    index = pd.RangeIndex(start, start + len(xy))
+    return gpd.GeoDataFrame(
+        {"shop_id": [f"S{i}" for i in index]},
+        geometry=gpd.points_from_xy(lon, lat),
+        crs="EPSG:4326",
+        index=index,
+    )
+
+
+@pytest.fixture(scope="module")
+def district():
+    rng = np.random.default_rng(11)
+    shops = shops_at(rng.uniform(0, [400, 250], size=(100, 2)))
+    grids, codes = build_grids(shops)
+    return shops, grids, codes
+
+
+def metric_xy(frame):
+    return np.c_[frame.to_crs(4549).geometry.x, frame.to_crs(4549).geometry.y] - ORIGIN
+
+
+def test_unchanged_shops_change_nothing(district):
+    shops, grids, codes = district
+    new, new_codes, changes = update_grids(grids, shops)
+    assert new_codes.equals(codes)
+    assert changes.shops_moved == 0 and changes.reshaped == []
+    assert new.geom_equals(grids).all()
+
+
+def test_closing_shops_repairs_only_the_grids_involved(district):
+    shops, grids, codes = district
+    victim = grids.code.iloc[3]
+    mine = codes.index[codes == victim]
+    closed = mine[: len(mine) - 5]  # leaves 5 shops: below min_size
+    remaining = shops.drop(closed)
+    new, new_codes, changes = update_grids(grids, remaining)
+
+    assert new.n_shops.between(8, 12).all()
+    assert set(changes.reshaped) >= {victim} or victim in changes.merged
+    untouched = grids[~grids.code.isin(changes.reshaped + changes.retired)]
+    after = new.set_index("code").loc[untouched.code]
+    assert after.geometry.geom_equals(untouched.set_index("code").geometry).all()
+    # Shops of untouched grids keep their code.
+    stayed = codes.loc[remaining.index].isin(untouched.code)
+    assert (new_codes.loc[remaining.index][stayed] == codes.loc[remaining.index][stayed]).all()
+    report = grid_quality(new, remaining, shop_codes=new_codes)
+    assert report["shops_outside_own_grid"] == 0
+    assert report["overlap_area_m2"] < 1e-2 and report["parts_per_polygon"]["max"] == 1
+    assert abs(new.to_crs(4549).area.sum() - grids.to_crs(4549).area.sum()) < 1.0
+
+
+def test_opening_shops_splits_an_overfull_grid_with_a_new_code(district):
+    shops, grids, codes = district
+    target = grids.code.iloc[5]
+    centre = metric_xy(shops.loc[codes == target]).mean(axis=0)
+    rng = np.random.default_rng(2)
+    opened = shops_at(centre + rng.normal(0, 3, size=(9, 2)), start=1000)
+    new, new_codes, changes = update_grids(grids, pd.concat([shops, opened]))
+
+    assert new.n_shops.between(8, 12).all()
+    assert target in new.code.values, "the split grid keeps its code"
+    assert changes.appeared == ["G011"] == sorted(set(new.code) - set(grids.code))
+    assert set(grids.code) <= set(new.code)
+    assert new_codes.loc[opened.index].isin([target, "G011"]).all() or changes.rebalanced
+
+
+def test_shop_outside_every_grid_is_rejected(district):
+    shops, grids, _ = district
+    far = shops_at([[5000.0, 5000.0]], start=2000)
+    with pytest.raises(GriddingError, match="outside every existing grid"):
+        update_grids(grids, pd.concat([shops, far]))
+
+
+def test_grids_without_code_are_rejected(district):
+    shops, grids, _ = district
+    with pytest.raises(GriddingError, match="'code' column"):
+        update_grids(grids.drop(columns="code"), shops)
+
+
+def test_update_does_not_modify_inputs(district):
+    shops, grids, _ = district
+    shops_before, grids_before = shops.copy(), grids.copy()
+    update_grids(grids, shops.iloc[10:])
+    assert shops.equals(shops_before) and grids.equals(grids_before)
