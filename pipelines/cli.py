@@ -7,6 +7,8 @@ domain error is printed as one line, never as a traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -43,11 +45,11 @@ def open_database(*, announce: bool = True) -> Engine:
     return engine
 
 
-def open_current_database() -> Engine:
+def open_current_database(*, announce: bool = True) -> Engine:
     """As open_database, and refuse a database whose schema is behind the code."""
     from governance.migrate import current_revision, head_revision
 
-    engine = open_database()
+    engine = open_database(announce=announce)
     current = current_revision(engine)
     if current != head_revision():
         raise ConfigurationError(
@@ -55,6 +57,37 @@ def open_current_database() -> Engine:
             f"{head_revision()}; run `linpu db upgrade`"
         )
     return engine
+
+
+@contextmanager
+def progress_bar(*, disable: bool = False) -> Iterator[Callable[[str, int, int], None]]:
+    """A ``progress(stage, done, total)`` callback drawing a tqdm bar on stderr.
+
+    The pipeline functions report progress through such a callback and never
+    print; the bar is drawn only on a terminal, so scripts and logs stay clean.
+    """
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+    off = disable or not sys.stderr.isatty()
+
+    def tick(stage: str, done: int, total: int) -> None:
+        if off:
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="row", file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield tick
+    finally:
+        for bar in bars.values():
+            bar.close()
 
 
 @click.group(cls=LinpuGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,9 +154,11 @@ def demo_load() -> None:
 
 
 def _register_groups() -> None:
+    from pipelines.cli_ingest import ingest
     from pipelines.grids import grids
 
     main.add_command(grids)
+    main.add_command(ingest)
 
 
 _register_groups()

@@ -1,0 +1,85 @@
+"""``linpu ingest shops|cases|checks FILE``: validated loading of user files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from pipelines.cli import EXIT_REJECTED, LinpuGroup, open_current_database, progress_bar
+from pipelines.ingest import IngestReport, write_rejected
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+MAX_SHOWN = 50
+
+
+def _common(f: Callable) -> Callable:
+    for decorator in reversed([
+        click.option("--dry-run", is_flag=True, help="Validate and count; write nothing."),
+        click.option("--skip-invalid", is_flag=True,
+                     help="Write the valid rows; the refused ones go to a CSV with the reason."),
+        click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Where --skip-invalid writes refused rows [default: FILE.rejected.csv]."),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress, notes or problem list."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def _location_options(f: Callable) -> Callable:
+    f = click.option("--coords", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84",
+                     show_default=True,
+                     help="System of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu.")(f)
+    f = click.option("--crs", default=None,
+                     help="CRS of the input coordinates if not EPSG:4326, e.g. EPSG:4549.")(f)
+    return f
+
+
+def report_and_exit(report: IngestReport, file: Path, *, rejected_path: Path | None, as_json: bool,
+                    quiet: bool) -> None:
+    """Print an ingest report the same way for every kind; exit 1 when refused."""
+    if report.rejected is not None and report.skip_invalid and not report.dry_run and report.problems:
+        target = rejected_path or file.with_name(file.stem + ".rejected.csv")
+        write_rejected(report, target)
+        report.notes.append(f"refused rows written to {target}")
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        if not quiet:
+            for line in report.problem_lines(MAX_SHOWN):
+                click.echo(line, err=True)
+            for note in report.notes:
+                click.echo(f"note: {note}", err=True)
+        click.echo(("dry run: " if report.dry_run else "") + report.summary())
+    if report.refused:
+        raise click.exceptions.Exit(EXIT_REJECTED)
+
+
+@click.group(cls=LinpuGroup)
+def ingest() -> None:
+    """Load shop registers and field exports (CSV, XLSX, GeoJSON, GeoPackage, Shapefile)."""
+
+
+@ingest.command("shops")
+@click.argument("file", type=_FILE)
+@_location_options
+@click.option("--partial", is_flag=True,
+              help="The file lists only some shops: add and update, never close missing shops.")
+@_common
+def ingest_shops_command(file, crs, coords, partial, dry_run, skip_invalid, rejected_path, as_json, quiet):
+    """Bring the stored shop register in line with FILE (the whole register).
+
+    New shops are opened and placed in the current grid that contains them,
+    changed ones updated, shops missing from FILE closed (unless --partial).
+    Re-ingesting the same file changes nothing.
+    """
+    from pipelines.ingest import ingest_shops
+
+    engine = open_current_database(announce=not (quiet or as_json))
+    with progress_bar(disable=quiet or as_json) as tick:
+        report = ingest_shops(engine, file, crs=crs, coords=coords, dry_run=dry_run,
+                              skip_invalid=skip_invalid, close_missing=not partial, progress=tick)
+    report_and_exit(report, file, rejected_path=rejected_path, as_json=as_json, quiet=quiet)
