@@ -154,11 +154,15 @@ def demo_load() -> None:
 
 
 def _register_groups() -> None:
+    from pipelines.cli_export import export
     from pipelines.cli_ingest import ingest
     from pipelines.grids import grids
+    from pipelines.users import users
 
     main.add_command(grids)
     main.add_command(ingest)
+    main.add_command(export)
+    main.add_command(users)
 
 
 _register_groups()

@@ -1,0 +1,370 @@
+"""Export map layers (grids with their loop summary, shops, cases, checks, hotspots).
+
+:func:`export_layers` gathers the layers from the database through the
+governance queries (scoped by a viewer, district-wide for the CLI) and
+:func:`write_layers` writes them in one of seven formats. Both return plain
+results and never print; the dashboard calls them for its downloads.
+
+Rules where the formats differ:
+
+- **Atomic.** Everything is written into a temporary folder beside the
+  target and moved into place at the end, so a failed export never destroys
+  an earlier file.
+- **Several layers.** ``gpkg`` holds every layer in one file. The other
+  formats hold one layer per file: with more than one layer, ``out`` is a
+  folder receiving ``<layer>.<ext>`` files.
+- **CRS.** EPSG:4326 unless ``crs`` is given. GeoJSON is RFC 7946 (always
+  WGS84) when the CRS is EPSG:4326; with another CRS it is written as
+  GeoJSON 2008 with a ``crs`` member, since RFC 7946 allows WGS84 only. KML
+  is WGS84 by definition and refuses another CRS. CSV has its geometry as
+  WKT in a ``WKT`` column, is UTF-8 with a byte-order mark (Excel on Chinese
+  Windows then reads it), and carries its CRS in a ``.prj`` sidecar, which
+  GDAL and QGIS read.
+- **Shapefile.** Field names are cut to 10 bytes, as DBF counts them (made unique
+  by a numeric suffix) and datetimes become ISO text. A ``.zip`` target holds the
+  Shapefile parts and ``fields.txt``, the list of long → short names; a
+  ``.shp`` target gets its parts and ``<name>.fields.txt`` beside it.
+- **Lists** (a shop's badges) become ``;``-separated text everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from pyproj import CRS
+
+from governance.errors import ConfigurationError, LinpuError
+
+LAYERS = ("grids", "shops", "cases", "checks", "hotspots")
+FORMATS = {
+    "gpkg": ("GPKG", ".gpkg"),
+    "geojson": ("GeoJSON", ".geojson"),
+    "parquet": (None, ".parquet"),
+    "fgb": ("FlatGeobuf", ".fgb"),
+    "shp": ("ESRI Shapefile", ".shp.zip"),
+    "kml": ("KML", ".kml"),
+    "csv": ("CSV", ".csv"),
+}
+
+Progress = Callable[[str, int, int], None]
+
+
+class ExportError(LinpuError):
+    """An export that cannot be written as asked."""
+
+
+@dataclass
+class ExportResult:
+    """What was written: the files, the features per layer, and notes for the user."""
+
+    format: str
+    crs: str
+    paths: list[Path] = field(default_factory=list)
+    features: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        layers = ", ".join(f"{name} {n}" for name, n in self.features.items())
+        where = ", ".join(str(p) for p in self.paths)
+        return f"wrote {where} ({self.format}, {self.crs}): {layers} features"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "crs": self.crs, "paths": [str(p) for p in self.paths],
+                "features": dict(self.features), "notes": list(self.notes)}
+
+
+def _target_crs(crs: str | None, fmt: str) -> CRS:
+    try:
+        target = CRS.from_user_input(crs or "EPSG:4326")
+    except Exception:
+        raise ConfigurationError(f"--crs {crs!r} is not a CRS pyproj knows (try EPSG:4549)") from None
+    if fmt == "kml" and not target.equals(CRS.from_epsg(4326)):
+        raise ConfigurationError("KML is WGS84 (EPSG:4326) by definition; drop --crs or choose "
+                                 "another format")
+    return target
+
+
+def _crs_name(crs: CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_string()
+
+
+def _plain(frame: gpd.GeoDataFrame, *, text_times: bool) -> gpd.GeoDataFrame:
+    """Values every driver can store: lists joined, enums as text, optional ISO times."""
+    out = frame.copy()
+    geometry_name = out.geometry.name
+    for column in out.columns:
+        if column == geometry_name:
+            continue
+        series = out[column]
+        if series.dtype == object or str(series.dtype).startswith(("str", "string")):
+            sample = series.dropna()
+            if len(sample) and sample.map(lambda v: isinstance(v, list | tuple | set | frozenset)).any():
+                out[column] = series.map(
+                    lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple | set | frozenset)
+                    else ("" if v is None else v))
+            elif len(sample) and sample.map(lambda v: hasattr(v, "value") and not isinstance(v, str)).any():
+                out[column] = series.map(lambda v: getattr(v, "value", v))
+            if len(sample) and sample.map(lambda v: isinstance(v, datetime)).all():
+                out[column] = pd.to_datetime(series, utc=True)
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            stamps = pd.to_datetime(out[column], utc=True)
+            if text_times:
+                out[column] = stamps.map(lambda t: "" if pd.isna(t) else t.isoformat())
+            else:
+                out[column] = stamps
+        elif text_times and str(out[column].dtype) == "bool":
+            out[column] = out[column].astype(int)
+    return out
+
+
+def _cut(name: str, limit: int) -> str:
+    """The longest prefix of ``name`` whose UTF-8 form fits ``limit`` bytes (DBF counts bytes)."""
+    while len(name.encode("utf-8")) > limit:
+        name = name[:-1]
+    return name
+
+
+def _short_names(columns: Iterable[str], geometry_name: str) -> dict[str, str]:
+    """Unique Shapefile field names of at most 10 bytes (10 ASCII or 3 Chinese characters)."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for column in columns:
+        if column == geometry_name:
+            continue
+        short = _cut(column, 10)
+        serial = 1
+        while short.lower() in used:
+            suffix = str(serial)
+            short = _cut(column, 10 - len(suffix)) + suffix
+            serial += 1
+        used.add(short.lower())
+        mapping[column] = short
+    return mapping
+
+
+def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: CRS, notes: list[str]) -> list[Path]:
+    """Write one layer into ``path`` (inside the temporary folder); return every file made."""
+    import pyogrio
+
+    driver, _ = FORMATS[fmt]
+    frame = frame.to_crs(crs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        if fmt == "parquet":
+            _plain(frame, text_times=False).to_parquet(path, index=False)
+            return [path]
+        if fmt == "gpkg":
+            pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver,
+                                    append=path.exists())
+            return [path]
+        if fmt == "geojson":
+            rfc = crs.equals(CRS.from_epsg(4326))
+            if not rfc:
+                notes.append(f"{path.name}: GeoJSON with a 'crs' member ({_crs_name(crs)}); RFC 7946 "
+                             "allows only WGS84")
+            pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver,
+                                    layer_options={"RFC7946": "YES" if rfc else "NO",
+                                                   "WRITE_NAME": "NO"})
+            return [path]
+        if fmt == "fgb":
+            pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver)
+            return [path]
+        if fmt == "kml":
+            pyogrio.write_dataframe(_plain(frame, text_times=True), path, layer=layer, driver=driver)
+            return [path]
+        if fmt == "csv":
+            pyogrio.write_dataframe(_plain(frame, text_times=True), path, layer=layer, driver=driver,
+                                    layer_options={"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"})
+            prj = path.with_suffix(".prj")
+            prj.write_text(crs.to_wkt("WKT1_ESRI"), encoding="utf-8")
+            return [path, prj]
+        if fmt == "shp":
+            return _write_shapefile(frame, path, layer, notes)
+    raise ExportError(f"unknown format {fmt!r}")
+
+
+def _write_shapefile(frame: gpd.GeoDataFrame, path: Path, layer: str, notes: list[str]) -> list[Path]:
+    import pyogrio
+
+    plain = _plain(frame, text_times=True)
+    mapping = _short_names(plain.columns, plain.geometry.name)
+    plain = plain.rename(columns=mapping)
+    listing = "\n".join(f"{short}\t{long}" for long, short in mapping.items()) + "\n"
+    zipped = path.name.endswith(".zip")
+    folder = path.parent / (layer + ".parts") if zipped else path.parent
+    folder.mkdir(exist_ok=True)
+    stem = layer if zipped else path.name[: -len(".shp")]
+    pyogrio.write_dataframe(plain, folder / f"{stem}.shp", layer=stem, driver="ESRI Shapefile",
+                            layer_options={"ENCODING": "UTF-8"})
+    renamed = [f"{long}→{short}" for long, short in mapping.items() if long != short]
+    if renamed:
+        notes.append(f"{path.name}: Shapefile field names cut to 10 characters: " + ", ".join(renamed))
+    if not zipped:
+        (folder / f"{stem}.fields.txt").write_text("short\tlong\n" + listing, encoding="utf-8")
+        return sorted(folder.glob(f"{stem}.*"))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in sorted(folder.glob(f"{stem}.*")):
+            archive.write(part, part.name)
+        archive.writestr("fields.txt", "short\tlong\n" + listing)
+    shutil.rmtree(folder)
+    return [path]
+
+
+def write_layers(
+    layers: dict[str, gpd.GeoDataFrame],
+    fmt: str,
+    out: Path,
+    *,
+    crs: str | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write GeoDataFrames (layer name → frame) as ``fmt`` to ``out``, atomically.
+
+    With one layer (or ``gpkg``) ``out`` is the file; with several layers in a
+    one-layer format ``out`` is a folder of ``<layer><ext>`` files.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> frame = gpd.GeoDataFrame({"code": ["G001"]}, geometry=[shapely.Point(118.9, 25.12)], crs=4326)
+    >>> result = write_layers({"grids": frame}, "geojson", Path(tempfile.mkdtemp()) / "g.geojson")
+    >>> result.features
+    {'grids': 1}
+    """
+    if fmt not in FORMATS:
+        raise ConfigurationError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if not layers:
+        raise ExportError("nothing to export: no layers")
+    target_crs = _target_crs(crs, fmt)
+    tick = progress or (lambda *_: None)
+    out = Path(out)
+    result = ExportResult(fmt, _crs_name(target_crs))
+    into_folder = len(layers) > 1 and fmt != "gpkg"
+    parent = out if into_folder else out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".linpu-export-", dir=parent))
+    try:
+        made: list[Path] = []
+        for done, (name, frame) in enumerate(layers.items()):
+            tick("export", done, len(layers))
+            if frame.crs is None:
+                raise ExportError(f"layer {name} has no CRS")
+            path = staging / (name + FORMATS[fmt][1] if into_folder else out.name)
+            made += [p for p in _write_one(frame, fmt, path, name, target_crs, result.notes) if p not in made]
+            result.features[name] = len(frame)
+        tick("export", len(layers), len(layers))
+        for path in made:
+            final = parent / path.name
+            os.replace(path, final)  # atomic within one file system
+            result.paths.append(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+# --- gathering layers from the database -----------------------------------
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    """Filters of ``linpu export``; empty means everything."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    categories: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    grid_codes: tuple[str, ...] = ()
+
+    def case_filter(self):
+        from governance.queries import CaseFilter
+
+        return CaseFilter(start=self.start, end=self.end, categories=self.categories,
+                          states=self.states, grid_codes=self.grid_codes)
+
+
+def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | None = None, viewer=None,
+                  now: datetime | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The named layers as GeoDataFrames in EPSG:4326, through the governance queries."""
+    from governance import queries
+    from governance.permissions import system_viewer
+
+    filters = filters or ExportFilters()
+    viewer = viewer or system_viewer()
+    now = now or datetime.now(UTC)
+    case_filter = filters.case_filter()
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    grids_cache: dict[str, gpd.GeoDataFrame] = {}
+
+    def grids_with_summary() -> gpd.GeoDataFrame:
+        if "grids" not in grids_cache:
+            grids = queries.current_grids(session, viewer)
+            summary = queries.grid_loop_summary(session, viewer, filters=case_filter, now=now)
+            merged = grids.merge(summary.drop(columns=["n_shops"], errors="ignore"), on="code", how="left")
+            if filters.grid_codes:
+                merged = merged[merged["code"].isin(filters.grid_codes)]
+            grids_cache["grids"] = gpd.GeoDataFrame(merged, geometry="geometry", crs=4326).reset_index(drop=True)
+        return grids_cache["grids"]
+
+    for name in names:
+        if name == "grids":
+            layers[name] = grids_with_summary()
+        elif name == "shops":
+            shops = queries.open_shops(session, viewer)
+            if filters.grid_codes:
+                shops = shops[shops["grid_code"].isin(filters.grid_codes)]
+            layers[name] = shops.reset_index(drop=True)
+        elif name == "cases":
+            layers[name] = queries.cases_frame(session, viewer, filters=case_filter, now=now)
+        elif name == "checks":
+            layers[name] = queries.checks_frame(session, viewer, filters=case_filter)
+        elif name == "hotspots":
+            layers[name] = hotspot_layer(grids_with_summary(),
+                                         queries.cases_frame(session, viewer, filters=case_filter, now=now))
+        else:
+            raise ConfigurationError(f"unknown layer {name!r}; use one of {', '.join(LAYERS)} or all")
+    return layers
+
+
+def hotspot_layer(grids: gpd.GeoDataFrame, cases: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Grids with the cases (of the filtered period) per grid and their Gi* z, p and class."""
+    from geo.hotspots import getis_ord_gi_star
+
+    counts = cases.groupby("grid_code").size() if len(cases) else pd.Series(dtype=int)
+    frame = grids[["code", "n_shops", "geometry"]].copy()
+    frame["cases"] = frame["code"].map(counts).fillna(0).astype(int)
+    return getis_ord_gi_star(frame, "cases")
+
+
+def export_layers(
+    engine,
+    *,
+    layers: Iterable[str],
+    fmt: str,
+    out: Path,
+    filters: ExportFilters | None = None,
+    crs: str | None = None,
+    viewer=None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Read the layers (``all`` for every layer) from the database and write them."""
+    from governance.db import transaction
+
+    names = list(LAYERS) if "all" in layers else list(dict.fromkeys(layers))
+    _target_crs(crs, fmt)  # refuse a bad CRS before reading anything
+    with transaction(engine) as session:
+        frames = gather_layers(session, names, filters=filters, viewer=viewer, now=now)
+    return write_layers(frames, fmt, out, crs=crs, progress=progress)
