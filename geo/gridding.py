@@ -40,7 +40,14 @@ from geo import partition as part
 from geo.errors import GriddingError
 from geo.metric import containing_polygon, metric_crs, short_segments
 from geo.quality import grid_quality
-from geo.voronoi import absorb_fragments, cells_touch_within, clip_to, dissolve_cells, voronoi_cells
+from geo.voronoi import (
+    absorb_fragments,
+    cells_touch_within,
+    clip_to,
+    dissolve_cells,
+    voronoi_adjacency,
+    voronoi_cells,
+)
 
 __all__ = ["GriddingError", "build_grids", "grid_quality", "metric_crs", "update_grids"]
 
@@ -135,7 +142,14 @@ def build_grids(
     sizes = np.bincount(labels[shop_loc], minlength=n_labels)
     is_building = np.zeros(n_labels, dtype=bool)
     is_building[labels[building]] = True
-    codes = _reading_order_codes(polygons, prefix=prefix)
+    centre = (
+        np.c_[
+            np.bincount(labels, weights=loc_xy[:, 0] * loc_weight, minlength=n_labels),
+            np.bincount(labels, weights=loc_xy[:, 1] * loc_weight, minlength=n_labels),
+        ]
+        / np.maximum(np.bincount(labels, weights=loc_weight, minlength=n_labels), 1)[:, None]
+    )
+    codes = _reading_order_codes(centre, shapely.area(polygons), prefix=prefix)
     _warn_out_of_bounds(codes, sizes, is_building, min_size, max_size)
 
     grids = gpd.GeoDataFrame(
@@ -526,23 +540,17 @@ def _location_graph(
     cells: np.ndarray,
     region: shapely.Geometry,
 ) -> part.Graph:
-    indptr, indices, ridge = part.delaunay_graph(loc_xy)
+    indptr, indices, ridge = voronoi_adjacency(cells)
+    if len(loc_xy) > 1 and len(indices) == 0:
+        # Cells that share no border exactly (degenerate input): triangulate.
+        indptr, indices, ridge = part.delaunay_graph(loc_xy)
     if EDGE_WEIGHTS == "ridge":
         ew = part.ridge_weights(ridge).astype(np.float64)
     else:
         ew = part.length_weights(loc_xy, indptr, indices).astype(np.float64)
     src = np.repeat(np.arange(len(loc_xy)), np.diff(indptr))
     upper = src < indices
-    segments = shapely.linestrings(np.stack([loc_xy[src[upper]], loc_xy[indices[upper]]], axis=1))
-    factor = np.ones(len(segments))
-    main = np.zeros(len(segments), dtype=bool)
-    for cls, lines in streets.items():
-        if len(lines) == 0:
-            continue
-        hits = np.unique(shapely.STRtree(lines).query(segments, predicate="intersects")[0])
-        factor[hits] = np.minimum(factor[hits], CROSSING_FACTOR[cls])
-        if cls == "main":
-            main[hits] = True
+    factor, main = _crossings(loc_xy[src[upper]], loc_xy[indices[upper]], streets)
     keep = cells_touch_within(cells, region, src[upper], indices[upper])
     pair = _undirected_index(src, indices, upper)
     ew = np.maximum(1, np.round(ew * factor[pair])).astype(np.int64)
@@ -550,6 +558,25 @@ def _location_graph(
     if keep.all():
         return graph
     return part.keep_edges(graph, keep[pair])
+
+
+def _crossings(
+    a: np.ndarray, b: np.ndarray, streets: dict[str, np.ndarray], *, chunk: int = 200_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weight factor of each segment a-b for the streets it crosses, and whether one is main."""
+    factor = np.ones(len(a))
+    main = np.zeros(len(a), dtype=bool)
+    trees = {cls: shapely.STRtree(lines) for cls, lines in streets.items() if len(lines)}
+    # In chunks: a million locations make three million segments, too many
+    # geometries to hold at once.
+    for lo in range(0, len(a), chunk):
+        segments = shapely.linestrings(np.stack([a[lo : lo + chunk], b[lo : lo + chunk]], axis=1))
+        for cls, tree in trees.items():
+            hits = lo + np.unique(tree.query(segments, predicate="intersects")[0])
+            factor[hits] = np.minimum(factor[hits], CROSSING_FACTOR[cls])
+            if cls == "main":
+                main[hits] = True
+    return factor, main
 
 
 def _undirected_index(src: np.ndarray, dst: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -663,16 +690,18 @@ def _anchors(xy: np.ndarray, labels: np.ndarray, n_labels: int) -> list[np.ndarr
     return [xy[order[bounds[i] : bounds[i + 1]]] for i in range(n_labels)]
 
 
-def _reading_order_codes(polygons: np.ndarray, *, prefix: str) -> np.ndarray:
-    """Codes in reading order: rows north to south, west to east within a row."""
-    centre = shapely.get_coordinates(shapely.point_on_surface(polygons))
-    area = shapely.area(polygons)
+def _reading_order_codes(centre: np.ndarray, area: np.ndarray, *, prefix: str) -> np.ndarray:
+    """Codes in reading order of the grids' shop centres.
+
+    Rows run north to south, each as tall as a typical grid (square root of
+    the median area), west to east within a row.
+    """
     band = float(np.sqrt(np.median(area))) or 1.0
     row = np.floor((centre[:, 1].max() - centre[:, 1]) / band)
     order = np.lexsort((centre[:, 0], row))
-    width = max(3, len(str(len(polygons))))
-    codes = np.empty(len(polygons), dtype=object)
-    codes[order] = [f"{prefix}{i + 1:0{width}d}" for i in range(len(polygons))]
+    width = max(3, len(str(len(centre))))
+    codes = np.empty(len(centre), dtype=object)
+    codes[order] = [f"{prefix}{i + 1:0{width}d}" for i in range(len(centre))]
     return codes
 
 

@@ -9,6 +9,7 @@ when their Voronoi cells touch. Parts are grown by METIS and then put within
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -391,19 +392,20 @@ def repair_sizes(
         for g in group:
             if g not in owners:
                 # Its shops went mostly to the piece that holds most of them.
-                held = members[g]
                 del members[g], sizes[g]
-                log.merged[g] = int(np.bincount(labels[old[g]]).argmax())
-                del held
+                got, count = np.unique(labels[old[g]], return_counts=True)
+                log.merged[g] = int(got[np.argmax(count)])
         kept = tuple(g for g in group if g in owners)
         if len(kept) > 1:
             log.rebalanced.append(kept)
         return True
 
-    queue = sorted(lab for lab in sizes if bad(lab))
+    # A successful repair leaves only parts within bounds, so the queue never
+    # grows but for one retry of a part that could not be repaired yet.
+    queue = deque(sorted(lab for lab in sizes if bad(lab)))
     failed: set[int] = set()
     while queue:
-        p = queue.pop(0)
+        p = queue.popleft()
         if not bad(p):
             continue
         done = sizes[p] > max_size and try_group([p])
@@ -427,7 +429,6 @@ def repair_sizes(
             # Its neighbours may change meanwhile; one more try at the end.
             failed.add(p)
             queue.append(p)
-        queue.extend(lab for lab in sorted(sizes) if bad(lab) and lab not in queue)
     log.unresolved = sorted({p for p in log.unresolved if bad(p)})
     return labels, log
 

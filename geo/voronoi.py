@@ -127,3 +127,36 @@ def cells_touch_within(
     shared = shapely.intersection(clipped[src[check]], clipped[dst[check]])
     keep[check] = shapely.length(shared) > 1e-6
     return keep
+
+
+def voronoi_adjacency(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which cells share a border, and its length, from the cells' own edges.
+
+    Two cells of one Voronoi diagram share a ridge with bit-identical end
+    points (both come from the same circumcentres), so matching edges gives
+    the Delaunay adjacency and the ridge lengths without triangulating again.
+    Returns CSR ``indptr``, ``indices`` and the ridge length of every entry.
+    """
+    n = len(cells)
+    coords, owner = shapely.get_coordinates(cells, return_index=True)
+    same = owner[1:] == owner[:-1]
+    a, b, owner = coords[:-1][same], coords[1:][same], owner[:-1][same]
+    keep = (a != b).any(axis=1)
+    a, b, owner = a[keep], b[keep], owner[keep]
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    p = np.where(swap[:, None], b, a)
+    q = np.where(swap[:, None], a, b)
+    order = np.lexsort((q[:, 1], q[:, 0], p[:, 1], p[:, 0]))
+    p, q, owner = p[order], q[order], owner[order]
+    shared = np.flatnonzero((p[1:] == p[:-1]).all(axis=1) & (q[1:] == q[:-1]).all(axis=1))
+    u, v = owner[shared], owner[shared + 1]
+    length = np.hypot(*(q[shared] - p[shared]).T)
+    lo, hi = np.minimum(u, v).astype(np.int64), np.maximum(u, v).astype(np.int64)
+    pair, inverse = np.unique(lo * n + hi, return_inverse=True)
+    length = np.bincount(inverse.ravel(), weights=length)
+    lo, hi = pair // n, pair % n
+    src, dst = np.r_[lo, hi], np.r_[hi, lo]
+    ridge = np.r_[length, length]
+    order = np.lexsort((dst, src))
+    indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].astype(np.int64)
+    return indptr, dst[order].astype(np.int64), ridge[order]

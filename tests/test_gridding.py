@@ -78,14 +78,24 @@ def assert_sound(grids, shops, codes, boundary=None):
     return report
 
 
-def test_straight_street_gives_balanced_single_part_grids_in_reading_order():
+def test_straight_street_gives_balanced_single_part_grids():
     shops = straight_street(40)
     grids, codes = build_grids(shops)
     assert_sound(grids, shops, codes)
     assert sorted(grids.n_shops) == [10, 10, 10, 10]
-    # West to east along an east-west street.
-    west_to_east = grids.to_crs(4549).geometry.centroid.x.sort_values().index
-    assert list(grids.code[west_to_east]) == ["G001", "G002", "G003", "G004"]
+
+
+def test_codes_run_north_to_south_then_west_to_east():
+    # Four clusters of ten shops: north-west, north-east, south-west, south-east.
+    rng = np.random.default_rng(1)
+    centres = {"NW": (0, 300), "NE": (300, 300), "SW": (0, 0), "SE": (300, 0)}
+    xy = np.vstack([np.asarray(c) + rng.uniform(-20, 20, size=(10, 2)) for c in centres.values()])
+    shops = lonlat_frame(xy, cluster=np.repeat(list(centres), 10))
+    grids, codes = build_grids(shops)
+    by_cluster = shops.assign(code=codes).groupby("cluster")["code"].agg(set)
+    assert by_cluster.to_dict() == {"NW": {"G001"}, "NE": {"G002"}, "SW": {"G003"}, "SE": {"G004"}}
+    named, _ = build_grids(shops, prefix="QG-")
+    assert list(named.code) == ["QG-001", "QG-002", "QG-003", "QG-004"]
 
 
 def test_sizes_stay_within_bounds_for_awkward_totals():
