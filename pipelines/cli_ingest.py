@@ -23,7 +23,7 @@ def _common(f: Callable) -> Callable:
         click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="Where --skip-invalid writes refused rows [default: FILE.rejected.csv]."),
         click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress, notes or problem list."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no notes (problems are still listed)."),
     ]):
         f = decorator(f)
     return f
@@ -48,9 +48,10 @@ def report_and_exit(report: IngestReport, file: Path, *, rejected_path: Path | N
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
+        # Problems are shown even with --quiet: a script needs to know why a file was refused.
+        for line in report.problem_lines(MAX_SHOWN):
+            click.echo(line, err=True)
         if not quiet:
-            for line in report.problem_lines(MAX_SHOWN):
-                click.echo(line, err=True)
             for note in report.notes:
                 click.echo(f"note: {note}", err=True)
         click.echo(("dry run: " if report.dry_run else "") + report.summary())

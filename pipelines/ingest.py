@@ -65,7 +65,7 @@ SHOP_COLUMNS = {
     "name": ("name", "shop_name", "名称", "店名", "商户名称", "店铺名称", "门店名称", "商户名"),
     "trade": ("trade", "industry", "type", "行业", "业态", "经营类别", "类型", "行业类别"),
     "street": ("street", "road", "街道", "所在街道", "路名", "道路", "所在道路"),
-    "party_member_operator": ("party_member_operator", "party_member", "党员经营户", "是否党员经营户",
+    "party_member_operator": ("party_member_operator", "party_memb", "party_member", "党员经营户", "是否党员经营户",
                               "党员"),
     "badges": ("badges", "badge", "标识", "荣誉", "称号"),
 }
