@@ -17,3 +17,23 @@ class NotFoundError(LinpuError):
 
 class PermissionDenied(LinpuError):
     """The acting user's role or grid scope does not allow the action."""
+
+
+class ValidationError(LinpuError):
+    """A bad input value; the message names the field, the value and what is allowed."""
+
+
+class IllegalTransition(LinpuError):
+    """An action that the case's current state (or kind) does not allow."""
+
+
+class VersionConflict(LinpuError):
+    """The case changed since the caller read it; reload and decide again."""
+
+
+class OutsideGrids(ValidationError):
+    """A point in no current grid; the message gives the distance to the nearest one."""
+
+
+class AttachmentError(ValidationError):
+    """An attachment that is too large or not a JPEG, PNG or WebP image."""

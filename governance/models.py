@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -210,6 +211,10 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     department: Mapped[str | None] = mapped_column(String(128))
     requester: Mapped[str | None] = mapped_column(String(128))
+    #: When the case last moved to follow-up; judged against due_at for 按期结案率.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How often the case was reopened; a reopened case never counts as closed on time.
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     grid: Mapped[Grid] = relationship()
@@ -241,6 +246,28 @@ class CaseHistory(Base):
 
     case: Mapped[Case] = relationship(back_populates="history")
     actor: Mapped[User | None] = relationship()
+
+
+class GridStats(Base):
+    """Per-grid figures of closed work, kept current by every write of governance.
+
+    The loop summary over thousands of grids and a million cases cannot
+    aggregate every closed case per request within its budget, so the parts
+    that only change when a case closes, reopens, moves or is rated are kept
+    here, recomputed for one grid in the transaction that changes it.  Open
+    counts and overdue depend on the clock and are computed live.
+    """
+
+    __tablename__ = "grid_stats"
+
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    median_days_to_close: Mapped[float | None] = mapped_column(Float)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Attachment(Base):
@@ -290,6 +317,7 @@ class HazardCheck(Base):
     inspector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     performed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     shop: Mapped[Shop] = relationship()
 

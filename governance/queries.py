@@ -1,22 +1,95 @@
-"""Read-side queries the dashboard and the exports share.
+"""Read-side queries the dashboard and the exports share, scoped by the viewer.
 
-Each returns a (Geo)DataFrame so that pages only render.  Overdue is
-computed here from due times and the clock, never stored.
+Each returns a (Geo)DataFrame so that pages only render.  A grid leader's
+call never returns rows of another grid: the scope is part of every SQL
+statement, not a filter applied afterwards.  Overdue is computed here from
+due times and the clock, never stored.
+
+Definitions (also in the dashboard's help):
+
+- *overdue*: warning or in progress past ``due_at``, or follow-up past
+  ``follow_up_due_at``;
+- *on-time rate* (按期结案率): among closed cases, the share never reopened
+  and resolved (or closed directly) by their due time;
+- *median days to close*: from raising to closing, closed cases only;
+- *checks due / overdue*: routine checks falling due within
+  ``CHECKS_DUE_WINDOW`` / already past due, for open shops;
+- *rankable*: a grid with at least ``min_cases_for_rank`` cases in the
+  period; only rankable grids get an ``on_time_rank``, so a grid with two
+  cases cannot top or tail the table by luck.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from governance.catalog import STATE_SEVERITY_ORDER, CaseState
-from governance.models import Case, DistrictFeature, Grid, GridGeneration, Shop
+from governance.catalog import OPEN_STATES, STATE_SEVERITY_ORDER, CaseState, Category, Trade
+from governance.checklists import CHECK_INTERVALS, categories_for_trade
+from governance.errors import NotFoundError, ValidationError
+from governance.models import (
+    Attachment,
+    Case,
+    CaseHistory,
+    CheckSchedule,
+    DistrictFeature,
+    Grid,
+    GridGeneration,
+    GridMember,
+    GridStats,
+    HazardCheck,
+    Shop,
+    ShopBadge,
+    User,
+)
+from governance.permissions import Viewer, require_grid
+from governance.stats import FIGURES, closed_figures
 
 LOOP_COLUMNS = [state.value for state in STATE_SEVERITY_ORDER]
+OPEN_COLUMNS = [state.value for state in OPEN_STATES]
+CHECKS_DUE_WINDOW = timedelta(days=7)
+#: A grid's warnings "surge" when the last week's count is at least this many
+#: and at least SURGE_FACTOR times its weekly mean over the SURGE_BASELINE_WEEKS before.
+SURGE_MIN = 3
+SURGE_FACTOR = 2.0
+SURGE_BASELINE_WEEKS = 8
+#: A checklist item failed this often within REPEAT_WINDOW at one shop is an early warning.
+REPEAT_MIN = 2
+REPEAT_WINDOW = timedelta(days=365)
+#: Construction checks apply while a renovation is under way: an open construction
+#: case or a construction check within this time.
+RENOVATION_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    start: datetime | None = None
+    end: datetime | None = None
+    categories: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    grid_codes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for field, enum, values in (("categories", Category, self.categories), ("states", CaseState, self.states)):
+            for value in values:
+                try:
+                    enum(value)
+                except ValueError:
+                    allowed = ", ".join(m.value for m in enum)
+                    raise ValidationError(f"{field}: {value!r} is not known; allowed: {allowed}") from None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.start or self.end or self.categories or self.states or self.grid_codes)
+
+
+def _clock(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
 
 
 def current_generation_id(session: Session) -> int | None:
@@ -28,34 +101,82 @@ def current_generation_id(session: Session) -> int | None:
     )
 
 
+def _scope(session: Session, viewer: Viewer, filters: CaseFilter | None = None):
+    """SQL condition on Grid: current generation, the viewer's grids, the filter's codes."""
+    conditions = [Grid.generation_id == current_generation_id(session)]
+    if not viewer.is_district_wide:
+        conditions.append(Grid.id.in_(sorted(viewer.grid_ids)))
+    if filters and filters.grid_codes:
+        conditions.append(Grid.code.in_(list(filters.grid_codes)))
+    return and_(*conditions)
+
+
+def _grid_ids_in_scope(session: Session, viewer: Viewer, filters: CaseFilter | None = None):
+    """A subquery of the grid ids in scope, for ``column.in_(...)``."""
+    return select(Grid.id).where(_scope(session, viewer, filters))
+
+
+def _case_conditions(filters: CaseFilter | None) -> list:
+    if filters is None:
+        return []
+    conditions = []
+    if filters.start:
+        conditions.append(Case.created_at >= filters.start)
+    if filters.end:
+        conditions.append(Case.created_at < filters.end)
+    if filters.categories:
+        conditions.append(Case.category.in_(list(filters.categories)))
+    if filters.states:
+        conditions.append(Case.state.in_(list(filters.states)))
+    return conditions
+
+
 def _frame(rows, columns: list[str]) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(rows, columns=[*columns, "geometry"])
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)
 
 
-def current_grids(session: Session) -> gpd.GeoDataFrame:
-    """The grids of the current generation: grid_id, code, n_shops, is_building."""
+def current_grids(session: Session, viewer: Viewer) -> gpd.GeoDataFrame:
+    """The grids of the current generation in scope: grid_id, code, n_shops, is_building."""
     rows = session.execute(
         select(Grid.id, Grid.code, Grid.n_shops, Grid.is_building, Grid.geometry)
-        .where(Grid.generation_id == current_generation_id(session))
+        .where(_scope(session, viewer))
         .order_by(Grid.code)
     ).all()
     return _frame(rows, ["grid_id", "code", "n_shops", "is_building"])
 
 
-def open_shops(session: Session) -> gpd.GeoDataFrame:
-    """Shops that are open, with their grid code."""
+def open_shops(session: Session, viewer: Viewer) -> gpd.GeoDataFrame:
+    """Open shops in scope with their grid code, party-member flag and active badges."""
     rows = session.execute(
-        select(Shop.id, Shop.shop_code, Shop.name, Shop.trade, Grid.code, Shop.geometry)
-        .outerjoin(Grid, Grid.id == Shop.grid_id)
-        .where(Shop.closed_at.is_(None))
+        select(
+            Shop.id, Shop.shop_code, Shop.name, Shop.trade, Grid.code, Shop.party_member_operator, Shop.geometry
+        )
+        .join(Grid, Grid.id == Shop.grid_id)
+        .where(Shop.closed_at.is_(None), _scope(session, viewer))
         .order_by(Shop.shop_code)
     ).all()
-    return _frame(rows, ["shop_id", "shop_code", "name", "trade", "grid_code"])
+    frame = pd.DataFrame(
+        rows, columns=["shop_id", "shop_code", "name", "trade", "grid_code", "party_member_operator", "geometry"]
+    )
+    badges = pd.DataFrame(
+        session.execute(
+            select(ShopBadge.shop_id, ShopBadge.badge)
+            .join(Shop, Shop.id == ShopBadge.shop_id)
+            .join(Grid, Grid.id == Shop.grid_id)
+            .where(ShopBadge.revoked_at.is_(None), _scope(session, viewer))
+            .order_by(ShopBadge.shop_id, ShopBadge.badge)
+        ).all(),
+        columns=["shop_id", "badge"],
+    )
+    by_shop = badges.assign(badge=badges["badge"].map(str)).groupby("shop_id")["badge"].agg(list)
+    frame.insert(6, "badges", [by_shop.get(shop_id, []) for shop_id in frame["shop_id"]])
+    frame["trade"] = frame["trade"].map(str)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)
 
 
 def district_features(session: Session) -> gpd.GeoDataFrame:
-    """Boundary and streets, drawn under the grids in place of a basemap."""
+    """Boundary and streets, drawn under the grids in place of a basemap (public to every viewer)."""
     rows = session.execute(
         select(DistrictFeature.kind, DistrictFeature.name, DistrictFeature.street_class, DistrictFeature.geometry)
         .order_by(DistrictFeature.id)
@@ -71,29 +192,97 @@ def overdue_condition(now: datetime):
     )
 
 
-def grid_loop_summary(session: Session, *, now: datetime | None = None) -> pd.DataFrame:
-    """Per current grid: cases in each loop state, open, overdue and the worst open state.
-
-    Grids with no case appear with zeros, so a quiet grid is visibly quiet.
-    """
-    now = now or datetime.now(UTC)
-    counts = [
-        func.coalesce(func.sum(case((Case.state == state, 1), else_=0)), 0).label(state.value)
-        for state in STATE_SEVERITY_ORDER
-    ]
-    overdue = func.coalesce(func.sum(case((overdue_condition(now), 1), else_=0)), 0).label("overdue")
+def _open_figures(session: Session, viewer: Viewer, filters: CaseFilter | None, now: datetime) -> pd.DataFrame:
+    counts = [func.sum(case((Case.state == state, 1), else_=0)) for state in OPEN_STATES]
     rows = session.execute(
-        select(Grid.code, Grid.n_shops, *counts, overdue)
-        .outerjoin(Case, Case.grid_id == Grid.id)
-        .where(Grid.generation_id == current_generation_id(session))
-        .group_by(Grid.id, Grid.code, Grid.n_shops)
-        .order_by(Grid.code)
+        select(
+            Case.grid_id,
+            *counts,
+            func.sum(case((overdue_condition(now), 1), else_=0)),
+            func.min(Case.created_at),
+        )
+        .where(
+            Case.state.in_(list(OPEN_STATES)),
+            Case.grid_id.in_(_grid_ids_in_scope(session, viewer, filters)),
+            *_case_conditions(filters),
+        )
+        .group_by(Case.grid_id)
     ).all()
-    summary = pd.DataFrame(rows, columns=["code", "n_shops", *LOOP_COLUMNS, "overdue"])
-    summary[[*LOOP_COLUMNS, "overdue"]] = summary[[*LOOP_COLUMNS, "overdue"]].astype(int)
-    summary["open"] = summary[[s.value for s in STATE_SEVERITY_ORDER[:-1]]].sum(axis=1)
+    return pd.DataFrame(rows, columns=["grid_id", *OPEN_COLUMNS, "overdue", "oldest_open_at"]).set_index("grid_id")
+
+
+def _stored_figures(session: Session, viewer: Viewer, grid_ids: list[int]) -> pd.DataFrame:
+    rows = session.execute(
+        select(GridStats.grid_id, *(getattr(GridStats, f) for f in FIGURES)).where(
+            GridStats.grid_id.in_(_grid_ids_in_scope(session, viewer))
+        )
+    ).all()
+    stored = pd.DataFrame(rows, columns=["grid_id", *FIGURES]).set_index("grid_id")
+    missing = sorted(set(grid_ids) - set(stored.index))
+    if missing:
+        # Grids without a stored row (data from before the figures were kept): count them live.
+        live = closed_figures(session, grid_ids=missing).reindex(missing)
+        stored = pd.concat([stored, live]) if len(stored) else live
+    return stored
+
+
+def grid_loop_summary(
+    session: Session,
+    viewer: Viewer,
+    *,
+    filters: CaseFilter | None = None,
+    now: datetime | None = None,
+    min_cases_for_rank: int = 5,
+) -> pd.DataFrame:
+    """One row per grid in scope: the loop's counts and how well the grid closes it.
+
+    Columns: grid_id, code, n_shops, warning, in_progress, follow_up, closed,
+    open, total, overdue, worst_state, oldest_open_days, median_days_to_close,
+    on_time_rate, reopen_count, mean_rating, checks_due, checks_overdue,
+    open_per_10_shops, rankable, on_time_rank.  Grids with no case appear
+    with zeros, so a quiet grid is visibly quiet.  Filters restrict the cases
+    (created in [start, end), categories, states) and the grids (codes).
+    """
+    now = _clock(now)
+    grids = pd.DataFrame(
+        session.execute(
+            select(Grid.id, Grid.code, Grid.n_shops).where(_scope(session, viewer, filters)).order_by(Grid.code)
+        ).all(),
+        columns=["grid_id", "code", "n_shops"],
+    )
+    ids = grids["grid_id"].tolist()
+    if filters is None or filters.is_empty:
+        closed = _stored_figures(session, viewer, ids)
+    else:
+        closed = closed_figures(
+            session,
+            where=[Case.grid_id.in_(_grid_ids_in_scope(session, viewer, filters)), *_case_conditions(filters)],
+        )
+    open_ = _open_figures(session, viewer, filters, now)
+    summary = grids.set_index("grid_id").join(open_).join(closed)
+    counts = [*OPEN_COLUMNS, "overdue", *(f for f in FIGURES if f != "median_days_to_close")]
+    summary[counts] = summary[counts].fillna(0).astype(int)
+    summary["open"] = summary[OPEN_COLUMNS].sum(axis=1)
+    oldest = pd.to_datetime(summary["oldest_open_at"], utc=True)
+    summary["oldest_open_days"] = (pd.Timestamp(now) - oldest).dt.total_seconds() / 86400
+    summary["median_days_to_close"] = summary["median_days_to_close"].astype(float)
+    summary["on_time_rate"] = (summary["closed_on_time"] / summary["closed"].where(summary["closed"] > 0)).astype(float)
+    summary["mean_rating"] = (summary["rating_sum"] / summary["rating_count"].where(summary["rating_count"] > 0)).astype(float)
+    due = _checks_due_frame(session, viewer, now, grid_codes=filters.grid_codes if filters else ())
+    in_window = due[due["due_at"] <= now + CHECKS_DUE_WINDOW]
+    summary["checks_overdue"] = in_window[in_window["overdue"]].groupby("grid_id").size().reindex(summary.index, fill_value=0)
+    summary["checks_due"] = in_window[~in_window["overdue"]].groupby("grid_id").size().reindex(summary.index, fill_value=0)
+    summary["open_per_10_shops"] = (10 * summary["open"] / summary["n_shops"].where(summary["n_shops"] > 0)).astype(float)
+    summary["rankable"] = summary["total"] >= min_cases_for_rank
+    rank = summary.loc[summary["rankable"], "on_time_rate"].rank(ascending=False, method="min")
+    summary["on_time_rank"] = rank.reindex(summary.index)
     summary["worst_state"] = worst_open_state(summary)
-    return summary
+    summary = summary.reset_index()
+    return summary[[
+        "grid_id", "code", "n_shops", *LOOP_COLUMNS, "open", "total", "overdue", "worst_state",
+        "oldest_open_days", "median_days_to_close", "on_time_rate", "reopen_count", "mean_rating",
+        "checks_due", "checks_overdue", "open_per_10_shops", "rankable", "on_time_rank",
+    ]]
 
 
 def worst_open_state(summary: pd.DataFrame) -> pd.Series:
@@ -102,3 +291,295 @@ def worst_open_state(summary: pd.DataFrame) -> pd.Series:
     for state in reversed(STATE_SEVERITY_ORDER[:-1]):
         worst[summary[state.value] > 0] = state.value
     return worst
+
+
+def cases_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None,
+                now: datetime | None = None) -> gpd.GeoDataFrame:
+    """The cases in scope, newest first, with ``overdue`` computed at ``now``."""
+    now = _clock(now)
+    rows = session.execute(
+        select(
+            Case.id, Case.case_no, Case.kind, Case.category, Case.severity, Case.title, Case.description,
+            Case.state, Case.outcome, Grid.code, Shop.shop_code, Shop.name, User.display_name,
+            Case.created_at, Case.due_at, Case.follow_up_due_at, Case.closed_at, Case.reopen_count,
+            Case.department, overdue_condition(now), Case.version, Case.geometry,
+        )
+        .join(Grid, Grid.id == Case.grid_id)
+        .outerjoin(Shop, Shop.id == Case.shop_id)
+        .outerjoin(User, User.id == Case.reporter_id)
+        .where(_scope(session, viewer, filters), *_case_conditions(filters))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+    ).all()
+    frame = _frame(rows, [
+        "case_id", "case_no", "kind", "category", "severity", "title", "description", "state", "outcome",
+        "grid_code", "shop_code", "shop_name", "reporter", "created_at", "due_at", "follow_up_due_at",
+        "closed_at", "reopen_count", "department", "overdue", "version",
+    ])
+    for column in ("kind", "category", "severity", "state", "outcome"):
+        frame[column] = frame[column].map(lambda v: None if v is None else str(v))
+    frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
+    return frame
+
+
+def case_timeline(session: Session, viewer: Viewer, case_id: int) -> pd.DataFrame:
+    """The history of one case: seq, at, actor, action, from_state, to_state, note, n_attachments."""
+    grid_id = session.scalar(select(Case.grid_id).where(Case.id == case_id))
+    if grid_id is None:
+        raise NotFoundError(f"no case with id {case_id}")
+    require_grid(viewer, grid_id)
+    n_attachments = (
+        select(func.count(Attachment.id)).where(Attachment.history_id == CaseHistory.id).scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            CaseHistory.seq, CaseHistory.at, User.display_name, CaseHistory.details, CaseHistory.action,
+            CaseHistory.from_state, CaseHistory.to_state, CaseHistory.note, n_attachments,
+        )
+        .outerjoin(User, User.id == CaseHistory.actor_id)
+        .where(CaseHistory.case_id == case_id)
+        .order_by(CaseHistory.seq)
+    ).all()
+    records = [
+        {
+            "seq": seq, "at": at, "actor": name or (details or {}).get("actor") or "", "action": action,
+            "from_state": None if src is None else str(src), "to_state": str(dst), "note": note,
+            "n_attachments": int(n or 0),
+        }
+        for seq, at, name, details, action, src, dst, note, n in rows
+    ]
+    return pd.DataFrame(records, columns=[
+        "seq", "at", "actor", "action", "from_state", "to_state", "note", "n_attachments",
+    ])
+
+
+def checks_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None) -> gpd.GeoDataFrame:
+    """Hazard checks in scope: check_no, shop_code, category, performed_at, passed, failed_items, inspector, case_no."""
+    conditions = [_scope(session, viewer, filters)]
+    if filters:
+        if filters.start:
+            conditions.append(HazardCheck.performed_at >= filters.start)
+        if filters.end:
+            conditions.append(HazardCheck.performed_at < filters.end)
+        if filters.categories:
+            conditions.append(HazardCheck.category.in_(list(filters.categories)))
+    rows = session.execute(
+        select(
+            HazardCheck.check_no, Shop.shop_code, Grid.code, HazardCheck.category, HazardCheck.performed_at,
+            HazardCheck.passed, HazardCheck.answers, User.display_name, Case.case_no, Shop.geometry,
+        )
+        .join(Shop, Shop.id == HazardCheck.shop_id)
+        .join(Grid, Grid.id == Shop.grid_id)
+        .outerjoin(User, User.id == HazardCheck.inspector_id)
+        .outerjoin(Case, Case.id == HazardCheck.case_id)
+        .where(*conditions)
+        .order_by(HazardCheck.performed_at.desc())
+    ).all()
+    records = [
+        (no, shop, grid, str(cat), at, bool(passed), ";".join(k for k, ok in (answers or {}).items() if not ok),
+         inspector, case_no, geometry)
+        for no, shop, grid, cat, at, passed, answers, inspector, case_no, geometry in rows
+    ]
+    return _frame(records, [
+        "check_no", "shop_code", "grid_code", "category", "performed_at", "passed", "failed_items", "inspector",
+        "case_no",
+    ])
+
+
+def _intervals(session: Session) -> dict[tuple[str, str | None], timedelta]:
+    intervals = {(str(c), None): d for c, d in CHECK_INTERVALS.items()}
+    for category, trade, days in session.execute(
+        select(CheckSchedule.category, CheckSchedule.trade, CheckSchedule.interval_days)
+    ).all():
+        intervals[(str(category), None if trade is None else str(trade))] = timedelta(days=days)
+    return intervals
+
+
+def _checks_due_frame(session: Session, viewer: Viewer, now: datetime, *, grid_codes=()) -> pd.DataFrame:
+    """Every (open shop, applicable check) in scope with its last check and next due time."""
+    scope = _scope(session, viewer, CaseFilter(grid_codes=tuple(grid_codes)))
+    shops = pd.DataFrame(
+        session.execute(
+            select(Shop.id, Shop.shop_code, Shop.name, Shop.trade, Shop.opened_at, Grid.id, Grid.code)
+            .join(Grid, Grid.id == Shop.grid_id)
+            .where(Shop.closed_at.is_(None), scope)
+        ).all(),
+        columns=["shop_id", "shop_code", "shop_name", "trade", "opened_at", "grid_id", "grid_code"],
+    )
+    columns = ["shop_id", "shop_code", "shop_name", "grid_id", "grid_code", "category", "last_checked_at",
+               "due_at", "overdue"]
+    if shops.empty:
+        return pd.DataFrame(columns=columns).astype({"overdue": bool, "due_at": "datetime64[ns, UTC]"})
+    shop_scope = Shop.grid_id.in_(select(Grid.id).where(scope))
+    last = pd.DataFrame(
+        session.execute(
+            select(HazardCheck.shop_id, HazardCheck.category, func.max(HazardCheck.performed_at))
+            .join(Shop, Shop.id == HazardCheck.shop_id)
+            .where(shop_scope)
+            .group_by(HazardCheck.shop_id, HazardCheck.category)
+        ).all(),
+        columns=["shop_id", "category", "last_checked_at"],
+    )
+    last["category"] = last["category"].map(str)
+    renovating = set(
+        session.scalars(
+            select(Case.shop_id).join(Shop, Shop.id == Case.shop_id).where(
+                shop_scope, Case.category == Category.CONSTRUCTION, Case.state.in_(list(OPEN_STATES))
+            )
+        ).all()
+    )
+    recent = last[(last["category"] == Category.CONSTRUCTION.value)]
+    recent_times = pd.to_datetime(recent["last_checked_at"], utc=True)
+    renovating |= set(recent.loc[recent_times >= pd.Timestamp(now - RENOVATION_WINDOW), "shop_id"])
+    # One row per applicable (shop, category): few trades, so expand per trade, not per shop.
+    shops["trade"] = shops["trade"].map(str)
+    shops["renovating"] = shops["shop_id"].isin(renovating)
+    parts = []
+    for (trade, renovating_flag), group in shops.groupby(["trade", "renovating"]):
+        for category in categories_for_trade(Trade(trade), under_renovation=bool(renovating_flag)):
+            parts.append(group.assign(category=category.value))
+    due = pd.concat(parts, ignore_index=True).merge(last, on=["shop_id", "category"], how="left")
+    intervals = _intervals(session)
+    due["interval"] = [
+        intervals.get((c, t), intervals[(c, None)]) for c, t in zip(due["category"], due["trade"], strict=True)
+    ]
+    last_at = pd.to_datetime(due["last_checked_at"], utc=True)
+    # Never checked: due from the day the shop opened, so it shows up at once.
+    base = last_at.fillna(pd.to_datetime(due["opened_at"], utc=True))
+    due["due_at"] = base + pd.to_timedelta(due["interval"])
+    due["overdue"] = due["due_at"] < pd.Timestamp(now)
+    due["last_checked_at"] = last_at
+    return due[columns]
+
+
+def checks_due(session: Session, viewer: Viewer, *, now: datetime | None = None) -> pd.DataFrame:
+    """Routine checks in scope: shop_code, shop_name, grid_code, category, last_checked_at, due_at, overdue.
+
+    Soonest due first; ``last_checked_at`` is NaT for a shop never checked.
+    """
+    now = _clock(now)
+    due = _checks_due_frame(session, viewer, now)
+    return due.sort_values(["due_at", "shop_code"]).reset_index(drop=True)[
+        ["shop_code", "shop_name", "grid_code", "category", "last_checked_at", "due_at", "overdue"]
+    ]
+
+
+def category_series(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None,
+                    freq: str = "W") -> pd.DataFrame:
+    """Cases raised and closed per period (pandas ``freq``) and category, in scope."""
+    rows = session.execute(
+        select(Case.category, Case.created_at, Case.closed_at)
+        .join(Grid, Grid.id == Case.grid_id)
+        .where(_scope(session, viewer, filters), *_case_conditions(filters))
+    ).all()
+    columns = ["period", "category", "raised", "closed"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows, columns=["category", "created_at", "closed_at"])
+    frame["category"] = frame["category"].map(str)
+
+    def per_period(column: str) -> pd.Series:
+        times = pd.to_datetime(frame[column], utc=True)
+        valid = times.notna()
+        periods = times[valid].dt.tz_localize(None).dt.to_period(freq).dt.start_time
+        return frame.loc[valid].groupby([periods.rename("period"), "category"]).size()
+
+    series = pd.concat([per_period("created_at").rename("raised"), per_period("closed_at").rename("closed")], axis=1)
+    series = series.fillna(0).astype(int).reset_index().sort_values(["period", "category"])
+    return series[columns].reset_index(drop=True)
+
+
+def early_warnings(session: Session, viewer: Viewer, *, now: datetime | None = None) -> pd.DataFrame:
+    """What needs attention before anything is reported, in scope.
+
+    - ``check_overdue``: a routine check past its due time;
+    - ``repeated_failures``: a shop failing the same checklist item at least
+      REPEAT_MIN times within REPEAT_WINDOW;
+    - ``warning_surge``: a grid whose cases raised in the last 7 days are at
+      least SURGE_MIN and SURGE_FACTOR times its weekly mean over the
+      SURGE_BASELINE_WEEKS before.
+
+    Columns: kind, grid_code, shop_code, category, count, detail.
+    """
+    now = _clock(now)
+    columns = ["kind", "grid_code", "shop_code", "category", "count", "detail"]
+    records: list[dict] = []
+
+    due = _checks_due_frame(session, viewer, now)
+    for row in due[due["overdue"]].sort_values("due_at").itertuples():
+        days = (pd.Timestamp(now) - row.due_at).total_seconds() / 86400
+        last = "never checked" if pd.isna(row.last_checked_at) else f"last checked {row.last_checked_at:%Y-%m-%d}"
+        records.append({
+            "kind": "check_overdue", "grid_code": row.grid_code, "shop_code": row.shop_code,
+            "category": row.category, "count": 1,
+            "detail": f"{row.category} check overdue by {days:.0f} days ({last})",
+        })
+
+    failed = session.execute(
+        select(Shop.shop_code, Grid.code, HazardCheck.category, HazardCheck.answers)
+        .join(Shop, Shop.id == HazardCheck.shop_id)
+        .join(Grid, Grid.id == Shop.grid_id)
+        .where(_scope(session, viewer), HazardCheck.passed.is_(False), HazardCheck.performed_at >= now - REPEAT_WINDOW)
+    ).all()
+    item_failures: dict[tuple[str, str, str, str], int] = {}
+    for shop_code, grid_code, category, answers in failed:
+        for item, ok in (answers or {}).items():
+            if not ok:
+                key = (grid_code, shop_code, str(category), item)
+                item_failures[key] = item_failures.get(key, 0) + 1
+    for (grid_code, shop_code, category, item), count in sorted(item_failures.items()):
+        if count >= REPEAT_MIN:
+            records.append({
+                "kind": "repeated_failures", "grid_code": grid_code, "shop_code": shop_code,
+                "category": category, "count": count,
+                "detail": f"{item} failed {count} times in the last {REPEAT_WINDOW.days} days",
+            })
+
+    week = timedelta(days=7)
+    baseline_start = now - week * (SURGE_BASELINE_WEEKS + 1)
+    raised = session.execute(
+        select(
+            Grid.code,
+            func.sum(case((Case.created_at >= now - week, 1), else_=0)),
+            func.sum(case((Case.created_at < now - week, 1), else_=0)),
+        )
+        .join(Grid, Grid.id == Case.grid_id)
+        .where(_scope(session, viewer), Case.created_at >= baseline_start, Case.created_at <= now)
+        .group_by(Grid.code)
+    ).all()
+    for grid_code, recent, before in raised:
+        recent, baseline = int(recent or 0), int(before or 0) / SURGE_BASELINE_WEEKS
+        if recent >= SURGE_MIN and recent >= SURGE_FACTOR * max(baseline, 0.5):
+            records.append({
+                "kind": "warning_surge", "grid_code": grid_code, "shop_code": None, "category": None,
+                "count": recent,
+                "detail": f"{recent} cases raised in the last 7 days against a weekly mean of {baseline:.1f} "
+                f"over the {SURGE_BASELINE_WEEKS} weeks before",
+            })
+    return pd.DataFrame(records, columns=columns)
+
+
+def grid_team(session: Session, viewer: Viewer, grid_code: str) -> pd.DataFrame:
+    """The leader and the property, security and fire members of a current grid."""
+    grid_id = session.scalar(
+        select(Grid.id).where(Grid.generation_id == current_generation_id(session), Grid.code == grid_code)
+    )
+    if grid_id is None:
+        raise NotFoundError(f"no current grid with code {grid_code!r}")
+    require_grid(viewer, grid_id)
+    order = {"leader": 0, "property": 1, "security": 2, "fire": 3}
+    rows = session.execute(
+        select(GridMember.role, GridMember.name, GridMember.phone, User.username)
+        .outerjoin(User, User.id == GridMember.user_id)
+        .where(GridMember.grid_id == grid_id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["role", "name", "phone", "username"])
+    frame["role"] = frame["role"].map(str)
+    frame = frame.sort_values(["role", "name"], key=lambda s: s.map(order) if s.name == "role" else s)
+    return frame.reset_index(drop=True)
+
+
+__all__ = [
+    "CaseFilter", "LOOP_COLUMNS", "case_timeline", "cases_frame", "category_series",
+    "checks_due", "checks_frame", "current_generation_id", "current_grids", "district_features",
+    "early_warnings", "grid_loop_summary", "grid_team", "open_shops", "overdue_condition",
+]

@@ -39,6 +39,29 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = Field(
         default=30, ge=1, description="Idle minutes before a signed-in user must sign in again."
     )
+    resolve_limit_hours: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overrides of the per-severity time to resolve, in hours, as JSON "
+        '(e.g. {"urgent": 2, "low": 240}); unnamed severities keep their defaults.',
+    )
+    category_limit_hours: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overrides of the per-category cap on the time to resolve, in hours, as JSON "
+        '(e.g. {"gas": 12}); the limit is the smaller of severity and category.',
+    )
+    follow_up_hours: float = Field(
+        default=72, gt=0, description="Hours allowed for the follow-up visit after a case is resolved."
+    )
+    max_attachment_mb: float = Field(
+        default=8, gt=0, description="Largest photo accepted as an attachment, in MB."
+    )
+    badge_revoke_cases: int = Field(
+        default=3, ge=1,
+        description="Cases against a shop closed as fixed within the window that make its badges due for revocation.",
+    )
+    badge_revoke_days: int = Field(
+        default=90, ge=1, description="Window in days for the badge-revocation rule."
+    )
 
     @property
     def resolved_database_url(self) -> str:

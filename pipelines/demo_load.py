@@ -40,6 +40,8 @@ from governance.models import (
     ShopBadge,
     User,
 )
+from governance.sla import follow_up_limit
+from governance.stats import refresh_grid_stats
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 DEMO_PASSWORD = "linpu-demo"
@@ -241,10 +243,17 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                 created_at=created[i],
                 due_at=due[i],
                 follow_up_due_at=(
-                    history_at[last_resolve[-1]] + timedelta(days=3) if len(last_resolve) else None
+                    history_at[last_resolve[-1]] + follow_up_limit()
+                    # A reopen after the last resolve ends that follow-up, as in the workflow.
+                    if len(last_resolve) and row.state != CaseState.IN_PROGRESS
+                    else None
                 ),
+                resolved_at=history_at[last_resolve[-1]] if len(last_resolve) else None,
+                reopen_count=int((steps["action"] == "reopen").sum()),
                 closed_at=history_at[closed[-1]] if len(closed) else None,
                 department=row.department or None,
+                # The history's last seq is the version, so the next transition continues it.
+                version=int(steps["seq"].max()),
             )
             session.add(case)
             case_rows[row.case_id] = (case, steps)
@@ -288,6 +297,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             )
         for category, trade, days in default_check_schedules():
             session.add(CheckSchedule(category=category, trade=trade, interval_days=days))
+        refresh_grid_stats(session)
 
     return DemoLoadResult(
         loaded=True,

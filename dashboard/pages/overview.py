@@ -9,6 +9,7 @@ from dashboard.context import base_url_path, engine, language
 from dashboard.i18n import translate
 from dashboard.maps import district_map
 from governance.db import session_factory
+from governance.permissions import district_viewer
 from governance.queries import (
     LOOP_COLUMNS,
     current_grids,
@@ -22,9 +23,9 @@ t = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
 
 st.title(t("overview.title"))
 with session_factory(engine())() as session:
-    grids = current_grids(session)
-    summary = grid_loop_summary(session)
-    shops = open_shops(session)
+    grids = current_grids(session, district_viewer())
+    summary = grid_loop_summary(session, district_viewer())
+    shops = open_shops(session, district_viewer())
     features = district_features(session)
 
 if grids.empty:

@@ -1,0 +1,102 @@
+"""Who may see and do what: the viewer every query and action is scoped by.
+
+Rights of the loop (DESIGN.md, issue 4):
+
+- a grid leader reads and acts only in the grids they belong to;
+- a supervisor reads and acts in every grid, and alone (with admin) may
+  dismiss a warning, close a case as not our responsibility, dispatch a
+  service request and award or revoke badges;
+- an analyst reads everything and changes nothing;
+- admin may do anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from governance.catalog import Role
+from governance.errors import NotFoundError, PermissionDenied
+from governance.models import Grid, GridGeneration, GridMember, User
+
+DISTRICT_ROLES = frozenset({Role.SUPERVISOR, Role.ANALYST, Role.ADMIN})
+#: Roles that may dismiss, close as not responsible, dispatch and manage badges.
+SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+WRITING_ROLES = frozenset({Role.GRID_LEADER, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int | None
+    username: str
+    role: Role
+    grid_ids: frozenset[int] = frozenset()
+
+    @property
+    def is_district_wide(self) -> bool:
+        return self.role in DISTRICT_ROLES
+
+    @property
+    def may_write(self) -> bool:
+        return self.role in WRITING_ROLES
+
+    @property
+    def is_supervising(self) -> bool:
+        return self.role in SUPERVISING_ROLES
+
+
+def viewer_for(session: Session, username: str) -> Viewer:
+    """The viewer of a signed-in user, with the grids they belong to in the current generation."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"no user named {username!r}")
+    if not user.is_active:
+        raise PermissionDenied(f"user {username!r} is disabled; ask an administrator to enable the account")
+    grid_ids = frozenset(
+        session.scalars(
+            select(GridMember.grid_id)
+            .join(Grid, Grid.id == GridMember.grid_id)
+            .join(GridGeneration, GridGeneration.id == Grid.generation_id)
+            .where(GridMember.user_id == user.id, GridGeneration.is_current.is_(True))
+        ).all()
+    )
+    return Viewer(user_id=user.id, username=user.username, role=Role(user.role), grid_ids=grid_ids)
+
+
+def system_viewer() -> Viewer:
+    """The actor of batch jobs (demo load, CLI import): district-wide admin, no user row."""
+    return Viewer(user_id=None, username="system", role=Role.ADMIN)
+
+
+def district_viewer() -> Viewer:
+    """A read-only district-wide viewer, for pages and exports shown before sign-in."""
+    return Viewer(user_id=None, username="district", role=Role.ANALYST)
+
+
+def require_grid(viewer: Viewer, grid_id: int | None) -> None:
+    """PermissionDenied unless the viewer is district-wide or belongs to the grid."""
+    if viewer.is_district_wide:
+        return
+    if grid_id is None or grid_id not in viewer.grid_ids:
+        raise PermissionDenied(
+            f"{viewer.username} ({viewer.role.value}) may only see and act in their own grids; "
+            "this record belongs to another grid"
+        )
+
+
+def require_write(viewer: Viewer, grid_id: int | None) -> None:
+    """PermissionDenied unless the viewer may change records in this grid."""
+    if not viewer.may_write:
+        raise PermissionDenied(
+            f"{viewer.username} is an {viewer.role.value}: analysts read and export but change nothing"
+        )
+    require_grid(viewer, grid_id)
+
+
+def require_supervising(viewer: Viewer, what: str) -> None:
+    if not viewer.is_supervising:
+        raise PermissionDenied(
+            f"only a supervisor (or admin) may {what}; {viewer.username} is a {viewer.role.value}"
+        )

@@ -1,0 +1,122 @@
+"""Figures of closed work per grid: computed from cases, and kept in grid_stats.
+
+One function computes them (``closed_figures``); the loop summary reads the
+stored copy when unfiltered and computes afresh when filtered, so both paths
+give the same numbers by construction.  Every write that can change a figure
+(close, reopen, rating, regrid) calls ``refresh_grid_stats`` for the grids it
+touched, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from governance.catalog import CaseState
+from governance.models import Case, Grid, GridStats, Rating
+
+FIGURES = [
+    "total", "closed", "closed_on_time", "reopen_count", "median_days_to_close", "rating_sum", "rating_count",
+]
+_COUNTS = [f for f in FIGURES if f != "median_days_to_close"]
+
+
+def on_time_condition():
+    """Closed, never reopened, and finished (resolved or closed directly) by its due time."""
+    return and_(
+        Case.state == CaseState.CLOSED,
+        Case.reopen_count == 0,
+        func.coalesce(Case.resolved_at, Case.closed_at) <= Case.due_at,
+    )
+
+
+def closed_figures(
+    session: Session, *, grid_ids: Sequence[int] | None = None, where: Sequence = ()
+) -> pd.DataFrame:
+    """Per grid (index grid_id): FIGURES over the cases matching ``where``."""
+    conditions = list(where)
+    if grid_ids is not None:
+        conditions.append(Case.grid_id.in_(list(grid_ids)))
+    rows = session.execute(
+        select(
+            Case.grid_id,
+            func.count(),
+            func.sum(case((Case.state == CaseState.CLOSED, 1), else_=0)),
+            func.sum(case((on_time_condition(), 1), else_=0)),
+            func.sum(Case.reopen_count),
+        )
+        .where(*conditions)
+        .group_by(Case.grid_id)
+    ).all()
+    figures = pd.DataFrame(rows, columns=["grid_id", "total", "closed", "closed_on_time", "reopen_count"])
+    figures = figures.set_index("grid_id")
+    durations = pd.DataFrame(
+        session.execute(
+            select(Case.grid_id, Case.created_at, Case.closed_at).where(
+                Case.state == CaseState.CLOSED, *conditions
+            )
+        ).all(),
+        columns=["grid_id", "created_at", "closed_at"],
+    )
+    if len(durations):
+        days = (
+            pd.to_datetime(durations["closed_at"], utc=True) - pd.to_datetime(durations["created_at"], utc=True)
+        ).dt.total_seconds() / 86400
+        figures["median_days_to_close"] = days.groupby(durations["grid_id"]).median()
+    else:
+        figures["median_days_to_close"] = float("nan")
+    ratings = pd.DataFrame(
+        session.execute(
+            select(Case.grid_id, func.sum(Rating.rating), func.count(Rating.id))
+            .join(Rating, Rating.case_id == Case.id)
+            .where(*conditions)
+            .group_by(Case.grid_id)
+        ).all(),
+        columns=["grid_id", "rating_sum", "rating_count"],
+    ).set_index("grid_id")
+    figures = figures.join(ratings, how="outer")
+    figures[_COUNTS] = figures[_COUNTS].fillna(0).astype(int)
+    return figures[FIGURES]
+
+
+def _records(figures: pd.DataFrame) -> list[dict]:
+    figures = figures.copy()
+    figures[_COUNTS] = figures[_COUNTS].fillna(0).astype(int)
+    median = figures["median_days_to_close"].astype(float)
+    return [
+        {"grid_id": int(grid_id), **{k: int(figures.at[grid_id, k]) for k in _COUNTS},
+         "median_days_to_close": None if pd.isna(median[grid_id]) else float(median[grid_id])}
+        for grid_id in figures.index
+    ]
+
+
+def refresh_grid_stats(session: Session, grid_ids: Iterable[int] | None = None) -> None:
+    """Recompute the stored figures of these grids (every grid when None)."""
+    session.flush()
+    if grid_ids is None:
+        all_ids = session.scalars(select(Grid.id)).all()
+        records = _records(closed_figures(session).reindex(all_ids))
+        session.execute(delete(GridStats))
+        for start in range(0, len(records), 5000):
+            session.execute(insert(GridStats), records[start : start + 5000])
+        return
+    ids = sorted({int(g) for g in grid_ids if g is not None})
+    if not ids:
+        return
+    dialect = session.bind.dialect.name
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(GridStats).on_conflict_do_nothing()
+    session.execute(upsert, [{"grid_id": g, **dict.fromkeys(_COUNTS, 0)} for g in ids])
+    # Lock the rows before counting: two transactions closing cases of one grid
+    # would otherwise each count only their own close, and the later write
+    # would lose the other's.  (SQLite already holds its single write lock.)
+    session.execute(select(GridStats.grid_id).where(GridStats.grid_id.in_(ids)).with_for_update())
+    records = _records(closed_figures(session, grid_ids=ids).reindex(ids))
+    session.execute(
+        update(GridStats.__table__).where(GridStats.__table__.c.grid_id == bindparam("gid")),
+        [{**{k: v for k, v in r.items() if k != "grid_id"}, "gid": r["grid_id"]} for r in records],
+    )

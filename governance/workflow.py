@@ -1,0 +1,438 @@
+"""The closed loop: the only way a case is raised or changes state.
+
+::
+
+    warning ──take_on──▶ in_progress ──resolve──▶ follow_up ──confirm──▶ closed
+       │  └──dispatch──▶ (a department)  ▲            │
+       ├──dismiss──────────────▶ closed  └──reopen────┘
+       └──close_not_responsible (also from in_progress) ──▶ closed
+
+Every change writes the new state and one ``case_history`` row in the
+caller's transaction, and the history row's ``seq`` is the case's new
+``version``: a history with a gap or a duplicate would need two writers to
+win the same version, which the version check (an ``UPDATE ... WHERE
+version = :read``) forbids.  On PostgreSQL a loser blocks on the row lock
+and then matches no row; on SQLite the write lock serialises writers the
+same way (pysqlite begins the transaction at the first write, so the check
+runs under the lock).  Either way the loser gets ``VersionConflict``.
+
+Rights: see ``governance.permissions``.  ``now`` pins the clock in tests.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from governance.catalog import CHECK_CATEGORIES, CaseKind, CaseState, Category, Outcome, Severity
+from governance.checklists import checklist_for, evaluate
+from governance.errors import (
+    IllegalTransition,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+    VersionConflict,
+)
+from governance.grids import check_point, place
+from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
+from governance.permissions import Viewer, require_grid, require_supervising, require_write
+from governance.sla import follow_up_limit, resolve_limit
+from governance.stats import refresh_grid_stats
+
+W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset[CaseState]
+    target: CaseState
+    supervising: bool = False  # only supervisor or admin
+    outcomes: tuple[Outcome, ...] = ()  # first is the default; empty: no outcome
+
+
+RULES: dict[str, Rule] = {
+    "take_on": Rule(frozenset({W}), P),
+    "resolve": Rule(frozenset({P}), F),
+    "confirm": Rule(frozenset({F}), C, outcomes=(Outcome.FIXED,)),
+    "dismiss": Rule(frozenset({W}), C, supervising=True, outcomes=(Outcome.NO_ACTION_NEEDED, Outcome.DUPLICATE)),
+    "reopen": Rule(frozenset({F}), P),
+    "close_not_responsible": Rule(frozenset({W, P}), C, supervising=True, outcomes=(Outcome.NOT_RESPONSIBLE,)),
+}
+ACTIONS = frozenset(RULES)
+#: Button order for the UI.
+ACTION_ORDER = ("take_on", "resolve", "confirm", "reopen", "dismiss", "close_not_responsible")
+POOR_RATING = 2
+#: Touching these changes the stored closed-work figures of the grid.
+_STATS_ACTIONS = {"confirm", "dismiss", "close_not_responsible", "reopen"}
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValidationError(f"now={now!r} has no timezone; give an aware datetime")
+    return now
+
+
+def _enum(enum, value, field: str):
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise ValidationError(f"{field}={value!r} is not known; allowed: {allowed}") from None
+
+
+def _new_no(prefix: str, now: datetime) -> str:
+    # Random suffix rather than the row id: the number is needed before the insert.
+    return f"{prefix}{now:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def _load_case(session: Session, viewer: Viewer, case_id: int) -> Case:
+    case = session.get(Case, case_id, populate_existing=True)
+    if case is None:
+        raise NotFoundError(f"no case with id {case_id}")
+    require_grid(viewer, case.grid_id)
+    return case
+
+
+def _history(session: Session, case: Case, viewer: Viewer, action: str, from_state, *, note: str,
+             now: datetime, details: Mapping | None = None) -> CaseHistory:
+    row = CaseHistory(
+        case_id=case.id, seq=case.version, at=now, actor_id=viewer.user_id, action=action,
+        from_state=from_state, to_state=case.state, note=note or "",
+        details={"actor": viewer.username, **(details or {})},
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _write_change(session: Session, case: Case, viewer: Viewer, action: str, from_state, *, note: str,
+                  now: datetime, details: Mapping | None = None, stats: bool = False) -> CaseHistory:
+    try:
+        session.flush()  # the UPDATE ... WHERE version = :read; zero rows means someone else won
+    except StaleDataError:
+        raise VersionConflict(
+            f"case {case.case_no} was changed by someone else while you worked on it; reload it and decide again"
+        ) from None
+    row = _history(session, case, viewer, action, from_state, note=note, now=now, details=details)
+    if stats:
+        refresh_grid_stats(session, [case.grid_id])
+    return row
+
+
+def allowed_actions(viewer: Viewer, case: Case) -> list[str]:
+    """The actions this viewer may take on this case now (for the UI's buttons)."""
+    if not viewer.may_write or not (viewer.is_district_wide or case.grid_id in viewer.grid_ids):
+        return []
+    return [
+        action for action in ACTION_ORDER
+        if case.state in RULES[action].sources and (viewer.is_supervising or not RULES[action].supervising)
+    ]
+
+
+def can_dispatch(viewer: Viewer, case: Case) -> bool:
+    return viewer.is_supervising and case.state == W
+
+
+def _allowed_text(viewer: Viewer, case: Case) -> str:
+    actions = allowed_actions(viewer, case)
+    return ", ".join(actions) if actions else "none"
+
+
+def file_case(
+    session: Session,
+    viewer: Viewer,
+    *,
+    kind: CaseKind | str,
+    category: Category | str,
+    severity: Severity | str,
+    title: str,
+    description: str = "",
+    lon: float,
+    lat: float,
+    shop_code: str | None = None,
+    department: str | None = None,
+    requester: str | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+    now: datetime | None = None,
+) -> Case:
+    """Raise a case (state warning) at a point, in the current grid that contains it.
+
+    Raises ValidationError (bad kind/category/severity/title/point),
+    OutsideGrids (point in no grid, with the distance to the nearest),
+    NotFoundError (unknown shop), PermissionDenied (analyst, or a grid leader
+    filing outside their grids), AttachmentError.  Nothing is written then.
+    """
+    now = _now(now)
+    if not viewer.may_write:
+        require_write(viewer, None)
+    kind = _enum(CaseKind, kind, "kind")
+    category = _enum(Category, category, "category")
+    severity = _enum(Severity, severity, "severity")
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("title is empty; say in a few words what was found")
+    if len(title) > 255:
+        raise ValidationError(f"title is {len(title)} characters long; at most 255 are allowed")
+    check_point(lon, lat)
+    shop = None
+    if shop_code:
+        shop = session.scalar(select(Shop).where(Shop.shop_code == shop_code))
+        if shop is None:
+            raise NotFoundError(f"shop_code={shop_code!r}: no such shop")
+    grid_id, _ = place(session, lon, lat)
+    require_write(viewer, grid_id)
+    case = _raise(
+        session, viewer, kind=kind, category=category, severity=severity, title=title,
+        description=description, point=check_point(lon, lat), grid_id=grid_id, shop=shop,
+        department=department, requester=requester, now=now,
+    )
+    if attachments:
+        from governance.attachments import store_attachment
+
+        history_id = session.scalar(
+            select(CaseHistory.id).where(CaseHistory.case_id == case.id, CaseHistory.seq == 1)
+        )
+        for filename, content_type, data in attachments:
+            store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
+                             data=data, history_id=history_id)
+    return case
+
+
+def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title, description, point,
+           grid_id: int, shop: Shop | None, department, requester, now: datetime, note: str = "") -> Case:
+    case = Case(
+        case_no=_new_no("L", now), kind=kind, category=category, severity=severity, title=title,
+        description=description or "", geometry=point, grid_id=grid_id, shop_id=shop.id if shop else None,
+        reporter_id=viewer.user_id, state=W, created_at=now, due_at=now + resolve_limit(category, severity),
+        department=department or None, requester=requester or None, reopen_count=0,
+    )
+    session.add(case)
+    session.flush()
+    _history(session, case, viewer, "raise", None, note=note, now=now)
+    return case
+
+
+def transition(
+    session: Session,
+    viewer: Viewer,
+    case_id: int,
+    action: str,
+    *,
+    expected_version: int,
+    note: str = "",
+    outcome: Outcome | str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Move a case one step along the loop.
+
+    ``expected_version`` is the version the user saw; if the case has moved
+    on since, VersionConflict.  An action the state does not allow raises
+    IllegalTransition naming the state and the actions allowed now.
+    ``outcome`` applies to closing actions: confirm -> fixed; dismiss ->
+    no_action_needed (default) or duplicate; close_not_responsible ->
+    not_responsible.  The history row carries who, when, from, to and note.
+    """
+    now = _now(now)
+    if action not in RULES:
+        raise ValidationError(f"action={action!r} is not known; allowed: {', '.join(ACTION_ORDER)}")
+    case = _load_case(session, viewer, case_id)
+    require_write(viewer, case.grid_id)
+    if case.version != expected_version:
+        raise VersionConflict(
+            f"case {case.case_no} is at version {case.version}, you saw version {expected_version}: "
+            "someone else changed it; reload it and decide again"
+        )
+    rule = RULES[action]
+    if case.state not in rule.sources:
+        raise IllegalTransition(
+            f"case {case.case_no} is {case.state.value}: cannot {action} "
+            f"(needs {' or '.join(sorted(s.value for s in rule.sources))}); "
+            f"allowed now: {_allowed_text(viewer, case)}"
+        )
+    if rule.supervising:
+        require_supervising(viewer, action.replace("_", " ") + " a case")
+    if outcome is not None and not rule.outcomes:
+        raise ValidationError(f"outcome={outcome!r}: {action} does not close the case, so it takes no outcome")
+    chosen = None
+    if rule.outcomes:
+        chosen = rule.outcomes[0] if outcome is None else _enum(Outcome, outcome, "outcome")
+        if chosen not in rule.outcomes:
+            raise ValidationError(
+                f"outcome={chosen.value!r} does not fit {action}; allowed: {', '.join(o.value for o in rule.outcomes)}"
+            )
+    from_state = case.state
+    case.state = rule.target
+    if action == "resolve":
+        case.resolved_at = now
+        case.follow_up_due_at = now + follow_up_limit()
+    elif action == "reopen":
+        _reopen_fields(case, now)
+    if rule.target == C:
+        case.outcome = chosen
+        case.closed_at = now
+    details = {"outcome": chosen.value} if chosen else None
+    _write_change(session, case, viewer, action, from_state, note=note, now=now, details=details,
+                  stats=action in _STATS_ACTIONS)
+    return case
+
+
+def _reopen_fields(case: Case, now: datetime) -> None:
+    # The rework gets a fresh deadline so that "overdue" stays actionable; the
+    # reopen itself already keeps the case out of the on-time figure.
+    case.reopen_count = (case.reopen_count or 0) + 1
+    case.outcome = None
+    case.closed_at = None
+    case.follow_up_due_at = None
+    case.due_at = now + resolve_limit(case.category, case.severity)
+
+
+def dispatch(
+    session: Session,
+    viewer: Viewer,
+    case_id: int,
+    *,
+    department: str,
+    expected_version: int,
+    note: str = "",
+    now: datetime | None = None,
+) -> Case:
+    """党委派单: a supervisor hands a warning to a department, which takes it on (-> in_progress)."""
+    now = _now(now)
+    case = _load_case(session, viewer, case_id)
+    require_write(viewer, case.grid_id)
+    require_supervising(viewer, "dispatch a case to a department")
+    department = (department or "").strip()
+    if not department:
+        raise ValidationError("department is empty; name the department that takes the case on")
+    if case.version != expected_version:
+        raise VersionConflict(
+            f"case {case.case_no} is at version {case.version}, you saw version {expected_version}: "
+            "someone else changed it; reload it and decide again"
+        )
+    if case.state != W:
+        raise IllegalTransition(
+            f"case {case.case_no} is {case.state.value}: only a warning can be dispatched; "
+            f"allowed now: {_allowed_text(viewer, case)}"
+        )
+    case.state = P
+    case.department = department[:128]
+    _write_change(session, case, viewer, "dispatch", W, note=note, now=now, details={"department": case.department})
+    return case
+
+
+def record_check(
+    session: Session,
+    viewer: Viewer,
+    *,
+    shop_code: str,
+    category: Category | str,
+    answers: Mapping[str, bool],
+    note: str = "",
+    now: datetime | None = None,
+) -> tuple[HazardCheck, Case | None]:
+    """Record a routine hazard check of a shop; a failed item raises a hazard_check case.
+
+    The case takes the worst severity among the failed items and lies at the
+    shop, in the shop's grid.  Every checklist item must be answered.
+    """
+    now = _now(now)
+    category = _enum(Category, category, "category")
+    if category not in CHECK_CATEGORIES:
+        raise ValidationError(
+            f"category={category.value!r} has no checklist; hazard checks are: "
+            + ", ".join(c.value for c in CHECK_CATEGORIES)
+        )
+    shop = session.scalar(select(Shop).where(Shop.shop_code == shop_code))
+    if shop is None:
+        raise NotFoundError(f"shop_code={shop_code!r}: no such shop")
+    if shop.grid_id is None:
+        raise ValidationError(f"shop {shop_code} lies in no grid; rebuild the grids before checking it")
+    require_write(viewer, shop.grid_id)
+    try:
+        result = evaluate(category, {str(k): bool(v) for k, v in answers.items()})
+    except ValueError as exc:
+        raise ValidationError(f"answers: {exc}") from None
+    check = HazardCheck(
+        check_no=_new_no("K", now), shop_id=shop.id, category=category, answers=dict(answers),
+        passed=result.passed, inspector_id=viewer.user_id, performed_at=now, note=note or "",
+    )
+    session.add(check)
+    case = None
+    if not result.passed:
+        items = {item.code: item for item in checklist_for(category)}
+        failed = [items[code] for code in result.failed]
+        title = "未通过：" + "；".join(item.zh for item in failed)
+        case = _raise(
+            session, viewer, kind=CaseKind.HAZARD_CHECK, category=category, severity=result.severity,
+            title=title[:255],
+            description="\n".join(f"{item.code}: {item.en}" for item in failed) + (f"\n{note}" if note else ""),
+            point=shop.geometry, grid_id=shop.grid_id, shop=shop, department=None, requester=None,
+            now=now, note=f"hazard check {check.check_no} failed {len(failed)} item(s)",
+        )
+        check.case_id = case.id
+    session.flush()
+    return check, case
+
+
+def rate_case(
+    session: Session,
+    *,
+    case_id: int,
+    rating: int,
+    comment: str = "",
+    rated_by: str = "",
+    now: datetime | None = None,
+) -> Rating:
+    """群众评单: the requester rates a resolved service request 1–5.
+
+    A rating of 2 or less of a closed request reopens it (closed ->
+    in_progress), and the history row says it was the rating that did.
+    """
+    now = _now(now)
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValidationError(f"rating={rating!r} is not allowed; give a whole number from 1 (poor) to 5 (very good)")
+    case = session.get(Case, case_id, populate_existing=True)
+    if case is None:
+        raise NotFoundError(f"no case with id {case_id}")
+    if case.kind != CaseKind.SERVICE_REQUEST:
+        raise ValidationError(f"case {case.case_no} is a {case.kind.value}; only service requests are rated")
+    if case.state not in (F, C):
+        raise IllegalTransition(
+            f"case {case.case_no} is {case.state.value}: a request can be rated once it is resolved "
+            "(follow_up or closed)"
+        )
+    row = Rating(case_id=case.id, rating=rating, comment=comment or "", rated_at=now, rated_by=rated_by or "")
+    session.add(row)
+    session.flush()
+    if rating <= POOR_RATING and case.state == C:
+        case.state = P
+        _reopen_fields(case, now)
+        requester = Viewer(user_id=None, username=rated_by or "requester", role=_requester_role())
+        _write_change(
+            session, case, requester, "reopen", C,
+            note=f"reopened by a poor rating ({rating}/5)" + (f": {comment}" if comment else ""),
+            now=now, details={"rating_id": row.id, "rating": rating},
+        )
+    refresh_grid_stats(session, [case.grid_id])
+    return row
+
+
+def _requester_role():
+    from governance.catalog import Role
+
+    # Not a user of ours: recorded by name; the role only fills the dataclass.
+    return Role.ANALYST
+
+
+__all__ = [
+    "ACTIONS", "ACTION_ORDER", "RULES", "IllegalTransition", "PermissionDenied", "VersionConflict",
+    "allowed_actions", "can_dispatch", "dispatch", "file_case", "rate_case", "record_check", "transition",
+]
