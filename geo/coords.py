@@ -131,8 +131,10 @@ def _invert(forward, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         err_lon, err_lat = got_lon - target_lon, got_lat - target_lat
         guess_lon -= err_lon
         guess_lat -= err_lat
-        if not (np.nanmax(np.abs(err_lon), initial=0) > _TOLERANCE_DEG
-                or np.nanmax(np.abs(err_lat), initial=0) > _TOLERANCE_DEG):
+        if not (
+            np.nanmax(np.abs(err_lon), initial=0) > _TOLERANCE_DEG
+            or np.nanmax(np.abs(err_lat), initial=0) > _TOLERANCE_DEG
+        ):
             break
     return guess_lon, guess_lat
 
@@ -193,7 +195,9 @@ def convert(lon, lat, *, source: System, target: System) -> tuple[np.ndarray, np
     return _CONVERT[(source, target)](lon, lat)
 
 
-def to_wgs84(points: gpd.GeoDataFrame | gpd.GeoSeries, *, source: System) -> gpd.GeoDataFrame | gpd.GeoSeries:
+def to_wgs84(
+    points: gpd.GeoDataFrame | gpd.GeoSeries, *, source: System
+) -> gpd.GeoDataFrame | gpd.GeoSeries:
     """Return a copy of ``points`` with offset (GCJ-02 / BD-09) coordinates made WGS84.
 
     ``points`` holds longitude/latitude points in EPSG:4326 whose numbers are

@@ -189,7 +189,8 @@ def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: C
             pyogrio.write_dataframe(_plain(frame, text_times=True), path, layer=layer, driver=driver,
                                     layer_options={"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"})
             prj = path.with_suffix(".prj")
-            prj.write_text(crs.to_wkt("WKT1_ESRI"), encoding="utf-8")
+            # WKT1 with AUTHORITY keeps the EPSG code, which the ESRI dialect drops.
+            prj.write_text(crs.to_wkt("WKT1_GDAL"), encoding="utf-8")
             return [path, prj]
         if fmt == "shp":
             return _write_shapefile(frame, path, layer, notes)
@@ -253,6 +254,8 @@ def write_layers(
     out = Path(out)
     result = ExportResult(fmt, _crs_name(target_crs))
     into_folder = len(layers) > 1 and fmt != "gpkg"
+    if not into_folder and not out.suffix:
+        out = out.with_name(out.name + FORMATS[fmt][1])  # GDAL picks drivers by extension
     parent = out if into_folder else out.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".linpu-export-", dir=parent))
