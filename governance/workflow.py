@@ -115,11 +115,12 @@ def _history(session: Session, case: Case, viewer: Viewer, action: str, from_sta
 
 def _write_change(session: Session, case: Case, viewer: Viewer, action: str, from_state, *, note: str,
                   now: datetime, details: Mapping | None = None, stats: bool = False) -> CaseHistory:
+    case_no = case.case_no  # after a failed flush the session may not load attributes
     try:
         session.flush()  # the UPDATE ... WHERE version = :read; zero rows means someone else won
     except StaleDataError:
         raise VersionConflict(
-            f"case {case.case_no} was changed by someone else while you worked on it; reload it and decide again"
+            f"case {case_no} was changed by someone else while you worked on it; reload it and decide again"
         ) from None
     row = _history(session, case, viewer, action, from_state, note=note, now=now, details=details)
     if stats:
