@@ -121,7 +121,7 @@ def run_compare(n: int, seed: int) -> list[dict]:
 
     from bench.synthetic_city import make_city
     from geo.gridding import grid_quality, metric_crs
-    from geo.voronoi import absorb_fragments, clip_to, dissolve_cells, voronoi_cells
+    from geo.voronoi import absorb_fragments, clip_to, dissolve_cells, voronoi_diagram
 
     city = make_city(n, seed=seed)
     crs = metric_crs(city.shops)
@@ -138,8 +138,8 @@ def run_compare(n: int, seed: int) -> list[dict]:
         )
         _, loc_label = np.unique(labels[first], return_inverse=True)
         n_labels = int(loc_label.max()) + 1
-        cells = voronoi_cells(loc, region)
-        polys = clip_to(dissolve_cells(cells, loc_label, n_labels), region)
+        diagram = voronoi_diagram(loc, region)
+        polys = clip_to(dissolve_cells(diagram, loc_label, n_labels), region)
         order = np.argsort(loc_label, kind="stable")
         bounds = np.r_[0, np.cumsum(np.bincount(loc_label, minlength=n_labels))]
         polys = absorb_fragments(

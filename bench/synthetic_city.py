@@ -68,9 +68,7 @@ def make_city(
             n_mall_shops -= mall_sizes.pop()
     n_street_shops = n_shops - n_mall_shops
 
-    street_xy, street_class_main = _street_positions(
-        rng, n_street_shops, blocks, centres, centre_sigma
-    )
+    street_xy = _street_positions(rng, n_street_shops, blocks, centres, centre_sigma)
 
     mall_xy = _mall_positions(rng, len(mall_sizes), blocks, centres, centre_sigma)
     xy = np.vstack([street_xy, np.repeat(mall_xy, mall_sizes, axis=0)])
@@ -131,7 +129,6 @@ def make_city(
     boundary = gpd.GeoDataFrame(
         {"name": ["synthetic city"]}, geometry=[shapely.Polygon(place(corners))], crs=METRIC_CRS
     )
-    del street_class_main
     return SyntheticCity(
         shops=shops.to_crs(crs),
         streets=streets.to_crs(crs),
@@ -141,8 +138,11 @@ def make_city(
 
 
 def _density(xy: np.ndarray, centres: np.ndarray, sigma: float) -> np.ndarray:
-    d2 = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-    return 0.15 + np.exp(-d2 / (2 * sigma**2)).max(axis=1)
+    # One centre at a time: a (points x centres) array is gigabytes at 1M shops.
+    nearest = np.full(len(xy), np.inf)
+    for cx, cy in centres:
+        np.minimum(nearest, (xy[:, 0] - cx) ** 2 + (xy[:, 1] - cy) ** 2, out=nearest)
+    return 0.15 + np.exp(-nearest / (2 * sigma**2))
 
 
 def _street_positions(
@@ -151,13 +151,12 @@ def _street_positions(
     blocks: int,
     centres: np.ndarray,
     sigma: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray:
     side = blocks * BLOCK_M
     out: list[np.ndarray] = []
-    mains: list[np.ndarray] = []
     got = 0
     while got < n:
-        batch = max(1024, 2 * (n - got))
+        batch = min(max(1024, 2 * (n - got)), 500_000)
         line = rng.integers(0, blocks + 1, size=batch)
         vertical = rng.random(batch) < 0.5
         along = rng.uniform(0, side, size=batch)
@@ -168,9 +167,8 @@ def _street_positions(
         keep = rng.random(batch) * 1.15 < _density(xy, centres, sigma)
         keep &= (xy >= 0).all(axis=1) & (xy <= side).all(axis=1)
         out.append(xy[keep])
-        mains.append((line % MAIN_EVERY == 0)[keep])
         got += int(keep.sum())
-    return np.vstack(out)[:n], np.concatenate(mains)[:n]
+    return np.vstack(out)[:n]
 
 
 def _mall_positions(
@@ -180,7 +178,6 @@ def _mall_positions(
         return np.empty((0, 2))
     pick = rng.integers(0, len(centres), size=count)
     xy = centres[pick] + rng.normal(0, sigma * 0.6, size=(count, 2))
-    side = blocks * BLOCK_M
     # Malls sit inside blocks, away from the street fronts.
     cell = np.clip(np.floor(xy / BLOCK_M), 0, blocks - 1)
-    return (cell + rng.uniform(0.3, 0.7, size=(count, 2))) * BLOCK_M + 0 * side
+    return (cell + rng.uniform(0.3, 0.7, size=(count, 2))) * BLOCK_M

@@ -41,12 +41,12 @@ from geo.errors import GriddingError
 from geo.metric import containing_polygon, metric_crs, short_segments
 from geo.quality import grid_quality
 from geo.voronoi import (
+    Diagram,
     absorb_fragments,
     cells_touch_within,
     clip_to,
     dissolve_cells,
-    voronoi_adjacency,
-    voronoi_cells,
+    voronoi_diagram,
 )
 
 __all__ = ["GriddingError", "build_grids", "grid_quality", "metric_crs", "update_grids"]
@@ -127,15 +127,16 @@ def build_grids(
     street_lines = _streets(streets, crs)
 
     loc_xy, shop_loc, loc_weight = _locations(xy)
-    cells = voronoi_cells(loc_xy, region)
-    graph = _location_graph(loc_xy, loc_weight, street_lines, cells, region)
+    diagram = voronoi_diagram(loc_xy, region)
+    graph = _location_graph(loc_xy, loc_weight, street_lines, diagram, region)
     building = loc_weight > max_size
     labels = _partition(
         graph, building, target=target, min_size=min_size, max_size=max_size, seed=seed
     )
 
     n_labels = int(labels.max()) + 1
-    polygons = clip_to(dissolve_cells(cells, labels, n_labels), region)
+    polygons = clip_to(dissolve_cells(diagram, labels, n_labels), region)
+    del diagram
     anchors = _anchors(loc_xy, labels, n_labels)
     polygons = _settle(absorb_fragments(polygons, anchors))
 
@@ -258,7 +259,9 @@ def update_grids(
         )
     n_old = len(old)
     region = shapely.union_all(old_poly)
-    graph = _location_graph(loc_xy, loc_weight, street_lines, voronoi_cells(loc_xy, region), region)
+    graph = _location_graph(
+        loc_xy, loc_weight, street_lines, voronoi_diagram(loc_xy, region), region
+    )
     building = loc_weight > max_size
     labels = old_label.copy()
     # A location that now holds a mall becomes its own building grid.
@@ -312,8 +315,8 @@ def update_grids(
         zone_lab = labels[in_zone]
         local = {lab: i for i, lab in enumerate(zone_labels)}
         local_lab = np.array([local[int(v)] for v in zone_lab], dtype=np.int64)
-        cells = voronoi_cells(zone_xy, zone)
-        new_poly = clip_to(dissolve_cells(cells, local_lab, len(zone_labels)), zone)
+        zone_diagram = voronoi_diagram(zone_xy, zone)
+        new_poly = clip_to(dissolve_cells(zone_diagram, local_lab, len(zone_labels)), zone)
         anchors = _anchors(zone_xy, local_lab, len(zone_labels))
         new_poly = _settle(absorb_fragments(new_poly, anchors))
         for lab, poly in zip(zone_labels, new_poly, strict=True):
@@ -537,13 +540,10 @@ def _location_graph(
     loc_xy: np.ndarray,
     weights: np.ndarray,
     streets: dict[str, np.ndarray],
-    cells: np.ndarray,
+    diagram: Diagram,
     region: shapely.Geometry,
 ) -> part.Graph:
-    indptr, indices, ridge = voronoi_adjacency(cells)
-    if len(loc_xy) > 1 and len(indices) == 0:
-        # Cells that share no border exactly (degenerate input): triangulate.
-        indptr, indices, ridge = part.delaunay_graph(loc_xy)
+    indptr, indices, ridge = diagram.indptr, diagram.indices, diagram.ridge
     if EDGE_WEIGHTS == "ridge":
         ew = part.ridge_weights(ridge).astype(np.float64)
     else:
@@ -551,7 +551,7 @@ def _location_graph(
     src = np.repeat(np.arange(len(loc_xy)), np.diff(indptr))
     upper = src < indices
     factor, main = _crossings(loc_xy[src[upper]], loc_xy[indices[upper]], streets)
-    keep = cells_touch_within(cells, region, src[upper], indices[upper])
+    keep = cells_touch_within(diagram, region, src[upper], indices[upper])
     pair = _undirected_index(src, indices, upper)
     ew = np.maximum(1, np.round(ew * factor[pair])).astype(np.int64)
     graph = part.Graph(loc_xy, weights, indptr, indices, ew, barrier=main[pair])

@@ -8,34 +8,200 @@ lies inside its own grid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
+from scipy.spatial import Delaunay
+
+# Points on a ring far outside the data bound every real cell, so that each
+# cell is a plain polygon of circumcentres; see voronoi_diagram.
+FRAME_POINTS = 16
+CHUNK_CELLS = 100_000
 
 
-def voronoi_cells(xy: np.ndarray, region: shapely.Geometry) -> np.ndarray:
-    """One Voronoi cell per point of ``xy`` (same order), covering ``region``."""
-    if len(xy) == 1:
-        return np.array([shapely.envelope(region)], dtype=object)
-    envelope = shapely.envelope(shapely.union(region, shapely.multipoints(xy)))
-    cells = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=envelope, ordered=True)
+@dataclass(frozen=True)
+class Diagram:
+    """Voronoi cells of distinct points, kept as rings of vertex ids.
+
+    Holding a million cells as GEOS polygons costs about a gigabyte; the rings
+    cost a few dozen megabytes, and polygons are made a chunk at a time.
+    """
+
+    vertices: np.ndarray
+    ring_ptr: np.ndarray
+    ring: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    ridge: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.ring_ptr) - 1
+
+    def cells(self, which: np.ndarray | None = None) -> np.ndarray:
+        """Polygons of the cells ``which`` (default: all)."""
+        which = np.arange(self.n) if which is None else np.asarray(which, dtype=np.int64)
+        if which.size == 0:
+            return np.empty(0, dtype=object)
+        starts = self.ring_ptr[which]
+        counts = self.ring_ptr[which + 1] - starts
+        take = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(
+            counts.sum()
+        )
+        rings = shapely.linearrings(
+            self.vertices[self.ring[take]], indices=np.repeat(np.arange(len(which)), counts)
+        )
+        return shapely.polygons(rings)
+
+
+def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry) -> Diagram:
+    """Voronoi cells of the distinct points ``xy``, covering ``region``.
+
+    The cells come from one Delaunay triangulation of the points plus a ring of
+    frame points at four times the radius of the data: every point of the
+    region is nearer to a real point than to any frame point, so the real
+    cells cover it, and each cell is the ring of circumcentres of its
+    triangles. The frame also makes collinear points (one straight street)
+    triangulable. Shared borders have identical vertices, so the cells form
+    an exact coverage.
+    """
+    n = len(xy)
+    xmin, ymin, xmax, ymax = shapely.bounds(region)
+    lo = np.minimum(xy.min(axis=0), [xmin, ymin])
+    hi = np.maximum(xy.max(axis=0), [xmax, ymax])
+    centre = (lo + hi) / 2
+    radius = float(np.hypot(*(hi - lo))) / 2 + 1.0
+    angle = np.linspace(0, 2 * np.pi, FRAME_POINTS, endpoint=False)
+    frame = centre + 4 * radius * np.c_[np.cos(angle), np.sin(angle)]
+    # Circumcentres in coordinates relative to the centre: the big false
+    # eastings of a projected CRS would eat the digits that tell co-circular
+    # triangles apart.
+    tri = Delaunay(np.vstack([xy - centre, frame - centre]))
+    simplices = tri.simplices.astype(np.int64)
+    pts = tri.points
+    a, b, c = pts[simplices[:, 0]], pts[simplices[:, 1]], pts[simplices[:, 2]]
+    ba, ca = b - a, c - a
+    d = 2 * (ba[:, 0] * ca[:, 1] - ba[:, 1] * ca[:, 0])
+    d = np.where(np.abs(d) < 1e-12, 1e-12, d)
+    nb, nc = (ba**2).sum(1), (ca**2).sum(1)
+    centres = a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
+    del a, b, c, ba, ca, nb, nc, d
+    vertex_id = _merge_coincident(centres, tri.neighbors)
+
+    vertex = simplices.ravel()
+    triangle = np.repeat(np.arange(len(simplices)), 3)
+    real = vertex < n
+    vertex, triangle = vertex[real], triangle[real]
+    # The triangles around a point form a fan; their centroids (unlike their
+    # circumcentres, which coincide for co-circular points) give its order.
+    centroid = pts[simplices].mean(axis=1)
+    around = np.arctan2(
+        centroid[triangle, 1] - pts[vertex, 1], centroid[triangle, 0] - pts[vertex, 0]
     )
-    if len(cells) != len(xy):
-        raise RuntimeError(f"Voronoi diagram has {len(cells)} cells for {len(xy)} locations")
-    return cells
+    del centroid
+    order = np.lexsort((around, vertex))
+    ring = vertex_id[triangle[order]]
+    ring_ptr = np.r_[0, np.cumsum(np.bincount(vertex, minlength=n))].astype(np.int64)
+    del around, order, vertex, triangle
+
+    # Neighbours: Delaunay edges between real points; each ridge joins the
+    # circumcentres of the two triangles on either side of its edge.
+    t = np.repeat(np.arange(len(simplices)), 3)
+    k = np.tile(np.arange(3), len(simplices))
+    u, v = simplices[t, (k + 1) % 3], simplices[t, (k + 2) % 3]
+    across = tri.neighbors.astype(np.int64)[t, k]
+    keep = (np.maximum(u, v) < n) & ((u < v) | (across < 0))
+    u, v, t, across = u[keep], v[keep], t[keep], across[keep]
+    length = np.hypot(*(centres[t] - centres[across]).T)
+    # Co-circular points (a regular row of shops) make Delaunay edges whose
+    # cells touch at a point only: not neighbours for a grid.
+    real_border = vertex_id[t] != vertex_id[across]
+    u, v, length = u[real_border], v[real_border], length[real_border]
+    src, dst = np.r_[u, v], np.r_[v, u]
+    ridge = np.r_[length, length]
+    order = np.lexsort((dst, src))
+    indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].astype(np.int64)
+    return Diagram(
+        vertices=centres + centre,
+        ring_ptr=ring_ptr,
+        ring=ring,
+        indptr=indptr,
+        indices=dst[order],
+        ridge=ridge[order],
+    )
 
 
-def dissolve_cells(cells: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
+def _merge_coincident(
+    centres: np.ndarray, neighbors: np.ndarray, *, tol: float = 1e-6
+) -> np.ndarray:
+    """One vertex id per circumcentre, shared by adjacent triangles closer than ``tol``."""
+    t = np.repeat(np.arange(len(centres)), 3)
+    across = neighbors.ravel().astype(np.int64)
+    pair = across > t
+    t, across = t[pair], across[pair]
+    close = np.hypot(*(centres[t] - centres[across]).T) < tol
+    ids = np.arange(len(centres))
+    if not close.any():
+        return ids
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = len(centres)
+    graph = coo_matrix((np.ones(int(close.sum())), (t[close], across[close])), shape=(m, m))
+    n_comp, comp = connected_components(graph, directed=False)
+    first = np.full(n_comp, m, dtype=np.int64)
+    np.minimum.at(first, comp, ids)
+    return first[comp]
+
+
+def dissolve_cells(diagram: Diagram, labels: np.ndarray, n_labels: int) -> np.ndarray:
     """Union of the cells of each label (labels 0..n_labels-1)."""
     out = np.empty(n_labels, dtype=object)
     order = np.argsort(labels, kind="stable")
-    cuts = np.flatnonzero(np.diff(labels[order])) + 1
-    for group in np.split(order, cuts):
-        if group.size == 0:
-            continue
-        lab = int(labels[group[0]])
-        out[lab] = cells[group[0]] if group.size == 1 else shapely.coverage_union_all(cells[group])
+    bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_labels))]
+    lab = 0
+    while lab < n_labels:
+        # Whole labels at a time, about CHUNK_CELLS cells per chunk.
+        stop = int(np.searchsorted(bounds, bounds[lab] + CHUNK_CELLS, side="right")) - 1
+        stop = min(max(stop, lab + 1), n_labels)
+        cells = diagram.cells(order[bounds[lab] : bounds[stop]])
+        base = bounds[lab]
+        for i in range(lab, stop):
+            group = cells[bounds[i] - base : bounds[i + 1] - base]
+            if group.size == 1:
+                out[i] = group[0]
+            elif group.size:
+                out[i] = shapely.coverage_union_all(group)
+        lab = stop
     return out
+
+
+def cells_touch_within(
+    diagram: Diagram, region: shapely.Geometry, src: np.ndarray, dst: np.ndarray
+) -> np.ndarray:
+    """Whether the cells of each pair ``(src, dst)`` still share a border inside ``region``.
+
+    Delaunay neighbours always share a Voronoi ridge, but the ridge may lie
+    outside the district (across a river, beyond a concave edge); such pairs
+    must not be joined in one grid, or its polygon falls apart. Only cells
+    that the region cuts need a test.
+    """
+    shapely.prepare(region)
+    inside = np.zeros(diagram.n, dtype=bool)
+    for lo in range(0, diagram.n, CHUNK_CELLS):
+        chunk = np.arange(lo, min(lo + CHUNK_CELLS, diagram.n))
+        inside[chunk] = shapely.contains_properly(region, diagram.cells(chunk))
+    keep = np.ones(len(src), dtype=bool)
+    check = np.flatnonzero(~(inside[src] & inside[dst]))
+    if check.size == 0:
+        return keep
+    cut = np.unique(np.r_[src[check], dst[check]])
+    clipped = np.empty(diagram.n, dtype=object)
+    clipped[cut] = shapely.intersection(diagram.cells(cut), region)
+    shared = shapely.intersection(clipped[src[check]], clipped[dst[check]])
+    keep[check] = shapely.length(shared) > 1e-6
+    return keep
 
 
 def clip_to(polygons: np.ndarray, region: shapely.Geometry) -> np.ndarray:
@@ -103,60 +269,3 @@ def _single(geom: shapely.Geometry) -> shapely.Geometry:
             return parts[0]
         return shapely.multipolygons(parts) if parts else geom
     return geom
-
-
-def cells_touch_within(
-    cells: np.ndarray, region: shapely.Geometry, src: np.ndarray, dst: np.ndarray
-) -> np.ndarray:
-    """Whether the cells of each pair ``(src, dst)`` still share a border inside ``region``.
-
-    Delaunay neighbours always share a Voronoi ridge, but the ridge may lie
-    outside the district (across a river, beyond a concave edge); such pairs
-    must not be joined in one grid, or its polygon falls apart. Only cells
-    that the region cuts need a test.
-    """
-    shapely.prepare(region)
-    inside = shapely.contains_properly(region, cells)
-    keep = np.ones(len(src), dtype=bool)
-    check = np.flatnonzero(~(inside[src] & inside[dst]))
-    if check.size == 0:
-        return keep
-    cut = np.flatnonzero(~inside)
-    clipped = cells.copy()
-    clipped[cut] = shapely.intersection(cells[cut], region)
-    shared = shapely.intersection(clipped[src[check]], clipped[dst[check]])
-    keep[check] = shapely.length(shared) > 1e-6
-    return keep
-
-
-def voronoi_adjacency(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which cells share a border, and its length, from the cells' own edges.
-
-    Two cells of one Voronoi diagram share a ridge with bit-identical end
-    points (both come from the same circumcentres), so matching edges gives
-    the Delaunay adjacency and the ridge lengths without triangulating again.
-    Returns CSR ``indptr``, ``indices`` and the ridge length of every entry.
-    """
-    n = len(cells)
-    coords, owner = shapely.get_coordinates(cells, return_index=True)
-    same = owner[1:] == owner[:-1]
-    a, b, owner = coords[:-1][same], coords[1:][same], owner[:-1][same]
-    keep = (a != b).any(axis=1)
-    a, b, owner = a[keep], b[keep], owner[keep]
-    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    p = np.where(swap[:, None], b, a)
-    q = np.where(swap[:, None], a, b)
-    order = np.lexsort((q[:, 1], q[:, 0], p[:, 1], p[:, 0]))
-    p, q, owner = p[order], q[order], owner[order]
-    shared = np.flatnonzero((p[1:] == p[:-1]).all(axis=1) & (q[1:] == q[:-1]).all(axis=1))
-    u, v = owner[shared], owner[shared + 1]
-    length = np.hypot(*(q[shared] - p[shared]).T)
-    lo, hi = np.minimum(u, v).astype(np.int64), np.maximum(u, v).astype(np.int64)
-    pair, inverse = np.unique(lo * n + hi, return_inverse=True)
-    length = np.bincount(inverse.ravel(), weights=length)
-    lo, hi = pair // n, pair % n
-    src, dst = np.r_[lo, hi], np.r_[hi, lo]
-    ridge = np.r_[length, length]
-    order = np.lexsort((dst, src))
-    indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].astype(np.int64)
-    return indptr, dst[order].astype(np.int64), ridge[order]
