@@ -133,26 +133,26 @@ def run_compare(n: int, seed: int) -> list[dict]:
     def evaluate(name: str, labels: np.ndarray, seconds: float, peak: float, note: str) -> dict:
         # Shops at one coordinate share a Voronoi cell: the location goes to
         # the cluster of its first shop, as any polygon layer must decide.
-        loc, first, inverse = np.unique(
-            np.round(xy, 1), axis=0, return_index=True, return_inverse=True
-        )
-        _, loc_label = np.unique(labels[first], return_inverse=True)
-        n_labels = int(loc_label.max()) + 1
+        loc, first = np.unique(np.round(xy, 1), axis=0, return_index=True)
+        k_all = int(labels.max()) + 1
+        loc_label = labels[first].astype(np.int64)
         diagram = voronoi_diagram(loc, region)
-        polys = clip_to(dissolve_cells(diagram, loc_label, n_labels), region)
+        polys = clip_to(dissolve_cells(diagram, loc_label, k_all), region)
         order = np.argsort(loc_label, kind="stable")
-        bounds = np.r_[0, np.cumsum(np.bincount(loc_label, minlength=n_labels))]
+        bounds = np.r_[0, np.cumsum(np.bincount(loc_label, minlength=k_all))]
         polys = absorb_fragments(
-            polys, [loc[order[bounds[i] : bounds[i + 1]]] for i in range(n_labels)]
+            polys, [loc[order[bounds[i] : bounds[i + 1]]] for i in range(k_all)]
         )
-        _, shop_label = np.unique(labels, return_inverse=True)
-        codes = np.array([f"K{i:06d}" for i in range(n_labels)], dtype=object)
-        grids = gpd.GeoDataFrame({"code": codes}, geometry=list(polys), crs=crs).to_crs(
+        codes = np.array([f"K{i:06d}" for i in range(k_all)], dtype=object)
+        # A cluster whose shops all stand where another cluster's shop stands
+        # gets no polygon; its shops count as outside their grid.
+        has = ~shapely.is_missing(polys)
+        grids = gpd.GeoDataFrame({"code": codes[has]}, geometry=list(polys[has]), crs=crs).to_crs(
             city.shops.crs
         )
         import pandas as pd
 
-        shop_codes = pd.Series(codes[shop_label], index=city.shops.index)
+        shop_codes = pd.Series(codes[labels], index=city.shops.index)
         quality = grid_quality(
             grids, city.shops, shop_codes=shop_codes, boundary=city.boundary, streets=city.streets
         )
