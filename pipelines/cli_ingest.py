@@ -84,3 +84,35 @@ def ingest_shops_command(file, crs, coords, partial, dry_run, skip_invalid, reje
         report = ingest_shops(engine, file, crs=crs, coords=coords, dry_run=dry_run,
                               skip_invalid=skip_invalid, close_missing=not partial, progress=tick)
     report_and_exit(report, file, rejected_path=rejected_path, as_json=as_json, quiet=quiet)
+
+
+@ingest.command("cases")
+@click.argument("file", type=_FILE)
+@_location_options
+@_common
+def ingest_cases_command(file, crs, coords, dry_run, skip_invalid, rejected_path, as_json, quiet):
+    """File patrol findings from a field export as cases (each starts as a warning).
+
+    Each row is placed into the current grid that contains it (or its shop's
+    grid) through the governance workflow, dated by its created_at.
+    """
+    from pipelines.ingest_field import ingest_cases
+
+    engine = open_current_database(announce=not (quiet or as_json))
+    with progress_bar(disable=quiet or as_json) as tick:
+        report = ingest_cases(engine, file, crs=crs, coords=coords, dry_run=dry_run,
+                              skip_invalid=skip_invalid, progress=tick)
+    report_and_exit(report, file, rejected_path=rejected_path, as_json=as_json, quiet=quiet)
+
+
+@ingest.command("checks")
+@click.argument("file", type=_FILE)
+@_common
+def ingest_checks_command(file, dry_run, skip_invalid, rejected_path, as_json, quiet):
+    """Record hazard checks from a field export; a failed check raises a case."""
+    from pipelines.ingest_field import ingest_checks
+
+    engine = open_current_database(announce=not (quiet or as_json))
+    with progress_bar(disable=quiet or as_json) as tick:
+        report = ingest_checks(engine, file, dry_run=dry_run, skip_invalid=skip_invalid, progress=tick)
+    report_and_exit(report, file, rejected_path=rejected_path, as_json=as_json, quiet=quiet)
