@@ -1,0 +1,204 @@
+"""Read-side figures on SQLite and PostGIS: what a supervisor and a grid leader see."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import update
+
+from governance.catalog import Category
+from governance.db import transaction
+from governance.errors import NotFoundError, PermissionDenied, ValidationError
+from governance.models import Shop
+from governance.queries import (
+    CaseFilter,
+    case_timeline,
+    cases_frame,
+    category_series,
+    checks_due,
+    checks_frame,
+    current_grids,
+    early_warnings,
+    grid_loop_summary,
+    grid_team,
+    open_shops,
+)
+from governance.testing import IN_G001, IN_G002, seed_small_district
+from governance.workflow import file_case, rate_case, record_check, transition
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+GAS_OK = {"gas.alarm": True, "gas.hose": True, "gas.regulator": True, "gas.extinguisher": True,
+          "gas.cylinder_storage": True, "gas.shutoff_valve": True}
+
+
+@pytest.fixture
+def world(engine):
+    district = seed_small_district(engine, now=NOW)
+    viewers = {name: district.viewer(engine, name) for name in ("leader1", "leader2", "supervisor", "analyst")}
+    return engine, district, viewers
+
+
+def _file(session, viewer, *, at, point=IN_G001, category="noise", severity="medium", kind="patrol"):
+    return file_case(session, viewer, kind=kind, category=category, severity=severity, title="t",
+                     lon=point[0], lat=point[1], now=at)
+
+
+def _walk(session, viewer, case, actions, *, start, step=timedelta(hours=1)):
+    at = start
+    for action in actions:
+        at += step
+        case = transition(session, viewer, case.id, action, expected_version=case.version, now=at)
+    return case
+
+
+@pytest.fixture
+def busy(world):
+    """G001: 3 closed on time, 1 closed late, 1 reopened then closed, 1 overdue warning; G002: 1 open."""
+    engine, district, v = world
+    lead, t0 = v["leader1"], NOW - timedelta(days=20)
+    with transaction(engine) as session:
+        for i in range(3):  # medium noise: 3 days to resolve; these take 3 hours
+            _walk(session, lead, _file(session, lead, at=t0 + timedelta(days=i)), ["take_on", "resolve", "confirm"],
+                  start=t0 + timedelta(days=i))
+        _walk(session, lead, _file(session, lead, at=t0), ["take_on", "resolve", "confirm"], start=t0,
+              step=timedelta(days=2))  # resolved after 4 days: late
+        reopened = _file(session, lead, at=t0 + timedelta(days=5), kind="service_request")
+        reopened = _walk(session, lead, reopened, ["take_on", "resolve", "reopen", "resolve", "confirm"],
+                         start=t0 + timedelta(days=5))
+        rate_case(session, case_id=reopened.id, rating=4, now=NOW - timedelta(days=1))
+        _file(session, lead, at=NOW - timedelta(days=10))  # overdue warning
+        _file(session, v["leader2"], at=NOW - timedelta(hours=1), point=IN_G002)
+    return world
+
+
+def test_summary_counts_the_loop_and_how_well_each_grid_closes_it(busy):
+    engine, _, v = busy
+    with transaction(engine) as session:
+        summary = grid_loop_summary(session, v["supervisor"], now=NOW, min_cases_for_rank=5).set_index("code")
+    g1, g2 = summary.loc["G001"], summary.loc["G002"]
+    assert (g1["warning"], g1["in_progress"], g1["follow_up"], g1["closed"], g1["open"]) == (1, 0, 0, 5, 1)
+    assert g1["overdue"] == 1 and g1["worst_state"] == "warning"
+    assert g1["oldest_open_days"] == pytest.approx(10)
+    assert g1["on_time_rate"] == pytest.approx(3 / 5)  # the late one and the reopened one are not on time
+    assert g1["reopen_count"] == 1 and g1["mean_rating"] == pytest.approx(4)
+    assert g1["median_days_to_close"] == pytest.approx(3 / 24)
+    assert g1["rankable"] and g1["on_time_rank"] == 1
+    assert (g2["warning"], g2["overdue"], g2["closed"]) == (1, 0, 0)
+    assert not g2["rankable"] and math.isnan(g2["on_time_rank"]) and math.isnan(g2["on_time_rate"])
+    assert g1["open_per_10_shops"] == pytest.approx(10)
+
+
+def test_filtered_summary_agrees_with_the_stored_figures(busy):
+    engine, _, v = busy
+    everything = CaseFilter(categories=tuple(c.value for c in Category))
+    with transaction(engine) as session:
+        stored = grid_loop_summary(session, v["supervisor"], now=NOW)
+        live = grid_loop_summary(session, v["supervisor"], now=NOW, filters=everything)
+        recent = grid_loop_summary(session, v["supervisor"], now=NOW,
+                                   filters=CaseFilter(start=NOW - timedelta(days=11))).set_index("code")
+    pd.testing.assert_frame_equal(stored, live)
+    assert recent.loc["G001", "total"] == 1 and recent.loc["G001", "closed"] == 0
+
+
+def test_grid_leader_sees_only_their_grid_everywhere(busy):
+    engine, district, v = busy
+    lead = v["leader1"]
+    with transaction(engine) as session:
+        record_check(session, v["leader2"], shop_code=district.shop_codes["G002"], category="electricity",
+                     answers={"elec.no_flying_wiring": False, "elec.rcd": True, "elec.no_ebike_indoor": True,
+                              "elec.box_closed": True, "elec.lamp_clearance": True}, now=NOW)
+        assert current_grids(session, lead)["code"].tolist() == ["G001"]
+        assert grid_loop_summary(session, lead, now=NOW)["code"].tolist() == ["G001"]
+        assert set(cases_frame(session, lead, now=NOW)["grid_code"]) == {"G001"}
+        assert open_shops(session, lead)["grid_code"].tolist() == ["G001"]
+        assert set(checks_due(session, lead, now=NOW)["grid_code"]) == {"G001"}
+        assert checks_frame(session, lead).empty
+        assert set(early_warnings(session, lead, now=NOW)["grid_code"]) <= {"G001"}
+        assert category_series(session, lead)["raised"].sum() == 6
+        other_case = int(cases_frame(session, v["leader2"], now=NOW)["case_id"].iloc[0])
+        with pytest.raises(PermissionDenied):
+            case_timeline(session, lead, other_case)
+        with pytest.raises(PermissionDenied):
+            grid_team(session, lead, "G002")
+        # Asking for another grid by code gives nothing rather than its rows.
+        assert grid_loop_summary(session, lead, filters=CaseFilter(grid_codes=("G002",)), now=NOW).empty
+        assert len(grid_loop_summary(session, v["analyst"], now=NOW)) == 2
+
+
+def test_cases_frame_marks_overdue_from_the_clock(busy):
+    engine, _, v = busy
+    with transaction(engine) as session:
+        frame = cases_frame(session, v["supervisor"], now=NOW)
+        later = cases_frame(session, v["supervisor"], now=NOW + timedelta(days=30))
+    assert frame["overdue"].sum() == 1
+    assert later["overdue"].sum() == 2  # G002's warning is late by then
+    assert set(frame.columns) >= {"case_no", "state", "outcome", "grid_code", "due_at", "follow_up_due_at", "version"}
+
+
+def test_timeline_lists_every_step_with_actor(busy):
+    engine, _, v = busy
+    with transaction(engine) as session:
+        frame = cases_frame(session, v["supervisor"], now=NOW)
+        reopened = int(frame.loc[frame["kind"] == "service_request", "case_id"].iloc[0])
+        timeline = case_timeline(session, v["leader1"], reopened)
+    assert timeline["action"].tolist() == ["raise", "take_on", "resolve", "reopen", "resolve", "confirm"]
+    assert timeline["seq"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert set(timeline["actor"]) == {"Leader1"}
+
+
+def test_checks_due_and_early_warnings(world):
+    engine, district, v = world
+    shop = district.shop_codes["G001"]  # catering: electricity and gas checks apply
+    failed_gas = {**GAS_OK, "gas.alarm": False}
+    with transaction(engine) as session:
+        record_check(session, v["leader1"], shop_code=shop, category="gas", answers=failed_gas,
+                     now=NOW - timedelta(days=60))
+        record_check(session, v["leader1"], shop_code=shop, category="gas", answers=failed_gas,
+                     now=NOW - timedelta(days=40))
+        due = checks_due(session, v["supervisor"], now=NOW).set_index(["shop_code", "category"])
+        warnings = early_warnings(session, v["supervisor"], now=NOW)
+    assert due.loc[(shop, "gas"), "overdue"]  # last gas check 40 days ago, interval 30
+    assert due.loc[(shop, "electricity"), "overdue"]  # never checked
+    assert ("S-G002", "gas") not in due.index  # retail: no gas
+    kinds = warnings.groupby("kind")["shop_code"].apply(set).to_dict()
+    assert shop in kinds["check_overdue"]
+    assert kinds["repeated_failures"] == {shop}
+    assert "gas.alarm failed 2 times" in warnings.loc[warnings["kind"] == "repeated_failures", "detail"].iloc[0]
+
+
+def test_a_surge_of_warnings_against_the_grid_baseline_is_flagged(world):
+    engine, _, v = world
+    with transaction(engine) as session:
+        _file(session, v["leader1"], at=NOW - timedelta(days=30))
+        for hours in (2, 20, 40, 60):
+            _file(session, v["leader1"], at=NOW - timedelta(hours=hours))
+        warnings = early_warnings(session, v["supervisor"], now=NOW)
+    surge = warnings[warnings["kind"] == "warning_surge"]
+    assert surge["grid_code"].tolist() == ["G001"] and surge["count"].tolist() == [4]
+
+
+def test_open_shops_carry_badges_and_the_team_is_listed(world):
+    engine, _, v = world
+    from governance.badges import award_badge
+
+    with transaction(engine) as session:
+        award_badge(session, v["supervisor"], "S-G001", "trusted_shop", now=NOW)
+        shops = open_shops(session, v["supervisor"]).set_index("shop_code")
+        team = grid_team(session, v["leader1"], "G001")
+    assert shops.loc["S-G001", "badges"] == ["trusted_shop"] and shops.loc["S-G002", "badges"] == []
+    assert team["role"].tolist() == ["leader", "fire"]
+    assert team["username"].iloc[0] == "leader1"
+
+
+def test_closed_shops_and_unknown_filters(world):
+    engine, _, v = world
+    with transaction(engine) as session:
+        session.execute(update(Shop).where(Shop.shop_code == "S-G002").values(closed_at=NOW))
+        assert open_shops(session, v["supervisor"])["shop_code"].tolist() == ["S-G001"]
+        with pytest.raises(NotFoundError):
+            grid_team(session, v["supervisor"], "G999")
+    with pytest.raises(ValidationError, match="states: 'open' is not known"):
+        CaseFilter(states=("open",))
