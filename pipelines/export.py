@@ -315,7 +315,9 @@ def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | Non
         if "grids" not in grids_cache:
             grids = queries.current_grids(session, viewer)
             summary = queries.grid_loop_summary(session, viewer, filters=case_filter, now=now)
-            merged = grids.merge(summary.drop(columns=["n_shops"], errors="ignore"), on="code", how="left")
+            # The grid's own columns win; the summary adds the loop figures.
+            extra = summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"])
+            merged = grids.merge(extra, on="code", how="left")
             if filters.grid_codes:
                 merged = merged[merged["code"].isin(filters.grid_codes)]
             grids_cache["grids"] = gpd.GeoDataFrame(merged, geometry="geometry", crs=4326).reset_index(drop=True)
