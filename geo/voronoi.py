@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.spatial import Delaunay
+from scipy.spatial import Delaunay, cKDTree
 
 # Points on a ring far outside the data bound every real cell, so that each
 # cell is a plain polygon of circumcentres; see voronoi_diagram.
@@ -28,6 +28,7 @@ class Diagram:
     cost a few dozen megabytes, and polygons are made a chunk at a time.
     """
 
+    sites: np.ndarray
     vertices: np.ndarray
     ring_ptr: np.ndarray
     ring: np.ndarray
@@ -123,6 +124,7 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry) -> Diagram:
     order = np.lexsort((dst, src))
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].astype(np.int64)
     return Diagram(
+        sites=xy,
         vertices=centres + centre,
         ring_ptr=ring_ptr,
         ring=ring,
@@ -177,6 +179,28 @@ def dissolve_cells(diagram: Diagram, labels: np.ndarray, n_labels: int) -> np.nd
     return out
 
 
+def _cells_inside(diagram: Diagram, region: shapely.Geometry) -> np.ndarray:
+    """Which cells lie wholly inside ``region``, without making a million polygons.
+
+    A convex cell whose vertices are all inside can still be notched by the
+    region's boundary, but then a vertex of that boundary lies in the cell,
+    i.e. nearer to the cell's point than to any other point.
+    """
+    shapely.prepare(region)
+    vertex_out = ~shapely.contains_xy(region, diagram.vertices[:, 0], diagram.vertices[:, 1])
+    starts = diagram.ring_ptr[:-1]
+    counts = np.diff(diagram.ring_ptr)
+    out = np.zeros(diagram.n, dtype=bool)
+    has = counts > 0
+    out[has] = np.logical_or.reduceat(vertex_out[diagram.ring], starts[has])
+    boundary = shapely.get_coordinates(shapely.boundary(region))
+    if len(boundary):
+        sites = diagram.sites
+        _, nearest = cKDTree(sites).query(boundary)
+        out[np.unique(nearest)] = True
+    return ~out & has
+
+
 def cells_touch_within(
     diagram: Diagram, region: shapely.Geometry, src: np.ndarray, dst: np.ndarray
 ) -> np.ndarray:
@@ -187,11 +211,7 @@ def cells_touch_within(
     must not be joined in one grid, or its polygon falls apart. Only cells
     that the region cuts need a test.
     """
-    shapely.prepare(region)
-    inside = np.zeros(diagram.n, dtype=bool)
-    for lo in range(0, diagram.n, CHUNK_CELLS):
-        chunk = np.arange(lo, min(lo + CHUNK_CELLS, diagram.n))
-        inside[chunk] = shapely.contains_properly(region, diagram.cells(chunk))
+    inside = _cells_inside(diagram, region)
     keep = np.ones(len(src), dtype=bool)
     check = np.flatnonzero(~(inside[src] & inside[dst]))
     if check.size == 0:
