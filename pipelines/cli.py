@@ -157,6 +157,7 @@ def _register_groups() -> None:
     from pipelines.cli_export import export
     from pipelines.cli_ingest import ingest
     from pipelines.grids import grids
+    from pipelines.grids_store import grids_import, grids_save  # noqa: F401 - adds `grids save|import`
     from pipelines.users import users
 
     main.add_command(grids)

@@ -1,0 +1,278 @@
+"""``linpu grids save`` and ``linpu grids import``: grids into the database.
+
+``save`` builds grids from the stored open shops (and the stored district
+boundary and streets), or with ``--update`` repairs the current grids keeping
+their codes, and adopts them as the current generation through
+:func:`governance.grids.adopt_generation`: shops are reassigned, open and
+closed cases move with a ``regrid`` history row, grid members carry over by
+code. ``import`` adopts official grids from a file (GeoJSON, GeoPackage,
+zipped Shapefile, read in memory like every upload), after checking every
+polygon and code row by row.
+
+Both are plain functions returning a result; the click commands only print.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, select
+
+from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
+from governance.db import transaction
+from governance.errors import LinpuError
+from governance.models import DistrictFeature, Shop
+from pipelines.cli import EXIT_REJECTED, open_current_database
+from pipelines.grids import _print_report, _size_options, grids
+from pipelines.ingest import (
+    IngestReport,
+    _duplicates_in_file,
+    _finish,
+    current_grid_frame,
+    load_table,
+)
+from pipelines.readers import InputFileError
+from pipelines.validation import Rows, find_column, text
+
+
+class GridStoreError(LinpuError):
+    """Grids that cannot be built or adopted."""
+
+
+@dataclass
+class SaveResult:
+    method: str
+    n_grids: int
+    quality: dict[str, Any]
+    adopted: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] | None = None
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        if self.dry_run:
+            return f"dry run: {self.n_grids} grids ({self.method}); nothing saved"
+        a = self.adopted
+        dropped = len(a.get("members_dropped", []))
+        return (f"saved generation {a['generation_id']}: {a['grids']} grids ({self.method}); "
+                f"{a['shops_reassigned']} shops reassigned, {a['cases_moved']} cases moved, "
+                f"{a['members_carried']} members carried over, {dropped} dropped")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "n_grids": self.n_grids, "dry_run": self.dry_run,
+                "adopted": self.adopted, "changes": self.changes, "quality": self.quality}
+
+
+def _district(session) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
+    rows = session.execute(
+        select(DistrictFeature.kind, DistrictFeature.street_class, DistrictFeature.geometry)
+    ).all()
+    boundary = [g for kind, _, g in rows if kind == "boundary"]
+    streets = [(getattr(c, "value", c), g) for kind, c, g in rows if kind == "street" and c is not None]
+    return (
+        gpd.GeoDataFrame(geometry=boundary, crs=4326) if boundary else None,
+        gpd.GeoDataFrame({"class": [c for c, _ in streets]}, geometry=[g for _, g in streets], crs=4326)
+        if streets else None,
+    )
+
+
+def _open_shops(session) -> gpd.GeoDataFrame:
+    rows = session.execute(
+        select(Shop.shop_code, Shop.geometry).where(Shop.closed_at.is_(None)).order_by(Shop.shop_code)
+    ).all()
+    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=["shop_code", "geometry"]), geometry="geometry",
+                            crs=4326).set_index("shop_code", drop=False)
+
+
+def _adopt(session, frame: gpd.GeoDataFrame, shop_codes: pd.Series, *, method: str, params: dict,
+           quality: dict, note: str, now: datetime) -> dict[str, Any]:
+    from governance.grids import adopt_generation
+
+    frame = frame.rename(columns={"building": "is_building"})
+    result = adopt_generation(session, frame, shop_codes, method=method, params=params, quality=quality,
+                              note=note, now=now)
+    return {"generation_id": result.generation_id, "grids": result.grids,
+            "shops_reassigned": result.shops_reassigned, "cases_moved": result.cases_moved,
+            "members_carried": result.members_carried,
+            "members_dropped": [list(m) for m in result.members_dropped]}
+
+
+def save_grids(engine: Engine, *, target: int = 10, min_size: int = 8, max_size: int = 12, seed: int = 0,
+               update: bool = False, dry_run: bool = False, now: datetime | None = None) -> SaveResult:
+    """Build (or with ``update`` repair) grids of the stored open shops and make them current."""
+    now = now or datetime.now(UTC)
+    params = {"target": target, "min_size": min_size, "max_size": max_size, "seed": seed}
+    with transaction(engine) as session:
+        shops = _open_shops(session)
+        if shops.empty:
+            raise GridStoreError("there are no open shops: ingest the shop register first "
+                                 "(`linpu ingest shops FILE`)")
+        boundary, streets = _district(session)
+        current = current_grid_frame(session)
+        try:
+            if update and not current.empty:
+                old = current.rename(columns={"grid_id": "id"})
+                built, codes, changes = update_grids(old, shops, target=target, min_size=min_size,
+                                                     max_size=max_size, streets=streets)
+                method, change_dict = "linpu-gridding-update", changes.as_dict()
+            else:
+                if update:
+                    raise GridStoreError("--update needs current grids; run `linpu grids save` first")
+                built, codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
+                                           boundary=boundary, streets=streets, seed=seed)
+                method, change_dict = "linpu-gridding", None
+            quality = grid_quality(built, shops, shop_codes=codes, min_size=min_size, max_size=max_size,
+                                   boundary=boundary, streets=streets)
+        except GriddingError as exc:
+            raise GridStoreError(f"gridding the stored shops: {exc}") from None
+        result = SaveResult(method, len(built), quality, changes=change_dict, dry_run=dry_run)
+        if dry_run:
+            return result
+        result.adopted = _adopt(session, built, codes, method=method, params=params, quality=quality,
+                                note="linpu grids save" + (" --update" if update else ""), now=now)
+    return result
+
+
+GRID_CODE_NAMES = ("code", "grid_code", "grid", "网格编号", "网格编码", "编号", "编码")
+GRID_NAME_NAMES = ("name", "grid_name", "网格名称", "名称")
+
+
+def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = None, crs: str | None = None,
+                 dry_run: bool = False, skip_invalid: bool = False,
+                 now: datetime | None = None) -> IngestReport:
+    """Adopt official grid polygons from a file as the current generation.
+
+    Every feature needs a polygon (valid, non-empty) and a unique code.
+    Shops are assigned by containment; the report's counts say how many shops
+    lie in no grid, and the adoption's moves.
+    """
+    now = now or datetime.now(UTC)
+    table = load_table(source, name)
+    if table.geometry is None:
+        raise InputFileError(table.source, 1, "geometry", "grids need polygons: give GeoJSON, GeoPackage "
+                             "or a zipped Shapefile")
+    code_column = find_column(table, GRID_CODE_NAMES)
+    if code_column is None:
+        raise InputFileError(table.source, 1, "code", f"missing column; accepted names: "
+                             f"{', '.join(GRID_CODE_NAMES)}; the file has: {', '.join(table.columns)}")
+    frame = table.frame
+    rows = Rows(table.source, frame.index, list(table.problems))
+    report = IngestReport("grids", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
+    codes = text(frame, code_column)
+    for row in codes.index[codes == ""]:
+        rows.add(row, "code", "is empty; every grid needs a code")
+    for row in codes.index[codes.str.len() > 32]:
+        rows.add(row, "code", "longer than 32 characters")
+    _duplicates_in_file(rows, codes, "code")
+    geometry = table.geometry
+    source_crs = crs or geometry.crs
+    if source_crs is None:
+        raise InputFileError(table.source, 1, "geometry", "the file declares no CRS; give --crs")
+    for row, geom in geometry.items():
+        if geom is None or geom.is_empty:
+            rows.add(row, "geometry", "is empty; a polygon is required")
+        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+            rows.add(row, "geometry", f"is a {geom.geom_type}; a polygon is required")
+        elif not geom.is_valid:
+            rows.add(row, "geometry", f"invalid polygon: {shapely.is_valid_reason(geom)}")
+    report = _finish(report, table, rows)
+    if report.refused:
+        return report
+    good = rows.good_mask()
+    names = text(frame, find_column(table, GRID_NAME_NAMES))
+    layer = gpd.GeoDataFrame({"code": codes[good].to_numpy(), "name": names[good].to_numpy()},
+                             geometry=geometry[good].set_crs(source_crs, allow_override=True).to_crs(4326).values,
+                             crs=4326)
+    overlaps = _overlaps(layer)
+    if overlaps:
+        report.notes.append("grids overlap: " + ", ".join(f"{a}/{b}" for a, b in overlaps[:10])
+                            + "; a shop on an overlap goes to the first grid by code")
+    with transaction(engine) as session:
+        shops = _open_shops(session)
+        from geo.placement import place_points
+
+        placed = place_points(shops, layer) if len(shops) else pd.DataFrame({"code": []})
+        layer["n_shops"] = layer["code"].map(placed["code"].value_counts()).fillna(0).astype(int)
+        outside = int(placed["code"].isna().sum())
+        quality = grid_quality(layer, shops, shop_codes=placed["code"]) if len(shops) else {}
+        report.counts = {"grids": len(layer), "shops_in_no_grid": outside}
+        if outside:
+            report.notes.append(f"{outside} open shops lie in no imported grid and keep no grid")
+        if dry_run:
+            return report
+        adopted = _adopt(session, layer, pd.Series(dtype=object), method="import",
+                         params={"source": table.source}, quality=quality,
+                         note=f"imported from {table.source}", now=now)
+        report.counts.update({k: v for k, v in adopted.items() if isinstance(v, int)})
+        if adopted["members_dropped"]:
+            report.notes.append("members of grids that no longer exist: "
+                                + ", ".join(f"{c} {n}" for c, n in adopted["members_dropped"][:20]))
+        report.written = True
+    return report
+
+
+def _overlaps(layer: gpd.GeoDataFrame) -> list[tuple[str, str]]:
+    metric = layer.to_crs(layer.estimate_utm_crs())
+    left, right = metric.sindex.query(metric.geometry.values, predicate="overlaps")
+    pairs = []
+    for i, j in zip(left, right, strict=True):
+        if i < j and metric.geometry.iloc[i].intersection(metric.geometry.iloc[j]).area > 1.0:
+            pairs.append((layer["code"].iloc[i], layer["code"].iloc[j]))
+    return pairs
+
+
+# --- commands --------------------------------------------------------------
+
+
+@grids.command("save")
+@_size_options
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--update", "update_", is_flag=True,
+              help="Repair the current grids (keep codes) instead of building afresh.")
+@click.option("--dry-run", is_flag=True, help="Build and report quality; save nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result and quality as JSON.")
+def grids_save(target, min_size, max_size, seed, update_, dry_run, as_json):
+    """Grid the stored open shops and make the result the current grids."""
+    engine = open_current_database(announce=not as_json)
+    result = save_grids(engine, target=target, min_size=min_size, max_size=max_size, seed=seed,
+                        update=update_, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=_plain))
+        return
+    _print_report(result.quality)
+    click.echo(result.summary())
+
+
+@grids.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", default=None, help="CRS of the file when it declares none.")
+@click.option("--dry-run", is_flag=True, help="Check the polygons and count; save nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def grids_import(file, crs, dry_run, as_json):
+    """Adopt official grid polygons from FILE (with a code column) as the current grids."""
+    engine = open_current_database(announce=not as_json)
+    report = import_grids(engine, file, crs=crs, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.problem_lines(50):
+            click.echo(line, err=True)
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(("dry run: " if dry_run else "") + report.summary())
+    if report.refused:
+        raise click.exceptions.Exit(EXIT_REJECTED)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
