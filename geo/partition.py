@@ -8,8 +8,11 @@ when their Voronoi cells touch. Parts are grown by METIS and then put within
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import warnings
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +24,8 @@ from scipy.spatial import Delaunay, QhullError
 # Work per METIS call grows faster than linearly with the number of parts, so
 # large inputs are cut into tiles of about this many shops first.
 TILE_SHOPS = 2_000
+# Below this many locations, starting worker processes costs more than it saves.
+PARALLEL_MIN_NODES = 200_000
 
 
 @dataclass
@@ -251,21 +256,34 @@ def metis_parts(
     max_size: int,
     seed: int,
     tile_shops: int | None = None,
+    workers: int | None = None,
 ) -> np.ndarray:
-    """Initial part label per node (contiguous within each tile and component)."""
+    """Initial part label per node (contiguous within each tile and component).
+
+    Tiles are independent, so above ``PARALLEL_MIN_NODES`` nodes they are
+    partitioned in ``workers`` processes (default: one per CPU); the result
+    does not depend on the number of workers.
+    """
     labels = np.full(graph.n, -1, dtype=np.int64)
     tile = tiles_by_count(
         graph.xy, graph.weights, tile_weight=tile_shops or TILE_SHOPS, target=target
     )
     order = np.argsort(tile, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(tile))]
+    # METIS may exceed the average part weight by ufactor/1000; allowing it
+    # up to max_size lets parts follow the shape of the district.
+    ufactor = int(max(1, round(1000 * (max_size / target - 1))))
+    jobs: list[tuple] = []
+    where: list[tuple[np.ndarray, int]] = []
     next_label = 0
     for t in range(len(bounds) - 1):
         nodes = np.sort(order[bounds[t] : bounds[t + 1]])
         sub, _ = subgraph(graph, nodes)
         n_comp, comp = components(sub)
+        comp_order = np.argsort(comp, kind="stable")
+        comp_bounds = np.r_[0, np.cumsum(np.bincount(comp, minlength=n_comp))]
         for c in range(n_comp):
-            local = np.flatnonzero(comp == c)
+            local = np.sort(comp_order[comp_bounds[c] : comp_bounds[c + 1]])
             total = int(sub.weights[local].sum())
             k = feasible_parts(total, target, min_size, max_size) or max(1, round(total / target))
             if k <= 1:
@@ -273,22 +291,43 @@ def metis_parts(
                 next_label += 1
                 continue
             part_graph, _ = subgraph(sub, local)
-            part = _metis(part_graph, k, seed)
-            labels[nodes[local]] = next_label + part
+            jobs.append(
+                (
+                    part_graph.indptr,
+                    part_graph.indices,
+                    part_graph.weights,
+                    part_graph.edge_weights,
+                    k,
+                    seed,
+                    ufactor,
+                )
+            )
+            where.append((nodes[local], next_label))
             next_label += k
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and graph.n >= PARALLEL_MIN_NODES and len(jobs) > 1:
+        # fork, not spawn: a spawned worker re-imports the caller's main script.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = list(pool.map(_metis_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    else:
+        results = [_metis_job(job) for job in jobs]
+    for (nodes, first), part in zip(where, results, strict=True):
+        labels[nodes] = first + part
     return _compact(labels)
 
 
-def _metis(graph: Graph, k: int, seed: int) -> np.ndarray:
-    options = pymetis.Options(seed=int(seed), contig=1, ufactor=200)
-    adjacency = pymetis.CSRAdjacency(graph.indptr, graph.indices)
+def _metis_job(job: tuple) -> np.ndarray:
+    indptr, indices, vweights, eweights, k, seed, ufactor = job
+    options = pymetis.Options(seed=int(seed), contig=1, ufactor=int(ufactor))
+    adjacency = pymetis.CSRAdjacency(indptr, indices)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = pymetis.part_graph(
             k,
             adjacency,
-            vweights=graph.weights,
-            eweights=graph.edge_weights if len(graph.edge_weights) else None,
+            vweights=vweights,
+            eweights=eweights if len(eweights) else None,
             options=options,
         )
     return np.asarray(result.vertex_part, dtype=np.int64)
