@@ -148,17 +148,19 @@ def times(rows: Rows, values: pd.Series, field_name: str, *, timezone: str = DEF
     present = values != ""
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     if present.any():
-        raw = values[present].astype(str).str.replace("/", "-", regex=False)
-        attempt = pd.to_datetime(raw, errors="coerce", format="mixed", utc=False)
-        stamps = []
-        for item in attempt:
-            if pd.isna(item):
-                stamps.append(pd.NaT)
-            elif item.tzinfo is None:
-                stamps.append(item.tz_localize(timezone).tz_convert(UTC))
+        raw = values[present].astype(str).str.strip().str.replace("/", "-", regex=False)
+        # Vectorised in two passes: stamps with an offset, and local ones without.
+        has_offset = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+        for with_offset in (True, False):
+            part = raw[has_offset == with_offset]
+            if part.empty:
+                continue
+            if with_offset:
+                stamps = pd.to_datetime(part, errors="coerce", format="mixed", utc=True)
             else:
-                stamps.append(item.tz_convert(UTC))
-        parsed[present] = pd.to_datetime(pd.Series(stamps, index=raw.index, dtype=object), utc=True)
+                local = pd.to_datetime(part, errors="coerce", format="mixed")
+                stamps = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(UTC)
+            parsed[part.index] = stamps.astype("datetime64[ns, UTC]")
         bad = present & parsed.isna()
         for row, value in zip(values.index[bad], values[bad], strict=True):
             rows.add(row, field_name, f"{value!r} is not a date and time (use 2026-07-23 10:57 "
