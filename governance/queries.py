@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Float, String, and_, case, column, func, or_, select, union, values
 from sqlalchemy.orm import Session
 
 from governance.catalog import OPEN_STATES, STATE_SEVERITY_ORDER, CaseState, Category, Trade
@@ -48,6 +48,7 @@ from governance.models import (
     User,
 )
 from governance.permissions import Viewer, require_grid
+from governance.spatial import UTCDateTime
 from governance.stats import FIGURES, closed_figures
 
 LOOP_COLUMNS = [state.value for state in STATE_SEVERITY_ORDER]
@@ -75,8 +76,8 @@ class CaseFilter:
     grid_codes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for field, enum, values in (("categories", Category, self.categories), ("states", CaseState, self.states)):
-            for value in values:
+        for field, enum, given in (("categories", Category, self.categories), ("states", CaseState, self.states)):
+            for value in given:
                 try:
                     enum(value)
                 except ValueError:
@@ -268,10 +269,9 @@ def grid_loop_summary(
     summary["median_days_to_close"] = summary["median_days_to_close"].astype(float)
     summary["on_time_rate"] = (summary["closed_on_time"] / summary["closed"].where(summary["closed"] > 0)).astype(float)
     summary["mean_rating"] = (summary["rating_sum"] / summary["rating_count"].where(summary["rating_count"] > 0)).astype(float)
-    due = _checks_due_frame(session, viewer, now, grid_codes=filters.grid_codes if filters else ())
-    in_window = due[due["due_at"] <= now + CHECKS_DUE_WINDOW]
-    summary["checks_overdue"] = in_window[in_window["overdue"]].groupby("grid_id").size().reindex(summary.index, fill_value=0)
-    summary["checks_due"] = in_window[~in_window["overdue"]].groupby("grid_id").size().reindex(summary.index, fill_value=0)
+    checks = _checks_due_counts(session, viewer, now, grid_codes=filters.grid_codes if filters else ())
+    summary = summary.join(checks)
+    summary[["checks_due", "checks_overdue"]] = summary[["checks_due", "checks_overdue"]].fillna(0).astype(int)
     summary["open_per_10_shops"] = (10 * summary["open"] / summary["n_shops"].where(summary["n_shops"] > 0)).astype(float)
     summary["rankable"] = summary["total"] >= min_cases_for_rank
     rank = summary.loc[summary["rankable"], "on_time_rate"].rank(ascending=False, method="min")
@@ -315,8 +315,8 @@ def cases_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None 
         "grid_code", "shop_code", "shop_name", "reporter", "created_at", "due_at", "follow_up_due_at",
         "closed_at", "reopen_count", "department", "overdue", "version",
     ])
-    for column in ("kind", "category", "severity", "state", "outcome"):
-        frame[column] = frame[column].map(lambda v: None if v is None else str(v))
+    for name in ("kind", "category", "severity", "state", "outcome"):
+        frame[name] = frame[name].map(lambda v: None if v is None else str(v))
     frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
     return frame
 
@@ -394,61 +394,96 @@ def _intervals(session: Session) -> dict[tuple[str, str | None], timedelta]:
     return intervals
 
 
+def _check_rules(session: Session, now: datetime):
+    """A VALUES table of (trade, category, interval_days, overdue_before, soon_before).
+
+    A check is overdue when its base time (last check, or opening for a shop
+    never checked) is before ``overdue_before`` = now - interval; due soon when
+    before ``soon_before`` = now + CHECKS_DUE_WINDOW - interval.  Thresholds
+    are computed here so the database only compares times, the same on both
+    backends.
+    """
+    intervals = _intervals(session)
+    rows = []
+    for trade in Trade:
+        for category in categories_for_trade(trade, under_renovation=True):
+            interval = intervals.get((category.value, trade.value), intervals[(category.value, None)])
+            rows.append((trade.value, category.value, interval.total_seconds() / 86400,
+                         now - interval, now + CHECKS_DUE_WINDOW - interval))
+    return values(
+        column("trade", String(32)), column("category", String(32)), column("interval_days", Float()),
+        column("overdue_before", UTCDateTime()), column("soon_before", UTCDateTime()), name="check_rules",
+    ).data(rows).cte("check_rules")  # a CTE: SQLite cannot alias (VALUES ...) columns in FROM
+
+
+def _check_pairs(session: Session, viewer: Viewer, now: datetime, grid_codes=()):
+    """(FROM/WHERE pieces) every open shop in scope joined to each check that applies to it."""
+    scope = _scope(session, viewer, CaseFilter(grid_codes=tuple(grid_codes)))
+    rules = _check_rules(session, now)
+    shops_in_scope = select(Shop.id).join(Grid, Grid.id == Shop.grid_id).where(scope)
+    last = (
+        select(HazardCheck.shop_id, HazardCheck.category, func.max(HazardCheck.performed_at).label("last"))
+        .where(HazardCheck.shop_id.in_(shops_in_scope))
+        .group_by(HazardCheck.shop_id, HazardCheck.category)
+        .subquery("last_checks")
+    )
+    # Construction checks apply only while a renovation is under way.
+    renovating = union(
+        select(Case.shop_id).where(
+            Case.category == Category.CONSTRUCTION, Case.state.in_(list(OPEN_STATES)), Case.shop_id.is_not(None)
+        ),
+        select(HazardCheck.shop_id).where(
+            HazardCheck.category == Category.CONSTRUCTION, HazardCheck.performed_at >= now - RENOVATION_WINDOW
+        ),
+    )
+    # Never checked: due from the day the shop opened, so it shows up at once.
+    base = func.coalesce(last.c.last, Shop.opened_at, type_=UTCDateTime())
+
+    def select_from(*columns):
+        return (
+            select(*columns)
+            .select_from(Shop)
+            .join(Grid, Grid.id == Shop.grid_id)
+            .join(rules, rules.c.trade == Shop.trade)
+            .outerjoin(last, and_(last.c.shop_id == Shop.id, last.c.category == rules.c.category))
+            .where(
+                Shop.closed_at.is_(None), scope,
+                or_(rules.c.category != Category.CONSTRUCTION.value, Shop.id.in_(renovating)),
+            )
+        )
+
+    return select_from, rules, last, base
+
+
+def _checks_due_counts(session: Session, viewer: Viewer, now: datetime, grid_codes=()) -> pd.DataFrame:
+    """Per grid: checks_due (within CHECKS_DUE_WINDOW, not yet overdue) and checks_overdue."""
+    select_from, rules, _, base = _check_pairs(session, viewer, now, grid_codes)
+    rows = session.execute(
+        select_from(
+            Shop.grid_id,
+            func.sum(case((and_(base >= rules.c.overdue_before, base < rules.c.soon_before), 1), else_=0)),
+            func.sum(case((base < rules.c.overdue_before, 1), else_=0)),
+        ).group_by(Shop.grid_id)
+    ).all()
+    return pd.DataFrame(rows, columns=["grid_id", "checks_due", "checks_overdue"]).set_index("grid_id")
+
+
 def _checks_due_frame(session: Session, viewer: Viewer, now: datetime, *, grid_codes=()) -> pd.DataFrame:
     """Every (open shop, applicable check) in scope with its last check and next due time."""
-    scope = _scope(session, viewer, CaseFilter(grid_codes=tuple(grid_codes)))
-    shops = pd.DataFrame(
-        session.execute(
-            select(Shop.id, Shop.shop_code, Shop.name, Shop.trade, Shop.opened_at, Grid.id, Grid.code)
-            .join(Grid, Grid.id == Shop.grid_id)
-            .where(Shop.closed_at.is_(None), scope)
-        ).all(),
-        columns=["shop_id", "shop_code", "shop_name", "trade", "opened_at", "grid_id", "grid_code"],
-    )
-    columns = ["shop_id", "shop_code", "shop_name", "grid_id", "grid_code", "category", "last_checked_at",
-               "due_at", "overdue"]
-    if shops.empty:
-        return pd.DataFrame(columns=columns).astype({"overdue": bool, "due_at": "datetime64[ns, UTC]"})
-    shop_scope = Shop.grid_id.in_(select(Grid.id).where(scope))
-    last = pd.DataFrame(
-        session.execute(
-            select(HazardCheck.shop_id, HazardCheck.category, func.max(HazardCheck.performed_at))
-            .join(Shop, Shop.id == HazardCheck.shop_id)
-            .where(shop_scope)
-            .group_by(HazardCheck.shop_id, HazardCheck.category)
-        ).all(),
-        columns=["shop_id", "category", "last_checked_at"],
-    )
-    last["category"] = last["category"].map(str)
-    renovating = set(
-        session.scalars(
-            select(Case.shop_id).join(Shop, Shop.id == Case.shop_id).where(
-                shop_scope, Case.category == Category.CONSTRUCTION, Case.state.in_(list(OPEN_STATES))
-            )
-        ).all()
-    )
-    recent = last[(last["category"] == Category.CONSTRUCTION.value)]
-    recent_times = pd.to_datetime(recent["last_checked_at"], utc=True)
-    renovating |= set(recent.loc[recent_times >= pd.Timestamp(now - RENOVATION_WINDOW), "shop_id"])
-    # One row per applicable (shop, category): few trades, so expand per trade, not per shop.
-    shops["trade"] = shops["trade"].map(str)
-    shops["renovating"] = shops["shop_id"].isin(renovating)
-    parts = []
-    for (trade, renovating_flag), group in shops.groupby(["trade", "renovating"]):
-        for category in categories_for_trade(Trade(trade), under_renovation=bool(renovating_flag)):
-            parts.append(group.assign(category=category.value))
-    due = pd.concat(parts, ignore_index=True).merge(last, on=["shop_id", "category"], how="left")
-    intervals = _intervals(session)
-    due["interval"] = [
-        intervals.get((c, t), intervals[(c, None)]) for c, t in zip(due["category"], due["trade"], strict=True)
-    ]
+    select_from, rules, last, _ = _check_pairs(session, viewer, now, grid_codes)
+    rows = session.execute(
+        select_from(Shop.shop_code, Shop.name, Grid.id, Grid.code, rules.c.category, last.c.last,
+                    Shop.opened_at, rules.c.interval_days)
+    ).all()
+    due = pd.DataFrame(rows, columns=["shop_code", "shop_name", "grid_id", "grid_code", "category",
+                                      "last_checked_at", "opened_at", "interval_days"])
     last_at = pd.to_datetime(due["last_checked_at"], utc=True)
-    # Never checked: due from the day the shop opened, so it shows up at once.
     base = last_at.fillna(pd.to_datetime(due["opened_at"], utc=True))
-    due["due_at"] = base + pd.to_timedelta(due["interval"])
-    due["overdue"] = due["due_at"] < pd.Timestamp(now)
+    due["due_at"] = base + pd.to_timedelta(due["interval_days"].astype(float), unit="D")
+    due["overdue"] = (due["due_at"] < pd.Timestamp(now)).astype(bool)
     due["last_checked_at"] = last_at
-    return due[columns]
+    return due[["shop_code", "shop_name", "grid_id", "grid_code", "category", "last_checked_at", "due_at",
+                "overdue"]]
 
 
 def checks_due(session: Session, viewer: Viewer, *, now: datetime | None = None) -> pd.DataFrame:
