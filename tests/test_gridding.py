@@ -194,6 +194,14 @@ def test_result_is_in_the_input_crs():
             ),
             "NaN or infinite",
         ),
+        (
+            lambda s: s.set_geometry(
+                gpd.GeoSeries(
+                    [shapely.Point(np.inf, 25.0), *s.geometry[1:]], index=s.index, crs=s.crs
+                )
+            ),
+            "NaN or infinite",
+        ),
     ],
 )
 def test_bad_shops_are_rejected_with_what_was_found(make, found):

@@ -101,3 +101,19 @@ def test_update_does_not_modify_inputs(district):
     shops_before, grids_before = shops.copy(), grids.copy()
     update_grids(grids, shops.iloc[10:])
     assert shops.equals(shops_before) and grids.equals(grids_before)
+
+
+def test_a_new_mall_becomes_its_own_building_grid(district):
+    shops, grids, codes = district
+    host = grids.code.iloc[4]
+    spot = metric_xy(shops.loc[codes == host]).mean(axis=0)
+    mall = shops_at(np.tile(spot, (25, 1)), start=3000)
+    new, new_codes, changes = update_grids(grids, pd.concat([shops, mall]))
+
+    building = new[new.building]
+    assert len(building) == 1 and building.n_shops.iloc[0] == 25
+    assert new_codes.loc[mall.index].nunique() == 1
+    assert new_codes.loc[mall.index].iloc[0] == building.code.iloc[0] in changes.appeared
+    assert new[~new.building].n_shops.between(8, 12).all()
+    report = grid_quality(new, pd.concat([shops, mall]), shop_codes=new_codes)
+    assert report["shops_outside_own_grid"] == 0 and report["parts_per_polygon"]["max"] == 1
