@@ -41,7 +41,7 @@ from pipelines.ingest import (
     load_table,
 )
 from pipelines.readers import InputFileError
-from pipelines.validation import Rows, find_column, text
+from pipelines.validation import Rows, find_column, parse_crs, text
 
 
 class GridStoreError(LinpuError):
@@ -173,7 +173,7 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
         rows.add(row, "code", "longer than 32 characters")
     _duplicates_in_file(rows, codes, "code")
     geometry = table.geometry
-    source_crs = crs or geometry.crs
+    source_crs = parse_crs(crs) if crs else geometry.crs
     if source_crs is None:
         raise InputFileError(table.source, 1, "geometry", "the file declares no CRS; give --crs")
     for row, geom in geometry.items():

@@ -20,6 +20,7 @@ import shapely
 from pyproj import CRS
 
 from geo.coords import SYSTEMS, convert, in_china
+from governance.errors import ConfigurationError
 from pipelines.readers import InputFileError, Problem, RawTable
 
 #: Field exports from Chinese apps give local time without an offset.
@@ -178,6 +179,14 @@ def times(rows: Rows, values: pd.Series, field_name: str, *, timezone: str = DEF
 # --- places ----------------------------------------------------------------
 
 
+def parse_crs(value: str) -> CRS:
+    """A CRS from ``--crs``; a usage error (exit 2) when pyproj does not know it."""
+    try:
+        return CRS.from_user_input(value)
+    except Exception:  # pyproj raises CRSError and friends
+        raise ConfigurationError(f"--crs {value!r} is not a CRS pyproj knows (e.g. EPSG:4549)") from None
+
+
 def metric_crs_for(lon: float, lat: float) -> CRS:
     """EPSG:4549 around Quanzhou (the DESIGN's metric CRS), else the local UTM zone."""
     if 118.5 <= lon <= 121.5 and 18 <= lat <= 42:
@@ -251,10 +260,10 @@ def locate(rows: Rows, table: RawTable, *, crs: str | None, coords: str, distric
         rows.problems.extend(p for p in probe.problems if not absent[index.get_loc(p.row)])
         x[absent], y[absent] = np.nan, np.nan
         fields = (lon_col, lat_col)
-        source_crs = CRS.from_user_input(crs) if crs else CRS.from_epsg(4326)
+        source_crs = parse_crs(crs) if crs else CRS.from_epsg(4326)
     elif table.geometry is not None:
         geometry = table.geometry
-        source_crs = CRS.from_user_input(crs) if crs else geometry.crs
+        source_crs = parse_crs(crs) if crs else geometry.crs
         x, y = _points_of(rows, geometry, required)
         fields = ("geometry", "geometry")
         if source_crs is None:
