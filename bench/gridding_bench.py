@@ -31,15 +31,43 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class Timer:
+    """Wall time, CPU time (this process and its workers) and the load around it.
+
+    The machine may be shared: CPU time shows the work done whatever else
+    runs, wall time what a user waits, the load average how busy it was.
+    """
+
+    def __enter__(self):
+        self._wall = time.perf_counter()
+        self._cpu = self._cpu_now()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = round(time.perf_counter() - self._wall, 3)
+        self.cpu_seconds = round(self._cpu_now() - self._cpu, 3)
+        self.load = round(os.getloadavg()[0], 2)
+
+    @staticmethod
+    def _cpu_now() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def figures(self) -> dict:
+        return {"seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "load_1min": self.load}
+
+
 def run_build(n: int, seed: int) -> dict:
     from bench.synthetic_city import make_city
     from geo.gridding import build_grids, grid_quality
 
     city = make_city(n, seed=seed)
     rss_before = _rss_mb()
-    start = time.perf_counter()
-    grids, codes = build_grids(city.shops, boundary=city.boundary, streets=city.streets, seed=seed)
-    seconds = time.perf_counter() - start
+    with Timer() as timer:
+        grids, codes = build_grids(
+            city.shops, boundary=city.boundary, streets=city.streets, seed=seed
+        )
     rss_after = _rss_mb()
     quality = grid_quality(
         grids, city.shops, shop_codes=codes, boundary=city.boundary, streets=city.streets
@@ -47,7 +75,7 @@ def run_build(n: int, seed: int) -> dict:
     return {
         "method": "linpu build_grids",
         "n_shops": n,
-        "seconds": round(seconds, 3),
+        **timer.figures(),
         "rss_before_mb": round(rss_before),
         "peak_rss_mb": round(rss_after),
         "malls": city.n_malls,
@@ -90,9 +118,8 @@ def run_update(n: int, seed: int, shares=(0.01, 0.05)) -> list[dict]:
     out = []
     for share in shares:
         shops, remaining = churn(city.shops, share, seed + 1)
-        start = time.perf_counter()
-        new_grids, new_codes, changes = update_grids(grids, shops, streets=city.streets)
-        seconds = time.perf_counter() - start
+        with Timer() as timer:
+            new_grids, new_codes, changes = update_grids(grids, shops, streets=city.streets)
         kept = float((new_codes.loc[remaining] == codes.loc[remaining]).mean())
         quality = grid_quality(
             new_grids, shops, shop_codes=new_codes, boundary=city.boundary, streets=city.streets
@@ -102,7 +129,7 @@ def run_update(n: int, seed: int, shares=(0.01, 0.05)) -> list[dict]:
                 "method": "linpu update_grids",
                 "n_shops": n,
                 "churn": share,
-                "seconds": round(seconds, 3),
+                **timer.figures(),
                 "remaining_shops_kept": round(kept, 4),
                 "grids_unchanged": round(1 - len(changes.reshaped) / len(grids), 4),
                 "changes": {
@@ -130,7 +157,7 @@ def run_compare(n: int, seed: int) -> list[dict]:
     k = int(round(n / 10))
     results = []
 
-    def evaluate(name: str, labels: np.ndarray, seconds: float, peak: float, note: str) -> dict:
+    def evaluate(name: str, labels: np.ndarray, timer: Timer, peak: float, note: str) -> dict:
         # Shops at one coordinate share a Voronoi cell: the location goes to
         # the cluster of its first shop, as any polygon layer must decide.
         loc, first = np.unique(np.round(xy, 1), axis=0, return_index=True)
@@ -159,7 +186,7 @@ def run_compare(n: int, seed: int) -> list[dict]:
         return {
             "method": name,
             "n_shops": n,
-            "seconds": round(seconds, 3),
+            **timer.figures(),
             "peak_rss_mb": round(peak),
             "note": note,
             "quality": quality,
@@ -172,13 +199,9 @@ def run_compare(n: int, seed: int) -> list[dict]:
             {"method": "scikit-learn KMeans", "note": "not installed (pip install '.[bench]')"}
         )
     else:
-        start = time.perf_counter()
-        labels = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(xy)
-        results.append(
-            evaluate(
-                "scikit-learn KMeans", labels, time.perf_counter() - start, _rss_mb(), "n_init=1"
-            )
-        )
+        with Timer() as timer:
+            labels = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(xy)
+        results.append(evaluate("scikit-learn KMeans", labels, timer, _rss_mb(), "n_init=1"))
     try:
         from k_means_constrained import KMeansConstrained
     except ImportError:
@@ -186,19 +209,13 @@ def run_compare(n: int, seed: int) -> list[dict]:
             {"method": "k-means-constrained", "note": "not installed (pip install '.[bench]')"}
         )
     else:
-        start = time.perf_counter()
         model = KMeansConstrained(
             n_clusters=k, size_min=8, size_max=12, n_init=1, random_state=seed
         )
-        labels = model.fit_predict(xy)
+        with Timer() as timer:
+            labels = model.fit_predict(xy)
         results.append(
-            evaluate(
-                "k-means-constrained (min 8, max 12)",
-                labels,
-                time.perf_counter() - start,
-                _rss_mb(),
-                "n_init=1",
-            )
+            evaluate("k-means-constrained (min 8, max 12)", labels, timer, _rss_mb(), "n_init=1")
         )
     return results
 
@@ -231,8 +248,8 @@ def machine() -> dict:
 
 def markdown(results: list[dict]) -> str:
     rows = [
-        "| method | shops | time (s) | peak RSS (MB) | grids in bounds | size min–max | mean PP | min PP | multi-part | straddling main road | max walk (m) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| method | shops | time (s) | CPU (s) | load | peak RSS (MB) | grids in bounds | size min–max | mean PP | min PP | multi-part | straddling main road | max walk (m) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "quality" not in r:
@@ -243,7 +260,8 @@ def markdown(results: list[dict]) -> str:
         q = r["quality"]
         name = r["method"] + (f", {100 * r['churn']:.0f} % churn" if "churn" in r else "")
         rows.append(
-            f"| {name} | {r['n_shops']:,} | {r['seconds']} | {r.get('peak_rss_mb', '')} | "
+            f"| {name} | {r['n_shops']:,} | {r['seconds']} | {r.get('cpu_seconds', '')} | "
+            f"{r.get('load_1min', '')} | {r.get('peak_rss_mb', '')} | "
             f"{100 * q['size']['share_within_bounds']:.1f} % | {q['size']['min']:.0f}–{q['size']['max']:.0f} | "
             f"{q['polsby_popper']['mean']:.3f} | {q['polsby_popper']['min']:.3f} | "
             f"{q['parts_per_polygon']['multi_part_grids']} | {100 * (q['straddling_main_road_share'] or 0):.1f} % | "

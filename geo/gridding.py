@@ -127,7 +127,7 @@ def build_grids(
     street_lines = _streets(streets, crs)
 
     loc_xy, shop_loc, loc_weight = _locations(xy)
-    diagram = voronoi_diagram(loc_xy, region)
+    diagram = voronoi_diagram(loc_xy, region, grid_size=SNAP_M)
     graph = _location_graph(loc_xy, loc_weight, street_lines, diagram, region)
     building = loc_weight > max_size
     labels = _partition(
@@ -260,7 +260,7 @@ def update_grids(
     n_old = len(old)
     region = shapely.union_all(old_poly)
     graph = _location_graph(
-        loc_xy, loc_weight, street_lines, voronoi_diagram(loc_xy, region), region
+        loc_xy, loc_weight, street_lines, voronoi_diagram(loc_xy, region, grid_size=SNAP_M), region
     )
     building = loc_weight > max_size
     labels = old_label.copy()
@@ -315,7 +315,7 @@ def update_grids(
         zone_lab = labels[in_zone]
         local = {lab: i for i, lab in enumerate(zone_labels)}
         local_lab = np.array([local[int(v)] for v in zone_lab], dtype=np.int64)
-        zone_diagram = voronoi_diagram(zone_xy, zone)
+        zone_diagram = voronoi_diagram(zone_xy, zone, grid_size=SNAP_M)
         new_poly = clip_to(dissolve_cells(zone_diagram, local_lab, len(zone_labels)), zone)
         anchors = _anchors(zone_xy, local_lab, len(zone_labels))
         new_poly = _settle(absorb_fragments(new_poly, anchors))
@@ -383,9 +383,18 @@ def _settle(polygons: np.ndarray) -> np.ndarray:
     Clipping leaves vertices a few nanometres apart; they survive in metres but
     collapse into self-intersections once projected to degrees and back.
     """
-    present = ~shapely.is_missing(polygons)
     out = polygons.copy()
-    out[present] = shapely.set_precision(polygons[present], SNAP_M)
+    present = np.flatnonzero(~shapely.is_missing(polygons))
+    # Dissolved cells are on the grid already (their vertices were snapped);
+    # only polygons cut by the boundary, or invalid ones, need the work.
+    coords, which = shapely.get_coordinates(polygons[present], return_index=True)
+    off = ~np.isclose(coords, np.round(coords / SNAP_M) * SNAP_M, rtol=0, atol=1e-9).all(axis=1)
+    todo = np.zeros(len(present), dtype=bool)
+    todo[np.unique(which[off])] = True
+    todo |= ~shapely.is_valid(polygons[present])
+    idx = present[todo]
+    if idx.size:
+        out[idx] = shapely.set_precision(polygons[idx], SNAP_M)
     return out
 
 

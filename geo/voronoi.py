@@ -56,7 +56,7 @@ class Diagram:
         return shapely.polygons(rings)
 
 
-def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry) -> Diagram:
+def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: float = 0.0) -> Diagram:
     """Voronoi cells of the distinct points ``xy``, covering ``region``.
 
     The cells come from one Delaunay triangulation of the points plus a ring of
@@ -65,7 +65,8 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry) -> Diagram:
     cells cover it, and each cell is the ring of circumcentres of its
     triangles. The frame also makes collinear points (one straight street)
     triangulable. Shared borders have identical vertices, so the cells form
-    an exact coverage.
+    an exact coverage. With ``grid_size``, vertices are snapped to that grid
+    and borders shorter than it count as a point.
     """
     n = len(xy)
     xmin, ymin, xmax, ymax = shapely.bounds(region)
@@ -88,7 +89,7 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry) -> Diagram:
     nb, nc = (ba**2).sum(1), (ca**2).sum(1)
     centres = a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
     del a, b, c, ba, ca, nb, nc, d
-    vertex_id = _merge_coincident(centres, tri.neighbors)
+    vertex_id = _merge_coincident(centres, tri.neighbors, tol=max(grid_size, 1e-6))
 
     vertex = simplices.ravel()
     triangle = np.repeat(np.arange(len(simplices)), 3)
@@ -125,13 +126,17 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry) -> Diagram:
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].astype(np.int64)
     return Diagram(
         sites=xy,
-        vertices=centres + centre,
+        vertices=_snap(centres + centre, grid_size),
         ring_ptr=ring_ptr,
         ring=ring,
         indptr=indptr,
         indices=dst[order],
         ridge=ridge[order],
     )
+
+
+def _snap(xy: np.ndarray, grid_size: float) -> np.ndarray:
+    return np.round(xy / grid_size) * grid_size if grid_size else xy
 
 
 def _merge_coincident(

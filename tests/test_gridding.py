@@ -184,7 +184,12 @@ def test_result_is_in_the_input_crs():
     [
         (lambda s: s.iloc[:0], "empty"),
         (lambda s: s.iloc[:5], "found 5 shops"),
-        (lambda s: s.set_geometry(s.geometry.buffer(1e-5)), "not points"),
+        (
+            lambda s: s.set_geometry(
+                gpd.GeoSeries(shapely.buffer(s.geometry.values, 1e-5), index=s.index, crs=s.crs)
+            ),
+            "not points",
+        ),
         (lambda s: s.set_crs(None, allow_override=True), "no CRS"),
         (
             lambda s: s.set_geometry(
