@@ -37,11 +37,20 @@ def current_generation(session: Session) -> GridGeneration | None:
 
 
 def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
-    """grid_id, code, geometry of the current generation (cached per database and generation)."""
-    generation = current_generation(session)
+    """grid_id, code, geometry of the current generation (cached per database and generation).
+
+    ``frame.attrs["grid_ids"]`` maps code to grid id.
+    """
+    # Columns, not the entity: this runs on every filing and must stay cheap.
+    generation = session.execute(
+        select(GridGeneration.id, GridGeneration.created_at)
+        .where(GridGeneration.is_current.is_(True))
+        .order_by(GridGeneration.id.desc())
+        .limit(1)
+    ).first()
     if generation is None:
         raise NotFoundError("there are no grids yet: build them (`linpu grids save`) or load the demo")
-    key = (session.bind.engine.url.render_as_string(hide_password=True), generation.id, generation.created_at)
+    key = (str(session.get_bind().url), generation.id, generation.created_at)
     with _cache_lock:
         frame = _cache.get(key)
     if frame is None:
@@ -52,6 +61,7 @@ def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
             pd.DataFrame(rows, columns=["grid_id", "code", "geometry"]), geometry="geometry", crs=4326
         )
         frame.sindex  # noqa: B018 - build the tree once, outside any caller's timing
+        frame.attrs["grid_ids"] = dict(zip(frame["code"], frame["grid_id"].astype(int), strict=True))
         with _cache_lock:
             if len(_cache) > 16:
                 _cache.clear()
@@ -82,7 +92,7 @@ def place(session: Session, lon: float, lat: float) -> tuple[int, str]:
             f"point ({lon:.6f}, {lat:.6f}) lies in no grid: the nearest grid is {distance:,.0f} m away; "
             "check the coordinates (WGS84 lon, lat; convert GCJ-02 from Chinese map apps) or extend the grids"
         )
-    return int(grids.loc[grids["code"] == code, "grid_id"].iloc[0]), str(code)
+    return int(grids.attrs["grid_ids"][code]), str(code)
 
 
 @dataclass
