@@ -285,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--markdown", action="store_true", help="print a Markdown table instead of JSON"
     )
+    parser.add_argument("--save", help="also write the full results as JSON to this file")
     parser.add_argument("--one", choices=["build", "update", "compare"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -320,6 +321,9 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "results": results,
     }
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2, default=str)
     if args.markdown:
         print(markdown(results))
         for r in results:
@@ -328,7 +332,34 @@ def main(argv: list[str] | None = None) -> None:
                     f"\nupdate after {100 * r['churn']:.0f} % churn: {100 * r['remaining_shops_kept']:.2f} % of remaining shops kept, "
                     f"{100 * r['grids_unchanged']:.1f} % of grids unchanged, {r['seconds']} s, changes {r['changes']}"
                 )
+        base = next(
+            (
+                r
+                for r in results
+                if r.get("method") == "linpu build_grids" and r["n_shops"] == 10_000
+            ),
+            None,
+        )
+        for r in results:
+            if (
+                base
+                and "quality" in r
+                and r["method"] not in ("linpu build_grids", "linpu update_grids")
+            ):
+                print(
+                    f"\n{r['method']} vs linpu on 10,000 shops: "
+                    f"{r['seconds'] / base['seconds']:.0f}x the wall time, "
+                    f"{r['cpu_seconds'] / base['cpu_seconds']:.1f}x the CPU time, "
+                    f"{r['peak_rss_mb'] / base['peak_rss_mb']:.1f}x the peak memory, "
+                    f"grids in bounds {100 * r['quality']['size']['share_within_bounds']:.1f} % vs "
+                    f"{100 * base['quality']['size']['share_within_bounds']:.1f} %, "
+                    f"straddling {100 * r['quality']['straddling_main_road_share']:.1f} % vs "
+                    f"{100 * base['quality']['straddling_main_road_share']:.1f} %, "
+                    f"shops outside their own polygon {r['quality']['shops_outside_own_grid']} vs "
+                    f"{base['quality']['shops_outside_own_grid']}"
+                )
         print(f"\nmachine: {report['machine']}")
+        print(f"command: {report['command']}")
     else:
         print(json.dumps(report, indent=2, default=str))
 

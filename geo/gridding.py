@@ -575,7 +575,11 @@ def _crossings(
     """Weight factor of each segment a-b for the streets it crosses, and whether one is main."""
     factor = np.ones(len(a))
     main = np.zeros(len(a), dtype=bool)
-    trees = {cls: shapely.STRtree(lines) for cls, lines in streets.items() if len(lines)}
+    trees = {
+        cls: shapely.STRtree(lines)
+        for cls, lines in streets.items()
+        if len(lines) and (CROSSING_FACTOR[cls] < 1 or cls == "main")
+    }
     # In chunks: a million locations make three million segments, too many
     # geometries to hold at once.
     for lo in range(0, len(a), chunk):
