@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+import shapely
+from sqlalchemy import Engine, String, select, type_coerce
 
 from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.checklists import checklist_for
@@ -49,6 +50,7 @@ from pipelines.ingest import (
     current_grid_frame,
     district_of,
     load_table,
+    raw_wkb,
 )
 from pipelines.readers import InputFileError
 from pipelines.validation import (
@@ -259,16 +261,18 @@ def _stored_case_keys(session, created: pd.Series) -> dict[str, str]:
     if present.empty:
         return {}
     rows = session.execute(
-        select(Case.case_no, Case.category, Case.created_at, Case.geometry)
+        select(Case.case_no, type_coerce(Case.category, String), Case.created_at, raw_wkb(session, Case.geometry))
         .where(Case.created_at >= present.min().to_pydatetime(), Case.created_at <= present.max().to_pydatetime())
     ).all()
-    keys = {}
-    for case_no, category, at, geometry in rows:
-        stamp = pd.Timestamp(at).tz_convert(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        key = (f"{getattr(category, 'value', category)}|{stamp}|"
-               f"{np.round(geometry.x, ID_DECIMALS)}|{np.round(geometry.y, ID_DECIMALS)}")
-        keys[key] = case_no
-    return keys
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows, columns=["case_no", "category", "at", "wkb"])
+    xy = shapely.get_coordinates(shapely.from_wkb(np.asarray([bytes(v) for v in frame["wkb"]], dtype=object)))
+    stamps = pd.to_datetime(frame["at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    keys = (frame["category"].astype(str) + "|" + stamps + "|"
+            + pd.Series(np.round(xy[:, 0], ID_DECIMALS)).astype(str) + "|"
+            + pd.Series(np.round(xy[:, 1], ID_DECIMALS)).astype(str))
+    return dict(zip(keys.tolist(), frame["case_no"].tolist(), strict=True))
 
 
 def ingest_checks(
