@@ -82,7 +82,7 @@ def _run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "pipelines", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},

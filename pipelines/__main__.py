@@ -1,0 +1,5 @@
+"""`python -m pipelines` runs the `linpu` command (as the console script does)."""
+
+from pipelines.cli import main
+
+main(prog_name="linpu")
