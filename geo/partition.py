@@ -50,66 +50,24 @@ class Graph:
 
 
 def delaunay_adjacency(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR adjacency of the Delaunay triangulation of distinct points ``xy``."""
-    indptr, indices, _ = delaunay_graph(xy)
-    return indptr, indices
+    """CSR adjacency of the Delaunay triangulation of distinct points ``xy``.
 
-
-def delaunay_graph(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR adjacency of the Delaunay triangulation and each edge's Voronoi ridge length.
-
-    The ridge is the border the two points' Voronoi cells share; ridges on the
-    hull (unbounded) get the median length. Collinear inputs (one straight
-    street) have no triangulation; their neighbours are then the previous and
-    next point along the line, with equal ridges.
+    Collinear inputs (one straight street) have no triangulation; their
+    neighbours are then the previous and next point along the line.
     """
     n = len(xy)
     if n >= 3 and not _collinear(xy):
         try:
-            tri = Delaunay(xy)
+            indptr, indices = Delaunay(xy).vertex_neighbor_vertices
+            return indptr.astype(np.int64), indices.astype(np.int64)
         except QhullError:
-            tri = None
-        if tri is not None:
-            indptr, indices = tri.vertex_neighbor_vertices
-            indptr, indices = indptr.astype(np.int64), indices.astype(np.int64)
-            return indptr, indices, _ridge_lengths(tri, indptr, indices)
-    if n == 1:
-        return np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+            pass
+    if n <= 1:
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     order = np.argsort(_principal_projection(xy), kind="stable")
     src = np.r_[order[:-1], order[1:]]
     dst = np.r_[order[1:], order[:-1]]
-    indptr, indices = _csr_from_edges(n, src, dst)
-    return indptr, indices, np.ones(len(indices))
-
-
-def _ridge_lengths(tri: Delaunay, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    pts = tri.points
-    simplices = tri.simplices
-    a, b, c = pts[simplices[:, 0]], pts[simplices[:, 1]], pts[simplices[:, 2]]
-    # Circumcentres are the Voronoi vertices; a ridge joins the circumcentres
-    # of the two triangles on either side of its Delaunay edge.
-    ba, ca = b - a, c - a
-    d = 2 * (ba[:, 0] * ca[:, 1] - ba[:, 1] * ca[:, 0])
-    d = np.where(np.abs(d) < 1e-12, 1e-12, d)
-    nb, nc = (ba**2).sum(1), (ca**2).sum(1)
-    centre = a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
-    m = len(simplices)
-    t = np.repeat(np.arange(m), 3)
-    k = np.tile(np.arange(3), m)
-    u, v = simplices[t, (k + 1) % 3], simplices[t, (k + 2) % 3]
-    across = tri.neighbors[t, k]
-    length = np.where(across >= 0, np.hypot(*(centre[t] - centre[np.maximum(across, 0)]).T), np.nan)
-    n = len(pts)
-    key = np.minimum(u, v).astype(np.int64) * n + np.maximum(u, v)
-    order = np.argsort(key, kind="stable")
-    src = np.repeat(np.arange(n), np.diff(indptr))
-    directed = np.minimum(src, indices) * n + np.maximum(src, indices)
-    ridge = length[order][np.searchsorted(key[order], directed)]
-    finite = ridge[np.isfinite(ridge)]
-    median = float(np.median(finite)) if finite.size else 1.0
-    # Slivers on the hull put circumcentres far out; no ridge inside the
-    # district is that long.
-    return np.clip(np.nan_to_num(ridge, nan=median), 0.0, 10 * median)
+    return _csr_from_edges(n, src, dst)
 
 
 def _collinear(xy: np.ndarray) -> bool:
@@ -145,17 +103,6 @@ def ridge_weights(ridge: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     ref = float(np.median(ridge)) or 1.0
     return np.clip(np.round(100.0 * ridge / ref), 1, 1000).astype(np.int64)
-
-
-def length_weights(xy: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """Integer edge weights that fall with edge length (METIS cuts light edges)."""
-    src = np.repeat(np.arange(len(xy)), np.diff(indptr))
-    length = np.hypot(*(xy[src] - xy[indices]).T)
-    if length.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    ref = float(np.median(length)) or 1.0
-    w = 100.0 * ref / np.maximum(length, 0.1 * ref)
-    return np.clip(np.round(w), 1, 1000).astype(np.int64)
 
 
 def subgraph(graph: Graph, nodes: np.ndarray) -> tuple[Graph, np.ndarray]:
@@ -314,7 +261,7 @@ def metis_parts(
         results = [_metis_job(job) for job in jobs]
     for (nodes, first), part in zip(where, results, strict=True):
         labels[nodes] = first + part
-    return _compact(labels)
+    return compact_labels(labels)
 
 
 def _metis_job(job: tuple) -> np.ndarray:
@@ -333,7 +280,7 @@ def _metis_job(job: tuple) -> np.ndarray:
     return np.asarray(result.vertex_part, dtype=np.int64)
 
 
-def _compact(labels: np.ndarray) -> np.ndarray:
+def compact_labels(labels: np.ndarray) -> np.ndarray:
     _, inverse = np.unique(labels, return_inverse=True)
     return inverse.astype(np.int64)
 
