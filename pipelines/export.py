@@ -29,6 +29,7 @@ Rules where the formats differ:
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -373,3 +374,47 @@ def export_layers(
     with transaction(engine) as session:
         frames = gather_layers(session, names, filters=filters, viewer=viewer, now=now)
     return write_layers(frames, fmt, out, crs=crs, progress=progress)
+
+
+MEDIA_TYPES = {
+    "gpkg": "application/geopackage+sqlite3",
+    "geojson": "application/geo+json",
+    "parquet": "application/vnd.apache.parquet",
+    "fgb": "application/octet-stream",
+    "shp": "application/zip",
+    "kml": "application/vnd.google-earth.kml+xml",
+    "csv": "text/csv",
+    "zip": "application/zip",
+}
+
+
+def export_bytes(
+    engine,
+    *,
+    layers: Iterable[str],
+    fmt: str,
+    filters: ExportFilters | None = None,
+    crs: str | None = None,
+    viewer=None,
+    now: datetime | None = None,
+    basename: str = "linpu",
+) -> tuple[str, bytes, str]:
+    """The export as a download: ``(file name, content, media type)``.
+
+    One file is returned as it is; several (one-layer formats with several
+    layers, or a CSV with its ``.prj``) come zipped. The viewer scopes the
+    layers, so a grid leader downloads only their grids.
+    """
+    with tempfile.TemporaryDirectory(prefix="linpu-download-") as folder:
+        names = list(LAYERS) if "all" in layers else list(dict.fromkeys(layers))
+        out = Path(folder) / (basename + (FORMATS[fmt][1] if len(names) == 1 or fmt == "gpkg" else ""))
+        result = export_layers(engine, layers=names, fmt=fmt, out=out, filters=filters, crs=crs,
+                               viewer=viewer, now=now)
+        if len(result.paths) == 1:
+            path = result.paths[0]
+            return path.name, path.read_bytes(), MEDIA_TYPES[fmt]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in result.paths:
+                archive.write(path, path.name)
+        return f"{basename}-{fmt}.zip", buffer.getvalue(), MEDIA_TYPES["zip"]

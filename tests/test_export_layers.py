@@ -138,3 +138,24 @@ def test_export_from_postgis_and_sqlite_alike(engine, tmp_path):
         frames = gather_layers(session, ["cases"], filters=ExportFilters(grid_codes=("G999",)))
     assert len(frames["cases"]) == 0
     assert CaseFilter  # the filters travel as the governance CaseFilter
+
+
+def test_export_bytes_for_the_dashboard_download(demo_database, tmp_path):
+    import io
+    import zipfile
+
+    from governance.permissions import viewer_for
+    from pipelines.export import export_bytes
+
+    engine = make_engine(demo_database)
+    name, data, media = export_bytes(engine, layers=["grids"], fmt="geojson")
+    assert name == "linpu.geojson" and media == "application/geo+json"
+    assert json.loads(data)["type"] == "FeatureCollection"
+    name, data, media = export_bytes(engine, layers=["shops"], fmt="csv")
+    assert name == "linpu-csv.zip" and set(zipfile.ZipFile(io.BytesIO(data)).namelist()) == {"linpu.csv", "linpu.prj"}
+    with transaction(engine) as session:
+        leader = viewer_for(session, "leader01")
+    name, data, _ = export_bytes(engine, layers=["grids"], fmt="gpkg", viewer=leader)
+    (tmp_path / name).write_bytes(data)
+    assert len(gpd.read_file(tmp_path / name, layer="grids")) == len(leader.grid_ids)  # their grids only
+    engine.dispose()
