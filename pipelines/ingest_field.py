@@ -102,7 +102,7 @@ PASS_WORDS = {"pass": True, "passed": True, "ok": True, "合格": True, "通过"
 
 
 def _key_time(stamps: pd.Series) -> pd.Series:
-    return stamps.map(lambda t: "" if pd.isna(t) else t.strftime("%Y-%m-%dT%H:%M:%S"))
+    return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(stamps.notna(), "")
 
 
 def _user_ids(session, names: pd.Series) -> dict[str, int]:
@@ -211,7 +211,8 @@ def ingest_cases(
         if report.refused:
             return report
         good = np.flatnonzero(rows.good_mask())
-        unknown = sum(1 for i in good if reporters.iloc[i] and reporters.iloc[i] not in user_ids)
+        good_reporters = reporters.to_numpy()[good]
+        unknown = int(sum(1 for name in good_reporters if name and name not in user_ids))
         report.counts = {"filed": len(good), "unknown_reporters": unknown}
         if dry_run:
             return report

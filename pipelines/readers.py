@@ -215,7 +215,7 @@ def _read_csv(data: bytes, source: str) -> RawTable:
     body: list[list[str]] = []
     index: list[int] = []
     for record, row in zip(rows[1:], starts[1:], strict=True):
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue  # Excel leaves empty lines at the end
         if len(record) < width:
             problems.append(Problem(row, header[len(record)], f"the line has {len(record)} fields, "
