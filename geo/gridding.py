@@ -54,7 +54,7 @@ from scipy.spatial import cKDTree
 
 from geo import partition as part
 from geo.errors import GriddingError
-from geo.metric import containing_polygon, metric_crs, short_segments
+from geo.metric import containing_polygon, metric_crs, metric_xy, short_segments
 from geo.quality import grid_quality
 from geo.voronoi import (
     Diagram,
@@ -138,7 +138,7 @@ def build_grids(
     _check_sizes(target, min_size, max_size)
     _check_shops(shops, min_size=min_size)
     crs = metric_crs(shops)
-    xy = shapely.get_coordinates(shops.geometry.to_crs(crs).values)
+    xy = metric_xy(shops, crs)
     region = _region(boundary, crs, xy, margin=margin)
     _check_inside(shops, xy, region)
     street_lines = _streets(streets, crs)
@@ -261,7 +261,7 @@ def update_grids(
     crs = metric_crs(shops)
     old = grids.reset_index(drop=True)
     old_poly = old.geometry.to_crs(crs).values
-    xy = shapely.get_coordinates(shops.geometry.to_crs(crs).values)
+    xy = metric_xy(shops, crs)
     street_lines = _streets(streets, crs)
 
     loc_xy, shop_loc, loc_weight = _locations(xy)
@@ -523,7 +523,7 @@ def _region(boundary, crs: CRS, xy: np.ndarray, *, margin: float) -> shapely.Geo
 
 def _check_inside(shops, xy: np.ndarray, region: shapely.Geometry) -> None:
     shapely.prepare(region)
-    inside = shapely.covers(region, shapely.points(xy))
+    inside = shapely.intersects_xy(region, xy[:, 0], xy[:, 1])
     if not inside.all():
         first = int(np.flatnonzero(~inside)[0])
         raise GriddingError(
@@ -556,8 +556,12 @@ def _streets(streets, crs: CRS) -> dict[str, np.ndarray]:
 def _locations(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct locations, the location of every shop, and shops per location."""
     key = np.round(xy / SAME_LOCATION_M).astype(np.int64)
+    key -= key.min(axis=0)
+    # One integer per cell, in the same order as sorting the rows (x, then y):
+    # a 1-D unique is several times faster than unique(axis=0).
+    flat = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
     _, first, inverse, counts = np.unique(
-        key, axis=0, return_index=True, return_inverse=True, return_counts=True
+        flat, return_index=True, return_inverse=True, return_counts=True
     )
     return xy[first], inverse.ravel().astype(np.int64), counts.astype(np.int64)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 QUANZHOU_CRS = CRS.from_epsg(4549)
 
@@ -58,3 +58,17 @@ def short_segments(lines: np.ndarray, *, max_length: float = 50.0) -> tuple[np.n
     same = which[1:] == which[:-1]
     segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
     return segments, keep[which[:-1][same]]
+
+
+def metric_xy(points: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS) -> np.ndarray:
+    """Coordinates of point geometries in ``crs`` as an (n, 2) array.
+
+    Transforms the numbers directly: making a million new point objects, as
+    ``to_crs`` does, costs time and memory for nothing here.
+    """
+    xy = shapely.get_coordinates(points.geometry.values)
+    source = CRS.from_user_input(points.crs)
+    if source == crs:
+        return xy
+    x, y = Transformer.from_crs(source, crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    return np.c_[x, y]

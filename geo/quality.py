@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import ConvexHull, QhullError
 
-from geo.metric import containing_polygon, metric_crs, short_segments
+from geo.metric import containing_polygon, metric_crs, metric_xy, short_segments
 
 
 def grid_quality(
@@ -63,7 +63,7 @@ def grid_quality(
     crs = metric_crs(shops)
     g = grids.reset_index(drop=True)
     poly = g.geometry.to_crs(crs).values
-    xy = shapely.get_coordinates(shops.geometry.to_crs(crs).values)
+    xy = metric_xy(shops, crs)
     codes = g["code"].astype(str).to_numpy()
     index_of = {c: i for i, c in enumerate(codes)}
     if shop_codes is None and "grid_code" in shops:
