@@ -275,7 +275,7 @@ def update_grids(
             "the old grids - rebuild with build_grids and a larger boundary instead"
         )
     n_old = len(old)
-    region = shapely.union_all(old_poly)
+    region = _union_of_coverage(old_poly)
     graph = _location_graph(
         loc_xy, loc_weight, street_lines, voronoi_diagram(loc_xy, region, grid_size=SNAP_M), region
     )
@@ -326,7 +326,7 @@ def update_grids(
     polygons = np.empty(max(int(labels.max()) + 1, n_old), dtype=object)
     polygons[:n_old] = old_poly
     if zone_labels:
-        zone = shapely.union_all(old_poly[sorted(zone_old)])
+        zone = _union_of_coverage(old_poly[sorted(zone_old)])
         in_zone = np.isin(labels, zone_labels)
         zone_xy = loc_xy[in_zone]
         zone_lab = labels[in_zone]
@@ -392,6 +392,17 @@ def update_grids(
 
 
 # -- helpers ---------------------------------------------------------------
+
+
+def _union_of_coverage(polygons: np.ndarray) -> shapely.Geometry:
+    """Union of polygons that tile without overlap (fast path), else a full union."""
+    try:
+        union = shapely.coverage_union_all(polygons)
+        if shapely.is_valid(union):
+            return union
+    except shapely.errors.GEOSException:
+        pass
+    return shapely.union_all(polygons)
 
 
 def _settle(polygons: np.ndarray) -> np.ndarray:
