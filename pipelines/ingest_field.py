@@ -236,8 +236,11 @@ def ingest_cases(
                 raise InputFileError(table.source, int(row), "(row)", f"{exc}; nothing was written") from None
             if reporters.iloc[i] in user_ids:
                 case.reporter_id = user_ids[reporters.iloc[i]]  # who found it; the history says who imported
-            if done % 500 == 0:
-                tick("file", done, len(good))
+            if done % 500 == 499:
+                # Written rows need not stay in the session: a million cases would not fit in memory.
+                session.flush()
+                session.expunge_all()
+                tick("file", done + 1, len(good))
         tick("file", len(good), len(good))
         report.written = True
     return report
@@ -368,8 +371,10 @@ def ingest_checks(
                                      f"{exc}; nothing was written") from None
             if inspectors.iloc[i] in user_ids:
                 check.inspector_id = user_ids[inspectors.iloc[i]]
-            if done % 500 == 0:
-                tick("record", done, len(good))
+            if done % 500 == 499:
+                session.flush()
+                session.expunge_all()
+                tick("record", done + 1, len(good))
         tick("record", len(good), len(good))
         report.written = True
     return report
