@@ -47,7 +47,7 @@ from governance.db import make_engine, session_factory, transaction  # noqa: E40
 from governance.migrate import upgrade  # noqa: E402
 from governance.permissions import system_viewer  # noqa: E402
 from governance.queries import grid_loop_summary  # noqa: E402
-from governance.stats import refresh_grid_stats  # noqa: E402
+from governance.stats import refresh_check_due, refresh_grid_stats  # noqa: E402
 from governance.workflow import file_case  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -272,6 +272,13 @@ def main() -> None:
             loaded = connection.execute(text("SELECT count(*) FROM grids")).scalar() == args.grids
         if loaded:
             print(f"reusing the loaded database {engine.url}", flush=True)
+            with engine.connect() as connection:
+                stale = connection.execute(text("SELECT count(*) FROM check_due")).scalar() == 0
+            if stale:  # loaded before the check_due revision
+                with transaction(engine) as session:
+                    refresh_check_due(session)
+                with engine.begin() as connection:
+                    connection.execute(text("ANALYZE"))
             run(engine, args)
             return
         t = time.perf_counter()
@@ -284,6 +291,7 @@ def main() -> None:
         t = time.perf_counter()
         with transaction(engine) as session:
             refresh_grid_stats(session)
+            refresh_check_due(session)
         with engine.begin() as connection:
             connection.execute(text("ANALYZE"))
         print(f"grid figures computed and ANALYZE in {time.perf_counter() - t:.1f} s", flush=True)

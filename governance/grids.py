@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from geo.placement import place_points
 from governance.errors import NotFoundError, OutsideGrids, ValidationError
 from governance.models import Case, CaseHistory, Grid, GridGeneration, GridMember, Shop
-from governance.stats import refresh_grid_stats
+from governance.stats import refresh_check_due, refresh_grid_stats
 
 _cache: dict[tuple, gpd.GeoDataFrame] = {}
 _cache_lock = threading.Lock()
@@ -256,6 +256,7 @@ def adopt_generation(
         carried = len(rows)
     session.expire_all()
     refresh_grid_stats(session, new_ids.values())
+    refresh_check_due(session)
     return AdoptionResult(
         generation_id=generation.id, grids=len(new_ids), shops_reassigned=len(shop_grid),
         cases_moved=moved, members_carried=carried, members_dropped=dropped,

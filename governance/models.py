@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -190,6 +191,12 @@ class Case(Base):
             "(state = 'closed') = (outcome IS NOT NULL)", name="outcome_iff_closed"
         ),
         Index("ix_cases_grid_state", "grid_id", "state"),
+        # Open cases only, covering what the loop summary reads: its per-grid
+        # open counts scan this small index instead of a million-row table.
+        Index(
+            "ix_cases_open", "grid_id", "state", "created_at", "due_at", "follow_up_due_at",
+            sqlite_where=text("state != 'closed'"), postgresql_where=text("state != 'closed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -268,6 +275,27 @@ class GridStats(Base):
     median_days_to_close: Mapped[float | None] = mapped_column(Float)
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)
     rating_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CheckDue(Base):
+    """When each routine check of each open shop next falls due (kept by governance.stats).
+
+    One row per (shop, applicable check category).  ``applies_until`` bounds a
+    construction check to its renovation: NULL while a construction case of
+    the shop is open, else the last construction check plus the renovation
+    window.  Kept so that the loop summary counts due and overdue checks per
+    grid with an index range scan instead of joining every shop to its checks.
+    """
+
+    __tablename__ = "check_due"
+    __table_args__ = (Index("ix_check_due_due_at", "due_at", "grid_id"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[Category] = mapped_column(code_enum(Category, "check_due_category"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), index=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    applies_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Attachment(Base):

@@ -26,7 +26,19 @@ from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Float, String, and_, case, column, func, or_, select, union, values
+from sqlalchemy import (
+    Float,
+    String,
+    and_,
+    case,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    union,
+    values,
+)
 from sqlalchemy.orm import Session
 
 from governance.catalog import OPEN_STATES, STATE_SEVERITY_ORDER, CaseState, Category, Trade
@@ -36,6 +48,7 @@ from governance.models import (
     Attachment,
     Case,
     CaseHistory,
+    CheckDue,
     CheckSchedule,
     DistrictFeature,
     Grid,
@@ -195,6 +208,13 @@ def overdue_condition(now: datetime):
 
 def _open_figures(session: Session, viewer: Viewer, filters: CaseFilter | None, now: datetime) -> pd.DataFrame:
     counts = [func.sum(case((Case.state == state, 1), else_=0)) for state in OPEN_STATES]
+    # A literal (not a bound parameter), so both databases can prove that the
+    # partial covering index ix_cases_open applies.
+    conditions = [Case.state.op("!=")(literal_column("'closed'")), *_case_conditions(filters)]
+    if not viewer.is_district_wide or (filters and filters.grid_codes):
+        conditions.append(Case.grid_id.in_(_grid_ids_in_scope(session, viewer, filters)))
+    # District-wide, every case is in scope; rows of grids outside the current
+    # generation (there should be none) fall away when joined to the grids.
     rows = session.execute(
         select(
             Case.grid_id,
@@ -202,11 +222,7 @@ def _open_figures(session: Session, viewer: Viewer, filters: CaseFilter | None, 
             func.sum(case((overdue_condition(now), 1), else_=0)),
             func.min(Case.created_at),
         )
-        .where(
-            Case.state.in_(list(OPEN_STATES)),
-            Case.grid_id.in_(_grid_ids_in_scope(session, viewer, filters)),
-            *_case_conditions(filters),
-        )
+        .where(*conditions)
         .group_by(Case.grid_id)
     ).all()
     return pd.DataFrame(rows, columns=["grid_id", *OPEN_COLUMNS, "overdue", "oldest_open_at"]).set_index("grid_id")
@@ -456,7 +472,33 @@ def _check_pairs(session: Session, viewer: Viewer, now: datetime, grid_codes=())
 
 
 def _checks_due_counts(session: Session, viewer: Viewer, now: datetime, grid_codes=()) -> pd.DataFrame:
-    """Per grid: checks_due (within CHECKS_DUE_WINDOW, not yet overdue) and checks_overdue."""
+    """Per grid: checks_due (within CHECKS_DUE_WINDOW, not yet overdue) and checks_overdue.
+
+    Read from ``check_due`` (kept by ``refresh_check_due``): a range scan over
+    the checks due before the window's end.  A database whose ``check_due``
+    was never filled is counted live, with the same rules.
+    """
+    if session.scalar(select(CheckDue.shop_id).limit(1)) is None:
+        return _live_checks_due_counts(session, viewer, now, grid_codes)
+    conditions = [
+        CheckDue.due_at < now + CHECKS_DUE_WINDOW,
+        or_(CheckDue.applies_until.is_(None), CheckDue.applies_until >= now),
+    ]
+    if not viewer.is_district_wide or grid_codes:
+        conditions.append(CheckDue.grid_id.in_(_grid_ids_in_scope(session, viewer, CaseFilter(grid_codes=tuple(grid_codes)))))
+    rows = session.execute(
+        select(
+            CheckDue.grid_id,
+            func.sum(case((CheckDue.due_at >= now, 1), else_=0)),
+            func.sum(case((CheckDue.due_at < now, 1), else_=0)),
+        )
+        .where(*conditions)
+        .group_by(CheckDue.grid_id)
+    ).all()
+    return pd.DataFrame(rows, columns=["grid_id", "checks_due", "checks_overdue"]).set_index("grid_id")
+
+
+def _live_checks_due_counts(session: Session, viewer: Viewer, now: datetime, grid_codes=()) -> pd.DataFrame:
     select_from, rules, _, base = _check_pairs(session, viewer, now, grid_codes)
     rows = session.execute(
         select_from(

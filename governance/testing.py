@@ -16,7 +16,7 @@ from governance.catalog import MemberRole, Role
 from governance.db import transaction
 from governance.models import Grid, GridGeneration, GridMember, Shop, User
 from governance.permissions import Viewer, viewer_for
-from governance.stats import refresh_grid_stats
+from governance.stats import refresh_check_due, refresh_grid_stats
 
 G001_BOX = (118.90, 25.10, 118.91, 25.11)
 G002_BOX = (118.91, 25.10, 118.92, 25.11)
@@ -66,4 +66,5 @@ def seed_small_district(engine: Engine, *, now: datetime | None = None) -> Small
             shops[code] = shop.shop_code
         session.flush()
         refresh_grid_stats(session)
+        refresh_check_due(session)
         return SmallDistrict(grid_ids={c: g.id for c, g in grids.items()}, shop_codes=shops)

@@ -43,7 +43,7 @@ from governance.grids import check_point, place
 from governance.models import Case, CaseHistory, GridStats, HazardCheck, Rating, Shop
 from governance.permissions import Viewer, require_grid, require_supervising, require_write
 from governance.sla import follow_up_limit, resolve_limit
-from governance.stats import refresh_grid_stats
+from governance.stats import refresh_check_due, refresh_grid_stats
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 
@@ -125,7 +125,14 @@ def _write_change(session: Session, case: Case, viewer: Viewer, action: str, fro
     row = _history(session, case, viewer, action, from_state, note=note, now=now, details=details)
     if stats:
         refresh_grid_stats(session, [case.grid_id])
+    _renovation_changed(session, case)
     return row
+
+
+def _renovation_changed(session: Session, case: Case) -> None:
+    # An open construction case makes construction checks due for its shop.
+    if case.category == Category.CONSTRUCTION and case.shop_id is not None:
+        refresh_check_due(session, [case.shop_id])
 
 
 def allowed_actions(viewer: Viewer, case: Case) -> list[str]:
@@ -223,6 +230,7 @@ def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title,
     session.execute(
         update(GridStats).where(GridStats.grid_id == grid_id).values(total=GridStats.total + 1)
     )
+    _renovation_changed(session, case)
     return case
 
 
@@ -385,6 +393,7 @@ def record_check(
         )
         check.case_id = case.id
     session.flush()
+    refresh_check_due(session, [shop.id])
     return check, case
 
 

@@ -41,7 +41,7 @@ from governance.models import (
     User,
 )
 from governance.sla import follow_up_limit
-from governance.stats import refresh_grid_stats
+from governance.stats import refresh_check_due, refresh_grid_stats
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 DEMO_PASSWORD = "linpu-demo"
@@ -298,6 +298,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         for category, trade, days in default_check_schedules():
             session.add(CheckSchedule(category=category, trade=trade, interval_days=days))
         refresh_grid_stats(session)
+        refresh_check_due(session)
 
     return DemoLoadResult(
         loaded=True,

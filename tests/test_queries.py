@@ -202,3 +202,30 @@ def test_closed_shops_and_unknown_filters(world):
             grid_team(session, v["supervisor"], "G999")
     with pytest.raises(ValidationError, match="states: 'open' is not known"):
         CaseFilter(states=("open",))
+
+
+def test_stored_check_due_counts_agree_with_counting_live(world):
+    engine, district, v = world
+    from sqlalchemy import delete
+
+    from governance.models import CheckDue
+
+    shop = district.shop_codes["G001"]
+    with transaction(engine) as session:
+        record_check(session, v["leader1"], shop_code=shop, category="gas", answers=GAS_OK,
+                     now=NOW - timedelta(days=25))
+        record_check(session, v["leader1"], shop_code=shop, category="construction", now=NOW - timedelta(days=10),
+                     answers={"cons.permit_posted": True, "cons.hot_work_permit": True, "cons.debris_cleared": True,
+                              "cons.extinguisher": True, "cons.permitted_hours": True})
+    moments = [NOW, NOW + timedelta(days=3), NOW + timedelta(days=25), NOW + timedelta(days=400)]
+    columns = ["code", "checks_due", "checks_overdue"]
+    with transaction(engine) as session:
+        stored = [grid_loop_summary(session, v["supervisor"], now=t)[columns] for t in moments]
+        session.execute(delete(CheckDue))
+        live = [grid_loop_summary(session, v["supervisor"], now=t)[columns] for t in moments]
+    for a, b in zip(stored, live, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    # The renovation window closes: 25 days on, the construction check no longer applies.
+    # Gas and construction fall due within the week; electricity was never checked.
+    assert stored[0].set_index("code").loc["G001"].tolist() == [2, 1]
+    assert stored[2].set_index("code").loc["G001", "checks_overdue"] == 2  # electricity, gas; construction lapsed
