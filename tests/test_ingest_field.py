@@ -161,3 +161,12 @@ def test_bad_check_rows_are_named(shops_db, cli, tmp_path):
     assert "checks.csv row 4 field result: says 'pass' but failed_items lists 1 item(s)" in result.stderr
     assert "checks.csv row 5 field shop_id: 'NOPE' is not a stored shop" in result.stderr
     assert counts(shops_db) == (0, 0, 0)
+
+
+def test_a_long_export_is_filed_whole(shops_db, tmp_path):
+    # More rows than the batch after which the session is flushed and emptied.
+    rows = [finding(i % 20, case_id=f"L{i:04d}", created_at=f"2026-06-01 08:{i // 60:02d}:{i % 60:02d}")
+            for i in range(520)]
+    report = ingest_cases(shops_db, cases_csv(tmp_path, rows), now=NOW)
+    assert report.counts["filed"] == 520 and report.written
+    assert counts(shops_db) == (520, 520, 0)
