@@ -322,6 +322,10 @@ def ingest_shops(
         plan = _plan_shops(incoming, stored, seen_ids=seen_ids, close_missing=close_missing)
         grids = current_grid_frame(session)
         placed = _place(plan.needs_grid, grids)
+        found = plan.gridless["shop_code"].map(placed["grid_id"]).notna().to_numpy()
+        if found.any():  # a grid now holds them: their grid is the update
+            plan.changed = pd.concat([plan.changed, plan.gridless[found]])
+            plan.unchanged -= int(found.sum())
         report.counts = {
             "opened": len(plan.new),
             "reopened": len(plan.reopened),
@@ -447,7 +451,8 @@ class _ShopPlan:
     changed: pd.DataFrame
     closing: list[int]
     unchanged: int
-    needs_grid: pd.DataFrame  # shop_code, lon, lat of new, reopened and moved shops
+    needs_grid: pd.DataFrame  # shop_code, lon, lat of new, reopened, moved and gridless shops
+    gridless: pd.DataFrame  # unchanged shops that had no grid
 
 
 def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], close_missing: bool) -> _ShopPlan:
@@ -465,10 +470,12 @@ def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], 
     for column in ("name", "trade", "street"):
         differs |= old[column].astype(str).to_numpy() != before[column].astype(str).to_numpy()
     differs |= old["party_member_operator"].astype(bool).to_numpy() != before["party_member_operator"].astype(bool).to_numpy()
-    differs |= before["grid_id"].isna().to_numpy()  # a shop still without grid gets another try
     reopened = old[was_closed].assign(moved=moved[was_closed])
     changed = old[~was_closed & differs].assign(moved=moved[~was_closed & differs])
     unchanged = int((~was_closed & ~differs).sum())
+    # An unchanged shop still without a grid gets another try; it counts as
+    # updated only if a grid now contains it (see ingest_shops).
+    gridless = old[~was_closed & ~differs & before["grid_id"].isna().to_numpy()].assign(moved=False)
     closing = []
     if close_missing:
         open_stored = stored.frame[~stored.frame["closed"]]
@@ -477,8 +484,9 @@ def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], 
         new[["shop_code", "lon", "lat"]],
         reopened[["shop_code", "lon", "lat"]],
         changed.loc[changed["moved"] | before.loc[changed.index, "grid_id"].isna(), ["shop_code", "lon", "lat"]],
+        gridless[["shop_code", "lon", "lat"]],
     ])
-    return _ShopPlan(new, reopened, changed, closing, unchanged, regrid)
+    return _ShopPlan(new, reopened, changed, closing, unchanged, regrid, gridless)
 
 
 def _place(needs_grid: pd.DataFrame, grids: gpd.GeoDataFrame) -> pd.DataFrame:

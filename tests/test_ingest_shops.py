@@ -228,6 +228,12 @@ def test_without_grids_shops_are_stored_without_grid_and_reported(engine, cli):
     assert "no grids yet" in result.stderr
     assert "not checked against the district" in result.stderr
     assert stored_shops(engine)["grid_code"].isna().all()
+    again = cli(database_url(engine), "ingest", "shops", GOOD_SHOPS)
+    assert "0 updated, 0 closed, 20 unchanged, 20 without grid" in again.stdout  # nothing changed
+    seed_district(engine)  # grids appear: the next ingest places the gridless shops
+    placed = cli(database_url(engine), "ingest", "shops", GOOD_SHOPS)
+    assert "20 updated, 0 closed, 0 unchanged, 0 without grid" in placed.stdout
+    assert stored_shops(engine)["grid_code"].notna().all()
 
 
 def _good() -> pd.DataFrame:
