@@ -101,6 +101,9 @@ def _crs_name(crs: CRS) -> str:
     return f"EPSG:{epsg}" if epsg else crs.to_string()
 
 
+_LISTS = (list, tuple, set, frozenset)
+
+
 def _plain(frame: gpd.GeoDataFrame, *, text_times: bool) -> gpd.GeoDataFrame:
     """Values every driver can store: lists joined, enums as text, optional ISO times."""
     out = frame.copy()
@@ -109,20 +112,20 @@ def _plain(frame: gpd.GeoDataFrame, *, text_times: bool) -> gpd.GeoDataFrame:
         if column == geometry_name:
             continue
         series = out[column]
-        if series.dtype == object or str(series.dtype).startswith(("str", "string")):
-            sample = series.dropna()
-            if len(sample) and sample.map(lambda v: isinstance(v, list | tuple | set | frozenset)).any():
-                out[column] = series.map(
-                    lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple | set | frozenset)
-                    else ("" if v is None else v))
-            elif len(sample) and sample.map(lambda v: hasattr(v, "value") and not isinstance(v, str)).any():
-                out[column] = series.map(lambda v: getattr(v, "value", v))
-            if len(sample) and sample.map(lambda v: isinstance(v, datetime)).all():
+        if series.dtype == object:
+            # A column holds one kind of value: judge it by a few, convert it whole.
+            sample = series.dropna().head(50).tolist()
+            if any(isinstance(v, _LISTS) for v in sample):
+                out[column] = [";".join(map(str, v)) if isinstance(v, _LISTS) else ("" if v is None else v)
+                               for v in series.tolist()]
+            elif any(hasattr(v, "value") and not isinstance(v, str) for v in sample):
+                out[column] = [getattr(v, "value", v) for v in series.tolist()]
+            elif sample and all(isinstance(v, datetime) for v in sample):
                 out[column] = pd.to_datetime(series, utc=True)
         if pd.api.types.is_datetime64_any_dtype(out[column]):
             stamps = pd.to_datetime(out[column], utc=True)
             if text_times:
-                out[column] = stamps.map(lambda t: "" if pd.isna(t) else t.isoformat())
+                out[column] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00").astype(object).where(stamps.notna(), "")
             else:
                 out[column] = stamps
         elif text_times and str(out[column].dtype) == "bool":
