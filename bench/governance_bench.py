@@ -250,17 +250,18 @@ def main() -> None:
     parser.add_argument("--filings", type=int, default=200)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--sqlite-path", type=Path, help="keep the SQLite database here; reused if already loaded")
+    parser.add_argument("--pg-schema", help="keep the PostGIS data in this schema; reused if already loaded")
     args = parser.parse_args()
 
     schema = None
     if args.backend == "postgis":
         if not args.url:
             parser.error("--backend postgis needs --url")
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        schema = args.pg_schema or f"bench_{uuid.uuid4().hex[:8]}"
         admin = make_engine(args.url)
         with admin.begin() as connection:
             connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
+            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
         url = make_url(args.url).update_query_dict({"options": f"-csearch_path={schema},public"})
         engine = make_engine(url.render_as_string(hide_password=False))
     else:
@@ -298,7 +299,7 @@ def main() -> None:
         run(engine, args)
     finally:
         engine.dispose()
-        if schema:
+        if schema and not args.pg_schema:
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
             admin.dispose()

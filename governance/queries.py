@@ -228,21 +228,6 @@ def _open_figures(session: Session, viewer: Viewer, filters: CaseFilter | None, 
     return pd.DataFrame(rows, columns=["grid_id", *OPEN_COLUMNS, "overdue", "oldest_open_at"]).set_index("grid_id")
 
 
-def _stored_figures(session: Session, viewer: Viewer, grid_ids: list[int]) -> pd.DataFrame:
-    rows = session.execute(
-        select(GridStats.grid_id, *(getattr(GridStats, f) for f in FIGURES)).where(
-            GridStats.grid_id.in_(_grid_ids_in_scope(session, viewer))
-        )
-    ).all()
-    stored = pd.DataFrame(rows, columns=["grid_id", *FIGURES]).set_index("grid_id")
-    missing = sorted(set(grid_ids) - set(stored.index))
-    if missing:
-        # Grids without a stored row (data from before the figures were kept): count them live.
-        live = closed_figures(session, grid_ids=missing).reindex(missing)
-        stored = pd.concat([stored, live]) if len(stored) else live
-    return stored
-
-
 def grid_loop_summary(
     session: Session,
     viewer: Viewer,
@@ -261,22 +246,28 @@ def grid_loop_summary(
     (created in [start, end), categories, states) and the grids (codes).
     """
     now = _clock(now)
-    grids = pd.DataFrame(
-        session.execute(
-            select(Grid.id, Grid.code, Grid.n_shops).where(_scope(session, viewer, filters)).order_by(Grid.code)
-        ).all(),
-        columns=["grid_id", "code", "n_shops"],
-    )
-    ids = grids["grid_id"].tolist()
+    scope = _scope(session, viewer, filters)
     if filters is None or filters.is_empty:
-        closed = _stored_figures(session, viewer, ids)
+        # Unfiltered: the closed-work figures are the stored ones, read with the grids.
+        rows = session.execute(
+            select(Grid.id, Grid.code, Grid.n_shops, GridStats.grid_id, *(getattr(GridStats, f) for f in FIGURES))
+            .outerjoin(GridStats, GridStats.grid_id == Grid.id)
+            .where(scope)
+            .order_by(Grid.code)
+        ).all()
+        summary = pd.DataFrame(rows, columns=["grid_id", "code", "n_shops", "stored", *FIGURES]).set_index("grid_id")
+        missing = summary.index[summary["stored"].isna()].tolist()
+        if missing:
+            # Grids without a stored row (data from before the figures were kept): count them live.
+            summary.update(closed_figures(session, grid_ids=missing).reindex(missing))
     else:
+        rows = session.execute(select(Grid.id, Grid.code, Grid.n_shops).where(scope).order_by(Grid.code)).all()
         closed = closed_figures(
             session,
             where=[Case.grid_id.in_(_grid_ids_in_scope(session, viewer, filters)), *_case_conditions(filters)],
         )
-    open_ = _open_figures(session, viewer, filters, now)
-    summary = grids.set_index("grid_id").join(open_).join(closed)
+        summary = pd.DataFrame(rows, columns=["grid_id", "code", "n_shops"]).set_index("grid_id").join(closed)
+    summary = summary.join(_open_figures(session, viewer, filters, now))
     counts = [*OPEN_COLUMNS, "overdue", *(f for f in FIGURES if f != "median_days_to_close")]
     summary[counts] = summary[counts].fillna(0).astype(int)
     summary["open"] = summary[OPEN_COLUMNS].sum(axis=1)
