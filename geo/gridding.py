@@ -335,7 +335,9 @@ def update_grids(
         zone_diagram = voronoi_diagram(zone_xy, zone, grid_size=SNAP_M)
         new_poly = clip_to(dissolve_cells(zone_diagram, local_lab, len(zone_labels)), zone)
         anchors = _anchors(zone_xy, local_lab, len(zone_labels))
-        new_poly = _settle(absorb_fragments(new_poly, anchors))
+        # Not snapped: the zone's outline must stay exactly the old grids'
+        # outline, shared with the untouched neighbours.
+        new_poly = absorb_fragments(new_poly, anchors)
         for lab, poly in zip(zone_labels, new_poly, strict=True):
             polygons[lab] = poly
     for lab in retired:
@@ -361,7 +363,15 @@ def update_grids(
     geometry[:n_old] = old.geometry.values
     redrawn = np.array(zone_labels, dtype=np.int64)
     if redrawn.size:
-        geometry[redrawn] = gpd.GeoSeries(polygons[redrawn], crs=crs).to_crs(grids.crs).values
+        back = gpd.GeoSeries(polygons[redrawn], crs=crs).to_crs(grids.crs).values
+        invalid = ~shapely.is_valid(back)
+        if invalid.any():
+            # Vertices nanometres apart can cross on the way back to degrees:
+            # snap just those polygons.
+            back[invalid] = (
+                gpd.GeoSeries(_settle(polygons[redrawn][invalid]), crs=crs).to_crs(grids.crs).values
+            )
+        geometry[redrawn] = back
     out = gpd.GeoDataFrame(
         {
             "code": codes[alive],
