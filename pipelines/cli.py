@@ -6,6 +6,7 @@ domain error is printed as one line, never as a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from governance.db import make_engine
 from governance.errors import ConfigurationError, LinpuError
@@ -33,6 +35,13 @@ class LinpuGroup(click.Group):
             ctx.exit(EXIT_USAGE)
         except LinpuError as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_REJECTED)
+        except DBAPIError as exc:
+            # The transaction was rolled back; say why in one line (LINPU_DEBUG=1 shows the traceback).
+            if os.environ.get("LINPU_DEBUG") == "1":
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            click.echo(f"error: the database refused the change, nothing was written: {reason}", err=True)
             ctx.exit(EXIT_REJECTED)
 
 
