@@ -326,7 +326,9 @@ def update_grids(
     polygons = np.empty(max(int(labels.max()) + 1, n_old), dtype=object)
     polygons[:n_old] = old_poly
     if zone_labels:
-        zone = _union_of_coverage(old_poly[sorted(zone_old)])
+        # A full union: projected old grids may miss each other by nanometres,
+        # which a coverage union would keep as slivers of hole.
+        zone = shapely.union_all(old_poly[sorted(zone_old)])
         in_zone = np.isin(labels, zone_labels)
         zone_xy = loc_xy[in_zone]
         zone_lab = labels[in_zone]
@@ -363,14 +365,15 @@ def update_grids(
     geometry[:n_old] = old.geometry.values
     redrawn = np.array(zone_labels, dtype=np.int64)
     if redrawn.size:
-        back = gpd.GeoSeries(polygons[redrawn], crs=crs).to_crs(grids.crs).values
+        # Clipping leaves vertices nanometres apart, which can cross on the
+        # way back to degrees; dropping them moves no border measurably.
+        tidy = shapely.remove_repeated_points(polygons[redrawn], tolerance=1e-4)
+        back = gpd.GeoSeries(tidy, crs=crs).to_crs(grids.crs).values
         invalid = ~shapely.is_valid(back)
         if invalid.any():
-            # Vertices nanometres apart can cross on the way back to degrees:
-            # snap just those polygons.
-            back[invalid] = (
-                gpd.GeoSeries(_settle(polygons[redrawn][invalid]), crs=crs).to_crs(grids.crs).values
-            )
+            # Still invalid (a crossing of nanometres): repair in place rather
+            # than snap, which would open slivers against the neighbours.
+            back[invalid] = [_largest_polygon(g) for g in shapely.make_valid(back[invalid])]
         geometry[redrawn] = back
     out = gpd.GeoDataFrame(
         {
@@ -402,6 +405,11 @@ def update_grids(
 
 
 # -- helpers ---------------------------------------------------------------
+
+
+def _largest_polygon(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) == 3]
+    return max(parts, key=shapely.area) if parts else geom
 
 
 def _union_of_coverage(polygons: np.ndarray) -> shapely.Geometry:

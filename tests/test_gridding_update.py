@@ -117,3 +117,32 @@ def test_a_new_mall_becomes_its_own_building_grid(district):
     assert new[~new.building].n_shops.between(8, 12).all()
     report = grid_quality(new, pd.concat([shops, mall]), shop_codes=new_codes)
     assert report["shops_outside_own_grid"] == 0 and report["parts_per_polygon"]["max"] == 1
+
+
+def test_an_emptied_grid_is_retired_and_its_area_taken_over(district):
+    shops, grids, codes = district
+    gone = grids.code.iloc[2]
+    remaining = shops.drop(codes.index[codes == gone])
+    new, new_codes, changes = update_grids(grids, remaining)
+
+    assert gone in changes.retired and gone not in set(new.code)
+    assert new.n_shops.between(8, 12).all()
+    before = grids.to_crs(4549).union_all()
+    after = new.to_crs(4549).union_all()
+    assert before.symmetric_difference(after).area < 1e-3
+    report = grid_quality(new, remaining, shop_codes=new_codes)
+    assert report["overlap_area_m2"] < 1e-3 and report["parts_per_polygon"]["max"] == 1
+    assert report["shops_outside_own_grid"] == 0
+
+
+def test_far_from_quanzhou_a_local_utm_zone_is_used():
+    from geo.gridding import metric_crs
+
+    rng = np.random.default_rng(4)
+    lon = 2.35 + rng.uniform(0, 0.003, 40)
+    lat = 48.85 + rng.uniform(0, 0.002, 40)
+    shops = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    assert metric_crs(shops).to_epsg() == 32631
+    grids, codes = build_grids(shops)
+    assert grids.crs == shops.crs and grids.n_shops.sum() == 40
+    assert grid_quality(grids, shops, shop_codes=codes)["shops_outside_own_grid"] == 0
