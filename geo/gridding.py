@@ -440,7 +440,13 @@ def _settle(polygons: np.ndarray) -> np.ndarray:
     todo |= ~shapely.is_valid(polygons[present])
     idx = present[todo]
     if idx.size:
-        out[idx] = shapely.set_precision(polygons[idx], SNAP_M)
+        # Round the coordinates rather than reduce precision with an overlay:
+        # the overlay drops vertices a neighbour still has on the shared
+        # border, and the layer would no longer be an exact coverage.
+        out[idx] = shapely.transform(polygons[idx], lambda c: np.round(c / SNAP_M) * SNAP_M)
+        broken = idx[~shapely.is_valid(out[idx])]
+        if broken.size:
+            out[broken] = shapely.set_precision(polygons[broken], SNAP_M)
     return out
 
 

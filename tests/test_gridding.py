@@ -68,6 +68,8 @@ def assert_sound(grids, shops, codes, boundary=None):
     metric = grids.to_crs(4549)
     assert metric.geometry.is_valid.all()
     assert (metric.geometry.geom_type == "Polygon").all(), "every grid is a single polygon"
+    # Neighbours share their border vertex for vertex, in the output CRS too.
+    assert shapely.coverage_is_valid(grids.geometry.values)
     report = grid_quality(grids, shops, shop_codes=codes, boundary=boundary)
     assert report["overlap_area_m2"] < 1e-3
     assert report["gap_area_m2"] < 1e-3
