@@ -26,7 +26,7 @@ from governance.errors import NotFoundError, OutsideGrids, ValidationError
 from governance.models import Case, CaseHistory, Grid, GridGeneration, GridMember, Shop
 from governance.stats import refresh_check_due, refresh_grid_stats
 
-_cache: dict[tuple, gpd.GeoDataFrame] = {}
+_cache: dict[tuple, tuple[gpd.GeoDataFrame, dict[str, int]]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -37,10 +37,11 @@ def current_generation(session: Session) -> GridGeneration | None:
 
 
 def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
-    """grid_id, code, geometry of the current generation (cached per database and generation).
+    """grid_id, code, geometry of the current generation (cached per database and generation)."""
+    return _current_grids(session)[0]
 
-    ``frame.attrs["grid_ids"]`` maps code to grid id.
-    """
+
+def _current_grids(session: Session) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     # Columns, not the entity: this runs on every filing and must stay cheap.
     generation = session.execute(
         select(GridGeneration.id, GridGeneration.created_at)
@@ -52,8 +53,8 @@ def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
         raise NotFoundError("there are no grids yet: build them (`linpu grids save`) or load the demo")
     key = (str(session.get_bind().url), generation.id, generation.created_at)
     with _cache_lock:
-        frame = _cache.get(key)
-    if frame is None:
+        cached = _cache.get(key)
+    if cached is None:
         rows = session.execute(
             select(Grid.id, Grid.code, Grid.geometry).where(Grid.generation_id == generation.id).order_by(Grid.code)
         ).all()
@@ -61,12 +62,14 @@ def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
             pd.DataFrame(rows, columns=["grid_id", "code", "geometry"]), geometry="geometry", crs=4326
         )
         frame.sindex  # noqa: B018 - build the tree once, outside any caller's timing
-        frame.attrs["grid_ids"] = dict(zip(frame["code"], frame["grid_id"].astype(int), strict=True))
+        # Not in frame.attrs: pandas deep-copies attrs on every column access.
+        ids = dict(zip(frame["code"], frame["grid_id"].astype(int).tolist(), strict=True))
+        cached = (frame, ids)
         with _cache_lock:
             if len(_cache) > 16:
                 _cache.clear()
-            _cache[key] = frame
-    return frame
+            _cache[key] = cached
+    return cached
 
 
 def check_point(lon: float, lat: float) -> shapely.Point:
@@ -83,7 +86,7 @@ def check_point(lon: float, lat: float) -> shapely.Point:
 def place(session: Session, lon: float, lat: float) -> tuple[int, str]:
     """The (grid_id, code) of the current grid containing the point; OutsideGrids if none."""
     point = check_point(lon, lat)
-    grids = current_grid_frame(session)
+    grids, ids = _current_grids(session)
     placed = place_points(gpd.GeoSeries([point], crs=4326), grids)
     code = placed["code"].iloc[0]
     if pd.isna(code):
@@ -92,7 +95,7 @@ def place(session: Session, lon: float, lat: float) -> tuple[int, str]:
             f"point ({lon:.6f}, {lat:.6f}) lies in no grid: the nearest grid is {distance:,.0f} m away; "
             "check the coordinates (WGS84 lon, lat; convert GCJ-02 from Chinese map apps) or extend the grids"
         )
-    return int(grids.attrs["grid_ids"][code]), str(code)
+    return ids[code], str(code)
 
 
 @dataclass
