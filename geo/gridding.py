@@ -54,7 +54,7 @@ from scipy.spatial import cKDTree
 
 from geo import partition as part
 from geo.errors import GriddingError
-from geo.metric import containing_polygon, metric_crs, metric_xy, short_segments
+from geo.metric import containing_polygon, metric_crs, metric_xy, reproject, short_segments
 from geo.quality import grid_quality
 from geo.voronoi import (
     Diagram,
@@ -172,7 +172,7 @@ def build_grids(
 
     grids = gpd.GeoDataFrame(
         {"code": codes, "n_shops": sizes.astype(np.int64), "building": is_building},
-        geometry=gpd.GeoSeries(polygons, crs=crs).to_crs(shops.crs).values,
+        geometry=reproject(polygons, crs, shops.crs),
         crs=shops.crs,
     )
     shop_codes = pd.Series(codes[labels[shop_loc]], index=shops.index, name="grid_code")
@@ -260,7 +260,7 @@ def update_grids(
     _check_grids(grids)
     crs = metric_crs(shops)
     old = grids.reset_index(drop=True)
-    old_poly = old.geometry.to_crs(crs).values
+    old_poly = reproject(old.geometry.values, old.crs, crs)
     xy = metric_xy(shops, crs)
     street_lines = _streets(streets, crs)
 
@@ -368,7 +368,7 @@ def update_grids(
         # Clipping leaves vertices nanometres apart, which can cross on the
         # way back to degrees; dropping them moves no border measurably.
         tidy = shapely.remove_repeated_points(polygons[redrawn], tolerance=1e-4)
-        back = gpd.GeoSeries(tidy, crs=crs).to_crs(grids.crs).values
+        back = reproject(tidy, crs, grids.crs)
         invalid = ~shapely.is_valid(back)
         if invalid.any():
             # Still invalid (a crossing of nanometres): repair in place rather
@@ -545,7 +545,7 @@ def _region(boundary, crs: CRS, xy: np.ndarray, *, margin: float) -> shapely.Geo
         )
     if boundary.crs is None:
         raise GriddingError("boundary has no CRS; set it explicitly")
-    geoms = boundary.geometry.to_crs(crs).values
+    geoms = reproject(boundary.geometry.values, boundary.crs, crs)
     geoms = geoms[~shapely.is_missing(geoms)]
     polys = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
     if len(polys) == 0:
@@ -582,7 +582,7 @@ def _streets(streets, crs: CRS) -> dict[str, np.ndarray]:
         raise GriddingError(
             f"streets has class values {unknown}; allowed are {list(STREET_CLASSES)}"
         )
-    geoms = short_segments(streets.geometry.to_crs(crs).values)
+    geoms = short_segments(reproject(streets.geometry.values, streets.crs, crs))
     classes = classes.to_numpy()[geoms[1]]
     geoms = geoms[0]
     return {cls: geoms[classes == cls] for cls in STREET_CLASSES}

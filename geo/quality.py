@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import ConvexHull, QhullError
 
-from geo.metric import containing_polygon, metric_crs, metric_xy, short_segments
+from geo.metric import containing_polygon, metric_crs, metric_xy, reproject, short_segments
 
 
 def grid_quality(
@@ -62,7 +62,7 @@ def grid_quality(
     """
     crs = metric_crs(shops)
     g = grids.reset_index(drop=True)
-    poly = g.geometry.to_crs(crs).values
+    poly = reproject(g.geometry.values, g.crs, crs)
     xy = metric_xy(shops, crs)
     codes = g["code"].astype(str).to_numpy()
     index_of = {c: i for i, c in enumerate(codes)}
@@ -93,7 +93,7 @@ def grid_quality(
     if boundary is not None:
         # Grids are snapped to a millimetre grid; so is the boundary here.
         region = shapely.set_precision(
-            shapely.union_all(boundary.geometry.to_crs(crs).values), 1e-3
+            shapely.union_all(reproject(boundary.geometry.values, boundary.crs, crs)), 1e-3
         )
         gap = float(shapely.difference(region, union).area)
     else:
@@ -203,7 +203,7 @@ def _straddle_share(xy, label, streets, crs, building) -> float | None:
     from geo.partition import delaunay_adjacency
 
     mains, _ = short_segments(
-        streets[streets["class"].astype(str) == "main"].geometry.to_crs(crs).values
+        reproject(streets[streets["class"].astype(str) == "main"].geometry.values, streets.crs, crs)
     )
     normal = np.flatnonzero(~building)
     if len(normal) == 0:
