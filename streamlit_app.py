@@ -1,9 +1,15 @@
-"""Linpu dashboard entry: `streamlit run streamlit_app.py`."""
+"""Linpu dashboard entry: `streamlit run streamlit_app.py`.
+
+The pages offered follow the signed-in user's role (st.navigation is built
+from it), so a grid leader has no supervisor or analyst page to open, not
+even by URL; each page also guards itself (dashboard.auth.require).
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.auth import ROLE_PAGES, current_viewer, role_of, sign_out
 from dashboard.context import engine, language
 from dashboard.i18n import LANGUAGES, translate
 from dashboard.static_assets import ensure_leaflet
@@ -19,6 +25,8 @@ except ConfigurationError as exc:
     st.error(translate("error.database", lang, reason=str(exc)))
     st.stop()
 
+viewer = current_viewer()
+
 with st.sidebar:
     st.markdown(f"### {translate('app.title', lang)}")
     choice = st.selectbox(
@@ -26,12 +34,32 @@ with st.sidebar:
         options=list(LANGUAGES),
         format_func=LANGUAGES.get,
         index=list(LANGUAGES).index(lang),
+        key="language-switch",
     )
     if choice != lang:
         st.query_params["lang"] = choice
         st.rerun()
+    if viewer is not None:
+        role = role_of(viewer)
+        st.caption(translate("signed_in_as", lang, name=viewer.username, role=translate(f"role.{role}", lang)))
+        if st.button(translate("signout", lang), key="sign-out"):
+            sign_out()
+            st.rerun()
 
-pages = [
-    st.Page("dashboard/pages/overview.py", title=translate("nav.overview", lang), icon="🗺️", default=True),
-]
+PAGES = {
+    "leader": ("dashboard/pages/leader.py", "nav.leader", ":material/my_location:"),
+    "supervisor": ("dashboard/pages/supervisor.py", "nav.supervisor", ":material/map:"),
+    "analyst": ("dashboard/pages/analyst.py", "nav.analyst", ":material/analytics:"),
+}
+
+if viewer is None:
+    pages = [st.Page("dashboard/pages/login.py", title=translate("nav.login", lang), icon=":material/login:",
+                     url_path="login", default=True)]
+else:
+    allowed = ROLE_PAGES.get(role_of(viewer), ())
+    pages = [
+        st.Page(PAGES[name][0], title=translate(PAGES[name][1], lang), icon=PAGES[name][2],
+                url_path=name, default=index == 0)
+        for index, name in enumerate(allowed)
+    ]
 st.navigation(pages).run()

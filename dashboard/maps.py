@@ -167,7 +167,7 @@ def district_map(
     return fmap
 
 
-def legend_html(language: str) -> str:
+def legend_html(language: str, *, cases: bool = False) -> str:
     t = lambda key: html.escape(translate(key, language))  # noqa: E731
     rows = "".join(
         f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
@@ -184,5 +184,172 @@ def legend_html(language: str) -> str:
         f'vertical-align:middle;border:3px solid {OVERDUE_OUTLINE}"></span>{t("legend.overdue")}</div>'
         f'<div><span style="display:inline-block;width:8px;height:8px;margin:0 9px 0 3px;'
         f'border-radius:50%;vertical-align:middle;background:{SHOP_COLOUR}"></span>{t("legend.shop")}</div>'
-        "</div>"
+        + (
+            f'<div><span style="display:inline-block;width:12px;height:12px;margin:0 7px 0 1px;'
+            f'border-radius:50%;vertical-align:middle;background:{STATE_COLOURS["warning"]};'
+            f'border:2px solid #fff;box-shadow:0 0 0 1px #999"></span>{t("legend.case")}</div>'
+            if cases
+            else ""
+        )
+        + "</div>"
     )
+
+
+def _base_map(bounds, *, base_url_path: str, tiles: str, tile_key: str | None) -> folium.Map:
+    from dashboard.tiles import tile_spec
+
+    minx, miny, maxx, maxy = bounds
+    spec = tile_spec(tiles, tile_key)
+    fmap = OfflineMap(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        zoom_start=17,
+        zoom_snap=0.25,
+        control_scale=True,
+        prefer_canvas=True,
+        base_url_path=base_url_path,
+    )
+    if spec:
+        folium.TileLayer(**spec).add_to(fmap)
+    FitBoundsOnResize([[miny, minx], [maxy, maxx]]).add_to(fmap)
+    fmap.get_root().header.add_child(
+        folium.Element(f"<style>.leaflet-container{{background:{MAP_BACKGROUND};}}</style>")
+    )
+    return fmap
+
+
+def leader_map(
+    grids: gpd.GeoDataFrame,
+    summary: pd.DataFrame,
+    shops: gpd.GeoDataFrame,
+    cases: gpd.GeoDataFrame,
+    features: gpd.GeoDataFrame,
+    *,
+    clicked: tuple[float, float] | None = None,
+    language: str = "zh",
+    base_url_path: str = "",
+    tiles: str = "none",
+    tile_key: str | None = None,
+) -> folium.Map:
+    """A grid leader's own grid(s): streets, shops, open cases by state, the clicked point.
+
+    Only what the caller passes is drawn; the caller passes the leader's
+    scope alone.  ``clicked`` is (lon, lat) in WGS84.
+    """
+    from dashboard.tiles import to_display
+
+    t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
+    layer = grids.merge(summary.drop(columns=["n_shops"], errors="ignore"), on="code", how="left")
+    layer[["open", "overdue"]] = layer[["open", "overdue"]].fillna(0).astype(int)
+    layer["worst_state"] = layer["worst_state"].fillna("closed")
+    layer["state_label"] = layer["worst_state"].map(lambda s: t(f"state.{s}"))
+    layer = to_display(_escaped(layer, ["code", "state_label"]), tiles)
+    fmap = _base_map(layer.total_bounds, base_url_path=base_url_path, tiles=tiles, tile_key=tile_key)
+
+    folium.GeoJson(
+        layer[["code", "n_shops", "open", "overdue", "worst_state", "state_label", "geometry"]],
+        name="grids",
+        style_function=lambda f: {
+            "fillColor": STATE_COLOURS[f["properties"]["worst_state"]],
+            "fillOpacity": 0.25,
+            "color": OVERDUE_OUTLINE if f["properties"]["overdue"] else "#555555",
+            "weight": 4 if f["properties"]["overdue"] else 1.5,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["code", "n_shops", "state_label", "open", "overdue"],
+            aliases=[t("tooltip.grid"), t("tooltip.shops"), t("col.worst_state"),
+                     t("tooltip.open"), t("tooltip.overdue")],
+        ),
+    ).add_to(fmap)
+
+    streets = features[features["kind"] == "street"] if len(features) else features
+    if len(streets):
+        minx, miny, maxx, maxy = grids.total_bounds
+        pad = 0.002
+        streets = streets.cx[minx - pad:maxx + pad, miny - pad:maxy + pad]
+    if len(streets):
+        folium.GeoJson(
+            to_display(_escaped(streets, ["name"])[["name", "street_class", "geometry"]], tiles),
+            name="streets",
+            style_function=lambda f: {
+                "color": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[0],
+                "weight": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[1],
+                "opacity": 0.6,
+            },
+            interactive=False,
+        ).add_to(fmap)
+
+    if len(shops):
+        folium.GeoJson(
+            to_display(_escaped(shops, ["name", "shop_code"])[["name", "shop_code", "geometry"]], tiles),
+            name="shops",
+            marker=folium.CircleMarker(radius=5, color=SHOP_COLOUR, weight=1, fill=True,
+                                       fill_color="#ffffff", fill_opacity=0.9),
+            tooltip=folium.GeoJsonTooltip(fields=["name", "shop_code"], labels=False),
+        ).add_to(fmap)
+
+    if len(cases):
+        shown = cases.copy()
+        shown["state_label"] = shown["state"].map(lambda s: t(f"state.{s}"))
+        shown["category_label"] = shown["category"].map(lambda s: t(f"category.{s}"))
+        shown["due"] = shown["due_at"].map(lambda v: f"{pd.Timestamp(v):%m-%d %H:%M}" if pd.notna(v) else "")
+        shown["overdue"] = shown["overdue"].astype(bool)
+        shown = _escaped(shown, ["case_no", "title", "state_label", "category_label", "due"])
+        folium.GeoJson(
+            to_display(shown[["case_no", "title", "state", "state_label", "category_label", "due",
+                              "overdue", "geometry"]], tiles),
+            name="cases",
+            marker=folium.CircleMarker(radius=8, fill=True, fill_opacity=0.95),
+            style_function=lambda f: {
+                "fillColor": STATE_COLOURS.get(f["properties"]["state"], "#999999"),
+                "color": OVERDUE_OUTLINE if f["properties"]["overdue"] else "#ffffff",
+                "weight": 4 if f["properties"]["overdue"] else 1.5,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["case_no", "title", "category_label", "state_label", "due"],
+                aliases=[t("col.case_no"), t("col.title"), t("col.category"), t("col.state"), t("col.due_at")],
+            ),
+        ).add_to(fmap)
+
+    if clicked is not None:
+        point = to_display(gpd.GeoDataFrame(geometry=gpd.points_from_xy([clicked[0]], [clicked[1]]), crs=4326),
+                           tiles).geometry.iloc[0]
+        folium.CircleMarker(
+            location=[point.y, point.x], radius=10, color="#000000", weight=3, fill=True,
+            fill_color="#ffeb3b", fill_opacity=0.9, tooltip=html.escape(t("legend.new_point")),
+        ).add_to(fmap)
+
+    fmap.get_root().html.add_child(folium.Element(legend_html(language, cases=True)))
+    return fmap
+
+
+def grids_map(
+    grids: gpd.GeoDataFrame,
+    shops: gpd.GeoDataFrame,
+    *,
+    min_size: int,
+    max_size: int,
+    language: str = "zh",
+    base_url_path: str = "",
+) -> folium.Map:
+    """A gridding for comparison: grids within the size bounds pale, others highlighted."""
+    t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
+    layer = grids.to_crs(4326)[["code", "n_shops", "geometry"]].copy()
+    layer["ok"] = layer["n_shops"].between(min_size, max_size)
+    layer = _escaped(layer, ["code"])
+    fmap = _base_map(layer.total_bounds, base_url_path=base_url_path, tiles="none", tile_key=None)
+    folium.GeoJson(
+        layer,
+        style_function=lambda f: {
+            "fillColor": "#9ecae1" if f["properties"]["ok"] else "#fdae6b",
+            "fillOpacity": 0.45, "color": "#3b3b3b", "weight": 1,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["code", "n_shops"], aliases=[t("col.code"), t("col.n_shops")]),
+    ).add_to(fmap)
+    if len(shops):
+        folium.GeoJson(
+            shops.to_crs(4326)[["geometry"]],
+            marker=folium.CircleMarker(radius=2, color=SHOP_COLOUR, weight=1, fill=True, fill_opacity=0.9),
+            interactive=False,
+        ).add_to(fmap)
+    return fmap

@@ -1,0 +1,301 @@
+"""Dashboard benchmark: the supervisor page on a city-sized database, in Chromium.
+
+    .venv/bin/python bench/dashboard_bench.py [--grids 10000] [--shops-per-grid 10] [--cases 1000000]
+
+Builds (once, cached under bench/out/) a SQLite database of a synthetic city:
+a lattice of square grids near Quanzhou, shops in each, cases over two years
+(about 3 % open, the rest closed; no per-case history rows, which the page
+does not read except for one chosen case), then starts the app, signs in as
+a supervisor in headless Chromium and measures
+
+- *interactive*: from navigating to the page (signed in) until the deck.gl
+  canvas, the ranking table and the trend chart are all drawn and the app
+  has finished running;
+- *filter change*: from picking a category in the filter until the rerun has
+  finished and the map and tables are drawn again;
+
+and prints a Markdown table for BENCHMARKS.md.  Not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import shapely
+from sqlalchemy import insert
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from governance.auth import hash_password  # noqa: E402
+from governance.catalog import Category, Severity, resolve_limit  # noqa: E402
+from governance.db import make_engine, transaction  # noqa: E402
+from governance.migrate import upgrade  # noqa: E402
+from governance.models import Case, Grid, GridGeneration, Shop, User  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+ORIGIN = (118.55, 24.85)
+CELL_DEG = 0.0010  # about 100 m × 110 m
+PASSWORD = "bench-pass"
+
+
+def build_city_db(
+    path: Path, *, n_grids: int, shops_per_grid: int, n_cases: int, seed: int = 0
+) -> None:
+    """Write the synthetic city into a new SQLite file at ``path``."""
+    rng = np.random.default_rng(seed)
+    path.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    side = int(np.ceil(np.sqrt(n_grids)))
+    with transaction(engine) as session:
+        session.add(
+            GridGeneration(id=1, method="bench-lattice", params={}, quality={}, is_current=True)
+        )
+        session.add(
+            User(
+                username="supervisor",
+                display_name="Bench supervisor",
+                role="supervisor",
+                password_hash=hash_password(PASSWORD),
+            )
+        )
+        session.flush()
+        grids = []
+        for i in range(n_grids):
+            row, col = divmod(i, side)
+            x0, y0 = ORIGIN[0] + col * CELL_DEG, ORIGIN[1] + row * CELL_DEG
+            grids.append(
+                {
+                    "id": i + 1,
+                    "generation_id": 1,
+                    "code": f"G{i + 1:05d}",
+                    "name": "",
+                    "n_shops": shops_per_grid,
+                    "is_building": False,
+                    "geometry": shapely.box(x0, y0, x0 + CELL_DEG, y0 + CELL_DEG),
+                }
+            )
+        session.execute(insert(Grid), grids)
+        shops = []
+        trades = ["catering", "retail", "tea", "clothing", "services"]
+        n = 0
+        for g in grids:
+            x0, y0, _, _ = g["geometry"].bounds
+            for _ in range(shops_per_grid):
+                n += 1
+                shops.append(
+                    {
+                        "id": n,
+                        "shop_code": f"S{n:07d}",
+                        "name": f"Shop {n}",
+                        "trade": trades[n % len(trades)],
+                        "street": "",
+                        "party_member_operator": False,
+                        "geometry": shapely.Point(
+                            x0 + CELL_DEG * (0.1 + 0.8 * rng.random()),
+                            y0 + CELL_DEG * (0.1 + 0.8 * rng.random()),
+                        ),
+                        "grid_id": g["id"],
+                        "opened_at": now - timedelta(days=1000),
+                    }
+                )
+                if len(shops) >= 20000:
+                    session.execute(insert(Shop), shops)
+                    shops = []
+        if shops:
+            session.execute(insert(Shop), shops)
+    categories = [c.value for c in Category]
+    severities = [s.value for s in Severity]
+    chunk = 50_000
+    written = 0
+    while written < n_cases:
+        n = min(chunk, n_cases - written)
+        grid_ids = rng.integers(1, n_grids + 1, n)
+        age_days = rng.random(n) * 730
+        created = [now - timedelta(days=float(a)) for a in age_days]
+        cats = rng.choice(categories, n)
+        sevs = rng.choice(severities, n, p=[0.4, 0.35, 0.2, 0.05])
+        open_mask = rng.random(n) < np.where(age_days < 60, 0.35, 0.005)
+        states = np.where(
+            open_mask, rng.choice(["warning", "in_progress", "follow_up"], n), "closed"
+        )
+        rows = []
+        for j in range(n):
+            gid = int(grid_ids[j])
+            row_i, col_i = divmod(gid - 1, side)
+            x = ORIGIN[0] + (col_i + rng.random()) * CELL_DEG
+            y = ORIGIN[1] + (row_i + rng.random()) * CELL_DEG
+            due = created[j] + resolve_limit(Category(cats[j]), Severity(sevs[j]))
+            closed = states[j] == "closed"
+            closed_at = (
+                created[j] + timedelta(hours=float(rng.gamma(2.0, 30.0))) if closed else None
+            )
+            rows.append(
+                {
+                    "case_no": f"C{written + j + 1:08d}",
+                    "kind": "patrol",
+                    "category": cats[j],
+                    "severity": sevs[j],
+                    "title": f"case {written + j + 1}",
+                    "description": "",
+                    "geometry": shapely.Point(x, y),
+                    "grid_id": gid,
+                    "shop_id": None,
+                    "reporter_id": None,
+                    "state": states[j],
+                    "outcome": "fixed" if closed else None,
+                    "created_at": created[j],
+                    "due_at": due,
+                    "follow_up_due_at": due + timedelta(days=3)
+                    if states[j] == "follow_up"
+                    else None,
+                    "closed_at": closed_at,
+                    "resolved_at": closed_at,
+                    "reopen_count": 0,
+                    "version": 1,
+                }
+            )
+        with transaction(engine) as session:
+            session.execute(insert(Case), rows)
+        written += n
+        print(f"  cases: {written:,}/{n_cases:,}", file=sys.stderr)
+    from governance.stats import refresh_grid_stats
+
+    with transaction(engine) as session:
+        refresh_grid_stats(session)
+    engine.dispose()
+
+
+def measure(url: str, *, runs: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM_ARGS, start_app
+
+    log = OUT / "dashboard-bench-streamlit.log"
+    process, base = start_app(url, log)
+    interactive, filtering, sizes = [], [], []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+            )
+            for run in range(runs + 1):  # the first run warms the caches and is reported apart
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(600_000)
+                received = [0]
+                page.on(
+                    "websocket",
+                    lambda ws, received=received: ws.on(
+                        "framereceived",
+                        lambda payload: received.__setitem__(0, received[0] + len(payload)),
+                    ),
+                )
+                page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
+                page.get_by_role("textbox", name="User name").fill("supervisor")
+                page.get_by_role("textbox", name="Password").fill(PASSWORD)
+                page.get_by_role("button", name="Sign in").click()
+                page.get_by_role("heading", name="District supervision").wait_for()
+                received[0] = 0
+                start = time.perf_counter()
+                page.goto(f"{base}/supervisor?lang=en", wait_until="domcontentloaded")
+                _wait_drawn(page)
+                interactive.append(time.perf_counter() - start)
+                sizes.append(received[0])
+                page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
+                start = time.perf_counter()
+                page.get_by_role(
+                    "option", name=["Gas", "Electricity", "Noise", "Other"][run % 4]
+                ).click()
+                page.keyboard.press("Escape")
+                _wait_drawn(page, after_change=True)
+                filtering.append(time.perf_counter() - start)
+                page.close()
+                print(
+                    f"  run {run}: interactive {interactive[-1]:.2f} s, filter {filtering[-1]:.2f} s, "
+                    f"{sizes[-1] / 1e6:.2f} MB over the websocket",
+                    file=sys.stderr,
+                )
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return {
+        "first": (interactive[0], filtering[0], sizes[0]),
+        "interactive": interactive[1:],
+        "filter": filtering[1:],
+        "bytes": sizes[1:],
+    }
+
+
+def _wait_drawn(page, *, after_change: bool = False) -> None:
+    if after_change:
+        # The status widget shows while the script reruns.
+        with contextlib.suppress(Exception):
+            page.locator("[data-testid='stStatusWidget']").wait_for(state="visible", timeout=5_000)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+    page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    page.locator(
+        "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
+    ).first.wait_for()
+    page.wait_for_function(
+        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--grids", type=int, default=10_000)
+    parser.add_argument("--shops-per-grid", type=int, default=10)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"city-{args.grids}-{args.shops_per_grid}-{args.cases}.sqlite3"
+    if args.rebuild or not path.exists():
+        start = time.perf_counter()
+        build_city_db(
+            path, n_grids=args.grids, shops_per_grid=args.shops_per_grid, n_cases=args.cases
+        )
+        print(f"built {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    if args.build_only:
+        return
+    result = measure(f"sqlite:///{path}", runs=args.runs)
+    med = statistics.median
+    first_i, first_f, first_b = result["first"]
+    cpu = platform.processor() or platform.machine()
+    print(f"\nMachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite\n")
+    print("| database | measure | first (cold caches) | median of warm runs | target |")
+    print("|---|---|---|---|---|")
+    label = (
+        f"{args.grids:,} grids, {args.grids * args.shops_per_grid:,} shops, {args.cases:,} cases"
+    )
+    print(
+        f"| {label} | supervisor page interactive | {first_i:.2f} s | {med(result['interactive']):.2f} s | < 4 s |"
+    )
+    print(
+        f"| {label} | filter change redrawn | {first_f:.2f} s | {med(result['filter']):.2f} s | < 2 s |"
+    )
+    print(
+        f"| {label} | data sent on page load | {first_b / 1e6:.2f} MB | {med(result['bytes']) / 1e6:.2f} MB | |"
+    )
+
+
+if __name__ == "__main__":
+    main()

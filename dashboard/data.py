@@ -1,0 +1,339 @@
+"""The one place pages get data from and send changes to.
+
+Each function opens a session, calls the governance (or geo, pipelines)
+function that does the work, and returns plain frames.  Reads are cached
+with ``st.cache_data`` keyed on the viewer, the filters and a *data epoch*
+that every write through this module bumps, so a user sees their own change
+at once and everybody else within the cache's time-to-live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from dashboard.context import engine
+from governance.db import session_factory, transaction
+
+CACHE_TTL_S = 60
+
+
+@st.cache_resource(show_spinner=False)
+def _epoch_box() -> list[int]:
+    return [0]
+
+
+def epoch() -> int:
+    return _epoch_box()[0]
+
+
+def bump_epoch() -> None:
+    """Call after every write so cached reads are refreshed."""
+    _epoch_box()[0] += 1
+
+
+def _session():
+    return session_factory(engine())()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The supervisor's filters, hashable so they key the caches."""
+
+    start: date | None = None
+    end: date | None = None
+    categories: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    grid_codes: tuple[str, ...] = ()
+
+    def case_filter(self):
+        from governance.queries import CaseFilter
+
+        return CaseFilter(
+            start=datetime.combine(self.start, time.min, UTC) if self.start else None,
+            end=datetime.combine(self.end, time.max, UTC) if self.end else None,
+            categories=self.categories,
+            states=self.states,
+            grid_codes=self.grid_codes,
+        )
+
+
+# --- reads -----------------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
+def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
+    """Grids, loop summary, shops and streets in the viewer's scope."""
+    from governance import queries
+
+    with _session() as session:
+        return {
+            "grids": queries.current_grids(session, _viewer),
+            "summary": queries.grid_loop_summary(session, _viewer),
+            "shops": queries.open_shops(session, _viewer),
+            "features": queries.district_features(session),
+        }
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
+def leader_work(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
+    """A grid leader's cases and due checks."""
+    from governance import queries
+
+    with _session() as session:
+        return {
+            "cases": queries.cases_frame(session, _viewer),
+            "checks_due": queries.checks_due(session, _viewer),
+        }
+
+
+def viewer_key(viewer) -> tuple:
+    """What identifies a viewer's scope, for cache keys."""
+    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int) -> dict:
+    """Everything the supervisor page draws for one set of filters."""
+    from geo.hotspots import getis_ord_gi_star
+    from governance import queries
+
+    case_filter = filters.case_filter()
+    with _session() as session:
+        grids = queries.current_grids(session, _viewer)
+        summary = queries.grid_loop_summary(session, _viewer, filters=case_filter, min_cases_for_rank=min_cases)
+        cases = queries.cases_frame(session, _viewer, filters=case_filter)
+        series = queries.category_series(session, _viewer, filters=case_filter, freq="W")
+        warnings = queries.early_warnings(session, _viewer)
+        features = queries.district_features(session)
+    layer = grids.merge(summary.drop(columns=["n_shops"], errors="ignore"), on="code", how="left")
+    layer["warning"] = layer["warning"].fillna(0)
+    hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning")
+    return {
+        "grids": layer,
+        "summary": summary,
+        "cases": cases,
+        "series": series,
+        "early_warnings": warnings,
+        "features": features,
+        "hotspots": hot[["code", "gi_z", "gi_p", "gi_class"]],
+    }
+
+
+def grid_detail(viewer, grid_code: str, filters: Filters) -> dict:
+    from governance import queries
+
+    with _session() as session:
+        team = queries.grid_team(session, viewer, grid_code)
+        shops = queries.open_shops(session, viewer)
+        cases = queries.cases_frame(
+            session, viewer, filters=Filters(filters.start, filters.end, filters.categories,
+                                             filters.states, (grid_code,)).case_filter()
+        )
+    return {"team": team, "shops": shops[shops["grid_code"] == grid_code], "cases": cases}
+
+
+def case_timeline(viewer, case_id: int) -> pd.DataFrame:
+    from governance import queries
+
+    with _session() as session:
+        return queries.case_timeline(session, viewer, case_id)
+
+
+def allowed_actions(viewer, case_id: int) -> list[str]:
+    from governance import workflow
+    from governance.models import Case
+
+    with _session() as session:
+        case = session.get(Case, case_id)
+        return list(workflow.allowed_actions(viewer, case)) if case is not None else []
+
+
+def place_in_grids(grids: gpd.GeoDataFrame, lon: float, lat: float) -> str | None:
+    """The code of the grid (among ``grids``) containing the point, or None."""
+    from shapely.geometry import Point
+
+    from geo.placement import place_points
+
+    placed = place_points(gpd.GeoSeries([Point(lon, lat)], crs=4326), grids)
+    code = placed["code"].iloc[0]
+    return None if pd.isna(code) else str(code)
+
+
+# --- writes ----------------------------------------------------------------
+
+
+def file_case(viewer, **fields):
+    """File a patrol finding; returns the new case's number."""
+    from governance import workflow
+
+    with transaction(engine()) as session:
+        case = workflow.file_case(session, viewer, **fields)
+        session.flush()
+        case_no = case.case_no
+    bump_epoch()
+    return case_no
+
+
+def record_check(viewer, *, shop_code: str, category: str, answers: dict[str, bool], note: str = ""):
+    """Record a hazard check; returns (check_no, case_no or None)."""
+    from governance import workflow
+
+    with transaction(engine()) as session:
+        check, case = workflow.record_check(
+            session, viewer, shop_code=shop_code, category=category, answers=answers, note=note
+        )
+        session.flush()
+        result = (check.check_no, case.case_no if case is not None else None)
+    bump_epoch()
+    return result
+
+
+def transition(viewer, case_id: int, action: str, *, expected_version: int, note: str = "",
+               department: str | None = None) -> str:
+    """Move a case; returns its new state."""
+    from governance import workflow
+
+    with transaction(engine()) as session:
+        if action == "dispatch":
+            case = workflow.dispatch(session, viewer, case_id, department=department or "",
+                                     expected_version=expected_version, note=note)
+        else:
+            case = workflow.transition(session, viewer, case_id, action,
+                                       expected_version=expected_version, note=note)
+        state = str(case.state)
+    bump_epoch()
+    return state
+
+
+# --- analyst ---------------------------------------------------------------
+
+
+def export_files(viewer, *, layers: tuple[str, ...], fmt: str, filters: Filters,
+                 crs: str | None = None) -> tuple[list[tuple[str, bytes]], list[str], dict[str, int]]:
+    """Run the `linpu export` code path into a temporary folder; return the files' bytes.
+
+    Returns (name, bytes) per file, the exporter's notes and features per layer.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from pipelines.export import FORMATS, ExportFilters, export_layers
+
+    case_filter = filters.case_filter()
+    export_filters = ExportFilters(start=case_filter.start, end=case_filter.end,
+                                   categories=case_filter.categories, states=case_filter.states,
+                                   grid_codes=case_filter.grid_codes)
+    names = list(layers)
+    extension = FORMATS[fmt][1]
+    with tempfile.TemporaryDirectory(prefix="linpu-export-") as folder:
+        single = fmt == "gpkg" or len(names) == 1
+        out = Path(folder) / (f"linpu-{names[0] if len(names) == 1 else 'layers'}{extension}" if single
+                              else "linpu-export")
+        result = export_layers(engine(), layers=names, fmt=fmt, out=out, filters=export_filters,
+                               crs=crs or None, viewer=viewer)
+        files = []
+        for path in result.paths:
+            path = Path(path)
+            if path.is_dir():
+                files.extend((p.name, p.read_bytes()) for p in sorted(path.iterdir()) if p.is_file())
+            elif path.exists():
+                files.append((path.name, path.read_bytes()))
+        return files, list(result.notes), dict(result.features)
+
+
+QUALITY_FIGURES = (
+    ("n_grids", lambda q: q["n_grids"]),
+    ("size min / median / max", lambda q: f"{q['size']['min']} / {q['size']['median']} / {q['size']['max']}"),
+    ("share within size bounds", lambda q: f"{q['size']['share_within_bounds']:.0%}"),
+    ("Polsby-Popper mean / min", lambda q: f"{q['polsby_popper']['mean']:.2f} / {q['polsby_popper']['min']:.2f}"),
+    ("walking span max (m)", lambda q: f"{q['walking_span_m']['max']:.0f}"),
+    ("shops outside own grid", lambda q: q["shops_outside_own_grid"]),
+    ("straddling a main road", lambda q: "—" if q.get("straddling_main_road_share") is None
+     else f"{q['straddling_main_road_share']:.0%}"),
+    ("gap / overlap (m²)", lambda q: f"{q['gap_area_m2']} / {q['overlap_area_m2']}"),
+)
+
+
+def quality_table(current: dict, proposed: dict, labels: tuple[str, str]) -> pd.DataFrame:
+    rows = []
+    for name, get in QUALITY_FIGURES:
+        row = {"": name}
+        for label, quality in zip(labels, (current, proposed), strict=True):
+            try:
+                row[label] = str(get(quality))
+            except (KeyError, TypeError, ValueError):
+                row[label] = "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=8)
+def regrid_preview(_viewer, viewer_key: tuple, data_epoch: int, target: int, min_size: int,
+                   max_size: int, seed: int) -> dict:
+    """Current grids and a proposed re-gridding, each with its quality figures; saves nothing."""
+    from geo.gridding import build_grids, grid_quality
+    from governance import queries
+
+    with _session() as session:
+        current = queries.current_grids(session, _viewer)
+        shops = queries.open_shops(session, _viewer)
+        features = queries.district_features(session)
+    boundary = features[features["kind"] == "boundary"][["geometry"]]
+    streets = features[features["kind"] == "street"].rename(columns={"street_class": "class"})
+    streets = streets.assign(**{"class": streets["class"].astype(str)})[["class", "geometry"]]
+    kwargs = {"boundary": boundary if len(boundary) else None, "streets": streets if len(streets) else None}
+    proposed, shop_codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
+                                       seed=seed, **kwargs)
+    proposed = proposed.to_crs(4326)
+    current_quality = grid_quality(current.rename(columns={"is_building": "building"}), shops,
+                                   shop_codes=shops["grid_code"], min_size=min_size, max_size=max_size,
+                                   **kwargs)
+    proposed_quality = grid_quality(proposed, shops, shop_codes=shop_codes, min_size=min_size,
+                                    max_size=max_size, **kwargs)
+    return {
+        "current": current,
+        "proposed": proposed,
+        "shops": shops,
+        "shop_codes": pd.Series(shop_codes.to_numpy(), index=shops["shop_code"].to_numpy()),
+        "current_quality": current_quality,
+        "proposed_quality": proposed_quality,
+        "params": {"target": target, "min_size": min_size, "max_size": max_size, "seed": seed},
+    }
+
+
+def adopt_preview(viewer, preview: dict) -> None:
+    """Save a previewed gridding as the current generation (supervisors and admins)."""
+    from governance.grids import adopt_generation
+    from governance.permissions import require_supervising
+
+    require_supervising(viewer, "save a new grid generation")
+    with transaction(engine()) as session:
+        adopt_generation(session, preview["proposed"], preview["shop_codes"], method="metis",
+                         params=preview["params"], quality=preview["proposed_quality"],
+                         note=f"saved from the dashboard by {viewer.username}")
+    bump_epoch()
+
+
+def ingest_register(payload: bytes, name: str, *, coords: str, close_missing: bool, dry_run: bool):
+    """Validate (``dry_run``) or write a shop register through the pipelines' ingest."""
+    from pipelines.ingest import ingest_shops
+
+    report = ingest_shops(engine(), payload, name=name, coords=coords, dry_run=dry_run,
+                          close_missing=close_missing)
+    if report.written:
+        bump_epoch()
+    return report
+
+
+def problems_frame(report) -> pd.DataFrame:
+    """The row problems of an ingest report, in row order."""
+    return pd.DataFrame(
+        [{"row": p.row, "field": p.field, "message": p.message}
+         for p in sorted(report.problems, key=lambda p: p.row)],
+        columns=["row", "field", "message"],
+    )

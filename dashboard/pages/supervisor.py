@@ -1,0 +1,129 @@
+"""Supervisor: the whole district on pydeck, ranking, trends, grid detail and dispatch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import altair as alt
+import streamlit as st
+
+from dashboard import data
+from dashboard.auth import require
+from dashboard.context import base_url_path, language
+from dashboard.deck import deck_legend_html, district_deck
+from dashboard.frames import case_table, ranking, shop_table, timeline_table
+from dashboard.i18n import translate
+from dashboard.widgets import case_actions, flash
+from governance.catalog import STATE_SEVERITY_ORDER, Category
+
+MIN_CASES_TO_RANK = 5
+
+viewer = require("supervisor")
+lang = language()
+t = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
+
+st.title(t("sup.title"))
+flash()
+all_codes = data.grid_view(viewer, data.viewer_key(viewer), data.epoch())["grids"]["code"].tolist()
+
+today = datetime.now(UTC).date()
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns([3, 3, 3, 3])
+    dates = c1.date_input(t("sup.date_range"), value=(today - timedelta(days=90), today), key="sup-dates")
+    categories = c2.multiselect(t("sup.categories"), [c.value for c in Category], key="sup-categories", placeholder=t("sup.all"),
+                                format_func=lambda c: t(f"category.{c}"))
+    states = c3.multiselect(t("sup.states"), [s.value for s in STATE_SEVERITY_ORDER], key="sup-states", placeholder=t("sup.all"),
+                            format_func=lambda s: t(f"state.{s}"))
+    grid_codes = c4.multiselect(t("sup.grids"), all_codes, key="sup-grids", placeholder=t("sup.all"))
+    l1, l2, l3 = st.columns(3)
+    show_cases = l1.toggle(t("sup.layer_cases"), value=True, key="sup-layer-cases")
+    show_heat = l2.toggle(t("sup.layer_heat"), value=True, key="sup-layer-heat")
+    show_hot = l3.toggle(t("sup.layer_hotspots"), value=True, key="sup-layer-hotspots")
+
+start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, None)
+filters = data.Filters(start=start, end=end, categories=tuple(categories), states=tuple(states),
+                       grid_codes=tuple(grid_codes))
+bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK)
+summary, grids, cases = bundle["summary"], bundle["grids"], bundle["cases"]
+shown_grids = grids[grids["code"].isin(grid_codes)] if grid_codes else grids
+
+closed = summary["closed"].sum()
+on_time = (summary["on_time_rate"] * summary["closed"]).sum() / closed if closed else float("nan")
+st.caption(t("sup.kpis", open=int(summary["open"].sum()), overdue=int(summary["overdue"].sum()),
+             warning=int(summary["warning"].sum()), on_time="—" if closed == 0 else f"{on_time:.0%}"))
+
+selected = st.session_state.get("sup-grid")
+map_col, side_col = st.columns([3, 2], gap="medium")
+with map_col:
+    event = st.pydeck_chart(
+        district_deck(shown_grids, cases, bundle["hotspots"], bundle["features"], language=lang,
+                      show_cases=show_cases, show_heat=show_heat, show_hotspots=show_hot,
+                      selected_code=selected, base_url_path=base_url_path()),
+        height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
+    )
+    st.html(deck_legend_html(lang))
+    hot = bundle["hotspots"]["gi_class"].astype(str)
+    st.caption(t("sup.hotspot_note", hot=int(hot.str.startswith("hot").sum()), hot99=int((hot == "hot_99").sum())))
+with side_col:
+    st.subheader(t("sup.ranking"))
+    table, unranked = ranking(summary, language=lang)
+    st.caption(t("sup.ranking_note", n=MIN_CASES_TO_RANK) + " " + t("sup.unranked", n=unranked))
+    st.dataframe(table, hide_index=True, width="stretch", height=520)
+st.subheader(t("sup.trends"))
+series = bundle["series"]
+if series.empty:
+    st.info(t("sup.no_cases"))
+else:
+    chart_data = series.assign(category=series["category"].astype(str).map(lambda c: t(f"category.{c}")))
+    st.altair_chart(
+        alt.Chart(chart_data).mark_bar().encode(
+            x=alt.X("period:T", title=t("col.period")),
+            y=alt.Y("sum(raised):Q", title=t("col.raised")),
+            color=alt.Color("category:N", title=t("col.category")),
+            tooltip=[alt.Tooltip("period:T", title=t("col.period")),
+                     alt.Tooltip("category:N", title=t("col.category")),
+                     alt.Tooltip("raised:Q", title=t("col.raised")),
+                     alt.Tooltip("closed:Q", title=t("col.closed"))],
+        ).properties(height=260),
+        width="stretch",
+    )
+
+# A grid clicked on the map becomes the chosen grid (the selectbox follows it).
+picked = (event.selection.objects.get("grids") or []) if event else []
+if picked and picked[0].get("code") in all_codes and picked[0]["code"] != st.session_state.get("sup-map-last"):
+    st.session_state["sup-map-last"] = picked[0]["code"]
+    st.session_state["sup-grid"] = picked[0]["code"]
+    st.rerun()
+
+st.subheader(t("sup.detail"))
+code = st.selectbox(t("sup.pick_grid"), all_codes, index=None, key="sup-grid")
+if code:
+    detail = data.grid_detail(viewer, code, filters)
+    team_col, shop_col = st.columns([2, 3])
+    with team_col:
+        st.markdown(f"**{t('sup.team')}**")
+        team = detail["team"].copy()
+        if "role" in team:
+            team["role"] = team["role"].astype(str).map(lambda r: t(f"member.{r}"))
+        st.dataframe(team.rename(columns={c: t(f"col.{c}") for c in team.columns}),
+                     hide_index=True, width="stretch")
+    with shop_col:
+        st.markdown(f"**{t('sup.shops')}**")
+        st.dataframe(shop_table(detail["shops"], language=lang), hide_index=True, width="stretch")
+    st.markdown(f"**{t('sup.cases')}**")
+    grid_cases = detail["cases"]
+    if grid_cases.empty:
+        st.info(t("sup.no_cases"))
+    else:
+        st.dataframe(case_table(grid_cases, language=lang), hide_index=True, width="stretch")
+        case_no = st.selectbox(t("cases.pick"), grid_cases["case_no"].tolist(), key="sup-case")
+        row = grid_cases[grid_cases["case_no"] == case_no].iloc[0]
+        st.markdown(f"**{t('cases.timeline')}**")
+        st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
+                     hide_index=True, width="stretch")
+        case_actions(viewer, row, lang, key="sup", supervisor=True)
+
+warnings = bundle["early_warnings"]
+if len(warnings):
+    with st.expander(f"{t('sup.warnings_early')} ({len(warnings)})"):
+        st.dataframe(warnings, hide_index=True, width="stretch")

@@ -1,0 +1,224 @@
+"""Widgets shared by the pages: the report form, the case-action form, flash messages.
+
+They read widgets and call :mod:`dashboard.data`; errors from the domain are
+shown in the page's language and nothing is written when one is raised.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.i18n import translate
+from governance.catalog import CHECK_CATEGORIES, Category, Severity
+from governance.checklists import checklist_for
+from governance.errors import (
+    AttachmentError,
+    LinpuError,
+    OutsideGrids,
+    PermissionDenied,
+    VersionConflict,
+)
+from governance.settings import get_settings
+
+FLASH_KEY = "linpu_flash"
+#: Actions that need a written reason.
+REASON_ACTIONS = {"dismiss", "close_not_responsible", "reopen"}
+
+
+def flash() -> None:
+    """Show (once) the message a write left before its rerun."""
+    message = st.session_state.pop(FLASH_KEY, None)
+    # Always one element here, so the layout below keeps its identity.
+    slot = st.empty()
+    if message:
+        slot.success(message)
+
+
+def _done(message: str) -> None:
+    st.session_state[FLASH_KEY] = message
+    st.rerun()
+
+
+def _error(exc: Exception, lang: str) -> None:
+    if isinstance(exc, VersionConflict):
+        st.error(translate("error.version", lang))
+    else:
+        st.error(translate("error.generic", lang, reason=str(exc)))
+
+
+def _shop_label(shops, lang):
+    names = dict(zip(shops["shop_code"], shops["name"], strict=True))
+    return lambda code: f"{names.get(code, '')} ({code})"
+
+
+def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -> None:
+    """File a patrol finding (at a shop or a clicked point) or a hazard check (at a shop)."""
+    t = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
+    settings = get_settings()
+    kind = st.radio(t("report.kind"), ["patrol", "check"], horizontal=True, key="report-kind",
+                    format_func=lambda k: t(f"report.{k}"))
+    where = "shop"
+    if kind == "patrol":
+        where = st.radio(t("report.where"), ["shop", "map"], horizontal=True, key="report-where",
+                         format_func=lambda w: t(f"report.where_{w}"))
+    shop_code = None
+    if where == "shop":
+        shop_code = st.selectbox(t("report.shop"), shops["shop_code"].tolist(), index=None,
+                                 format_func=_shop_label(shops, lang), key="report-shop",
+                                 placeholder=t("report.shop"))
+    elif clicked is None:
+        st.info(t("report.no_point"))
+    else:
+        st.caption(t("leader.clicked", lat=clicked[1], lon=clicked[0]))
+    categories = [c.value for c in (CHECK_CATEGORIES if kind == "check" else Category)]
+    category = st.selectbox(t("report.category"), categories, key=f"report-category-{kind}",
+                            format_func=lambda c: t(f"category.{c}"))
+
+    with st.form(f"report-{kind}"):
+        if kind == "patrol":
+            severity = st.selectbox(t("report.severity"), [s.value for s in Severity], index=1,
+                                    format_func=lambda s: t(f"severity.{s}"), key="report-severity")
+            title = st.text_input(t("report.title"), max_chars=120, key="report-title")
+            description = st.text_area(t("report.description"), max_chars=2000, key="report-description")
+            photos = st.file_uploader(t("report.photos", mb=f"{settings.max_attachment_mb:g}"),
+                                      type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
+                                      key="report-photos")
+        else:
+            st.markdown(f"**{t('report.checklist')}**")
+            answers = {
+                item.code: st.checkbox(item.zh if lang == "zh" else item.en, value=True,
+                                       key=f"check-{item.code}")
+                for item in checklist_for(category)
+            }
+            note = st.text_area(t("report.note"), max_chars=2000, key="check-note")
+        submitted = st.form_submit_button(t("report.submit"), type="primary")
+    if not submitted:
+        return
+
+    if where == "shop" and not shop_code:
+        st.error(t("report.missing_shop"))
+        return
+    if kind == "check":
+        try:
+            check_no, case_no = data.record_check(viewer, shop_code=shop_code, category=category,
+                                                  answers=answers, note=note)
+        except LinpuError as exc:
+            _error(exc, lang)
+            return
+        _done(t("report.check_passed", check_no=check_no) if case_no is None
+              else t("report.check_failed", check_no=check_no, case_no=case_no))
+        return
+
+    if not title.strip():
+        st.error(t("report.missing_title"))
+        return
+    if where == "map" and clicked is None:
+        st.error(t("report.no_point"))
+        return
+    limit = settings.max_attachment_mb * 1024 * 1024
+    for photo in photos or []:
+        if photo.size > limit:
+            st.error(t("report.too_large", name=photo.name, mb=f"{settings.max_attachment_mb:g}"))
+            return
+    if where == "shop":
+        point = shops.loc[shops["shop_code"] == shop_code, "geometry"].iloc[0]
+        lon, lat = point.x, point.y
+    else:
+        lon, lat = clicked
+    try:
+        case_no = data.file_case(
+            viewer, kind="patrol", category=category, severity=severity, title=title.strip(),
+            description=description, lon=lon, lat=lat, shop_code=shop_code,
+            attachments=[(p.name, p.type or "", p.getvalue()) for p in photos or []],
+        )
+    except AttachmentError as exc:
+        st.error(t("report.not_image", name=", ".join(p.name for p in photos or [])) + f" ({exc})")
+        return
+    except (OutsideGrids, PermissionDenied):
+        st.error(t("leader.click_outside"))
+        return
+    except LinpuError as exc:
+        _error(exc, lang)
+        return
+    _done(t("report.filed", case_no=case_no))
+
+
+def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False) -> None:
+    """The next steps the viewer may take with one case, with a note."""
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    actions = data.allowed_actions(viewer, int(case["case_id"]))
+    if supervisor and str(case.get("kind")) == "service_request" and "dispatch" not in actions \
+            and str(case["state"]) == "warning" and getattr(viewer, "is_supervising", False):
+        actions = ["dispatch", *actions]
+    if not actions:
+        st.caption(t("cases.no_actions"))
+        return
+    with st.form(f"{key}-action-{case['case_id']}"):
+        action = st.radio(t("cases.next"), actions, format_func=lambda a: t(f"action.{a}"),
+                          key=f"{key}-action-choice")
+        department = st.text_input(t("cases.department"), key=f"{key}-department") if supervisor else ""
+        note = st.text_area(t("cases.note") + " / " + t("cases.reason"), max_chars=2000, key=f"{key}-note")
+        submitted = st.form_submit_button(t("cases.apply"), type="primary")
+    if not submitted:
+        return
+    if action in REASON_ACTIONS and not note.strip():
+        st.error(t("cases.reason_missing"))
+        return
+    try:
+        state = data.transition(viewer, int(case["case_id"]), action,
+                                expected_version=int(case["version"]), note=note.strip(),
+                                department=department.strip() or None)
+    except LinpuError as exc:
+        _error(exc, lang)
+        return
+    _done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))
+
+
+def upload_section(viewer, lang: str) -> None:
+    """Shop-register upload: validate first (row errors shown), write only on request."""
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    upload = st.file_uploader(t("an.upload_file"), type=["csv", "xlsx", "geojson", "json", "gpkg", "zip"],
+                              key="an-upload")
+    c1, c2 = st.columns(2)
+    coords = c1.selectbox("coords", ["wgs84", "gcj02", "bd09"], key="an-upload-coords",
+                          format_func=lambda c: t("an.gcj02") if c == "gcj02" else c.upper())
+    close_missing = c2.toggle("close shops missing from the file / 关闭名册中已无的商铺", value=False,
+                              key="an-upload-close")
+    if upload is None:
+        return
+    stamp = f"{upload.name}:{upload.size}:{coords}:{close_missing}"
+    if st.button(t("an.validate"), key="an-validate"):
+        st.session_state["an-validated"] = stamp
+    if st.session_state.get("an-validated") != stamp:
+        return
+    try:
+        report = data.ingest_register(upload.getvalue(), upload.name, coords=coords,
+                                      close_missing=close_missing, dry_run=True)
+    except LinpuError as exc:
+        st.error(t("error.generic", reason=str(exc)))
+        return
+    if report.problems:
+        st.error(t("an.invalid", n=len(report.problems)))
+        st.dataframe(
+            data.problems_frame(report).rename(columns={"row": t("col.row"), "field": t("col.field"),
+                                                        "message": t("col.message")}),
+            hide_index=True, width="stretch",
+        )
+        return
+    st.success(t("an.valid", n=report.accepted_rows) + " " +
+               ", ".join(f"{k}: {v}" for k, v in report.counts.items()))
+    for note in report.notes:
+        st.caption(note)
+    if not getattr(viewer, "is_supervising", False):
+        st.caption(translate("guard.denied", lang, role=translate(f"role.{viewer.role}", lang)))
+        return
+    if st.button(t("an.write"), type="primary", key="an-write"):
+        try:
+            written = data.ingest_register(upload.getvalue(), upload.name, coords=coords,
+                                           close_missing=close_missing, dry_run=False)
+        except LinpuError as exc:
+            st.error(t("error.generic", reason=str(exc)))
+            return
+        st.session_state.pop("an-validated", None)
+        _done(t("an.written", n=written.accepted_rows))

@@ -1,0 +1,231 @@
+"""Each role's main path in headless Chromium, offline, on a private copy of the demo.
+
+One app per module (it writes, so it runs on its own database copy); each
+test opens its own page.  Screenshots go to the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import select
+
+from governance.db import make_engine, session_factory
+from governance.models import Case, Grid
+from tests.conftest import start_app
+
+pytestmark = pytest.mark.browser
+
+WAIT = 90_000
+PASSWORD = "linpu-demo"
+INJECTION = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def role_db(demo_database, tmp_path_factory) -> str:
+    target = tmp_path_factory.mktemp("roles") / "roles.sqlite3"
+    shutil.copy(Path(demo_database.removeprefix("sqlite:///")), target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="module")
+def role_app(role_db, tmp_path_factory):
+    log = tmp_path_factory.mktemp("roles-app") / "streamlit.log"
+    process, url = start_app(role_db, log, extra_env={"LINPU_DEMO_MODE": "true"})
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def open_page(browser, width=1400, height=1000):
+    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+    page.set_default_timeout(WAIT)
+    hosts: set[str] = set()
+    dialogs: list[str] = []
+    page.on("request", lambda request: hosts.add(urlparse(request.url).hostname or ""))
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    return page, hosts, dialogs
+
+
+def sign_in(page, base: str, username: str, *, lang: str = "en") -> None:
+    page.goto(f"{base}/?lang={lang}", wait_until="domcontentloaded")
+    page.get_by_role("textbox", name="User name").fill(username)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def settle(page) -> None:
+    """Wait until the app has finished its current run (the running indicator is gone)."""
+    page.wait_for_timeout(600)  # a just-triggered rerun shows its indicator after a moment
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached")
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox whose label contains ``label`` (type it, press Enter)."""
+    settle(page)
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text=label)
+    if option in box.inner_text() or box.locator("input").input_value() == option:
+        return  # already chosen
+    box.locator("input").click()
+    box.locator("input").fill(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
+def offline(hosts: set[str]) -> bool:
+    return hosts <= {"127.0.0.1", "localhost", ""}
+
+
+def test_login_refuses_a_wrong_password_in_the_browser(role_app, browser, tmp_path):
+    page, hosts, _ = open_page(browser)
+    page.goto(f"{role_app}/?lang=en", wait_until="domcontentloaded")
+    page.get_by_text("Demo accounts").wait_for()
+    page.get_by_role("textbox", name="User name").fill("supervisor2")
+    page.get_by_role("textbox", name="Password").fill("nope")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("The user name or password is not correct.").wait_for()
+    page.screenshot(path=str(tmp_path / "login-refused.png"))
+    assert offline(hosts), hosts
+    page.close()
+
+
+def test_grid_leader_on_a_phone_files_a_case_and_moves_it(role_app, role_db, browser, tmp_path):
+    page, hosts, dialogs = open_page(browser, width=390, height=844)
+    sign_in(page, role_app, "leader01")
+    page.get_by_role("heading", name="My grid").wait_for()
+    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']").first
+    frame.locator(".leaflet-container").wait_for()
+    frame.get_by_text("Grid status (worst open case)").wait_for()
+    page.screenshot(path=str(tmp_path / "leader-390.png"))
+
+    # Click inside the grid on the map: the point is taken.
+    box = frame.locator(".leaflet-container").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text(re.compile(r"Chosen point|outside your grid")).wait_for()
+
+    # File a patrol finding at a shop, titled with an injection attempt.
+    page.get_by_role("tab", name="Report").click()
+    page.get_by_text("Pick a shop").first.wait_for()
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Shop").first.click()
+    page.get_by_role("option").first.click()
+    page.get_by_role("textbox", name="Title").fill(INJECTION)
+    page.get_by_role("textbox", name="Description").fill("exit blocked by crates")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text(re.compile(r"Case .* filed")).wait_for()
+
+    engine = make_engine(role_db)
+    with session_factory(engine)() as session:
+        case_no = session.scalar(select(Case.case_no).where(Case.title == INJECTION))
+    assert case_no
+
+    # It is on the map (a tooltip shows the title as text) and in the case list.
+    page.get_by_role("tab", name="My cases").click()
+    page.get_by_role("gridcell", name=INJECTION, include_hidden=True).first.wait_for(state="attached")
+    for action, label in (("take_on", "Take on"), ("resolve", "Resolved, to follow-up"),
+                          ("confirm", "Follow-up confirmed, close")):
+        choose(page, "Choose a case", case_no)
+        page.get_by_text(label).click()
+        page.get_by_role("textbox", name=re.compile("Note")).fill(f"{action} done")
+        page.get_by_role("button", name="Apply").click()
+        page.get_by_text(f"Case {case_no}: {label};").wait_for()
+    with session_factory(engine)() as session:
+        assert str(session.scalar(select(Case.state).where(Case.case_no == case_no))) == "closed"
+    engine.dispose()
+    page.screenshot(path=str(tmp_path / "leader-after.png"), full_page=True)
+    assert not dialogs, dialogs
+    assert offline(hosts), hosts
+    page.close()
+
+
+def test_supervisor_sees_the_district_on_deck_gl_offline_and_opens_a_grid(role_app, role_db, browser, tmp_path):
+    page, hosts, dialogs = open_page(browser)
+    sign_in(page, role_app, "supervisor1")
+    page.get_by_role("heading", name="District supervision").wait_for()
+    deck = page.locator("[data-testid='stDeckGlJsonChart']")
+    deck.wait_for()
+    canvas = deck.locator("canvas").first
+    canvas.wait_for()
+    # deck.gl drew something: the canvas is not blank.
+    page.wait_for_function(
+        """() => { const c = document.querySelector("[data-testid='stDeckGlJsonChart'] canvas");
+                   return c && c.width > 100 && c.height > 100; }"""
+    )
+    page.get_by_text("Grid status (worst open case)").wait_for()
+    page.get_by_text(re.compile("Getis-Ord Gi")).wait_for()
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    page.screenshot(path=str(tmp_path / "supervisor.png"))
+
+    # Open a grid's detail from the selector.
+    engine = make_engine(role_db)
+    with session_factory(engine)() as session:
+        code = session.scalar(select(Grid.code).order_by(Grid.code))
+    engine.dispose()
+    choose(page, "Choose a grid", code)
+    page.get_by_text("Team", exact=True).wait_for()
+    page.screenshot(path=str(tmp_path / "supervisor-grid.png"), full_page=True)
+    assert not dialogs
+    assert offline(hosts), hosts
+    page.close()
+
+
+def test_analyst_downloads_a_geopackage_that_geopandas_opens(role_app, browser, tmp_path):
+    import geopandas as gpd
+
+    page, hosts, _ = open_page(browser)
+    sign_in(page, role_app, "analyst1")
+    page.get_by_role("heading", name="Analysis and exports").wait_for()
+    page.get_by_role("button", name="Prepare the files").click()
+    button = page.get_by_role("button", name=re.compile(r"Download .*\.gpkg"))
+    button.wait_for()
+    with page.expect_download() as download_info:
+        button.click()
+    path = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(path)
+    grids = gpd.read_file(path, layer="grids")
+    cases = gpd.read_file(path, layer="cases")
+    assert len(grids) > 0 and len(cases) > 0 and grids.crs.to_epsg() == 4326
+    page.screenshot(path=str(tmp_path / "analyst.png"))
+    assert offline(hosts), hosts
+    page.close()
+
+
+def test_injected_title_is_text_everywhere_for_the_supervisor(role_app, role_db, browser, tmp_path):
+    """A case titled like an HTML tag is shown as text; no script runs, no dialog opens."""
+    from governance import queries, workflow
+    from governance.db import transaction
+    from governance.permissions import viewer_for
+
+    engine = make_engine(role_db)
+    with session_factory(engine)() as session:
+        code = session.scalar(select(Grid.code).order_by(Grid.code))
+    with transaction(engine) as session:
+        viewer = viewer_for(session, "supervisor1")
+        grids = queries.current_grids(session, viewer)
+        point = grids.loc[grids["code"] == code, "geometry"].iloc[0].representative_point()
+        lon, lat = point.x, point.y
+        case = workflow.file_case(session, viewer, kind="patrol", category="other", severity="low",
+                                  title=INJECTION, description=INJECTION, lon=lon, lat=lat)
+        session.flush()
+        case_no = case.case_no
+    engine.dispose()
+
+    page, hosts, dialogs = open_page(browser)
+    sign_in(page, role_app, "supervisor1")
+    page.get_by_role("heading", name="District supervision").wait_for()
+    choose(page, "Choose a grid", code)
+    page.get_by_role("gridcell", name=INJECTION, include_hidden=True).first.wait_for(state="attached")
+    choose(page, "Choose a case", case_no)
+    page.get_by_text("Timeline").wait_for()
+    page.screenshot(path=str(tmp_path / "injection.png"), full_page=True)
+    assert page.locator("img[src='x']").count() == 0
+    assert not dialogs, dialogs
+    assert offline(hosts), hosts
+    page.close()

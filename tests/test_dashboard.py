@@ -1,0 +1,328 @@
+"""The dashboard's pages and role guards with streamlit.testing.v1.AppTest (no browser).
+
+AppTest runs the scripts in this process, so each test points the settings
+at its database and clears Streamlit's caches first.  Tests that write get a
+copy of the demo database.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from governance.db import make_engine, session_factory
+from governance.login import issue_token
+from governance.models import Case, User
+from governance.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture
+def use_database(monkeypatch):
+    """Point the app at a database URL (and demo mode) with fresh caches."""
+
+    def use(url: str, *, demo: bool = True) -> str:
+        monkeypatch.setenv("LINPU_DATABASE_URL", url)
+        monkeypatch.setenv("LINPU_DEMO_MODE", "true" if demo else "false")
+        get_settings.cache_clear()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        return url
+
+    yield use
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def writable_demo(demo_database, tmp_path) -> str:
+    """A private copy of the demo database, for tests that write."""
+    source = Path(demo_database.removeprefix("sqlite:///"))
+    target = tmp_path / "demo-copy.sqlite3"
+    shutil.copy(source, target)
+    return f"sqlite:///{target}"
+
+
+def app(username: str | None = None, *, lang: str | None = None, token: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if username or token:
+        at.session_state["linpu_token"] = token or issue_token(username)
+    if lang:
+        at.query_params["lang"] = lang
+    return at.run()
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="signin-username").input(username)
+    at.text_input(key="signin-password").input(password)
+    next(b for b in at.button if b.label in ("登录", "Sign in")).click()
+    return at.run()
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+# --- sign-in ------------------------------------------------------------------
+
+
+def test_signed_out_user_sees_only_the_sign_in_page_with_demo_accounts(use_database, demo_database):
+    use_database(demo_database, demo=True)
+    at = app()
+    no_exceptions(at)
+    assert [t.value for t in at.title] == ["登录邻铺"]
+    text = markdown_text(at)
+    assert "leader01" in text and "supervisor1" in text and "linpu-demo" in text
+
+
+def test_demo_accounts_are_hidden_outside_demo_mode(use_database, demo_database):
+    use_database(demo_database, demo=False)
+    at = app()
+    assert "leader01" not in markdown_text(at)
+    assert "linpu-demo" not in markdown_text(at)
+
+
+def test_wrong_password_is_refused_and_keeps_the_user_name(use_database, writable_demo):
+    use_database(writable_demo)
+    at = sign_in(app(), "leader01", "wrong")
+    assert any("用户名或密码不正确" in e.value for e in at.error)
+    assert at.text_input(key="signin-username").value == "leader01"
+    assert "linpu_token" not in at.session_state
+
+
+def test_repeated_failures_lock_the_account(use_database, writable_demo):
+    use_database(writable_demo)
+    at = app(lang="en")
+    for _ in range(5):
+        at = sign_in(at, "leader02", "wrong")
+    assert any("locked" in e.value for e in at.error)
+    at = sign_in(at, "leader02", "linpu-demo")  # right password, still locked
+    assert any("locked" in e.value for e in at.error)
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        user = session.scalar(select(User).where(User.username == "leader02"))
+        assert user.locked_until is not None
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("username", "title"), [
+    ("leader01", "我的网格"), ("supervisor1", "街区督办"), ("analyst1", "数据分析与导出"),
+])
+def test_sign_in_lands_on_the_page_of_the_role(use_database, writable_demo, username, title):
+    use_database(writable_demo)
+    at = sign_in(app(), username, "linpu-demo")
+    no_exceptions(at)
+    assert "linpu_token" in at.session_state
+    assert [t.value for t in at.title] == [title]
+
+
+def test_expired_session_returns_to_sign_in_with_a_notice(use_database, demo_database):
+    use_database(demo_database)
+    old = issue_token("supervisor1", now=datetime.now(UTC) - timedelta(hours=3))
+    at = app(token=old)
+    assert [t.value for t in at.title] == ["登录邻铺"]
+    assert any("超时" in i.value for i in at.info)
+
+
+def test_forged_token_is_not_a_session(use_database, demo_database):
+    use_database(demo_database)
+    at = app(token="admin|1|9999999999|forged")
+    assert [t.value for t in at.title] == ["登录邻铺"]
+
+
+def test_sign_out(use_database, demo_database):
+    use_database(demo_database)
+    at = app("supervisor1")
+    at.button(key="sign-out").click().run()
+    assert "linpu_token" not in at.session_state
+    assert [t.value for t in at.title] == ["登录邻铺"]
+
+
+# --- role guard -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["supervisor", "analyst"])
+def test_grid_leader_cannot_open_district_pages_even_directly(use_database, demo_database, page):
+    use_database(demo_database)
+    # Through the app: the leader's navigation has no such page ...
+    at = app("leader01")
+    with pytest.raises(ValueError, match="Known pages: .*leader.py'\\]"):
+        at.switch_page(f"dashboard/pages/{page}.py")
+    # ... and the page script itself refuses a leader.
+    direct = AppTest.from_file(str(ROOT / "dashboard" / "pages" / f"{page}.py"), default_timeout=TIMEOUT)
+    direct.session_state["linpu_token"] = issue_token("leader01")
+    direct.run()
+    assert any("无权" in e.value for e in direct.error)
+    assert not direct.title
+
+
+def test_pages_refuse_without_a_session(use_database, demo_database):
+    use_database(demo_database)
+    direct = AppTest.from_file(str(ROOT / "dashboard" / "pages" / "leader.py"), default_timeout=TIMEOUT).run()
+    assert not direct.title
+    assert direct.warning
+
+
+# --- grid leader ------------------------------------------------------------------
+
+
+def test_leader_sees_only_their_grid(use_database, demo_database):
+    use_database(demo_database)
+    at = app("leader01")
+    no_exceptions(at)
+    caption = at.caption[0].value
+    assert "G001" in caption and "G002" not in caption
+    cases = [df.value for df in at.dataframe if "网格" in df.value.columns]
+    assert cases
+    for frame in cases:
+        assert set(frame["网格"]) <= {"G001"}
+
+
+def test_leader_files_a_patrol_finding_and_moves_it_through_the_loop(use_database, writable_demo):
+    use_database(writable_demo)
+    at = app("leader01", lang="en")
+    no_exceptions(at)
+    engine = make_engine(writable_demo)
+
+    def count() -> int:
+        with session_factory(engine)() as session:
+            return session.scalar(select(func.count()).select_from(Case))
+
+    before = count()
+    shop = at.selectbox(key="report-shop")
+    shop.set_value(shop.options[0].rsplit("(", 1)[1].rstrip(")")).run()
+    # A missing title is refused, nothing written, the rest kept.
+    at.text_area(key="report-description").input("blocked exit")
+    next(b for b in at.button if b.label == "Submit").click().run()
+    assert any("Enter a title" in e.value for e in at.error)
+    assert count() == before
+    assert at.text_area(key="report-description").value == "blocked exit"
+
+    title = "<img src=x onerror=alert(1)>"
+    at.text_input(key="report-title").input(title)
+    next(b for b in at.button if b.label == "Submit").click().run()
+    no_exceptions(at)
+    assert count() == before + 1
+    assert any("filed" in s.value for s in at.success)
+    with session_factory(engine)() as session:
+        case = session.scalar(select(Case).where(Case.title == title))
+        assert case is not None and str(case.state) == "warning"
+        case_no = case.case_no
+
+    # Move it: take on, resolve, confirm at the follow-up visit.
+    for action, state in (("take_on", "in_progress"), ("resolve", "follow_up"), ("confirm", "closed")):
+        at.selectbox(key="leader-case").select(case_no).run()
+        at.radio(key="leader-action-choice").set_value(action)
+        at.text_area(key="leader-note").input(f"note for {action}")
+        next(b for b in at.button if b.label == "Apply").click().run()
+        no_exceptions(at)
+        with session_factory(engine)() as session:
+            assert str(session.scalar(select(Case.state).where(Case.case_no == case_no))) == state
+        if state == "closed":
+            at.toggle(key="leader-open-only").set_value(False).run()
+    engine.dispose()
+
+
+def test_leader_hazard_check_with_a_failed_item_raises_a_case(use_database, writable_demo):
+    use_database(writable_demo)
+    at = app("leader01", lang="en")
+    at.radio(key="report-kind").set_value("check").run()
+    shop = at.selectbox(key="report-shop")
+    shop.set_value(shop.options[0].rsplit("(", 1)[1].rstrip(")")).run()
+    at.checkbox(key="check-elec.rcd").uncheck()
+    next(b for b in at.button if b.label == "Submit").click().run()
+    no_exceptions(at)
+    assert any("failed" in s.value for s in at.success), [e.value for e in at.error]
+
+
+# --- supervisor -------------------------------------------------------------------
+
+
+def test_supervisor_page_filters_drive_map_tables_and_chart(use_database, demo_database):
+    use_database(demo_database)
+    at = app("supervisor1", lang="en")
+    no_exceptions(at)
+    assert at.get("deck_gl_json_chart")
+    kpi_before = at.caption[0].value
+    at.multiselect(key="sup-categories").set_value(["gas"]).run()
+    no_exceptions(at)
+    assert at.caption[0].value != kpi_before
+    at.multiselect(key="sup-states").set_value(["warning"]).run()
+    no_exceptions(at)
+    assert at.get("deck_gl_json_chart")
+
+
+def test_supervisor_grid_detail_and_close_as_not_responsible(use_database, writable_demo):
+    use_database(writable_demo)
+    at = app("supervisor1", lang="en")
+    at.multiselect(key="sup-states").set_value(["warning"]).run()
+    # A grid with an open warning.
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        from governance.models import Grid
+
+        case_no, code = session.execute(
+            select(Case.case_no, Grid.code).join(Grid, Grid.id == Case.grid_id)
+            .where(Case.state == "warning").order_by(Case.created_at.desc())
+        ).first()
+    at.selectbox(key="sup-grid").select(code).run()
+    no_exceptions(at)
+    assert any("Team" in m.value for m in at.markdown)
+    at.selectbox(key="sup-case").select(case_no).run()
+    at.radio(key="sup-action-choice").set_value("close_not_responsible")
+    next(b for b in at.button if b.label == "Apply").click().run()
+    assert any("reason" in e.value.lower() for e in at.error)  # a reason is required
+    at.radio(key="sup-action-choice").set_value("close_not_responsible")
+    at.text_area(key="sup-note").input("belongs to the market authority")
+    next(b for b in at.button if b.label == "Apply").click().run()
+    no_exceptions(at)
+    with session_factory(engine)() as session:
+        case = session.scalar(select(Case).where(Case.case_no == case_no))
+        assert (str(case.state), str(case.outcome)) == ("closed", "not_responsible")
+    engine.dispose()
+
+
+# --- analyst ----------------------------------------------------------------------
+
+
+def test_analyst_exports_a_geopackage(use_database, demo_database, tmp_path):
+    import geopandas as gpd
+
+    use_database(demo_database)
+    at = app("analyst1", lang="en")
+    no_exceptions(at)
+    at.selectbox(key="an-format").select("gpkg").run()
+    next(b for b in at.button if b.label == "Prepare the files").click().run()
+    no_exceptions(at)
+    buttons = at.get("download_button")
+    assert buttons, "no download button"
+    # The bytes offered are those of `linpu export`: open them with geopandas.
+    from dashboard import data
+
+    files, _, features = data.export_files(
+        __import__("governance.permissions", fromlist=["x"]).district_viewer(),
+        layers=("grids", "cases"), fmt="gpkg", filters=data.Filters())
+    name, payload = files[0]
+    path = tmp_path / name
+    path.write_bytes(payload)
+    assert len(gpd.read_file(path, layer="grids")) == features["grids"] > 0
+
+
+def test_english_switch_translates_the_sign_in_page(use_database, demo_database):
+    use_database(demo_database)
+    at = app(lang="en")
+    assert [t.value for t in at.title] == ["Sign in to Linpu"]
