@@ -17,7 +17,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select, update
 
 from geo.gridding import build_grids, grid_quality
 from geo.placement import place_points
@@ -252,12 +252,17 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                 reopen_count=int((steps["action"] == "reopen").sum()),
                 closed_at=history_at[closed[-1]] if len(closed) else None,
                 department=row.department or None,
-                # The history's last seq is the version, so the next transition continues it.
-                version=int(steps["seq"].max()),
             )
             session.add(case)
             case_rows[row.case_id] = (case, steps)
         session.flush()
+        # The history's last seq is the case's version, so the next transition
+        # continues it.  A Core update: the ORM's version counter starts every
+        # inserted row at 1 whatever it is given.
+        session.execute(
+            update(Case.__table__).where(Case.__table__.c.id == bindparam("case_id")),
+            [{"case_id": case.id, "version": int(steps["seq"].max())} for case, steps in case_rows.values()],
+        )
         for case, steps in case_rows.values():
             for index, step in steps.iterrows():
                 session.add(

@@ -1,0 +1,51 @@
+"""The demo district, loaded, follows the workflow's rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from sqlalchemy import delete, func, select
+
+from governance.catalog import CaseState
+from governance.db import make_engine, session_factory
+from governance.models import Case, CaseHistory, CheckDue, GridStats
+from governance.permissions import system_viewer
+from governance.queries import grid_loop_summary
+from governance.sla import follow_up_limit
+
+
+def test_demo_history_continues_at_each_case_version(demo_database):
+    engine = make_engine(demo_database)
+    with session_factory(engine)() as session:
+        rows = session.execute(
+            select(Case.version, func.max(CaseHistory.seq), func.count(CaseHistory.id))
+            .join(CaseHistory, CaseHistory.case_id == Case.id)
+            .group_by(Case.id, Case.version)
+        ).all()
+        assert rows and all(version == last == n for version, last, n in rows)
+        follow_up = session.scalars(select(Case).where(Case.state == CaseState.FOLLOW_UP)).all()
+        assert follow_up and all(c.follow_up_due_at == c.resolved_at + follow_up_limit() for c in follow_up)
+        in_progress = session.scalars(select(Case).where(Case.state == CaseState.IN_PROGRESS)).all()
+        assert all(c.follow_up_due_at is None for c in in_progress)
+    engine.dispose()
+
+
+def test_demo_stored_figures_match_counting_live(demo_database, tmp_path):
+    import shutil
+
+    from sqlalchemy.engine import make_url
+
+    copy = tmp_path / "demo-copy.sqlite3"
+    shutil.copy(make_url(demo_database).database, copy)
+    engine = make_engine(f"sqlite:///{copy}")
+    with session_factory(engine)() as session:
+        now = session.scalar(select(func.max(Case.created_at))) + timedelta(hours=1)
+        stored = grid_loop_summary(session, system_viewer(), now=now)
+        session.execute(delete(GridStats))
+        session.execute(delete(CheckDue))
+        live = grid_loop_summary(session, system_viewer(), now=now)
+        session.rollback()
+    engine.dispose()
+    pd.testing.assert_frame_equal(stored, live)
+    assert stored["closed"].sum() > 0 and stored["checks_overdue"].sum() > 0
