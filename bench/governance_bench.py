@@ -226,12 +226,23 @@ def vacuum_analyze(engine) -> None:
 
 
 def timed(fn, repeat: int) -> list[float]:
-    times = []
+    """Wall times in ms; the process CPU times go to ``timed.cpu`` (other load on
+    a shared machine stretches wall time, much less this process's CPU time)."""
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    timed.cpu = cpu
     return times
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def machine() -> str:
@@ -322,7 +333,8 @@ def run(engine, args) -> None:
         times = timed(summary, args.repeat)
     print(f"grid_loop_summary over {args.grids} grids / {args.cases} cases: "
           f"median {statistics.median(times):.0f} ms, min {min(times):.0f} ms, max {max(times):.0f} ms "
-          f"({args.repeat} runs)", flush=True)
+          f"({args.repeat} runs); this process's CPU: median {statistics.median(timed.cpu):.0f} ms; "
+          f"load average {load_average()}", flush=True)
 
     rng = np.random.default_rng(args.seed + 1)
     side = int(np.ceil(np.sqrt(args.grids)))
@@ -345,7 +357,8 @@ def run(engine, args) -> None:
     filing = timed(file_one, args.filings)
     p95 = float(np.percentile(filing, 95))
     print(f"file_case with placement (own transaction, commit): p50 {statistics.median(filing):.1f} ms, "
-          f"p95 {p95:.1f} ms, max {max(filing):.1f} ms ({args.filings} filings)", flush=True)
+          f"p95 {p95:.1f} ms, max {max(filing):.1f} ms ({args.filings} filings); this process's CPU: "
+          f"p95 {float(np.percentile(timed.cpu, 95)):.1f} ms; load average {load_average()}", flush=True)
     print(f"machine: {machine()}; backend: {engine.dialect.name} {engine.dialect.server_version_info or ''}")
 
 
