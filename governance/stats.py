@@ -196,3 +196,5 @@ def refresh_check_due(session: Session, shop_ids: Iterable[int] | None = None) -
     session.execute(delete(CheckDue).where(*([] if ids is None else [CheckDue.shop_id.in_(ids)])))
     for start in range(0, len(records), 5000):
         session.execute(insert(CheckDue), records[start : start + 5000])
+    if ids is None:
+        session.info.pop("check_due_stale", None)

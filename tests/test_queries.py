@@ -230,3 +230,21 @@ def test_stored_check_due_counts_agree_with_counting_live(world):
     # Gas and construction fall due within the week; electricity was never checked.
     assert stored[0].set_index("code").loc["G001"].tolist() == [2, 1]
     assert stored[2].set_index("code").loc["G001", "checks_overdue"] == 2  # electricity, gas; construction lapsed
+
+
+def test_shops_written_in_bulk_by_an_import_get_their_checks_due(world):
+    engine, district, v = world
+    import shapely
+    from sqlalchemy import insert
+
+    with transaction(engine) as session:
+        session.execute(insert(Shop), [{
+            "shop_code": "S-NEW", "name": "New", "trade": "catering", "street": "",
+            "party_member_operator": False, "geometry": shapely.Point(*IN_G002),
+            "grid_id": district.grid_ids["G002"], "opened_at": NOW - timedelta(days=100),
+        }])
+    with transaction(engine) as session:
+        due = checks_due(session, v["supervisor"], now=NOW)
+        summary = grid_loop_summary(session, v["supervisor"], now=NOW).set_index("code")
+    assert set(due.loc[due["shop_code"] == "S-NEW", "category"]) == {"electricity", "gas"}
+    assert summary.loc["G002", "checks_overdue"] == len(due[(due["grid_code"] == "G002") & due["overdue"]])
