@@ -98,30 +98,62 @@ def viewer_key(viewer) -> tuple:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int) -> dict:
-    """Everything the supervisor page draws for one set of filters."""
+    """Everything the supervisor page draws for one set of filters.
+
+    The loop summary, the open cases (the map shows open cases only) and the
+    weekly series are read in parallel, each in its own session: the
+    database driver releases the GIL while a query runs.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from geo.hotspots import getis_ord_gi_star
     from governance import queries
+    from governance.catalog import OPEN_STATES
 
     case_filter = filters.case_filter()
-    with _session() as session:
-        grids = queries.current_grids(session, _viewer)
-        summary = queries.grid_loop_summary(session, _viewer, filters=case_filter, min_cases_for_rank=min_cases)
-        cases = queries.cases_frame(session, _viewer, filters=case_filter)
-        series = queries.category_series(session, _viewer, filters=case_filter, freq="W")
-        warnings = queries.early_warnings(session, _viewer)
-        features = queries.district_features(session)
+    open_states = tuple(s for s in (filters.states or [s.value for s in OPEN_STATES])
+                        if s in {s.value for s in OPEN_STATES})
+    open_filter = Filters(filters.start, filters.end, filters.categories, open_states, filters.grid_codes)
+
+    factory = session_factory(engine())  # outside the worker threads (no Streamlit context there)
+
+    def read(work):
+        with factory() as session:
+            return work(session)
+
+    jobs = {
+        "grids": lambda s: queries.current_grids(s, _viewer),
+        "summary": lambda s: queries.grid_loop_summary(s, _viewer, filters=case_filter,
+                                                       min_cases_for_rank=min_cases),
+        # Only "closed" chosen: no open case to draw.
+        "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter()))
+        if open_states else (lambda s: pd.DataFrame()),
+        "series": lambda s: queries.category_series(s, _viewer, filters=case_filter, freq="W"),
+        "features": lambda s: queries.district_features(s),
+    }
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {name: pool.submit(read, work) for name, work in jobs.items()}
+        result = {name: future.result() for name, future in futures.items()}
+    grids, summary = result["grids"], result["summary"]
     layer = grids.merge(summary.drop(columns=["n_shops"], errors="ignore"), on="code", how="left")
     layer["warning"] = layer["warning"].fillna(0)
     hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning")
     return {
         "grids": layer,
         "summary": summary,
-        "cases": cases,
-        "series": series,
-        "early_warnings": warnings,
-        "features": features,
+        "cases": result["cases"],
+        "series": result["series"],
+        "features": result["features"],
         "hotspots": hot[["code", "gi_z", "gi_p", "gi_class"]],
     }
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
+def early_warnings(_viewer, viewer_key: tuple, data_epoch: int) -> pd.DataFrame:
+    from governance import queries
+
+    with _session() as session:
+        return queries.early_warnings(session, _viewer)
 
 
 def grid_detail(viewer, grid_code: str, filters: Filters) -> dict:

@@ -123,7 +123,8 @@ if code:
                      hide_index=True, width="stretch")
         case_actions(viewer, row, lang, key="sup", supervisor=True)
 
-warnings = bundle["early_warnings"]
-if len(warnings):
-    with st.expander(f"{t('sup.warnings_early')} ({len(warnings)})"):
-        st.dataframe(warnings, hide_index=True, width="stretch")
+# Early warnings are read on request only: at city scale they are many and slow to gather.
+if st.toggle(t("sup.warnings_early"), value=False, key="sup-early"):
+    warnings = data.early_warnings(viewer, data.viewer_key(viewer), data.epoch())
+    st.caption(f"{len(warnings)}")
+    st.dataframe(warnings.head(5000), hide_index=True, width="stretch")
