@@ -176,6 +176,10 @@ def legend_html(language: str, *, cases: bool = False) -> str:
         for state in (s.value for s in STATE_SEVERITY_ORDER)
     )
     return (
+        # On a phone the legend shrinks so that it hides less of the grid.
+        "<style>@media (max-width: 480px) {.linpu-legend{font-size:10px!important;line-height:1.35!important;"
+        "padding:4px 6px!important;bottom:20px!important;right:4px!important}"
+        ".linpu-legend span{width:9px!important;height:9px!important}}</style>"
         '<div class="linpu-legend" style="position:absolute;bottom:26px;right:10px;z-index:1000;'
         "background:rgba(255,255,255,.92);padding:8px 10px;border-radius:6px;font:13px/1.6 "
         "'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)\">"

@@ -1,0 +1,74 @@
+"""Display shaping and the deck layers, without Streamlit."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import Point, box
+
+from dashboard.deck import district_deck
+from dashboard.frames import ranking, today_list
+from dashboard.tiles import from_display, tile_spec, to_display
+
+NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+INJECTION = "<img src=x onerror=alert(1)>"
+
+
+def cases_frame(**over):
+    row = {"case_id": 1, "case_no": "C1", "kind": "patrol", "category": "gas", "severity": "high",
+           "title": INJECTION, "state": "warning", "grid_code": "G1", "shop_name": "Tea", "created_at": NOW,
+           "due_at": NOW + timedelta(hours=5), "follow_up_due_at": None, "overdue": False, "version": 1}
+    rows = [row | over.get(0, {}), row | {"case_id": 2, "case_no": "C2", "state": "follow_up",
+                                          "due_at": NOW - timedelta(days=3),
+                                          "follow_up_due_at": NOW - timedelta(hours=1), "overdue": True}]
+    return gpd.GeoDataFrame(rows, geometry=[Point(118.9, 25.1), Point(118.901, 25.1)], crs=4326)
+
+
+def test_today_list_puts_the_most_urgent_first_and_uses_the_follow_up_deadline():
+    checks = pd.DataFrame([
+        {"shop_code": "S1", "shop_name": "Tea", "grid_code": "G1", "category": "gas",
+         "last_checked_at": NOW - timedelta(days=40), "due_at": NOW - timedelta(days=10), "overdue": True},
+        {"shop_code": "S2", "shop_name": "Rice", "grid_code": "G1", "category": "electricity",
+         "last_checked_at": NOW, "due_at": NOW + timedelta(days=30), "overdue": False},
+    ])
+    todo = today_list(cases_frame(), checks, language="en", now=NOW)
+    assert list(todo["case_no"]) == ["", "C2", "C1"]  # check due 10 days ago, follow-up 1 h ago, then C1
+    assert "Rice" not in " ".join(todo["what"])  # a check due next month is not today's
+
+
+def test_ranking_leaves_out_grids_with_too_few_cases():
+    summary = pd.DataFrame({
+        "code": ["A", "B", "C"], "n_shops": [10, 10, 10], "open_per_10_shops": [1.0, 5.0, 9.0],
+        "open": [1, 5, 9], "overdue": [0, 1, 2], "on_time_rate": [1.0, 0.5, 0.2],
+        "median_days_to_close": [1.0, 2.0, 3.0], "reopen_count": [0, 1, 2], "mean_rating": [5.0, 4.0, 2.0],
+        "rankable": [True, True, False],
+    })
+    table, unranked = ranking(summary, language="en")
+    assert list(table["Grid"]) == ["B", "A"] and unranked == 1
+
+
+def test_deck_escapes_user_text_and_draws_without_an_internet_basemap():
+    grids = gpd.GeoDataFrame({"code": ["G1"], "worst_state": ["warning"], "overdue": [1], "open": [2],
+                              "warning": [2]}, geometry=[box(118.899, 25.099, 118.902, 25.102)], crs=4326)
+    hot = pd.DataFrame({"code": ["G1"], "gi_z": [0.0], "gi_p": [1.0], "gi_class": ["not_significant"]})
+    features = gpd.GeoDataFrame({"kind": [], "name": [], "street_class": []}, geometry=[], crs=4326)
+    spec = json.loads(district_deck(grids, cases_frame(), hot, features, language="en").to_json())
+    text = json.dumps(spec)
+    assert INJECTION not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert spec["mapStyle"].endswith("/app/static/linpu/blank-style.json")
+    assert "mapbox" not in text and "cartocdn" not in text
+    assert {layer["id"] for layer in spec["layers"]} >= {"grids", "cases", "warning-hexagons"}
+
+
+def test_amap_tiles_shift_to_gcj02_and_clicks_come_back():
+    frame = gpd.GeoDataFrame(geometry=[Point(118.9, 25.1)], crs=4326)
+    shifted = to_display(frame, "amap").geometry.iloc[0]
+    assert 100 < abs(shifted.x - 118.9) * 100_000 + abs(shifted.y - 25.1) * 111_000 < 1500  # metres-ish
+    lon, lat = from_display(shifted.x, shifted.y, "amap")
+    assert abs(lon - 118.9) < 1e-7 and abs(lat - 25.1) < 1e-7
+    assert to_display(frame, "osm").geometry.iloc[0].equals(Point(118.9, 25.1))
+    assert tile_spec("none") is None and tile_spec("tianditu") is None
+    assert "tk=KEY" in tile_spec("tianditu", "KEY")["tiles"]
