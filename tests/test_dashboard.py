@@ -326,3 +326,21 @@ def test_english_switch_translates_the_sign_in_page(use_database, demo_database)
     use_database(demo_database)
     at = app(lang="en")
     assert [t.value for t in at.title] == ["Sign in to Linpu"]
+
+
+def test_analyst_previews_a_regridding_without_saving(use_database, writable_demo):
+    use_database(writable_demo)
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        from governance.models import GridGeneration
+
+        generations = session.scalar(select(func.count()).select_from(GridGeneration))
+    at = app("analyst1", lang="en")
+    next(b for b in at.button if b.label == "Preview").click().run()
+    no_exceptions(at)
+    quality = next(df.value for df in at.dataframe if "Current grids" in df.value.columns)
+    assert {"Current grids", "Proposed grids"} <= set(quality.columns)
+    assert not any(b.label == "Save as the new grid generation" for b in at.button)  # analysts change nothing
+    with session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(GridGeneration)) == generations
+    engine.dispose()
