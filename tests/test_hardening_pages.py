@@ -1,0 +1,86 @@
+"""Access through the pages: every role x every page with Streamlit's AppTest (issue 7).
+
+Each page script is run directly (as a URL would open it) with a session
+token of each demo role, with no token, with an expired and a forged token,
+and as a user disabled after signing in.  Expected, from the issue: a grid
+leader opens only their own page; supervisors and analysts open the
+district pages (an analyst read-only: no action buttons); the admin opens
+everything; nobody without a valid session, and no disabled user, sees any
+page content.  Reuses the dashboard engineer's fixtures and helpers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+from streamlit.testing.v1 import AppTest
+
+from governance.db import make_engine
+from governance.login import issue_token
+from governance.models import User
+from tests.test_dashboard import ROOT, TIMEOUT, use_database, writable_demo  # noqa: F401  (fixtures)
+
+PAGES = ("leader", "supervisor", "analyst")
+ROLES = {"leader01": "grid_leader", "supervisor1": "supervisor", "analyst1": "analyst", "admin": "admin"}
+MAY_OPEN = {
+    "grid_leader": {"leader"},
+    "supervisor": {"supervisor", "analyst"},
+    "analyst": {"analyst", "supervisor"},
+    "admin": {"leader", "supervisor", "analyst"},
+}
+WRITE_BUTTONS = ("take_on", "resolve", "confirm", "reopen", "dismiss", "close_not_responsible", "dispatch")
+
+
+def run_page(page: str, token: str | None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard" / "pages" / f"{page}.py"), default_timeout=TIMEOUT)
+    if token:
+        at.session_state["linpu_token"] = token
+    at.query_params["lang"] = "en"
+    return at.run()
+
+
+def refused(at: AppTest) -> bool:
+    return not at.title and bool(at.error or at.warning) and not at.dataframe
+
+
+@pytest.mark.parametrize("username", sorted(ROLES))
+def test_every_role_on_every_page(use_database, demo_database, username):  # noqa: F811
+    use_database(demo_database)
+    problems = []
+    for page in PAGES:
+        at = run_page(page, issue_token(username))
+        allowed = page in MAY_OPEN[ROLES[username]]
+        if at.exception:
+            problems.append(f"{username} on {page}: exception {[e.value for e in at.exception]}")
+        elif allowed and (refused(at) or not at.title):
+            problems.append(f"{username} on {page}: refused, should open")
+        elif not allowed and not refused(at):
+            problems.append(f"{username} on {page}: opened ({[t.value for t in at.title]}), should be refused")
+        if allowed and ROLES[username] == "analyst":
+            labels = [b.label for b in at.button] + [str(b.key) for b in at.button]
+            assert not [b for b in labels if any(w in b.lower().replace(" ", "_") for w in WRITE_BUTTONS)], labels
+    assert not problems, "\n".join(problems)
+
+
+def test_no_expired_or_forged_session_opens_any_page(use_database, demo_database):  # noqa: F811
+    use_database(demo_database)
+    old = issue_token("admin", now=datetime.now(UTC) - timedelta(hours=12))
+    for token in (None, old, "admin|1|9999999999|forged", "admin"):
+        for page in PAGES:
+            at = run_page(page, token)
+            assert not at.exception and refused(at), (token, page)
+
+
+def test_a_user_disabled_after_signing_in_is_refused_at_the_next_request(use_database, writable_demo):  # noqa: F811
+    use_database(writable_demo)
+    token = issue_token("admin")
+    assert run_page("analyst", token).title
+    engine = make_engine(writable_demo)
+    with engine.begin() as connection:
+        connection.execute(update(User).where(User.username == "admin").values(is_active=False))
+    engine.dispose()
+    for page in PAGES:
+        at = run_page(page, token)
+        assert not at.exception and refused(at), page
