@@ -65,7 +65,14 @@ from geo.voronoi import (
     voronoi_diagram,
 )
 
-__all__ = ["GriddingError", "build_grids", "grid_quality", "metric_crs", "update_grids"]
+__all__ = [
+    "GridChanges",
+    "GriddingError",
+    "build_grids",
+    "grid_quality",
+    "metric_crs",
+    "update_grids",
+]
 
 STREET_CLASSES = ("main", "street", "lane")
 # How much lighter an edge gets when it crosses a street of each class.
@@ -349,9 +356,12 @@ def update_grids(
     prefix, width, next_serial = _code_scheme(old_codes)
     codes = np.empty(len(polygons), dtype=object)
     codes[:n_old] = old_codes
+    # Only grids that exist at the end get a serial (a part made and merged
+    # again during the repair never reaches the user).
     for lab in range(n_old, len(polygons)):
-        codes[lab] = f"{prefix}{next_serial:0{width}d}"
-        next_serial += 1
+        if present[lab]:
+            codes[lab] = f"{prefix}{next_serial:0{width}d}"
+            next_serial += 1
 
     alive = np.flatnonzero(present[: len(polygons)])
     sizes = np.bincount(labels[shop_loc], minlength=len(polygons))
@@ -391,11 +401,26 @@ def update_grids(
     def code_of(lab: int) -> str:
         return str(codes[lab])
 
+    def real(lab: int) -> bool:
+        return codes[lab] is not None
+
     changes = GridChanges(
         shops_moved=moved,
-        split={code_of(p): [code_of(q) for q in qs] for p, qs in log.split.items()},
-        merged={code_of(p): code_of(q) for p, q in log.merged.items()},
-        rebalanced=[tuple(code_of(g) for g in group) for group in log.rebalanced],
+        split={
+            code_of(p): [code_of(q) for q in qs if real(q)]
+            for p, qs in log.split.items()
+            if real(p) and any(real(q) for q in qs)
+        },
+        merged={
+            code_of(p): code_of(_final_label(q, log.merged, present))
+            for p, q in log.merged.items()
+            if real(p) and real(_final_label(q, log.merged, present))
+        },
+        rebalanced=[
+            tuple(code_of(g) for g in group if real(g))
+            for group in log.rebalanced
+            if sum(real(g) for g in group) > 1
+        ],
         appeared=[code_of(lab) for lab in range(n_old, len(polygons)) if present[lab]],
         retired=[code_of(lab) for lab in retired],
         reshaped=sorted(code_of(lab) for lab in zone_labels),
@@ -460,6 +485,15 @@ def _warn_out_of_bounds(codes, sizes, is_building, min_size: int, max_size: int)
             UserWarning,
             stacklevel=3,
         )
+
+
+def _final_label(lab: int, merged: dict[int, int], present: np.ndarray) -> int:
+    """Where a merged part's shops ended up, following merges of merges."""
+    seen = set()
+    while lab in merged and not present[lab] and lab not in seen:
+        seen.add(lab)
+        lab = merged[lab]
+    return lab
 
 
 def _log_labels(log: part.RepairLog) -> set[int]:
