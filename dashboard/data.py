@@ -135,7 +135,7 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         futures = {name: pool.submit(read, work) for name, work in jobs.items()}
         result = {name: future.result() for name, future in futures.items()}
     grids, summary = result["grids"], result["summary"]
-    layer = grids.merge(summary.drop(columns=["n_shops"], errors="ignore"), on="code", how="left")
+    layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
     layer["warning"] = layer["warning"].fillna(0)
     hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning")
     return {

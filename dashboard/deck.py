@@ -17,6 +17,7 @@ interpolates tooltip HTML without escaping.
 from __future__ import annotations
 
 import html
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -29,7 +30,7 @@ from dashboard.static_assets import blank_style_url
 from dashboard.theme import OVERDUE_OUTLINE, STATE_COLOURS
 
 POLYGON_LIMIT = 4000
-CASE_POINT_LIMIT = 5000
+CASE_POINT_LIMIT = 3000
 HOTSPOT_COLOURS = {
     "hot_99": (128, 0, 38),
     "hot_95": (214, 48, 39),
@@ -39,6 +40,16 @@ HOTSPOT_COLOURS = {
     "cold_99": (5, 112, 176),
 }
 STREET_RGB = {"main": (140, 140, 140, 255), "street": (166, 166, 166, 255), "lane": (189, 189, 189, 255)}
+
+
+class CompactDeck(pdk.Deck):
+    """A Deck whose JSON has no indentation: pydeck indents by two spaces, which
+    doubles what Streamlit ships to the browser for large layers."""
+
+    def to_json(self) -> str:
+        from pydeck.bindings.json_tools import default_serialize
+
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
 
 
 def rgb(hex_colour: str, alpha: int = 255) -> list[int]:
@@ -147,7 +158,7 @@ def district_deck(
         ))
 
     if show_hotspots and len(hotspots):
-        hot = g[["code", "geometry"]].merge(hotspots, on="code")
+        hot = g[["code", "geometry"]].merge(pd.DataFrame(hotspots).drop(columns="geometry", errors="ignore"), on="code")
         hot = hot[hot["gi_class"].astype(str).str.startswith(("hot", "cold"))]
         if len(hot):
             hot_rows = pd.DataFrame({
@@ -205,8 +216,8 @@ def district_deck(
         "style": {"fontSize": "13px"},
     }
     # No basemap: a local blank style, else Streamlit fetches a Carto style from the internet.
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
-                    map_style=blank_style_url(base_url_path), tooltip=tooltip)
+    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None,
+                       map_style=blank_style_url(base_url_path), tooltip=tooltip)
 
 
 def deck_legend_html(language: str) -> str:

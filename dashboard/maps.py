@@ -83,7 +83,7 @@ def district_map(
 ) -> folium.Map:
     """The district: streets, grids coloured by worst open state, shops, a legend."""
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
-    layer = grids.merge(summary.drop(columns=["n_shops"]), on="code", how="left")
+    layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
     layer[["open", "overdue"]] = layer[["open", "overdue"]].fillna(0).astype(int)
     layer["worst_state"] = layer["worst_state"].fillna("closed")
     layer["state_label"] = layer["worst_state"].map(lambda s: t(f"state.{s}"))
@@ -243,7 +243,7 @@ def leader_map(
     from dashboard.tiles import to_display
 
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
-    layer = grids.merge(summary.drop(columns=["n_shops"], errors="ignore"), on="code", how="left")
+    layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
     layer[["open", "overdue"]] = layer[["open", "overdue"]].fillna(0).astype(int)
     layer["worst_state"] = layer["worst_state"].fillna("closed")
     layer["state_label"] = layer["worst_state"].map(lambda s: t(f"state.{s}"))
