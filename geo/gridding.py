@@ -331,24 +331,28 @@ def update_grids(
     zone_labels = sorted({int(lab) for lab in np.unique(labels) if lab in zone_old or lab >= n_old})
 
     polygons = np.empty(max(int(labels.max()) + 1, n_old), dtype=object)
-    polygons[:n_old] = old_poly
+    # Untouched grids keep their input geometry bit for bit; the repaired area
+    # is re-divided in the input CRS, against the exact outline of the old
+    # grids it replaces, so that no projection round trip opens slivers
+    # against the neighbours (which compound over repeated updates).
+    polygons[:n_old] = old.geometry.values
     if zone_labels:
-        # A full union: projected old grids may miss each other by nanometres,
-        # which a coverage union would keep as slivers of hole.
-        zone = shapely.union_all(old_poly[sorted(zone_old)])
+        zone = shapely.union_all(old.geometry.values[sorted(zone_old)])
         in_zone = np.isin(labels, zone_labels)
         zone_xy = loc_xy[in_zone]
         zone_lab = labels[in_zone]
         local = {lab: i for i, lab in enumerate(zone_labels)}
         local_lab = np.array([local[int(v)] for v in zone_lab], dtype=np.int64)
-        zone_diagram = voronoi_diagram(zone_xy, zone, grid_size=SNAP_M)
-        new_poly = clip_to(dissolve_cells(zone_diagram, local_lab, len(zone_labels)), zone)
-        anchors = _anchors(zone_xy, local_lab, len(zone_labels))
-        # Not snapped: the zone's outline must stay exactly the old grids'
-        # outline, shared with the untouched neighbours.
-        new_poly = absorb_fragments(new_poly, anchors)
+        zone_metric = reproject(np.array([zone], dtype=object), grids.crs, crs)[0]
+        zone_diagram = voronoi_diagram(zone_xy, zone_metric, grid_size=SNAP_M)
+        # Dissolved in metres (where Voronoi cells mean something), clipped in
+        # the grids' own CRS; shared vertices reproject identically.
+        cells = reproject(dissolve_cells(zone_diagram, local_lab, len(zone_labels)), crs, grids.crs)
+        new_poly = clip_to(cells, zone)
+        anchor_xy = shapely.get_coordinates(reproject(shapely.points(zone_xy), crs, grids.crs))
+        new_poly = absorb_fragments(new_poly, _anchors(anchor_xy, local_lab, len(zone_labels)))
         for lab, poly in zip(zone_labels, new_poly, strict=True):
-            polygons[lab] = poly
+            polygons[lab] = _largest_polygon(poly) if shapely.get_type_id(poly) == 7 else poly
     for lab in retired:
         polygons[lab] = None
 
@@ -369,29 +373,13 @@ def update_grids(
     is_building[:n_old] = old_building
     is_building[labels[building]] = True
     is_building[labels[~building]] = False
-    # Untouched grids keep their input geometry bit for bit: a projection
-    # round trip would move every vertex by a few nanometres.
-    geometry = np.empty(len(polygons), dtype=object)
-    geometry[:n_old] = old.geometry.values
-    redrawn = np.array(zone_labels, dtype=np.int64)
-    if redrawn.size:
-        # Clipping leaves vertices nanometres apart, which can cross on the
-        # way back to degrees; dropping them moves no border measurably.
-        tidy = shapely.remove_repeated_points(polygons[redrawn], tolerance=1e-4)
-        back = reproject(tidy, crs, grids.crs)
-        invalid = ~shapely.is_valid(back)
-        if invalid.any():
-            # Still invalid (a crossing of nanometres): repair in place rather
-            # than snap, which would open slivers against the neighbours.
-            back[invalid] = [_largest_polygon(g) for g in shapely.make_valid(back[invalid])]
-        geometry[redrawn] = back
     out = gpd.GeoDataFrame(
         {
             "code": codes[alive],
             "n_shops": sizes[alive].astype(np.int64),
             "building": is_building[alive],
         },
-        geometry=list(geometry[alive]),
+        geometry=list(polygons[alive]),
         crs=grids.crs,
     ).sort_values("code", ignore_index=True)
     shop_codes = pd.Series(codes[labels[shop_loc]], index=shops.index, name="grid_code")

@@ -131,7 +131,8 @@ def grid_quality(
             "max": int(parts.max()) if len(parts) else 0,
             "multi_part_grids": int((parts > 1).sum()),
         },
-        "invalid_polygons": int((~shapely.is_valid(poly)).sum()),
+        # Validity as stored (in the grids' own CRS), not after reprojection.
+        "invalid_polygons": int((~shapely.is_valid(g.geometry.values)).sum()),
         "gap_area_m2": round(gap, 3),
         "overlap_area_m2": round(max(overlap, 0.0), 3),
         "shops_outside_own_grid": int((~own[has]).sum()) + unassigned,

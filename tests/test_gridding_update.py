@@ -146,3 +146,20 @@ def test_far_from_quanzhou_a_local_utm_zone_is_used():
     grids, codes = build_grids(shops)
     assert grids.crs == shops.crs and grids.n_shops.sum() == 40
     assert grid_quality(grids, shops, shop_codes=codes)["shops_outside_own_grid"] == 0
+
+
+def test_repeated_updates_stay_sound(district):
+    shops, grids, codes = district
+    rng = np.random.default_rng(9)
+    current = shops
+    for round_ in range(4):
+        closed = rng.choice(current.index, size=4, replace=False)
+        parents = metric_xy(current.drop(closed).sample(4, random_state=round_))
+        opened = shops_at(parents + rng.uniform(-4, 4, size=(4, 2)), start=5000 + 10 * round_)
+        current = pd.concat([current.drop(closed), opened])
+        grids, codes, _ = update_grids(grids, current)
+        assert grids.is_valid.all() and (grids.geom_type == "Polygon").all()
+        assert grids.n_shops.between(8, 12).all()
+        report = grid_quality(grids, current, shop_codes=codes)
+        assert report["shops_outside_own_grid"] == 0
+        assert report["overlap_area_m2"] < 0.01 and report["gap_area_m2"] < 0.01
