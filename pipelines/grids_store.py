@@ -188,9 +188,13 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
         return report
     good = rows.good_mask()
     names = text(frame, find_column(table, GRID_NAME_NAMES))
+    try:
+        polygons = geometry[good].set_crs(source_crs, allow_override=True).to_crs(4326).values
+    except Exception as exc:  # pyproj raises ProjError/CRSError for a damaged or unusable CRS
+        raise InputFileError(table.source, 1, "geometry", f"its CRS cannot be converted to EPSG:4326 "
+                             f"({str(exc).splitlines()[0]}); fix the .prj or give --crs") from None
     layer = gpd.GeoDataFrame({"code": codes[good].to_numpy(), "name": names[good].to_numpy()},
-                             geometry=geometry[good].set_crs(source_crs, allow_override=True).to_crs(4326).values,
-                             crs=4326)
+                             geometry=polygons, crs=4326)
     overlaps = _overlaps(layer)
     if overlaps:
         report.notes.append("grids overlap: " + ", ".join(f"{a}/{b}" for a, b in overlaps[:10])

@@ -283,11 +283,15 @@ def locate(rows: Rows, table: RawTable, *, crs: str | None, coords: str, distric
                              f"accepted names: {', '.join(LON_NAMES)} / {', '.join(LAT_NAMES)}; "
                              f"the file has: {', '.join(table.columns)}")
 
-    if source_crs.is_geographic:
+    try:
         lon, lat = _to_4326(x, y, source_crs)
+    except Exception as exc:  # pyproj raises ProjError/CRSError for a damaged or unusable CRS
+        raise InputFileError(table.source, 1, fields[0] if fields[0] == "geometry" else "(crs)",
+                             f"its CRS {getattr(source_crs, 'name', source_crs)!r} cannot be converted to "
+                             f"EPSG:4326 ({str(exc).splitlines()[0]}); fix the .prj or give --crs") from None
+    if source_crs.is_geographic:
         _check_ranges(rows, index, lon, lat, fields, district, coords)
     else:
-        lon, lat = _to_4326(x, y, source_crs)
         notes.append(f"coordinates reprojected from {source_crs.to_string()} to EPSG:4326")
         bad = np.isfinite(x) & ~(np.isfinite(lon) & np.isfinite(lat))
         for row in index[bad]:
