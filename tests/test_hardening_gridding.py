@@ -35,7 +35,7 @@ M = 1e-5
 SETTINGS = settings(
     max_examples=80,
     deadline=None,
-    derandomize=True,
+    derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -139,7 +139,7 @@ def test_random_shop_sets_keep_every_gridding_invariant(data, bounds):
     _check_invariants(shops, grids, codes, caught, lo=lo, hi=hi)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=shop_sets())
 def test_gridding_is_deterministic(data):
@@ -153,7 +153,7 @@ def test_gridding_is_deterministic(data):
     assert first[0].geometry.geom_equals_exact(second[0].geometry, 1e-9).all()
 
 
-@settings(max_examples=10, deadline=None, derandomize=True,
+@settings(max_examples=10, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(13, 60), seed=st.integers(0, 1000))
 def test_malls_at_one_coordinate_become_flagged_building_grids(n, seed):

@@ -132,7 +132,7 @@ def _apply(engine, viewers, case_id, actor, action, version, at):
         return str(case.state)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=1, max_size=16),
        where=st.sampled_from(["G001", "G002"]),
