@@ -230,5 +230,7 @@ def deck_legend_html(language: str) -> str:
         f'border:3px solid rgb{HOTSPOT_COLOURS[c]}"></span>{t(f"gi.{c}")}'
         for c in ("hot_99", "hot_95", "hot_90")
     )
-    return (legend_html(language, cases=True).replace("position:absolute;bottom:26px;right:10px;", "")
+    return (legend_html(language, cases=True).replace(
+        "position:absolute;bottom:26px;right:10px;",
+        "display:flex;flex-wrap:wrap;column-gap:18px;align-items:center;")
             + f'<div style="font-size:13px;margin-top:4px">{hot}</div>')

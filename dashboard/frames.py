@@ -102,6 +102,11 @@ def ranking(summary: pd.DataFrame, *, language: str) -> tuple[pd.DataFrame, int]
     rankable = summary[summary["rankable"].astype(bool)] if "rankable" in summary else summary
     ranked = rankable.sort_values(["open_per_10_shops", "overdue", "code"], ascending=[False, False, True])
     out = ranked[[c for c in columns if c in ranked]].reset_index(drop=True)
+    for column, digits in (("open_per_10_shops", 1), ("median_days_to_close", 1), ("mean_rating", 1)):
+        if column in out:
+            out[column] = out[column].astype(float).round(digits)
+    if "on_time_rate" in out:
+        out["on_time_rate"] = (out["on_time_rate"].astype(float) * 100).round(0)
     out.insert(0, "rank", range(1, len(out) + 1))
     labels = {c: translate("col.open" if c == "open" else f"col.{c}", language) for c in out.columns}
     return out.rename(columns=labels), len(summary) - len(rankable)

@@ -143,7 +143,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "col.action": {"zh": "操作", "en": "Action"},
     "col.note": {"zh": "说明", "en": "Note"},
     "col.open_per_10_shops": {"zh": "每10户未闭环预警", "en": "Open per 10 shops"},
-    "col.on_time_rate": {"zh": "按期闭环率", "en": "On-time closure"},
+    "col.on_time_rate": {"zh": "按期闭环率（%）", "en": "On-time closure (%)"},
     "col.median_days_to_close": {"zh": "闭环中位天数", "en": "Median days to close"},
     "col.reopen_rate": {"zh": "返工率", "en": "Reopen rate"},
     "col.reopen_count": {"zh": "返工次数", "en": "Reopened"},
@@ -311,6 +311,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "an.write": {"zh": "写入数据库", "en": "Write to the database"},
     "an.written": {"zh": "已导入 {n} 行。", "en": "{n} rows imported."},
     "an.gcj02": {"zh": "坐标为 GCJ-02（高德/腾讯）", "en": "Coordinates are GCJ-02 (AMap/Tencent)"},
+    "an.layers": {"zh": "图层", "en": "Layers"},
+    "an.format": {"zh": "格式", "en": "Format"},
+    "an.crs": {"zh": "坐标系（CRS）", "en": "CRS"},
+    "an.min": {"zh": "每格最少商铺", "en": "Fewest shops per grid"},
+    "an.max": {"zh": "每格最多商铺", "en": "Most shops per grid"},
+    "an.seed": {"zh": "随机种子", "en": "Seed"},
+    "an.coords": {"zh": "坐标系统", "en": "Coordinate system"},
+    "an.close_missing": {"zh": "关闭名册中已无的商铺", "en": "Close shops missing from the file"},
     "an.quality": {"zh": "质量指标", "en": "Quality figures"},
 }
 

@@ -181,9 +181,9 @@ def upload_section(viewer, lang: str) -> None:
     upload = st.file_uploader(t("an.upload_file"), type=["csv", "xlsx", "geojson", "json", "gpkg", "zip"],
                               key="an-upload")
     c1, c2 = st.columns(2)
-    coords = c1.selectbox("coords", ["wgs84", "gcj02", "bd09"], key="an-upload-coords",
+    coords = c1.selectbox(t("an.coords"), ["wgs84", "gcj02", "bd09"], key="an-upload-coords",
                           format_func=lambda c: t("an.gcj02") if c == "gcj02" else c.upper())
-    close_missing = c2.toggle("close shops missing from the file / 关闭名册中已无的商铺", value=False,
+    close_missing = c2.toggle(t("an.close_missing"), value=False,
                               key="an-upload-close")
     if upload is None:
         return

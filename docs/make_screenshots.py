@@ -1,7 +1,7 @@
 """Refresh the README screenshots: `make screenshots` (needs Debian's chromium).
 
-Starts the dashboard on the demo database at a free port, opens each page in
-headless Chromium and writes PNGs under docs/.
+Starts the dashboard on the demo database at a free port, signs in as each
+role in headless Chromium and writes PNGs under docs/.
 """
 
 from __future__ import annotations
@@ -18,11 +18,21 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import CHROMIUM_ARGS, start_app  # noqa: E402
 
+PASSWORD = "linpu-demo"
 SHOTS = [
-    # (file, path and query, text to wait for, viewport)
-    ("overview.png", "/?lang=zh", "街区网格闭环总览", (1400, 860)),
-    ("overview-en.png", "/?lang=en", "District grids and the closed loop", (1400, 860)),
+    # (file, user, language, heading to wait for, what else to wait for, viewport)
+    ("login.png", None, "zh", "登录邻铺", None, (1400, 860)),
+    ("leader-mobile.png", "leader01", "zh", "我的网格", "folium", (390, 844)),
+    ("leader.png", "leader01", "en", "My grid", "folium", (1400, 860)),
+    ("supervisor.png", "supervisor1", "zh", "街区督办", "deck", (1400, 1100)),
+    ("supervisor-en.png", "supervisor1", "en", "District supervision", "deck", (1400, 1100)),
+    ("analyst.png", "analyst1", "zh", "数据分析与导出", None, (1400, 860)),
 ]
+
+
+def settle(page) -> None:
+    page.wait_for_timeout(600)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
 
 
 def main() -> None:
@@ -37,12 +47,22 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
             )
-            for name, path, wait_text, (width, height) in SHOTS:
+            for name, user, lang, heading, wait, (width, height) in SHOTS:
                 page = browser.new_page(viewport={"width": width, "height": height})
-                page.goto(base + path, wait_until="domcontentloaded")
-                page.get_by_text(wait_text).first.wait_for(timeout=60_000)
-                page.frame_locator("iframe").first.locator(".leaflet-container").wait_for(timeout=60_000)
-                page.wait_for_timeout(2500)
+                page.set_default_timeout(120_000)
+                page.goto(f"{base}/?lang={lang}", wait_until="domcontentloaded")
+                if user:
+                    page.get_by_role("textbox", name="用户名" if lang == "zh" else "User name").fill(user)
+                    page.get_by_role("textbox", name="密码" if lang == "zh" else "Password").fill(PASSWORD)
+                    page.get_by_role("button", name="登录" if lang == "zh" else "Sign in").click()
+                page.get_by_role("heading", name=heading).wait_for()
+                if wait == "folium":
+                    page.frame_locator("iframe[title='streamlit_folium.st_folium']").first.locator(
+                        ".leaflet-container").wait_for()
+                elif wait == "deck":
+                    page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
+                settle(page)
+                page.wait_for_timeout(2500)  # tiles of canvas layers and fitBounds
                 page.screenshot(path=str(ROOT / "docs" / name))
                 print(f"wrote docs/{name}")
                 page.close()

@@ -31,9 +31,9 @@ from pipelines.export import FORMATS, LAYERS  # noqa: E402
 today = datetime.now(UTC).date()
 with st.form("export"):
     c1, c2, c3 = st.columns(3)
-    layers = c1.multiselect("layers", list(LAYERS), default=list(LAYERS), key="an-layers", placeholder=t("sup.all"))
-    fmt = c2.selectbox("format", list(FORMATS), key="an-format")
-    crs = c3.text_input("CRS", value="EPSG:4326", key="an-crs")
+    layers = c1.multiselect(t("an.layers"), list(LAYERS), default=list(LAYERS), key="an-layers", placeholder=t("sup.all"))
+    fmt = c2.selectbox(t("an.format"), list(FORMATS), key="an-format")
+    crs = c3.text_input(t("an.crs"), value="EPSG:4326", key="an-crs")
     f1, f2, f3, f4 = st.columns(4)
     dates = f1.date_input(t("sup.date_range"), value=(today - timedelta(days=365), today), key="an-dates")
     categories = f2.multiselect(t("sup.categories"), [c.value for c in Category], key="an-categories", placeholder=t("sup.all"),
@@ -65,9 +65,9 @@ st.subheader(t("an.regrid"))
 with st.form("regrid"):
     r1, r2, r3, r4 = st.columns(4)
     target = r1.number_input(t("an.target"), min_value=4, max_value=40, value=10, step=1, key="an-target")
-    min_size = r2.number_input("min", min_value=1, max_value=40, value=8, step=1, key="an-min")
-    max_size = r3.number_input("max", min_value=2, max_value=80, value=12, step=1, key="an-max")
-    seed = r4.number_input("seed", min_value=0, value=0, step=1, key="an-seed")
+    min_size = r2.number_input(t("an.min"), min_value=1, max_value=40, value=8, step=1, key="an-min")
+    max_size = r3.number_input(t("an.max"), min_value=2, max_value=80, value=12, step=1, key="an-max")
+    seed = r4.number_input(t("an.seed"), min_value=0, value=0, step=1, key="an-seed")
     preview_clicked = st.form_submit_button(t("an.preview"))
 if preview_clicked or st.session_state.get("an-preview-shown"):
     st.session_state["an-preview-shown"] = True
