@@ -261,23 +261,35 @@ def _no_injected_elements(page) -> None:
         assert frame.locator("script:text('alert(\"js\")')").count() == 0, frame.url
 
 
+def _choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``: click, type it key by key, take the match."""
+    from tests.test_browser_roles import settle
+
+    settle(page)
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text=label)
+    box.locator("input").click()
+    page.keyboard.type(option, delay=30)
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
 def _cell(page, text: str):
     page.get_by_role("gridcell", name=text, include_hidden=True).first.wait_for(state="attached")
 
 
 @pytest.mark.browser
 def test_supervisor_sees_every_payload_as_text(injected, browser, tmp_path):
-    from tests.test_browser_roles import choose, sign_in
+    from tests.test_browser_roles import sign_in
 
     base, code, ids = injected
     page, dialogs = _page(browser)
     sign_in(page, base, "supervisor1")
     page.get_by_role("heading", name="District supervision").wait_for()
-    choose(page, "Choose a grid", code)
+    _choose(page, "Choose a grid", code)
     _cell(page, PAYLOADS["member"])
     _cell(page, PAYLOADS["shop"])
     _cell(page, PAYLOADS["title"])
-    choose(page, "Choose a case", ids["case_no"])
+    _choose(page, "Choose a case", ids["case_no"])
     page.get_by_text("Timeline").wait_for()
     _cell(page, PAYLOADS["note"])
     page.screenshot(path=str(tmp_path / "supervisor-injection.png"), full_page=True)
