@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import altair as alt
 import streamlit as st
 
@@ -26,10 +24,11 @@ st.title(t("sup.title"))
 flash()
 all_codes = data.grid_view(viewer, data.viewer_key(viewer), data.epoch())["grids"]["code"].tolist()
 
-today = datetime.now(UTC).date()
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([3, 3, 3, 3])
-    dates = c1.date_input(t("sup.date_range"), value=(today - timedelta(days=90), today), key="sup-dates")
+    # Default: all time, which the loop summary answers from its stored figures (fast at city
+    # scale); a date range makes it count live.
+    dates = c1.date_input(t("sup.date_range"), value=(), key="sup-dates")
     categories = c2.multiselect(t("sup.categories"), [c.value for c in Category], key="sup-categories", placeholder=t("sup.all"),
                                 format_func=lambda c: t(f"category.{c}"))
     states = c3.multiselect(t("sup.states"), [s.value for s in STATE_SEVERITY_ORDER], key="sup-states", placeholder=t("sup.all"),
