@@ -46,6 +46,10 @@ def run(monkeypatch):
     get_settings.cache_clear()
 
 
+def _runs(engine) -> int:
+    return RUNS if engine.dialect.name == "sqlite" else max(5, RUNS // 4)
+
+
 def mutate(data: bytes, rng: random.Random) -> bytes:
     """One to three byte-level or token-level changes."""
     out = bytearray(data)
@@ -100,7 +104,8 @@ def test_mutated_valid_files_are_refused_cleanly_or_ingested(engine, run, tmp_pa
     before = snapshot(engine)
     refused = 0
     deadline = time.monotonic() + BUDGET_S
-    for i in range(RUNS):
+    # The parsers are the same on both backends; PostGIS re-checks the rollback with fewer runs.
+    for i in range(_runs(engine)):
         if time.monotonic() > deadline:
             break
         data = mutate(valid, rng)
@@ -119,7 +124,7 @@ def test_random_bytes_are_refused_with_a_message_and_change_nothing(engine, run,
     rng = random.Random(f"linpu-random-{name}")
     before = snapshot(engine)
     path = tmp_path / name
-    for i in range(max(3, RUNS // 4)):
+    for i in range(max(3, _runs(engine) // 4)):
         size = rng.choice([1, 7, 100, 4096])
         head = rng.choice([b"", b"PK\x03\x04", b"SQLite format 3\x00", b"{", b"shop_id,name,lon,lat\n"])
         path.write_bytes(head + bytes(rng.randrange(256) for _ in range(size)))
@@ -136,7 +141,7 @@ def test_field_exports_fuzzed_are_refused_cleanly(engine, run, tmp_path, kind):
     rng = random.Random(f"linpu-field-{kind}")
     before = snapshot(engine)
     path = tmp_path / f"{kind}.csv"
-    for i in range(max(3, RUNS // 3)):
+    for i in range(max(3, _runs(engine) // 3)):
         body = mutate(header + b"X1,gas,high,t,118.9,25.1,2026-11-20\n", rng)
         path.write_bytes(body + bytes(rng.randrange(256) for _ in range(rng.randint(0, 64))))
         result = run(url, "ingest", kind, path, "--quiet")
