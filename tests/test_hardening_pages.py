@@ -84,3 +84,24 @@ def test_a_user_disabled_after_signing_in_is_refused_at_the_next_request(use_dat
     for page in PAGES:
         at = run_page(page, token)
         assert not at.exception and refused(at), page
+
+
+@pytest.mark.parametrize(("username", "may_act"), [("supervisor1", True), ("analyst1", False), ("admin", True)])
+def test_only_writing_roles_get_action_buttons_on_the_supervisor_page(use_database, demo_database,  # noqa: F811
+                                                                       username, may_act):
+    from governance import queries
+    from governance.db import transaction
+    from governance.permissions import system_viewer
+
+    use_database(demo_database)
+    engine = make_engine(demo_database)
+    with transaction(engine) as session:
+        cases = queries.cases_frame(session, system_viewer())
+    engine.dispose()
+    warning = cases[cases["state"] == "warning"].iloc[0]
+    at = run_page("supervisor", issue_token(username))
+    at.selectbox(key="sup-grid").set_value(warning["grid_code"]).run()
+    at.selectbox(key="sup-case").set_value(warning["case_no"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    has_actions = any(r.key == "sup-action-choice" for r in at.radio)
+    assert has_actions == may_act
