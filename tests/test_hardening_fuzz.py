@@ -158,10 +158,11 @@ def test_a_missing_file_or_a_directory_is_a_usage_error(engine, run, tmp_path):
 FUZZ = Path(__file__).with_name("data") / "fuzz"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: pipelines/validation.py _to_4326 lets pyproj.ProjError escape for "
-                   "a corrupt .prj (traceback, exit 1 without a message naming the file)")
 def test_a_zipped_shapefile_with_a_corrupt_prj_is_refused_with_a_message(engine, run):
-    """Found by the fuzzer (shp-zip mutation 520, seed 'linpu-fuzz-shp-zip'): a damaged .prj."""
+    """Found by the fuzzer (shp-zip mutation 520, seed 'linpu-fuzz-shp-zip'): a damaged .prj.
+
+    Was a pyproj.ProjError traceback from pipelines/validation.py ``_to_4326``; fixed in d727851.
+    """
     seed_district(engine)
     before = snapshot(engine)
     result = run(database_url(engine), "ingest", "shops", FUZZ / "shp_zip_mutation_520.zip", "--quiet")
