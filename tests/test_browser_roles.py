@@ -163,7 +163,23 @@ def test_supervisor_sees_the_district_on_deck_gl_offline_and_opens_a_grid(role_a
     page.locator("[data-testid='stDataFrame']").first.wait_for()
     page.screenshot(path=str(tmp_path / "supervisor.png"))
 
-    # Open a grid's detail from the selector.
+    # Clicking a grid on the map opens its detail.
+    settle(page)
+    box = canvas.bounding_box()
+    centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    team = page.get_by_text("Team", exact=True)
+    for _ in range(5):  # deck.gl picks once its layers are on the GPU; hover, then click
+        page.mouse.move(*centre)
+        page.get_by_text(re.compile(r"^G\d+$")).first.wait_for(timeout=WAIT)  # the hover tooltip
+        page.mouse.click(*centre)
+        settle(page)
+        if team.count():
+            break
+    team.wait_for()
+    chosen = page.locator("[data-testid='stSelectbox']").filter(has_text="Choose a grid").locator("input")
+    assert re.fullmatch(r"G\d+", chosen.input_value())
+
+    # Or from the selector.
     engine = make_engine(role_db)
     with session_factory(engine)() as session:
         code = session.scalar(select(Grid.code).order_by(Grid.code))
