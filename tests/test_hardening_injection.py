@@ -265,12 +265,19 @@ def _choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the selectbox labelled ``label``: click, type it key by key, take the match."""
     from tests.test_browser_roles import settle
 
-    settle(page)
     box = page.locator("[data-testid='stSelectbox']").filter(has_text=label)
-    box.locator("input").click()
-    page.keyboard.type(option, delay=30)
-    page.get_by_role("option", name=option, exact=True).click()
-    settle(page)
+    for _ in range(3):  # the page may rerun under the open list; try again then
+        settle(page)
+        field = box.locator("input")
+        field.click()
+        field.press("Control+a")
+        page.keyboard.type(option, delay=30)
+        page.get_by_role("option", name=option, exact=True).wait_for()
+        page.keyboard.press("Enter")  # takes the highlighted match; no click on a node that may go away
+        settle(page)
+        if option in box.inner_text() or field.input_value() == option:
+            return
+    raise AssertionError(f"could not choose {option!r} in {label!r}")
 
 
 def _cell(page, text: str):
