@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: demo test lint bench bench-gridding clean-db
+.PHONY: demo test lint bench-gridding screenshots clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,9 @@ lint: $(VENV)/.installed-test
 
 clean-db:
 	rm -rf var/linpu.sqlite3 var/linpu.sqlite3-wal var/linpu.sqlite3-shm
+bench-gridding: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.gridding_bench --compare --markdown
+
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python docs/make_screenshots.py
