@@ -181,64 +181,59 @@ def build_city_db(
 def measure(url: str, *, runs: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import CHROMIUM_ARGS, start_app
+    from tests.conftest import CHROMIUM_ARGS, running_app
 
     log = OUT / "dashboard-bench-streamlit.log"
-    process, base = start_app(url, log)
     interactive, filtering, sizes = [], [], []
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+    with running_app(url, log) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+        )
+        for run in range(runs + 1):  # the first run warms the caches and is reported apart
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(600_000)
+            received = [0]
+            page.on(
+                "websocket",
+                lambda ws, received=received: ws.on(
+                    "framereceived",
+                    lambda payload: received.__setitem__(0, received[0] + len(payload)),
+                ),
             )
-            for run in range(runs + 1):  # the first run warms the caches and is reported apart
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(600_000)
-                received = [0]
-                page.on(
-                    "websocket",
-                    lambda ws, received=received: ws.on(
-                        "framereceived",
-                        lambda payload: received.__setitem__(0, received[0] + len(payload)),
-                    ),
-                )
-                page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
-                page.get_by_role("textbox", name="User name").fill("supervisor")
-                page.get_by_role("textbox", name="Password").fill(PASSWORD)
-                # The session lives in the websocket connection: a reload would sign out, so
-                # "interactive" runs from the sign-in click to the supervisor page fully drawn.
-                received[0] = 0
-                start = time.perf_counter()
-                page.get_by_role("button", name="Sign in").click()
-                page.get_by_role("heading", name="District supervision").wait_for()
-                _wait_drawn(page, after_change=True)
-                interactive.append(time.perf_counter() - start)
-                sizes.append(received[0])
-                kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
-                page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
-                start = time.perf_counter()
-                page.get_by_role(
-                    "option", name=["Gas", "Electricity", "Noise", "Other"][run % 4]
-                ).click()
-                # Done when the figures above the map have changed and everything is drawn.
-                page.wait_for_function(
-                    "(old) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-                    ".some(e => e.innerText.startsWith('Open ') && e.innerText !== old)",
-                    arg=kpi,
-                )
-                _wait_drawn(page, after_change=True)
-                page.keyboard.press("Escape")
-                filtering.append(time.perf_counter() - start)
-                page.close()
-                print(
-                    f"  run {run}: interactive {interactive[-1]:.2f} s, filter {filtering[-1]:.2f} s, "
-                    f"{sizes[-1] / 1e6:.2f} MB over the websocket",
-                    file=sys.stderr,
-                )
-            browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+            page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
+            page.get_by_role("textbox", name="User name").fill("supervisor")
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            # The session lives in the websocket connection: a reload would sign out, so
+            # "interactive" runs from the sign-in click to the supervisor page fully drawn.
+            received[0] = 0
+            start = time.perf_counter()
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="District supervision").wait_for()
+            _wait_drawn(page, after_change=True)
+            interactive.append(time.perf_counter() - start)
+            sizes.append(received[0])
+            kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
+            page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
+            start = time.perf_counter()
+            page.get_by_role(
+                "option", name=["Gas", "Electricity", "Noise", "Other"][run % 4]
+            ).click()
+            # Done when the figures above the map have changed and everything is drawn.
+            page.wait_for_function(
+                "(old) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                ".some(e => e.innerText.startsWith('Open ') && e.innerText !== old)",
+                arg=kpi,
+            )
+            _wait_drawn(page, after_change=True)
+            page.keyboard.press("Escape")
+            filtering.append(time.perf_counter() - start)
+            page.close()
+            print(
+                f"  run {run}: interactive {interactive[-1]:.2f} s, filter {filtering[-1]:.2f} s, "
+                f"{sizes[-1] / 1e6:.2f} MB over the websocket",
+                file=sys.stderr,
+            )
+        browser.close()
     return {
         "first": (interactive[0], filtering[0], sizes[0]),
         "interactive": interactive[1:],

@@ -17,7 +17,6 @@ from jinja2 import Template
 from dashboard.i18n import translate
 from dashboard.static_assets import leaflet_urls
 from dashboard.theme import (
-    BOUNDARY_COLOUR,
     MAP_BACKGROUND,
     OVERDUE_OUTLINE,
     SHOP_COLOUR,
@@ -65,106 +64,16 @@ class FitBoundsOnResize(MacroElement):
         self.bounds = bounds
 
 
+def _street_style(feature: dict) -> dict:
+    colour, weight = STREET_STYLE.get(feature["properties"]["street_class"], STREET_STYLE["lane"])
+    return {"color": colour, "weight": weight, "opacity": 0.6}
+
+
 def _escaped(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = frame.copy()
     for column in columns:
         out[column] = out[column].map(lambda value: html.escape(str(value)))
     return out
-
-
-def district_map(
-    grids: gpd.GeoDataFrame,
-    summary: pd.DataFrame,
-    shops: gpd.GeoDataFrame,
-    features: gpd.GeoDataFrame,
-    *,
-    language: str = "zh",
-    base_url_path: str = "",
-) -> folium.Map:
-    """The district: streets, grids coloured by worst open state, shops, a legend."""
-    t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
-    layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
-    layer[["open", "overdue"]] = layer[["open", "overdue"]].fillna(0).astype(int)
-    layer["worst_state"] = layer["worst_state"].fillna("closed")
-    layer["state_label"] = layer["worst_state"].map(lambda s: t(f"state.{s}"))
-    layer = _escaped(layer, ["code", "state_label"])
-
-    minx, miny, maxx, maxy = (grids.total_bounds if len(grids) else features.total_bounds)
-    fmap = OfflineMap(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        tiles=None,
-        zoom_start=16,
-        zoom_snap=0.25,
-        control_scale=True,
-        prefer_canvas=True,
-        base_url_path=base_url_path,
-    )
-    FitBoundsOnResize([[miny, minx], [maxy, maxx]]).add_to(fmap)
-    fmap.get_root().header.add_child(
-        folium.Element(f"<style>.leaflet-container{{background:{MAP_BACKGROUND};}}</style>")
-    )
-
-    folium.GeoJson(
-        layer[["code", "n_shops", "open", "overdue", "worst_state", "state_label", "geometry"]],
-        name="grids",
-        style_function=lambda f: {
-            "fillColor": STATE_COLOURS[f["properties"]["worst_state"]],
-            "fillOpacity": 0.45,
-            "color": OVERDUE_OUTLINE if f["properties"]["overdue"] else "#555555",
-            "weight": 4 if f["properties"]["overdue"] else 1,
-        },
-        highlight_function=lambda f: {"weight": 5, "fillOpacity": 0.65},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["code", "n_shops", "state_label", "open", "overdue"],
-            aliases=[
-                t("tooltip.grid"),
-                t("tooltip.shops"),
-                t("col.worst_state"),
-                t("tooltip.open"),
-                t("tooltip.overdue"),
-            ],
-        ),
-    ).add_to(fmap)
-
-    streets = features[features["kind"] == "street"]
-    if len(streets):
-        folium.GeoJson(
-            _escaped(streets, ["name"])[["name", "street_class", "geometry"]],
-            name="streets",
-            style_function=lambda f: {
-                "color": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[0],
-                "weight": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[1],
-                "opacity": 0.55,
-            },
-            # Drawn over the grid fills so that streets still read; not
-            # interactive, so hovering reaches the grid underneath.
-            interactive=False,
-        ).add_to(fmap)
-
-    boundary = features[features["kind"] == "boundary"]
-    if len(boundary):
-        folium.GeoJson(
-            boundary[["geometry"]],
-            name="boundary",
-            style_function=lambda f: {
-                "color": BOUNDARY_COLOUR,
-                "weight": 2.5,
-                "dashArray": "6 4",
-                "fill": False,
-            },
-            interactive=False,
-        ).add_to(fmap)
-
-    if len(shops):
-        folium.GeoJson(
-            _escaped(shops, ["name", "grid_code"])[["name", "grid_code", "geometry"]],
-            name="shops",
-            marker=folium.CircleMarker(radius=3, color=SHOP_COLOUR, weight=1, fill=True, fill_opacity=0.9),
-            tooltip=folium.GeoJsonTooltip(fields=["name", "grid_code"], labels=False),
-        ).add_to(fmap)
-
-    fmap.get_root().html.add_child(folium.Element(legend_html(language)))
-    return fmap
 
 
 def legend_html(language: str, *, cases: bool = False) -> str:
@@ -275,11 +184,9 @@ def leader_map(
         folium.GeoJson(
             to_display(_escaped(streets, ["name"])[["name", "street_class", "geometry"]], tiles),
             name="streets",
-            style_function=lambda f: {
-                "color": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[0],
-                "weight": STREET_STYLE.get(f["properties"]["street_class"], STREET_STYLE["lane"])[1],
-                "opacity": 0.6,
-            },
+            style_function=_street_style,
+            # Drawn over the grid fills so that streets still read; not
+            # interactive, so hovering reaches the grid underneath.
             interactive=False,
         ).add_to(fmap)
 

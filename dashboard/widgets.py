@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data
+from dashboard.frames import case_table, timeline_table
 from dashboard.i18n import translate
 from governance.catalog import CHECK_CATEGORIES, Category, Severity
 from governance.checklists import checklist_for
@@ -173,6 +174,18 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
         _error(exc, lang)
         return
     _done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))
+
+
+def case_panel(viewer, cases, lang: str, *, key: str, supervisor: bool = False) -> None:
+    """A table of cases; pick one to see its timeline and take its next step."""
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    st.dataframe(case_table(cases, language=lang), hide_index=True, width="stretch")
+    case_no = st.selectbox(t("cases.pick"), cases["case_no"].tolist(), key=f"{key}-case")
+    row = cases[cases["case_no"] == case_no].iloc[0]
+    st.markdown(f"**{t('cases.timeline')}**")
+    st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
+                 hide_index=True, width="stretch")
+    case_actions(viewer, row, lang, key=key, supervisor=supervisor)
 
 
 def upload_section(viewer, lang: str) -> None:

@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import CHROMIUM_ARGS, start_app  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, running_app  # noqa: E402
 
 PASSWORD = "linpu-demo"
 SHOTS = [
@@ -41,35 +41,33 @@ def main() -> None:
     args = parser.parse_args()
     log = ROOT / "var" / "screenshots-streamlit.log"
     log.parent.mkdir(exist_ok=True)
-    process, base = start_app(args.database_url, log, extra_env={"LINPU_DEMO_MODE": "true"})
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
-            )
-            for name, user, lang, heading, wait, (width, height) in SHOTS:
-                page = browser.new_page(viewport={"width": width, "height": height})
-                page.set_default_timeout(120_000)
-                page.goto(f"{base}/?lang={lang}", wait_until="domcontentloaded")
-                if user:
-                    page.get_by_role("textbox", name="用户名" if lang == "zh" else "User name").fill(user)
-                    page.get_by_role("textbox", name="密码" if lang == "zh" else "Password").fill(PASSWORD)
-                    page.get_by_role("button", name="登录" if lang == "zh" else "Sign in").click()
-                page.get_by_role("heading", name=heading).wait_for()
-                if wait == "folium":
-                    page.frame_locator("iframe[title='streamlit_folium.st_folium']").first.locator(
-                        ".leaflet-container").wait_for()
-                elif wait == "deck":
-                    page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
-                settle(page)
-                page.wait_for_timeout(2500)  # tiles of canvas layers and fitBounds
-                page.screenshot(path=str(ROOT / "docs" / name))
-                print(f"wrote docs/{name}")
-                page.close()
-            browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with (
+        running_app(args.database_url, log, extra_env={"LINPU_DEMO_MODE": "true"}) as base,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+        )
+        for name, user, lang, heading, wait, (width, height) in SHOTS:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(120_000)
+            page.goto(f"{base}/?lang={lang}", wait_until="domcontentloaded")
+            if user:
+                page.get_by_role("textbox", name="用户名" if lang == "zh" else "User name").fill(user)
+                page.get_by_role("textbox", name="密码" if lang == "zh" else "Password").fill(PASSWORD)
+                page.get_by_role("button", name="登录" if lang == "zh" else "Sign in").click()
+            page.get_by_role("heading", name=heading).wait_for()
+            if wait == "folium":
+                page.frame_locator("iframe[title='streamlit_folium.st_folium']").first.locator(
+                    ".leaflet-container").wait_for()
+            elif wait == "deck":
+                page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
+            settle(page)
+            page.wait_for_timeout(2500)  # tiles of canvas layers and fitBounds
+            page.screenshot(path=str(ROOT / "docs" / name))
+            print(f"wrote docs/{name}")
+            page.close()
+        browser.close()
 
 
 if __name__ == "__main__":

@@ -105,6 +105,20 @@ def _key_time(stamps: pd.Series) -> pd.Series:
     return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(stamps.notna(), "")
 
 
+FILING_BATCH = 500
+
+
+def _release_batch(session, done: int, total: int, tick, stage: str) -> None:
+    """Every FILING_BATCH rows, write them out and drop them from the session.
+
+    Written rows need not stay in the session: a million cases would not fit in memory.
+    """
+    if done % FILING_BATCH == FILING_BATCH - 1:
+        session.flush()
+        session.expunge_all()
+        tick(stage, done + 1, total)
+
+
 def _user_ids(session, names: pd.Series) -> dict[str, int]:
     wanted = [n for n in names.unique() if n]
     if not wanted:
@@ -236,11 +250,7 @@ def ingest_cases(
                 raise InputFileError(table.source, int(row), "(row)", f"{exc}; nothing was written") from None
             if reporters.iloc[i] in user_ids:
                 case.reporter_id = user_ids[reporters.iloc[i]]  # who found it; the history says who imported
-            if done % 500 == 499:
-                # Written rows need not stay in the session: a million cases would not fit in memory.
-                session.flush()
-                session.expunge_all()
-                tick("file", done + 1, len(good))
+            _release_batch(session, done, len(good), tick, "file")
         tick("file", len(good), len(good))
         report.written = True
     return report
@@ -371,10 +381,7 @@ def ingest_checks(
                                      f"{exc}; nothing was written") from None
             if inspectors.iloc[i] in user_ids:
                 check.inspector_id = user_ids[inspectors.iloc[i]]
-            if done % 500 == 499:
-                session.flush()
-                session.expunge_all()
-                tick("record", done + 1, len(good))
+            _release_batch(session, done, len(good), tick, "record")
         tick("record", len(good), len(good))
         report.written = True
     return report

@@ -123,8 +123,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(database_url: str, log_path: Path, *, extra_env: dict[str, str] | None = None):
-    """Start the dashboard on a free port; return (process, base URL)."""
+@contextmanager
+def running_app(
+    database_url: str, log_path: Path, *, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The dashboard on a free port for the length of the block; yields its base URL."""
+    process, url = _start_app(database_url, log_path, extra_env=extra_env)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _start_app(database_url: str, log_path: Path, *, extra_env: dict[str, str] | None = None):
     port = free_port()
     env = {
         **os.environ,
@@ -172,13 +187,8 @@ def start_app(database_url: str, log_path: Path, *, extra_env: dict[str, str] | 
 def demo_app(demo_database, tmp_path_factory) -> Iterator[str]:
     """The dashboard running on the demo database; yields its base URL."""
     log = tmp_path_factory.mktemp("app") / "streamlit.log"
-    process, url = start_app(demo_database, log, extra_env={"LINPU_DEMO_MODE": "true"})
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with running_app(demo_database, log, extra_env={"LINPU_DEMO_MODE": "true"}) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

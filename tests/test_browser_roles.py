@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -17,7 +16,7 @@ from sqlalchemy import select
 
 from governance.db import make_engine, session_factory
 from governance.models import Case, Grid
-from tests.conftest import start_app
+from tests.conftest import running_app
 
 pytestmark = pytest.mark.browser
 
@@ -36,13 +35,8 @@ def role_db(demo_database, tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def role_app(role_db, tmp_path_factory):
     log = tmp_path_factory.mktemp("roles-app") / "streamlit.log"
-    process, url = start_app(role_db, log, extra_env={"LINPU_DEMO_MODE": "true"})
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with running_app(role_db, log, extra_env={"LINPU_DEMO_MODE": "true"}) as url:
+        yield url
 
 
 def open_page(browser, width=1400, height=1000):

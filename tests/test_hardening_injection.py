@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +40,7 @@ from governance.testing import IN_G001, seed_small_district
 from governance.workflow import file_case, transition
 from pipelines.export import ExportFilters, export_bytes
 from pipelines.ingest import ingest_shops
-from tests.conftest import start_app
+from tests.conftest import running_app
 
 HTML = "<img src=x onerror=alert('html')>"
 SCRIPT = '<script>alert("js")</script>'
@@ -237,13 +236,8 @@ def injected(demo_database, tmp_path_factory):
     ids = _plant(engine, code, "leader01", shop_xy=(inside.x, inside.y))
     assert _stored(engine, ids)["title"] == PAYLOADS["title"]
     engine.dispose()
-    process, base = start_app(url, folder / "streamlit.log", extra_env={"LINPU_DEMO_MODE": "true"})
-    yield base, code, ids
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with running_app(url, folder / "streamlit.log", extra_env={"LINPU_DEMO_MODE": "true"}) as base:
+        yield base, code, ids
 
 
 def _page(browser):

@@ -11,11 +11,11 @@ from streamlit_folium import st_folium
 from dashboard import data
 from dashboard.auth import require
 from dashboard.context import base_url_path, language
-from dashboard.frames import case_table, timeline_table, today_list
+from dashboard.frames import today_list
 from dashboard.i18n import translate
 from dashboard.maps import leader_map
 from dashboard.tiles import from_display
-from dashboard.widgets import case_actions, flash, report_form
+from dashboard.widgets import case_panel, flash, report_form
 from governance.settings import get_settings
 
 viewer = require("leader")
@@ -82,10 +82,4 @@ with tab_cases:
     if shown.empty:
         st.info(t("cases.none"))
     else:
-        st.dataframe(case_table(shown, language=lang), hide_index=True, width="stretch")
-        case_no = st.selectbox(t("cases.pick"), shown["case_no"].tolist(), key="leader-case")
-        row = shown[shown["case_no"] == case_no].iloc[0]
-        st.markdown(f"**{t('cases.timeline')}**")
-        st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
-                     hide_index=True, width="stretch")
-        case_actions(viewer, row, lang, key="leader")
+        case_panel(viewer, shown, lang, key="leader")

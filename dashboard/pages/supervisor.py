@@ -9,9 +9,9 @@ from dashboard import data
 from dashboard.auth import require
 from dashboard.context import base_url_path, language
 from dashboard.deck import deck_legend_html, district_deck
-from dashboard.frames import case_table, ranking, shop_table, timeline_table
+from dashboard.frames import ranking, shop_table
 from dashboard.i18n import translate
-from dashboard.widgets import case_actions, flash
+from dashboard.widgets import case_panel, flash
 from governance.catalog import STATE_SEVERITY_ORDER, Category
 
 MIN_CASES_TO_RANK = 5
@@ -114,13 +114,7 @@ if code:
     if grid_cases.empty:
         st.info(t("sup.no_cases"))
     else:
-        st.dataframe(case_table(grid_cases, language=lang), hide_index=True, width="stretch")
-        case_no = st.selectbox(t("cases.pick"), grid_cases["case_no"].tolist(), key="sup-case")
-        row = grid_cases[grid_cases["case_no"] == case_no].iloc[0]
-        st.markdown(f"**{t('cases.timeline')}**")
-        st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
-                     hide_index=True, width="stretch")
-        case_actions(viewer, row, lang, key="sup", supervisor=True)
+        case_panel(viewer, grid_cases, lang, key="sup", supervisor=True)
 
 # Early warnings are read on request only: at city scale they are many and slow to gather.
 if st.toggle(t("sup.warnings_early"), value=False, key="sup-early"):
