@@ -1,11 +1,13 @@
 """Ingest field exports: patrol findings (cases) and hazard checks.
 
 Rows are validated as a whole file first (the same rules and report as the
-shop register), then filed one by one through the governance workflow
-(:func:`governance.workflow.file_case`, :func:`~governance.workflow.record_check`),
-which places each point in its current grid, sets the deadline and writes
-the history, all in one transaction: any failure leaves the database as it
-was. The row's own timestamp is the filing time (``now=``), so historical
+shop register), then filed through the governance layer: cases in one batch
+(:func:`governance.filing.file_cases`, the batch form of
+:func:`governance.workflow.file_case`: vectorised placement, bulk inserts in
+chunks), checks one by one (:func:`~governance.workflow.record_check`). The
+governance layer places each point in its current grid, sets the deadline and
+writes the history, all in one transaction: any failure leaves the database
+as it was. The row's own timestamp is the filing time (``now=``), so historical
 exports keep their dates.
 
 Decisions where the practice leaves a choice:
@@ -58,6 +60,8 @@ from pipelines.validation import (
     codes,
     find_column,
     locate,
+    no_nul_bytes,
+    optional_text,
     require_columns,
     required_text,
     text,
@@ -170,6 +174,10 @@ def ingest_cases(
     created = times(rows, text(frame, columns["created_at"]), "created_at", now=now)
     shop_ids = text(frame, columns.get("shop_id"))
     reporters = text(frame, columns.get("reporter"))
+    descriptions = text(frame, columns.get("description"))
+    departments = optional_text(rows, text(frame, columns.get("department")), "department", max_length=128)
+    requesters = optional_text(rows, text(frame, columns.get("requester")), "requester", max_length=128)
+    no_nul_bytes(rows, frame, columns)
     if find_column(table, ("state", "状态")):
         report.notes.append("the state column is ignored: ingested findings start as warnings")
 
@@ -230,30 +238,33 @@ def ingest_cases(
         report.counts = {"filed": len(good), "unknown_reporters": unknown}
         if dry_run:
             return report
-        system = system_viewer()
-        descriptions = text(frame, columns.get("description"))
-        departments = text(frame, columns.get("department"))
-        requesters = text(frame, columns.get("requester"))
-        from governance.workflow import file_case
-
-        for done, i in enumerate(good):
-            row = frame.index[i]
-            try:
-                case = file_case(
-                    session, system, kind=kinds.iloc[i],
-                    category=categories.iloc[i], severity=severities.iloc[i], title=titles.iloc[i],
-                    description=descriptions.iloc[i], lon=float(lon[i]), lat=float(lat[i]),
-                    shop_code=shop_ids.iloc[i] or None, department=departments.iloc[i] or None,
-                    requester=requesters.iloc[i] or None, now=created.iloc[i].to_pydatetime(),
-                )
-            except LinpuError as exc:  # validated above; anything left aborts the whole file
-                raise InputFileError(table.source, int(row), "(row)", f"{exc}; nothing was written") from None
-            if reporters.iloc[i] in user_ids:
-                case.reporter_id = user_ids[reporters.iloc[i]]  # who found it; the history says who imported
-            _release_batch(session, done, len(good), tick, "file")
-        tick("file", len(good), len(good))
+        filed = file_cases_of(session, table.source, frame.index[good], pd.DataFrame({
+            "kind": kinds.to_numpy()[good], "category": categories.to_numpy()[good],
+            "severity": severities.to_numpy()[good], "title": titles.to_numpy()[good],
+            "description": descriptions.to_numpy()[good], "lon": lon[good], "lat": lat[good],
+            "shop_code": shop_ids.to_numpy()[good], "department": departments.to_numpy()[good],
+            "requester": requesters.to_numpy()[good], "created_at": created.iloc[good].reset_index(drop=True),
+            # Who found it; the history row says who imported (the system account).
+            "reporter_id": pd.Series([user_ids.get(name) for name in good_reporters], dtype=object),
+        }), tick)
+        tick("file", len(filed), len(good))
         report.written = True
     return report
+
+
+def file_cases_of(session, source: str, file_rows: pd.Index, batch: pd.DataFrame, tick: Progress):
+    """File validated rows in one batch (:func:`governance.filing.file_cases`) as the system account.
+
+    A row the governance layer still refuses aborts the whole file, naming its row.
+    """
+    from governance.filing import file_cases
+
+    try:
+        return file_cases(session, system_viewer(), batch, progress=lambda done, total: tick("file", done, total))
+    except LinpuError as exc:  # validated above; anything left aborts the whole file
+        position = getattr(exc, "position", None)
+        row = int(file_rows[position]) if position is not None else 1
+        raise InputFileError(source, row, "(row)", f"{exc}; nothing was written") from None
 
 
 def _grid_ids(grids, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

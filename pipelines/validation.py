@@ -103,6 +103,28 @@ def required_text(rows: Rows, values: pd.Series, field_name: str, *, max_length:
     return values
 
 
+def optional_text(rows: Rows, values: pd.Series, field_name: str, *, max_length: int) -> pd.Series:
+    """Text that may be empty but not longer than the column holds."""
+    for row in values.index[values.str.len() > max_length]:
+        rows.add(row, field_name, f"longer than {max_length} characters")
+    return values
+
+
+def no_nul_bytes(rows: Rows, frame: pd.DataFrame, columns: Mapping[str, str]) -> None:
+    """Refuse text holding a NUL byte (``\\x00``): PostgreSQL cannot store it, and no export shows it.
+
+    ``columns`` maps field names (used in the message) to the frame's columns.
+    """
+    for field_name, column in columns.items():
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        hits = values.astype(str).str.contains("\x00", regex=False).to_numpy(dtype=bool)
+        for row in values.index[hits]:
+            rows.add(row, field_name, "holds a NUL byte (\\x00), which cannot be stored; remove it "
+                     "(the file may be damaged or partly binary)")
+
+
 def numbers(rows: Rows, values: pd.Series, field_name: str) -> np.ndarray:
     """Parse numbers (a comma as decimal separator is accepted); refuse text."""
     cleaned = values.astype(str).str.replace("，", ",").str.strip()
