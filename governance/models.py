@@ -197,6 +197,13 @@ class Case(Base):
             "ix_cases_open", "grid_id", "state", "created_at", "due_at", "follow_up_due_at",
             sqlite_where=text("state != 'closed'"), postgresql_where=text("state != 'closed'"),
         ),
+        # Covering what a filtered loop summary and the trend series count, led by
+        # category then creation time: a category or date filter reads a range of
+        # this narrow index instead of the wide case rows (see governance.queries).
+        Index(
+            "ix_cases_facts", "category", "created_at", "grid_id", "state", "due_at", "resolved_at",
+            "closed_at", "reopen_count",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,10 +15,14 @@ are still what queries use for ``ST_*`` on PostGIS.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 import shapely
-from sqlalchemy import DateTime, LargeBinary, func
+from sqlalchemy import DateTime, LargeBinary, String, func
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 WGS84 = 4326
@@ -94,3 +98,75 @@ class UTCDateTime(TypeDecorator):
         if dialect is not None and dialect.name == "postgresql":
             return dialect.type_descriptor(DateTime(timezone=True))
         return DateTime() if dialect is None else dialect.type_descriptor(DateTime())
+
+
+class ewkb(FunctionElement):
+    """A geometry column as raw EWKB bytes, left undecoded by the column type.
+
+    Reading many geometries through ``Geometry`` decodes them one row at a
+    time; select ``ewkb(Model.geometry)`` instead and decode the whole column
+    at once with ``from_ewkb``.
+    """
+
+    type = LargeBinary()
+    name = "ewkb"
+    inherit_cache = True
+
+
+@compiles(ewkb)
+def _ewkb_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)  # SQLite stores the EWKB itself
+
+
+@compiles(ewkb, "postgresql")
+def _ewkb_postgresql(element, compiler, **kw):
+    return f"ST_AsEWKB({compiler.process(element.clauses, **kw)})"
+
+
+def from_ewkb(values: Sequence) -> np.ndarray:
+    """Shapely geometries from a sequence of EWKB bytes (None stays None), in one vectorised call."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = [None if v is None else bytes(v) for v in values]
+    return shapely.from_wkb(array)
+
+
+class utc_day(FunctionElement):
+    """The UTC calendar day of a timestamp as ``YYYY-MM-DD`` text, the same on both databases."""
+
+    type = String()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_default(element, compiler, **kw):
+    # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS.ffffff': the day is its first ten
+    # characters (cheaper than date(), which parses every value).
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element, compiler, **kw):
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+class utc_text(FunctionElement):
+    """A timestamp as ISO text in UTC, parsed by pandas in one vectorised call.
+
+    Converting many timestamps one by one in the driver and the column type
+    costs more than the query that reads them.
+    """
+
+    type = String()
+    name = "utc_text"
+    inherit_cache = True
+
+
+@compiles(utc_text)
+def _utc_text_default(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(utc_text, "postgresql")
+def _utc_text_postgresql(element, compiler, **kw):
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"

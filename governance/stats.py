@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from governance.catalog import CaseState
 from governance.models import Case, Grid, GridStats, Rating
+from governance.spatial import utc_text
 
 
 def frame_of(rows, columns: list[str]) -> pd.DataFrame:
@@ -52,7 +53,7 @@ def closed_figures(
     conditions = list(where)
     if grid_ids is not None:
         conditions.append(Case.grid_id.in_(list(grid_ids)))
-    rows = session.execute(
+    rows = session.connection().execute(  # Core: no ORM row overhead on a hot path
         select(
             Case.grid_id,
             func.count(),
@@ -65,9 +66,11 @@ def closed_figures(
     ).all()
     figures = frame_of(rows, columns=["grid_id", "total", "closed", "closed_on_time", "reopen_count"])
     figures = figures.set_index("grid_id")
+    # Times as text, parsed by pandas in one vectorised call: converting a
+    # hundred thousand timestamps one by one in the driver costs seconds.
     durations = frame_of(
-        session.execute(
-            select(Case.grid_id, Case.created_at, Case.closed_at).where(
+        session.connection().execute(
+            select(Case.grid_id, utc_text(Case.created_at), utc_text(Case.closed_at)).where(
                 Case.state == CaseState.CLOSED, *conditions
             )
         ).all(),
@@ -75,7 +78,8 @@ def closed_figures(
     )
     if len(durations):
         days = (
-            pd.to_datetime(durations["closed_at"], utc=True) - pd.to_datetime(durations["created_at"], utc=True)
+            pd.to_datetime(durations["closed_at"], utc=True, format="ISO8601")
+            - pd.to_datetime(durations["created_at"], utc=True, format="ISO8601")
         ).dt.total_seconds() / 86400
         figures["median_days_to_close"] = days.groupby(durations["grid_id"]).median()
     else:

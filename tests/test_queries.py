@@ -22,6 +22,7 @@ from governance.queries import (
     checks_frame,
     current_grids,
     early_warnings,
+    grid_codes,
     grid_loop_summary,
     grid_team,
     open_shops,
@@ -139,6 +140,52 @@ def test_cases_frame_marks_overdue_from_the_clock(busy):
     assert frame["overdue"].sum() == 1
     assert later["overdue"].sum() == 2  # G002's warning is late by then
     assert set(frame.columns) >= {"case_no", "state", "outcome", "grid_code", "due_at", "follow_up_due_at", "version"}
+
+
+def test_map_points_are_the_most_urgent_open_cases_chosen_in_the_database(busy):
+    engine, _, v = busy
+    open_states = CaseFilter(states=("warning", "in_progress", "follow_up"))
+    with transaction(engine) as session:
+        everything = cases_frame(session, v["supervisor"], now=NOW, filters=open_states)
+        first = cases_frame(session, v["supervisor"], now=NOW, filters=open_states, limit=1, urgent_first=True)
+        newest = cases_frame(session, v["supervisor"], now=NOW, filters=open_states, limit=1)
+    assert len(everything) == 2 and set(everything["state"]) == {"warning"}
+    # G001's overdue warning is older than G002's fresh one, yet it comes first.
+    assert first["overdue"].tolist() == [True] and first["grid_code"].tolist() == ["G001"]
+    assert newest["grid_code"].tolist() == ["G002"]
+    assert first.geometry.iloc[0].geom_type == "Point" and first.crs.to_epsg() == 4326
+
+
+def test_series_per_week_and_category_matches_counting_every_case(busy):
+    engine, _, v = busy
+    with transaction(engine) as session:
+        series = category_series(session, v["supervisor"], freq="W")
+        noise = category_series(session, v["supervisor"], freq="W", filters=CaseFilter(categories=("noise",)))
+        recent = category_series(session, v["supervisor"], freq="D",
+                                 filters=CaseFilter(start=NOW - timedelta(days=11)))
+        cases = cases_frame(session, v["supervisor"], now=NOW)
+
+    def week(times):
+        return pd.to_datetime(times, utc=True).dt.tz_localize(None).dt.to_period("W").dt.start_time
+
+    raised = cases.groupby([week(cases["created_at"]), "category"]).size()
+    closed = cases.dropna(subset=["closed_at"])
+    closed = closed.groupby([week(closed["closed_at"]), "category"]).size()
+    got = series.set_index(["period", "category"])
+    assert got["raised"][got["raised"] > 0].to_dict() == raised.to_dict()
+    assert got["closed"][got["closed"] > 0].to_dict() == closed.to_dict()
+    assert noise["raised"].sum() == (cases["category"] == "noise").sum()
+    assert recent["raised"].sum() == 2 and recent["closed"].sum() == 0  # raised in the period, still open
+
+
+def test_grid_codes_and_the_shops_of_one_grid(world):
+    engine, _, v = world
+    with transaction(engine) as session:
+        assert grid_codes(session, v["supervisor"]) == ["G001", "G002"]
+        assert grid_codes(session, v["leader1"]) == ["G001"]
+        shops = open_shops(session, v["supervisor"], grid_codes=("G002",))
+        assert set(shops["grid_code"]) == {"G002"} and len(shops) >= 1
+        assert open_shops(session, v["leader1"], grid_codes=("G002",)).empty  # not theirs
 
 
 def test_timeline_lists_every_step_with_actor(busy):
