@@ -13,10 +13,13 @@ Steps, each timed (wall clock, through the same functions as ``linpu ingest``):
 2. ``ingest_shops`` of the register into the empty shop table (all opened,
    validated, placed in grids), then the same file again (nothing changes),
    then a register with 1 % renamed, 1 % gone and 1 % new shops;
-3. ``ingest_cases`` of ``--cases`` rows: the whole file validated
-   (``dry_run``), and ``--file-cases`` of its rows filed through
-   ``governance.workflow.file_case`` one by one (the rate is what a full
-   file would take; the report says which figure was measured).
+3. ``linpu ingest cases`` of ``--cases`` rows, run as the real command in a
+   child process (``python -m pipelines ingest cases FILE --json``; its peak
+   RSS is the child's): first ``--dry-run`` (the whole file validated), then
+   the whole file filed through ``governance.filing.file_cases`` (the batch
+   path). The stored cases, history rows and grid totals are counted after.
+4. for comparison, ``--workflow-cases`` further rows filed one by one through
+   ``governance.workflow.file_case`` (in-process, the path before the batch).
 
 On PostgreSQL a fresh schema is created and dropped at the end.
 """
@@ -24,9 +27,11 @@ On PostgreSQL a fresh schema is created and dropped at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import make_url, text
+from sqlalchemy import func, make_url, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -46,10 +51,11 @@ from bench.synthetic_city import make_city  # noqa: E402
 from governance.catalog import Trade  # noqa: E402
 from governance.db import make_engine, transaction  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
-from governance.models import DistrictFeature, Grid, GridGeneration  # noqa: E402
+from governance.models import Case, CaseHistory, DistrictFeature, Grid, GridGeneration, GridStats  # noqa: E402
+from governance.stats import refresh_grid_stats  # noqa: E402
 from pipelines.ingest import ingest_shops  # noqa: E402
-from pipelines.ingest_field import ingest_cases  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 GRID_M = 150.0
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -134,6 +140,7 @@ def seed_grids(engine, boundary: shapely.Geometry) -> int:
              "is_building": False, "geometry": shapely.set_srid(g, 4326)}
             for i, g in enumerate(cells)
         ])
+        refresh_grid_stats(session)  # a stored figures row per grid, so filing's totals are exercised
     return len(cells)
 
 
@@ -166,7 +173,45 @@ def timed(label: str, fn, results: list, **extra):
     return value
 
 
-def run(url: str | None, n_shops: int, n_cases: int, file_cases: int, seed: int) -> tuple[str, list[dict]]:
+def linpu(label: str, url: str, args: list[str], results: list, *, rows: int) -> dict:
+    """Run ``linpu ARGS --json`` as a child process; time it and take its peak RSS."""
+    env = {**os.environ, "LINPU_DATABASE_URL": url}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "pipelines", *args], cwd=ROOT, env=env,
+                                   stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise SystemExit(f"{label}: exit {process.returncode}\n{stderr.decode()[-3000:]}")
+    child_rss = usage.ru_maxrss / 1024  # this child's own peak
+    results.append({"step": label, "seconds": round(seconds, 1), "peak_rss_mb": round(child_rss),
+                    "note": f"{rows / seconds:,.0f} rows/s"})
+    print(f"  {label}: {seconds:.1f} s, {rows / seconds:,.0f} rows/s, child peak RSS {child_rss:,.0f} MB",
+          file=sys.stderr)
+    return json.loads(stdout)
+
+
+def _one_by_one(engine, path: Path):
+    """The path before the batch: every row through ``governance.workflow.file_case``."""
+    from governance.permissions import system_viewer
+    from governance.workflow import file_case
+    from pipelines.ingest import load_table
+
+    frame = load_table(path).frame
+    with transaction(engine) as session:
+        viewer = system_viewer()
+        for row in frame.itertuples():
+            file_case(session, viewer, kind="patrol", category=row.category, severity=row.severity,
+                      title=row.title, lon=float(row.lon), lat=float(row.lat),
+                      now=datetime.fromisoformat(row.created_at))
+
+
+def run(url: str | None, n_shops: int, n_cases: int, workflow_cases: int, seed: int) -> tuple[str, list[dict]]:
     results: list[dict] = []
     shops, boundary = register(n_shops, seed)
     with tempfile.TemporaryDirectory() as folder, database(url) as (engine, backend):
@@ -191,20 +236,30 @@ def run(url: str | None, n_shops: int, n_cases: int, file_cases: int, seed: int)
                        lambda: ingest_shops(engine, changed_path, now=NOW), results)
         print("   ", report.summary(), file=sys.stderr)
 
-        cases = case_rows(shops.iloc[: n_shops - k], n_cases, seed)
+        cases = case_rows(shops.iloc[: n_shops - k], n_cases + workflow_cases, seed)
         cases_path = folder / "cases.csv"
-        cases.to_csv(cases_path, index=False)
-        report = timed(f"validate {n_cases:,} case rows (dry run)",
-                       lambda: ingest_cases(engine, cases_path, dry_run=True, now=NOW), results)
-        assert not report.problems, report.problem_lines(5)
-        part_path = folder / "cases_part.csv"
-        cases.head(file_cases).to_csv(part_path, index=False)
-        report = timed(f"file {file_cases:,} case rows through the workflow",
-                       lambda: ingest_cases(engine, part_path, now=NOW), results)
-        assert report.counts["filed"] == file_cases
-        per_row = results[-1]["seconds"] / file_cases
-        results[-1]["note"] = (f"{per_row * 1000:.2f} ms per case; {n_cases:,} rows would take about "
-                               f"{per_row * n_cases / 60:.0f} min (extrapolated, not measured)")
+        cases.head(n_cases).to_csv(cases_path, index=False)
+        url_text = engine.url.render_as_string(hide_password=False)
+        report = linpu(f"validate {n_cases:,} case rows (`linpu ingest cases --dry-run`)", url_text,
+                       ["ingest", "cases", str(cases_path), "--dry-run", "--json"], results, rows=n_cases)
+        assert report["counts"]["filed"] == n_cases and not report["problems"], report
+        report = linpu(f"file {n_cases:,} case rows (`linpu ingest cases`, batch filing)", url_text,
+                       ["ingest", "cases", str(cases_path), "--json"], results, rows=n_cases)
+        assert report["written"] and report["counts"]["filed"] == n_cases, report
+        with transaction(engine) as session:
+            stored = (session.scalar(select(func.count()).select_from(Case)),
+                      session.scalar(select(func.count()).select_from(CaseHistory)),
+                      session.scalar(select(func.sum(GridStats.total))))
+        assert stored == (n_cases, n_cases, n_cases), stored
+        results[-1]["note"] += f"; stored {stored[0]:,} cases, {stored[1]:,} history rows, grid totals {stored[2]:,}"
+        if workflow_cases:
+            part_path = folder / "cases_part.csv"
+            cases.tail(workflow_cases).to_csv(part_path, index=False)
+            report = timed(f"file {workflow_cases:,} more rows one by one (`file_case`, for comparison)",
+                           lambda: _one_by_one(engine, part_path), results)
+            per_row = results[-1]["seconds"] / workflow_cases
+            results[-1]["note"] = (f"{per_row * 1000:.1f} ms per case; {n_cases:,} rows would take about "
+                                   f"{per_row * n_cases / 3600:.1f} h (extrapolated)")
     return backend, results
 
 
@@ -219,13 +274,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shops", type=int, default=100_000)
     parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--file-cases", type=int, default=20_000,
-                        help="How many of the case rows to file through the workflow (timed).")
+    parser.add_argument("--workflow-cases", type=int, default=1_000,
+                        help="Further rows filed one by one through file_case, for comparison (0: none).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL; default a temp SQLite file.")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", file=sys.stderr)
-    backend, results = run(args.database_url, args.shops, args.cases, args.file_cases, args.seed)
+    backend, results = run(args.database_url, args.shops, args.cases, args.workflow_cases, args.seed)
     print(f"machine: {machine()}")
     print(markdown(backend, results))
 

@@ -19,8 +19,8 @@ with the same outcome as calling ``file_case`` row by row:
 
 Differences, by design: placement is vectorised (one spatial-index query for
 a chunk of points), rows are written with Core bulk inserts in chunks of
-``chunk_size`` (ids come back through ``INSERT ... RETURNING``, in row order,
-on SQLite and PostgreSQL alike), and text holding a NUL byte is refused with a
+``chunk_size`` (ids come back through ``INSERT ... RETURNING`` with the case
+numbers, which are unique, on SQLite and PostgreSQL alike), and text holding a NUL byte is refused with a
 ``ValidationError`` (PostgreSQL cannot store it; ``file_case`` leaves that to
 the database).  All of it runs in the caller's transaction: if any row is
 refused nothing is written, and a failure or a kill half-way leaves the
@@ -44,7 +44,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import String, any_, bindparam, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from governance.catalog import CaseKind, CaseState, Category, Severity
@@ -137,12 +138,23 @@ def _numbers(days: np.ndarray) -> np.ndarray:
                     dtype=object)
 
 
+def _next_ids(session: Session, n: int) -> list[int]:
+    """``n`` ids from the sequence of ``cases.id`` (PostgreSQL), as ``INSERT`` would draw them."""
+    return session.scalars(
+        text("SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"), {"n": n}
+    ).all()
+
+
 def _unique_numbers(session: Session, days: np.ndarray) -> np.ndarray:
     """Numbers for a chunk, none repeated within it or already stored (random suffixes can collide)."""
     numbers = _numbers(days)
+    postgres = session.get_bind().dialect.name == "postgresql"
     while True:
         clash = pd.Series(numbers).duplicated().to_numpy()
-        stored = set(session.scalars(select(Case.case_no).where(Case.case_no.in_(numbers.tolist()))).all())
+        wanted = numbers.tolist()
+        # One array parameter on PostgreSQL rather than thousands of bound values.
+        among = Case.case_no == any_(literal(wanted, ARRAY(String))) if postgres else Case.case_no.in_(wanted)
+        stored = set(session.scalars(select(Case.case_no).where(among)).all())
         if stored:
             clash |= np.isin(numbers, list(stored))
         if not clash.any():
@@ -271,7 +283,13 @@ def file_cases(
     descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
 
     cases, history = Case.__table__, CaseHistory.__table__
-    insert_cases = insert(cases).returning(cases.c.id, sort_by_parameter_order=True)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # SQLite: RETURNING the number with the id; rows are matched by their unique number,
+    # so the statement need not keep parameter order (which SQLite could only do row by
+    # row).  PostgreSQL: ids drawn from the table's sequence first (safe beside other
+    # writers), then a plain executemany, which psycopg pipelines with one parsed
+    # statement; a multi-row VALUES with RETURNING would be re-parsed for every batch.
+    insert_cases = insert(cases) if postgres else insert(cases).returning(cases.c.case_no, cases.c.id)
     insert_history = insert(history)
     details = {"actor": viewer.username}
     case_ids = np.zeros(n, dtype=np.int64)
@@ -290,7 +308,14 @@ def file_cases(
             }
             for k, i in enumerate(range(start, stop))
         ]
-        ids = session.execute(insert_cases, records).scalars().all()
+        if postgres:
+            ids = _next_ids(session, len(records))
+            for record, case_id in zip(records, ids, strict=True):
+                record["id"] = case_id
+            session.execute(insert_cases, records)
+        else:
+            returned = dict(session.execute(insert_cases, records).all())
+            ids = [returned[number] for number in numbers]
         case_ids[start:stop] = ids
         case_nos.extend(numbers.tolist())
         session.execute(insert_history, [
