@@ -291,6 +291,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "sup.cases": {"zh": "案件", "en": "Cases"},
     "sup.warnings_early": {"zh": "预警提示", "en": "Early warnings"},
     "sup.no_cases": {"zh": "所选条件下没有案件。", "en": "No cases match the filters."},
+    "sup.type_grids": {"zh": "输入网格编号", "en": "Type grid codes"},
+    "sup.type_grid": {"zh": "输入网格编号，或点击地图", "en": "Type a grid code, or click the map"},
+    "sup.unknown_grids": {"zh": "没有这些网格，已忽略：{codes}", "en": "No such grids, ignored: {codes}"},
+    "sup.case_points_note": {
+        "zh": "地图显示 {shown} / {total} 件未闭环案件（超期和最新的优先）。",
+        "en": "The map shows {shown} of {total} open cases (overdue and newest first).",
+    },
+    "sup.pick_grid_note": {
+        "zh": "共 {n} 个网格：列表给出排名最差的网格，其他网格请输入编号。",
+        "en": "{n} grids: the list offers the worst-ranked ones; type any other code.",
+    },
     # --- analyst ---------------------------------------------------------------
     "an.title": {"zh": "数据分析与导出", "en": "Analysis and exports"},
     "an.exports": {"zh": "导出（与 `linpu export` 相同）", "en": "Exports (the same as `linpu export`)"},
