@@ -276,9 +276,6 @@ def file_cases(
     # Deadlines: one resolve_limit per (category, severity) pair, as file_case asks it per case.
     limits = {(c, s): resolve_limit(c, s) for c, s in set(zip(categories, severities, strict=True))}
     due = created + pd.to_timedelta([limits[(c, s)] for c, s in zip(categories, severities, strict=True)])
-    created_py = np.asarray(created.dt.to_pydatetime(), dtype=object)
-    due_py = np.asarray(due.dt.to_pydatetime(), dtype=object)
-    points = shapely.points(lon, lat)
     reporters = _reporters(rows, viewer)
     descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
 
@@ -297,6 +294,10 @@ def file_cases(
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         numbers = _unique_numbers(session, days[start:stop])
+        # Python objects for one chunk at a time: a million of each would cost hundreds of MB.
+        created_py = dict(zip(range(start, stop), created.iloc[start:stop].dt.to_pydatetime(), strict=True))
+        due_py = dict(zip(range(start, stop), due.iloc[start:stop].dt.to_pydatetime(), strict=True))
+        points = dict(zip(range(start, stop), shapely.points(lon[start:stop], lat[start:stop]), strict=True))
         records = [
             {
                 "case_no": numbers[k], "kind": kinds[i], "category": categories[i], "severity": severities[i],
