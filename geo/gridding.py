@@ -20,7 +20,14 @@ Rules where the practice leaves a choice:
   and :func:`grid_quality` counts it apart. When the shops cannot make grids
   within bounds at all (13 shops for grids of 8 to 12), the odd grid is kept,
   a warning names it and the quality report lists it: never a silent
-  overflow.
+  overflow. The same holds for a pocket of shops cut off from all others
+  (enclosed by a mall's area, across a river hole) and too small for a grid:
+  it becomes an undersized grid of its own rather than half of a grid in two
+  pieces that no leader can walk as one.
+- **Locations.** Shops less than 10 cm apart (in a chain) share a location:
+  one entrance, always one grid. Each distinct point is a Voronoi site and a
+  location's area is the union of its sites' cells, so every shop lies inside
+  its own grid with centimetres to spare.
 - **Codes.** ``G001``, ``G002``, ... (``prefix`` + a zero-padded serial of at
   least three digits) in reading order of the map, the way Chinese unit-grid
   codes run: rows from north to south, west to east within a row, by the
@@ -50,6 +57,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo import partition as part
@@ -150,18 +159,20 @@ def build_grids(
     _check_inside(shops, xy, region)
     street_lines = _streets(streets, crs)
 
-    loc_xy, shop_loc, loc_weight = _locations(xy)
-    diagram = voronoi_diagram(loc_xy, region, grid_size=SNAP_M)
-    graph = _location_graph(loc_xy, loc_weight, street_lines, diagram, region)
+    locs = _locations(xy)
+    loc_xy, shop_loc, loc_weight = locs.xy, locs.shop, locs.weight
+    diagram = voronoi_diagram(locs.site_xy, region, grid_size=SNAP_M)
+    graph = locs.graph(diagram, street_lines, region)
     building = loc_weight > max_size
     labels = _partition(
         graph, building, target=target, min_size=min_size, max_size=max_size, seed=seed
     )
 
     n_labels = int(labels.max()) + 1
-    polygons = clip_to(dissolve_cells(diagram, labels, n_labels), region)
+    site_labels = labels[locs.site_loc]
+    polygons = clip_to(dissolve_cells(diagram, site_labels, n_labels), region)
     del diagram
-    anchors = _anchors(loc_xy, labels, n_labels)
+    anchors = _anchors(locs.site_xy, site_labels, n_labels)
     polygons = _settle(absorb_fragments(polygons, anchors))
 
     sizes = np.bincount(labels[shop_loc], minlength=n_labels)
@@ -271,21 +282,25 @@ def update_grids(
     xy = metric_xy(shops, crs)
     street_lines = _streets(streets, crs)
 
-    loc_xy, shop_loc, loc_weight = _locations(xy)
-    old_label = containing_polygon(old_poly, loc_xy)
-    outside = old_label < 0
+    locs = _locations(xy)
+    shop_loc, loc_weight = locs.shop, locs.weight
+    site_old = containing_polygon(old_poly, locs.site_xy)
+    outside = site_old[locs.shop_site] < 0
     if outside.any():
-        first = int(np.flatnonzero(outside[shop_loc])[0])
+        first = int(np.flatnonzero(outside)[0])
         raise GriddingError(
-            f"{int(outside[shop_loc].sum())} shops lie outside every existing grid "
+            f"{int(outside.sum())} shops lie outside every existing grid "
             f"(first: row {shops.index[first]!r}); update_grids needs every shop inside "
             "the old grids - rebuild with build_grids and a larger boundary instead"
         )
     n_old = len(old)
     region = _union_of_coverage(old_poly)
-    graph = _location_graph(
-        loc_xy, loc_weight, street_lines, voronoi_diagram(loc_xy, region, grid_size=SNAP_M), region
-    )
+    # A location belongs where its first site lies; one whose sites straddle
+    # old grids (a shop opened beside a border) makes those grids redrawn.
+    old_label = site_old[locs.first_site]
+    straddled = site_old != old_label[locs.site_loc]
+    straddled_grids = set(site_old[straddled].tolist()) | set(old_label[locs.site_loc[straddled]].tolist())
+    graph = locs.graph(voronoi_diagram(locs.site_xy, region, grid_size=SNAP_M), street_lines, region)
     building = loc_weight > max_size
     labels = old_label.copy()
     # A location that now holds a mall becomes its own building grid.
@@ -319,7 +334,7 @@ def update_grids(
     touched = set(appeared_building)
     touched.update(_log_labels(log))
     touched.update(int(labels[loc]) for loc in np.flatnonzero(building) if int(labels[loc]) < n_old)
-    zone_old = {lab for lab in touched if lab < n_old} | set(retired)
+    zone_old = {lab for lab in touched if lab < n_old} | set(retired) | straddled_grids
     for loc in np.flatnonzero(building):
         zone_old.add(int(old_label[loc]))
     # An emptied grid's area goes to its neighbours, which are then reshaped.
@@ -338,9 +353,10 @@ def update_grids(
     polygons[:n_old] = old.geometry.values
     if zone_labels:
         zone = shapely.union_all(old.geometry.values[sorted(zone_old)])
-        in_zone = np.isin(labels, zone_labels)
-        zone_xy = loc_xy[in_zone]
-        zone_lab = labels[in_zone]
+        site_labels = labels[locs.site_loc]
+        in_zone = np.isin(site_labels, zone_labels)
+        zone_xy = locs.site_xy[in_zone]
+        zone_lab = site_labels[in_zone]
         local = {lab: i for i, lab in enumerate(zone_labels)}
         local_lab = np.array([local[int(v)] for v in zone_lab], dtype=np.int64)
         zone_metric = reproject(np.array([zone], dtype=object), grids.crs, crs)[0]
@@ -383,7 +399,7 @@ def update_grids(
         crs=grids.crs,
     ).sort_values("code", ignore_index=True)
     shop_codes = pd.Series(codes[labels[shop_loc]], index=shops.index, name="grid_code")
-    moved = int((labels[shop_loc] != old_label[shop_loc]).sum())
+    moved = int((labels[shop_loc] != site_old[locs.shop_site]).sum())
     _warn_out_of_bounds(codes[alive], sizes[alive], is_building[alive], min_size, max_size)
 
     def code_of(lab: int) -> str:
@@ -610,17 +626,75 @@ def _streets(streets, crs: CRS) -> dict[str, np.ndarray]:
     return {cls: geoms[classes == cls] for cls in STREET_CLASSES}
 
 
-def _locations(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct locations, the location of every shop, and shops per location."""
-    key = np.round(xy / SAME_LOCATION_M).astype(np.int64)
-    key -= key.min(axis=0)
-    # One integer per cell, in the same order as sorting the rows (x, then y):
+@dataclass(frozen=True)
+class _Locations:
+    """Shops grouped twice: into sites (distinct points) and locations (one entrance).
+
+    Sites are the shops' points snapped to ``SNAP_M``; they are the Voronoi
+    sites, so every shop lies within a millimetre of its own site. A location
+    is a chain of sites less than ``SAME_LOCATION_M`` apart (single linkage):
+    its shops always share a grid, and its area is the union of its sites'
+    cells. Two locations are therefore at least ``SAME_LOCATION_M`` apart and
+    the border between them passes at least half that from any shop, far
+    beyond what snapping or a round trip to degrees can move it. (Grouping by
+    the cell of a 10 cm lattice, as before, let a shop lie centimetres from its
+    location's point and fall on the neighbour's side of the border.)
+    """
+
+    xy: np.ndarray  # one point per location: its first site
+    first_site: np.ndarray
+    weight: np.ndarray  # shops per location
+    shop: np.ndarray  # location of every shop
+    site_xy: np.ndarray
+    site_loc: np.ndarray  # location of every site
+    shop_site: np.ndarray
+
+    @property
+    def one_site_each(self) -> bool:
+        return len(self.site_xy) == len(self.xy)
+
+    def graph(self, diagram: Diagram, streets, region) -> part.Graph:
+        """Neighbour graph of the locations, from the Voronoi diagram of the sites."""
+        site_weight = np.bincount(self.shop_site, minlength=len(self.site_xy))
+        graph = _location_graph(self.site_xy, site_weight, streets, diagram, region)
+        if self.one_site_each:
+            return graph
+        return part.contract(graph, self.site_loc, self.xy, self.weight)
+
+
+def _locations(xy: np.ndarray) -> _Locations:
+    """Sites and locations of the shops at ``xy`` (metres); see :class:`_Locations`."""
+    offset = np.floor(xy.min(axis=0) / SNAP_M)
+    key = (np.round(xy / SNAP_M) - offset).astype(np.int64)
+    # One integer per point, in the same order as sorting the rows (x, then y):
     # a 1-D unique is several times faster than unique(axis=0).
     flat = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
-    _, first, inverse, counts = np.unique(
-        flat, return_index=True, return_inverse=True, return_counts=True
+    _, first, shop_site = np.unique(flat, return_index=True, return_inverse=True)
+    shop_site = shop_site.ravel().astype(np.int64)
+    site_xy = (key[first] + offset) * SNAP_M
+    pairs = cKDTree(site_xy).query_pairs(SAME_LOCATION_M, output_type="ndarray")
+    if len(pairs) == 0:
+        site_loc = np.arange(len(site_xy), dtype=np.int64)
+    else:
+        n = len(site_xy)
+        links = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        _, component = connected_components(links, directed=False)
+        # Number locations in the order of their first site.
+        _, first_site, site_loc = np.unique(component, return_index=True, return_inverse=True)
+        site_loc = np.argsort(np.argsort(first_site))[site_loc].astype(np.int64)
+    n_loc = int(site_loc.max()) + 1
+    first_site = np.full(n_loc, len(site_xy), dtype=np.int64)
+    np.minimum.at(first_site, site_loc, np.arange(len(site_xy)))
+    shop_loc = site_loc[shop_site]
+    return _Locations(
+        xy=site_xy[first_site],
+        first_site=first_site,
+        weight=np.bincount(shop_loc, minlength=n_loc).astype(np.int64),
+        shop=shop_loc,
+        site_xy=site_xy,
+        site_loc=site_loc,
+        shop_site=shop_site,
     )
-    return xy[first], inverse.ravel().astype(np.int64), counts.astype(np.int64)
 
 
 def _location_graph(
@@ -693,9 +767,6 @@ def _partition(
         return labels
     sub, _ = part.subgraph(graph, free)
     sub = _cut_barriers(sub, min_size=min_size, max_size=max_size, target=target)
-    sub = _reconnect_small_components(
-        sub, graph, free, min_size=min_size, max_size=max_size, target=target
-    )
     sub_labels = part.metis_parts(
         sub, target=target, min_size=min_size, max_size=max_size, seed=seed
     )
@@ -729,40 +800,6 @@ def _cut_barriers(graph: part.Graph, *, min_size: int, max_size: int, target: in
             return cut
         keep |= restore
     return part.keep_edges(graph, keep)
-
-
-def _reconnect_small_components(sub, graph, free, *, min_size, max_size, target):
-    # Components too small to form grids of their own (after malls and holes
-    # cut the graph) are joined to their nearest neighbours again.
-    n_comp, comp = part.components(sub)
-    if n_comp == 1:
-        return sub
-    totals = np.bincount(comp, weights=sub.weights).astype(np.int64)
-    feasible = np.array(
-        [part.feasible_parts(int(t), target, min_size, max_size) is not None for t in totals]
-    )
-    if feasible.all():
-        return sub
-    src_list, dst_list = [sub.sources()], [sub.indices]
-    extra_w = []
-    for c in np.flatnonzero(~feasible):
-        mine = np.flatnonzero(comp == c)
-        others = np.flatnonzero(comp != c)
-        if others.size == 0:
-            continue
-        tree = cKDTree(sub.xy[others])
-        dist, idx = tree.query(sub.xy[mine])
-        best = int(np.argmin(dist))
-        a, b = int(mine[best]), int(others[idx[best]])
-        src_list += [np.array([a, b])]
-        dst_list += [np.array([b, a])]
-        extra_w += [1, 1]
-    src = np.concatenate(src_list)
-    dst = np.concatenate(dst_list)
-    w = np.r_[sub.edge_weights, np.array(extra_w, dtype=np.int64)]
-    order = np.lexsort((dst, src))
-    indptr, indices = part._csr_from_edges(sub.n, src, dst)
-    return part.Graph(sub.xy, sub.weights, indptr, indices, w[order])
 
 
 def _anchors(xy: np.ndarray, labels: np.ndarray, n_labels: int) -> list[np.ndarray]:

@@ -130,6 +130,42 @@ def subgraph(graph: Graph, nodes: np.ndarray) -> tuple[Graph, np.ndarray]:
     )
 
 
+def contract(graph: Graph, group: np.ndarray, xy: np.ndarray, weights: np.ndarray) -> Graph:
+    """The graph of groups of nodes: node ``i`` becomes group ``group[i]``.
+
+    Edges inside a group disappear; parallel edges between two groups become
+    one whose weight is their sum and which is a barrier if any of them was.
+    ``xy`` and ``weights`` describe the groups.
+
+    Examples
+    --------
+    >>> g = Graph(np.zeros((3, 2)), np.ones(3), np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1]),
+    ...           np.array([5, 5, 7, 7]))
+    >>> c = contract(g, np.array([0, 0, 1]), np.zeros((2, 2)), np.array([2, 1]))
+    >>> c.indptr.tolist(), c.indices.tolist(), c.edge_weights.tolist()
+    ([0, 1, 2], [1, 0], [7, 7])
+    """
+    n = len(xy)
+    src, dst = group[graph.sources()], group[graph.indices]
+    keep = src != dst
+    pair = src[keep] * n + dst[keep]
+    unique, inverse = np.unique(pair, return_inverse=True)
+    edge_weights = np.bincount(inverse, weights=graph.edge_weights[keep], minlength=len(unique))
+    barrier = None
+    if graph.barrier is not None:
+        barrier = np.zeros(len(unique), dtype=bool)
+        np.logical_or.at(barrier, inverse, graph.barrier[keep])
+    counts = np.bincount(unique // n, minlength=n)
+    return Graph(
+        xy=xy,
+        weights=weights,
+        indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+        indices=(unique % n).astype(np.int64),
+        edge_weights=edge_weights.astype(graph.edge_weights.dtype),
+        barrier=barrier,
+    )
+
+
 def keep_edges(graph: Graph, keep: np.ndarray) -> Graph:
     """The graph with only the directed edges marked in ``keep`` (kept symmetric by the caller)."""
     kept_before = np.r_[0, np.cumsum(keep, dtype=np.int64)]

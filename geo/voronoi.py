@@ -214,7 +214,8 @@ def cells_touch_within(
     Delaunay neighbours always share a Voronoi ridge, but the ridge may lie
     outside the district (across a river, beyond a concave edge); such pairs
     must not be joined in one grid, or its polygon falls apart. Only cells
-    that the region cuts need a test.
+    that the region cuts need a test; of a cell cut in pieces, only the piece
+    holding its point counts.
     """
     inside = _cells_inside(diagram, region)
     keep = np.ones(len(src), dtype=bool)
@@ -224,6 +225,14 @@ def cells_touch_within(
     cut = np.unique(np.r_[src[check], dst[check]])
     clipped = np.empty(diagram.n, dtype=object)
     clipped[cut] = shapely.intersection(diagram.cells(cut), region)
+    # A cell the region cuts in pieces counts by the piece holding its point:
+    # the other pieces go to whichever grid surrounds them, so touching them
+    # joins nothing.
+    for i in cut[shapely.get_num_geometries(clipped[cut]) > 1]:
+        site = shapely.points(diagram.sites[i])
+        pieces = shapely.get_parts(clipped[i])
+        holding = pieces[shapely.covers(pieces, site)]
+        clipped[i] = holding[0] if len(holding) else pieces[np.argmax(shapely.area(pieces))]
     shared = shapely.intersection(clipped[src[check]], clipped[dst[check]])
     keep[check] = shapely.length(shared) > 1e-6
     return keep

@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from pyproj import Transformer
 
 from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
@@ -163,3 +164,26 @@ def test_repeated_updates_stay_sound(district):
         report = grid_quality(grids, current, shop_codes=codes)
         assert report["shops_outside_own_grid"] == 0
         assert report["overlap_area_m2"] < 0.01 and report["gap_area_m2"] < 0.01
+
+
+def test_a_shop_opened_beside_a_neighbour_across_a_border_joins_it_and_the_border_moves():
+    """Two shops a few centimetres apart share an entrance, hence a grid, even when the new one
+    stands on the other side of the old border: both grids are redrawn so that it lies inside."""
+    west = [(-40 + 4 * i, 5.0) for i in range(9)] + [(-0.03, 5.0)]
+    east = [(4 + 4 * i, 5.0) for i in range(10)]
+    shops = shops_at(west + east)
+    square = lambda x0, x1: shapely.box(x0, -20, x1, 30)  # noqa: E731
+    polygons = gpd.GeoSeries([square(-60, 0), square(0, 60)], crs=4549).translate(*ORIGIN).to_crs(4326)
+    grids = gpd.GeoDataFrame({"code": ["G001", "G002"]}, geometry=polygons.values, crs=4326)
+    opened = pd.concat([shops, shops_at([(0.03, 5.0)], start=100)])
+    assert grids.geometry[1].covers(opened.geometry[100]), "the new shop stands in the eastern grid"
+
+    new, codes, changes = update_grids(grids, opened)
+
+    assert codes[100] == codes[9] == "G001"
+    own = new.set_index("code").geometry
+    assert own["G001"].covers(opened.geometry[100]) and own["G001"].covers(opened.geometry[9])
+    assert sorted(changes.reshaped) == ["G001", "G002"]
+    quality = grid_quality(new, opened, shop_codes=codes)
+    assert quality["shops_outside_own_grid"] == 0
+    assert quality["gap_area_m2"] < 0.01 and quality["overlap_area_m2"] < 0.01

@@ -85,17 +85,13 @@ def _frame(xy: np.ndarray) -> gpd.GeoDataFrame:
                             index=np.arange(len(xy)) * 7 + 3)
 
 
-def _check_invariants(shops: gpd.GeoDataFrame, grids, codes, caught, *, lo: int, hi: int,
-                      known_outside: list[str] | None = None, label: str = "") -> None:
+def _check_invariants(shops: gpd.GeoDataFrame, grids, codes, caught, *, lo: int, hi: int) -> None:
     quality = grid_quality(grids, shops, shop_codes=codes, min_size=lo, max_size=hi)
     assert quality["invalid_polygons"] == 0, quality
     assert quality["parts_per_polygon"]["multi_part_grids"] == 0, quality
     assert quality["overlap_area_m2"] <= 0.01, quality
     assert quality["gap_area_m2"] <= 0.01, quality
-    if known_outside is not None and quality["shops_outside_own_grid"]:
-        known_outside.append(f"{label}: {quality['shops_outside_own_grid']} shop(s)")
-    else:
-        assert quality["shops_outside_own_grid"] == 0, quality
+    assert quality["shops_outside_own_grid"] == 0, quality
 
     # Independent checks with shapely in the metric CRS.
     metric = grids.to_crs(quality["crs"])
@@ -131,13 +127,9 @@ def _check_invariants(shops: gpd.GeoDataFrame, grids, codes, caught, *, lo: int,
             assert code in text, f"{code} is out of bounds without a warning naming it"
 
 
-#: Random sets on which a shop lay outside its own grid (the open gridding bug).
-OUTSIDE_FOUND: list[str] = []
-
-
 @SETTINGS
 @given(data=shop_sets(), bounds=st.sampled_from([(10, 8, 12), (6, 4, 8), (10, 5, 15)]))
-def _random_sets_property(data, bounds):
+def test_random_shop_sets_keep_every_gridding_invariant(data, bounds):
     xy, layout = data
     target, lo, hi = bounds
     shops = _frame(xy)
@@ -146,20 +138,7 @@ def _random_sets_property(data, bounds):
         warnings.simplefilter("always")
         grids, codes = build_grids(shops, target=target, min_size=lo, max_size=hi)
     assert shops.equals(before), "build_grids modified its input"
-    _check_invariants(shops, grids, codes, caught, lo=lo, hi=hi, known_outside=OUTSIDE_FOUND,
-                      label=f"{layout} n={len(xy)} bounds={bounds}")
-
-
-def test_random_shop_sets_keep_every_gridding_invariant():
-    """Every invariant must hold; the one open bug (a shop ~1 cm outside its own grid) turns the test
-    into an xfail naming the sets where it showed, any other failure fails.  Which sets Hypothesis
-    draws differed between a run of this file alone and one after other files, so the bug shows in
-    some runs only; its strict reproductions are the seed-file test below."""
-    OUTSIDE_FOUND.clear()
-    _random_sets_property()
-    if OUTSIDE_FOUND:
-        pytest.xfail("BUG: geo/gridding.py build_grids put a shop outside its own grid for "
-                     + "; ".join(OUTSIDE_FOUND[:3]))
+    _check_invariants(shops, grids, codes, caught, lo=lo, hi=hi)
 
 
 @settings(max_examples=8, deadline=None, derandomize=True, database=None,
@@ -196,14 +175,16 @@ def test_malls_at_one_coordinate_become_flagged_building_grids(n, seed):
 FUZZ = Path(__file__).with_name("data") / "fuzz"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: geo/gridding.py build_grids puts a shop ~1 cm outside its own grid's "
-                   "polygon (inside the neighbour's) for these layouts")
 @pytest.mark.parametrize(("seed_file", "bounds"), [
     ("gridding_collinear_shop_outside.csv", (10, 8, 12)),  # 276 shops on one straight line
     ("gridding_clustered_shop_outside.csv", (10, 5, 15)),  # 179 shops in tight clusters
+    ("gridding_cut_cell_two_parts.csv", (6, 4, 8)),  # 10 shops over 3 km: the hull cuts a cell in two
 ])
-def test_every_shop_lies_in_its_own_grid_for_the_layouts_the_property_test_found(seed_file, bounds):
-    """Found by the property test above; coordinates in metres from (LON0, LAT0), see the seed files."""
+def test_every_invariant_holds_for_the_layouts_the_property_test_found(seed_file, bounds):
+    """Found by the property test above; coordinates in metres from (LON0, LAT0).  The first two put
+    a shop centimetres outside its grid (it lay a few cm from its location's point, on the neighbour's
+    side of the border); the third made a grid in two pieces (two of its cells touched only through
+    the far piece of a cell that the district's outline cut in two)."""
     xy = np.loadtxt(FUZZ / seed_file, delimiter=",")
     shops = _frame(xy)
     target, lo, hi = bounds
