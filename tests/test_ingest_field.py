@@ -170,3 +170,22 @@ def test_a_long_export_is_filed_whole(shops_db, tmp_path):
     report = ingest_cases(shops_db, cases_csv(tmp_path, rows), now=NOW)
     assert report.counts["filed"] == 520 and report.written
     assert counts(shops_db) == (520, 520, 0)
+
+
+def test_text_with_a_nul_byte_is_a_row_error_naming_the_field(shops_db, cli, tmp_path):
+    # Past the first 4 KB, where the reader no longer takes the file for UTF-16 or binary.
+    rows = [finding(i % 20, case_id=f"N{i:03d}", created_at=f"2026-06-01 09:{i:02d}") for i in range(60)]
+    rows[50]["title"] = "安全出口\x00上锁"
+    rows[55]["department"] = "消防\x00大队"
+    rows[57]["requester"] = "王" * 129
+    path = cases_csv(tmp_path, rows)
+    assert path.read_bytes().index(b"\x00") > 4096
+    result = cli(database_url(shops_db), "ingest", "cases", path)
+    assert result.exit_code == 1
+    assert "cases.csv row 52 field title: holds a NUL byte" in result.stderr
+    assert "cases.csv row 57 field department: holds a NUL byte" in result.stderr
+    assert "cases.csv row 59 field requester: longer than 128 characters" in result.stderr
+    assert counts(shops_db) == (0, 0, 0)
+    skipped = cli(database_url(shops_db), "ingest", "cases", path, "--skip-invalid", "--json")
+    assert skipped.exit_code == 0 and json.loads(skipped.stdout)["counts"]["filed"] == 57
+    assert counts(shops_db)[:2] == (57, 57)
