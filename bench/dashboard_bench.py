@@ -15,6 +15,12 @@ a supervisor in headless Chromium and measures
   finished and the map and tables are drawn again;
 
 and prints a Markdown table for BENCHMARKS.md.  Not a timed test.
+
+``--server`` measures the server side instead, in this process (no browser):
+each governance read the page makes, cold, and one whole run of the
+supervisor page through ``streamlit.testing.v1.AppTest``, cold caches and
+warm, unfiltered and with a category chosen.  Wall and CPU time are given,
+with the 1-minute load average, since the machine is shared.
 """
 
 from __future__ import annotations
@@ -242,6 +248,86 @@ def measure(url: str, *, runs: int) -> dict:
     }
 
 
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
+    """(what, wall s, CPU s, load average, note) for each read and for AppTest runs of the page."""
+    from datetime import timedelta
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from governance import queries
+    from governance.catalog import OPEN_STATES
+    from governance.db import session_factory
+    from governance.login import issue_token
+    from governance.permissions import viewer_for
+    from governance.queries import CaseFilter
+    from governance.settings import get_settings
+
+    results = []
+
+    def timed(name, work, note=""):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = work()
+        results.append((name, time.perf_counter() - wall, time.process_time() - cpu, _load(), note))
+        print(f"  {name}: {results[-1][1]:.2f} s ({results[-1][2]:.2f} s CPU) {note}", file=sys.stderr)
+        return out
+
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with factory() as session:
+        viewer = viewer_for(session, "supervisor")
+    now = datetime.now(UTC)
+    open_states = tuple(s.value for s in OPEN_STATES)
+    reads = {
+        "grid_loop_summary, no filter": lambda s: queries.grid_loop_summary(s, viewer),
+        "grid_loop_summary, one category": lambda s: queries.grid_loop_summary(
+            s, viewer, filters=CaseFilter(categories=("gas",))),
+        "grid_loop_summary, last 90 days": lambda s: queries.grid_loop_summary(
+            s, viewer, filters=CaseFilter(start=now - timedelta(days=90))),
+        "cases_frame, 3,000 most urgent open cases": lambda s: queries.cases_frame(
+            s, viewer, filters=CaseFilter(states=open_states), limit=3000, urgent_first=True),
+        "category_series, no filter": lambda s: queries.category_series(s, viewer),
+        "category_series, one category": lambda s: queries.category_series(
+            s, viewer, filters=CaseFilter(categories=("gas",))),
+        "category_series, last 90 days": lambda s: queries.category_series(
+            s, viewer, filters=CaseFilter(start=now - timedelta(days=90))),
+        "current_grids": lambda s: queries.current_grids(s, viewer),
+        "grid_codes": lambda s: queries.grid_codes(s, viewer),
+        "open_shops of one grid": lambda s: queries.open_shops(s, viewer, grid_codes=("G00042",)),
+    }
+    for name, read in reads.items():
+        with factory() as session:
+            frame = timed(name, lambda read=read, session=session: read(session))
+        results[-1] = (*results[-1][:4], f"{len(frame):,} rows")
+    engine.dispose()
+
+    os.environ["LINPU_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
+    app.session_state["linpu_token"] = issue_token("supervisor")
+    app.query_params["lang"] = "en"
+    timed("supervisor page, AppTest run, cold caches", app.run)
+    assert not app.exception, [e.value for e in app.exception]
+    timed("supervisor page, AppTest rerun, warm caches", app.run)
+    app.multiselect(key="sup-categories").set_value(["gas"])
+    timed("supervisor page, AppTest run, a category chosen (cold)", app.run)
+    assert not app.exception, [e.value for e in app.exception]
+    from dashboard import data
+    from dashboard.deck import district_deck
+
+    bundle = data.supervisor_view(viewer, data.viewer_key(viewer), data.Filters(), data.epoch(), 5)
+    deck = timed("deck JSON, no filter", lambda: district_deck(
+        bundle["grids"], bundle["cases"], bundle["hotspots"], bundle["features"], language="en").to_json())
+    results[-1] = (*results[-1][:4], f"{len(deck.encode()) / 1e6:.2f} MB")
+    return results
+
+
 def _wait_drawn(page, *, after_change: bool = False) -> None:
     if after_change:
         # Give a just-triggered rerun time to show its status widget (it shows while the
@@ -268,6 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--server", action="store_true",
+                        help="measure the reads and AppTest runs of the page (no browser)")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"city-{args.grids}-{args.shops_per_grid}-{args.cases}.sqlite3"
@@ -278,6 +366,18 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"built {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.build_only:
+        return
+    # A database built before a schema change gets the new migrations (indexes).
+    migrated = make_engine(f"sqlite:///{path}")
+    upgrade(migrated)
+    migrated.dispose()
+    if args.server:
+        print(f"\nServer side, {platform.machine()}, {os.cpu_count()} CPUs, Python "
+              f"{platform.python_version()}, SQLite\n")
+        print("| what | wall | CPU | load avg (1 min) | note |")
+        print("|---|---|---|---|---|")
+        for name, wall, cpu, load, note in measure_server(f"sqlite:///{path}"):
+            print(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {load} | {note} |")
         return
     result = measure(f"sqlite:///{path}", runs=args.runs)
     med = statistics.median

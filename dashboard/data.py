@@ -91,6 +91,15 @@ def leader_work(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
         }
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
+def grid_codes(_viewer, viewer_key: tuple, data_epoch: int) -> list[str]:
+    """The codes of the grids in the viewer's scope (for pickers)."""
+    from governance import queries
+
+    with _session() as session:
+        return queries.grid_codes(session, _viewer)
+
+
 def viewer_key(viewer) -> tuple:
     """What identifies a viewer's scope, for cache keys."""
     return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)))
@@ -100,12 +109,14 @@ def viewer_key(viewer) -> tuple:
 def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int) -> dict:
     """Everything the supervisor page draws for one set of filters.
 
-    The loop summary, the open cases (the map shows open cases only) and the
-    weekly series are read in parallel, each in its own session: the
-    database driver releases the GIL while a query runs.
+    The loop summary, the open cases (the map shows open cases only, at most
+    ``CASE_POINT_LIMIT`` of them, overdue and newest first, chosen by the
+    database) and the weekly series are read in parallel, each in its own
+    session: the database driver releases the GIL while a query runs.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from dashboard.deck import CASE_POINT_LIMIT
     from geo.hotspots import getis_ord_gi_star
     from governance import queries
     from governance.catalog import OPEN_STATES
@@ -126,7 +137,8 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         "summary": lambda s: queries.grid_loop_summary(s, _viewer, filters=case_filter,
                                                        min_cases_for_rank=min_cases),
         # Only "closed" chosen: no open case to draw.
-        "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter()))
+        "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter(),
+                                                limit=CASE_POINT_LIMIT, urgent_first=True))
         if open_states else (lambda s: pd.DataFrame()),
         "series": lambda s: queries.category_series(s, _viewer, filters=case_filter, freq="W"),
         "features": lambda s: queries.district_features(s),
@@ -161,12 +173,12 @@ def grid_detail(viewer, grid_code: str, filters: Filters) -> dict:
 
     with _session() as session:
         team = queries.grid_team(session, viewer, grid_code)
-        shops = queries.open_shops(session, viewer)
+        shops = queries.open_shops(session, viewer, grid_codes=(grid_code,))
         cases = queries.cases_frame(
             session, viewer, filters=Filters(filters.start, filters.end, filters.categories,
                                              filters.states, (grid_code,)).case_filter()
         )
-    return {"team": team, "shops": shops[shops["grid_code"] == grid_code], "cases": cases}
+    return {"team": team, "shops": shops, "cases": cases}
 
 
 def case_timeline(viewer, case_id: int) -> pd.DataFrame:

@@ -1,14 +1,21 @@
 """The supervisor's district map in pydeck (deck.gl bundled with Streamlit, no basemap).
 
 Size matters at city scale (10,000 grids, 1,000,000 cases), since every
-rerun ships the layers to the browser as JSON:
+rerun ships the layers to the browser as JSON, and the browser parses and
+uploads all of it before the map is drawn:
 
+- rows carry short keys and numbers only; colours, outlines and widths are
+  deck.gl expressions over a state index (``s``) and an overdue flag
+  (``o``), not an array per row; the tooltip shows ``c`` and ``t`` (HTML
+  put together here, every user-typed part escaped);
 - grid polygons are simplified (1 m) and rounded to 6 decimals (0.1 m);
-  beyond ``POLYGON_LIMIT`` grids only grid points are sent, coloured the
-  same way, until the filters narrow the set;
+  beyond ``POLYGON_LIMIT`` grids each grid is drawn as one point at 5
+  decimals (1 m), coloured the same way, until the filters narrow the set;
 - the warning density is a HexagonLayer over grid points weighted by their
-  open warnings (aggregated per grid, not one point per case);
-- case points are capped at ``CASE_POINT_LIMIT`` (overdue and newest first).
+  open warnings (aggregated per grid, not one point per case; 4 decimals);
+- case points are capped at ``CASE_POINT_LIMIT`` (overdue and newest first,
+  chosen by the query);
+- JSON without indentation and without escapes of Chinese text.
 
 Every user-typed string that reaches a tooltip is HTML-escaped here: deck.gl
 interpolates tooltip HTML without escaping.
@@ -28,6 +35,7 @@ import shapely
 from dashboard.i18n import translate
 from dashboard.static_assets import blank_style_url
 from dashboard.theme import OVERDUE_OUTLINE, STATE_COLOURS
+from governance.catalog import STATE_SEVERITY_ORDER
 
 POLYGON_LIMIT = 4000
 CASE_POINT_LIMIT = 3000
@@ -40,21 +48,37 @@ HOTSPOT_COLOURS = {
     "cold_99": (5, 112, 176),
 }
 STREET_RGB = {"main": (140, 140, 140, 255), "street": (166, 166, 166, 255), "lane": (189, 189, 189, 255)}
+#: The state index ``s`` of a row: warning 0, in progress 1, follow-up 2, closed 3.
+STATE_INDEX = {state.value: i for i, state in enumerate(STATE_SEVERITY_ORDER)}
 
 
 class CompactDeck(pdk.Deck):
-    """A Deck whose JSON has no indentation: pydeck indents by two spaces, which
+    """A Deck whose JSON has no indentation and no ``\\uXXXX`` escapes: pydeck indents
+    by two spaces and escapes every Chinese character to six bytes, which more than
     doubles what Streamlit ships to the browser for large layers."""
 
     def to_json(self) -> str:
         from pydeck.bindings.json_tools import default_serialize
 
-        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"),
+                          ensure_ascii=False)
 
 
 def rgb(hex_colour: str, alpha: int = 255) -> list[int]:
     hex_colour = hex_colour.lstrip("#")
     return [int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)] + [alpha]
+
+
+def _pick(index: str, colours: list[list[int]]) -> str:
+    """A deck.gl expression choosing ``colours[index]`` (nested conditionals)."""
+    expression = str(colours[-1])
+    for i in range(len(colours) - 2, -1, -1):
+        expression = f"{index}=={i}?{colours[i]}:({expression})"
+    return expression
+
+
+def state_fill(alpha: int) -> str:
+    return _pick("s", [rgb(STATE_COLOURS[state], alpha) for state in STATE_SEVERITY_ORDER])
 
 
 def _rings(geometry: gpd.GeoSeries, tolerance_deg: float = 1e-5) -> list[list[list[float]]]:
@@ -71,8 +95,12 @@ def _rings(geometry: gpd.GeoSeries, tolerance_deg: float = 1e-5) -> list[list[li
     return rings
 
 
-def _points(geometry: gpd.GeoSeries) -> np.ndarray:
-    return np.round(shapely.get_coordinates(shapely.point_on_surface(geometry.values)), 6)
+def _points(geometry: gpd.GeoSeries, decimals: int = 5) -> np.ndarray:
+    return np.round(shapely.get_coordinates(shapely.point_on_surface(geometry.values)), decimals)
+
+
+def _escaped(values) -> list[str]:
+    return [html.escape(str(v)) for v in values]
 
 
 def district_deck(
@@ -88,9 +116,13 @@ def district_deck(
     selected_code: str | None = None,
     base_url_path: str = "",
 ) -> pdk.Deck:
-    """Grids by worst open state (overdue outlined), streets, hexagons, hotspots and cases."""
+    """Grids by worst open state (overdue outlined), streets, hexagons, hotspots and cases.
+
+    Picked grids and cases come back (``on_select``) with their code in ``c``.
+    """
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layers: list[pdk.Layer] = []
+    as_polygons = len(grids) <= POLYGON_LIMIT
 
     streets = features[features["kind"] == "street"] if len(features) else features
     if len(streets):
@@ -111,46 +143,51 @@ def district_deck(
     g["overdue"] = g["overdue"].fillna(0).astype(int)
     g["open"] = g["open"].fillna(0).astype(int)
     g["warning"] = g["warning"].fillna(0).astype(int)
-    base = {
-        "code": g["code"].map(lambda s: html.escape(str(s))).tolist(),
-        "title": [html.escape(t(f"state.{s}")) for s in g["worst_state"]],
-        "detail": [html.escape(f"{t('tooltip.open')}: {o} · {t('tooltip.overdue')}: {d} · "
-                               f"{t('state.warning')}: {w}")
-                   for o, d, w in zip(g["open"], g["overdue"], g["warning"], strict=True)],
-        "fill": [rgb(STATE_COLOURS.get(s, "#999999"), 120) for s in g["worst_state"]],
-        "line": [rgb(OVERDUE_OUTLINE) if o else [85, 85, 85, 200] for o in g["overdue"]],
-        "line_w": [4 if o else 1 for o in g["overdue"]],
-    }
-    if selected_code is not None:
-        base["line"] = [[0, 0, 0, 255] if c == selected_code else line
-                        for c, line in zip(g["code"], base["line"], strict=True)]
-        base["line_w"] = [6 if c == selected_code else w
-                          for c, w in zip(g["code"], base["line_w"], strict=True)]
-    grid_rows = pd.DataFrame(base)
-    if len(g) <= POLYGON_LIMIT:
+    labels = {state: html.escape(t(f"state.{state}")) for state in STATE_INDEX}
+    open_label, overdue_label = t("tooltip.open"), t("tooltip.overdue")
+    states = [labels.get(s, "") for s in g["worst_state"]]
+    if as_polygons:
+        states = [f"{state}<br/>" + html.escape(f"{open_label}: {o} · {overdue_label}: {d} · {labels['warning']}: {w}")
+                  for state, o, d, w in zip(states, g["open"], g["overdue"], g["warning"], strict=True)]
+    # At city scale the tooltip names the grid and its state only (its figures are one
+    # click away): the counts would more than double the layer.
+    grid_rows = pd.DataFrame({
+        "c": _escaped(g["code"]),
+        "t": states,
+        "s": [STATE_INDEX.get(s, 3) for s in g["worst_state"]],
+        "o": (g["overdue"] > 0).astype(int).tolist(),
+    })
+    outline = {"get_line_color": f"o?{rgb(OVERDUE_OUTLINE)}:[85,85,85,200]", "get_line_width": "o?4:1",
+               "line_width_units": "'pixels'", "stroked": True}
+    if as_polygons:
         grid_rows["polygon"] = _rings(g.geometry)
         layers.append(pdk.Layer(
-            "PolygonLayer", id="grids", data=grid_rows, get_polygon="polygon", get_fill_color="fill",
-            get_line_color="line", get_line_width="line_w", line_width_units="'pixels'",
-            stroked=True, filled=True, pickable=True, auto_highlight=True,
+            "PolygonLayer", id="grids", data=grid_rows, get_polygon="polygon", get_fill_color=state_fill(120),
+            filled=True, pickable=True, auto_highlight=True, **outline,
         ))
     else:
-        xy = _points(g.geometry)
-        grid_rows["position"] = xy.tolist()
+        grid_rows["p"] = _points(g.geometry).tolist()
         layers.append(pdk.Layer(
-            "ScatterplotLayer", id="grids", data=grid_rows, get_position="position",
-            get_fill_color="fill", get_line_color="line", get_line_width="line_w",
-            line_width_units="'pixels'", stroked=True, radius_min_pixels=3, get_radius=25,
-            pickable=True, auto_highlight=True,
+            "ScatterplotLayer", id="grids", data=grid_rows, get_position="p", get_fill_color=state_fill(120),
+            radius_min_pixels=3, get_radius=25, pickable=True, auto_highlight=True, **outline,
+        ))
+    if selected_code is not None and (g["code"] == selected_code).any():
+        chosen = g[g["code"] == selected_code]
+        shape = ({"data": pd.DataFrame({"polygon": _rings(chosen.geometry)}), "get_polygon": "polygon"}
+                 if as_polygons else {"data": pd.DataFrame({"p": _points(chosen.geometry).tolist()}),
+                                      "get_position": "p", "get_radius": 40, "radius_min_pixels": 7})
+        layers.append(pdk.Layer(
+            "PolygonLayer" if as_polygons else "ScatterplotLayer", id="selected-grid", filled=False,
+            stroked=True, get_line_color=[0, 0, 0, 255], get_line_width=6, line_width_units="'pixels'",
+            pickable=False, **shape,
         ))
 
     if show_heat and g["warning"].sum() > 0:
-        xy = _points(g.geometry)
-        heat = pd.DataFrame({"position": xy.tolist(), "weight": g["warning"].tolist()})
-        heat = heat[heat["weight"] > 0]
+        warned = g[g["warning"] > 0]
+        heat = pd.DataFrame({"p": _points(warned.geometry, 4).tolist(), "w": warned["warning"].tolist()})
         layers.append(pdk.Layer(
-            "HexagonLayer", id="warning-hexagons", data=heat, get_position="position",
-            get_color_weight="weight", get_elevation_weight="weight", color_aggregation="'SUM'",
+            "HexagonLayer", id="warning-hexagons", data=heat, get_position="p",
+            get_color_weight="w", get_elevation_weight="w", color_aggregation="'SUM'",
             elevation_aggregation="'SUM'", radius=60, extruded=False, opacity=0.35,
             color_range=[[255, 255, 178], [254, 217, 118], [254, 178, 76], [253, 141, 60],
                          [240, 59, 32], [189, 0, 38]],
@@ -161,24 +198,21 @@ def district_deck(
         hot = g[["code", "geometry"]].merge(pd.DataFrame(hotspots).drop(columns="geometry", errors="ignore"), on="code")
         hot = hot[hot["gi_class"].astype(str).str.startswith(("hot", "cold"))]
         if len(hot):
-            hot_rows = pd.DataFrame({
-                "code": hot["code"].map(lambda s: html.escape(str(s))).tolist(),
-                "state": [t(f"gi.{c}") for c in hot["gi_class"]],
-                "z": hot["gi_z"].round(2).tolist(),
-                "line": [list(HOTSPOT_COLOURS[c]) + [255] for c in hot["gi_class"]],
-            })
-            if len(g) <= POLYGON_LIMIT:
+            classes = list(HOTSPOT_COLOURS)
+            hot_rows = pd.DataFrame({"k": [classes.index(c) for c in hot["gi_class"].astype(str)]})
+            line = _pick("k", [list(HOTSPOT_COLOURS[c]) + [255] for c in classes])
+            if as_polygons:
                 hot_rows["polygon"] = _rings(hot.geometry)
                 layers.append(pdk.Layer(
                     "PolygonLayer", id="hotspots", data=hot_rows, get_polygon="polygon", filled=False,
-                    stroked=True, get_line_color="line", get_line_width=3, line_width_units="'pixels'",
+                    stroked=True, get_line_color=line, get_line_width=3, line_width_units="'pixels'",
                     pickable=False,
                 ))
             else:
-                hot_rows["position"] = _points(hot.geometry).tolist()
+                hot_rows["p"] = _points(hot.geometry).tolist()
                 layers.append(pdk.Layer(
-                    "ScatterplotLayer", id="hotspots", data=hot_rows, get_position="position",
-                    filled=False, stroked=True, get_line_color="line", get_line_width=2,
+                    "ScatterplotLayer", id="hotspots", data=hot_rows, get_position="p",
+                    filled=False, stroked=True, get_line_color=line, get_line_width=2,
                     line_width_units="'pixels'", get_radius=60, radius_min_pixels=6, pickable=False,
                 ))
 
@@ -186,23 +220,24 @@ def district_deck(
         c = cases[cases["state"].astype(str) != "closed"]
         c = c.sort_values(["overdue", "created_at"], ascending=[False, False]).head(CASE_POINT_LIMIT)
         if len(c):
-            xy = np.round(shapely.get_coordinates(c.geometry.values), 6)
+            overdue = c["overdue"].astype(bool)
+            categories = {k: t(f"category.{k}") for k in c["category"].astype(str).unique()}
+            overdue_text = f" · {t('state.overdue')}"
             case_rows = pd.DataFrame({
-                "position": xy.tolist(),
-                "code": c["case_no"].map(lambda s: html.escape(str(s))).tolist(),
-                "title": c["title"].map(lambda s: html.escape(str(s))).tolist(),
-                "detail": [html.escape(t(f"category.{k}") + " · " + t(f"state.{s}")
-                                       + (f" · {t('state.overdue')}" if o else ""))
-                           for k, s, o in zip(c["category"].astype(str), c["state"].astype(str),
-                                              c["overdue"].astype(bool), strict=True)],
-                "fill": [rgb(STATE_COLOURS.get(s, "#999999"), 230) for s in c["state"].astype(str)],
-                "line": [rgb(OVERDUE_OUTLINE) if o else [255, 255, 255, 255] for o in c["overdue"].astype(bool)],
+                "c": _escaped(c["case_no"]),
+                "t": [f"{html.escape(str(title))}<br/>" + html.escape(f"{categories[k]} · {t(f'state.{s}')}"
+                                                                      + (overdue_text if o else ""))
+                      for title, k, s, o in zip(c["title"], c["category"].astype(str), c["state"].astype(str),
+                                                overdue, strict=True)],
+                "s": [STATE_INDEX.get(s, 3) for s in c["state"].astype(str)],
+                "o": overdue.astype(int).tolist(),
+                "p": np.round(shapely.get_coordinates(c.geometry.values), 5).tolist(),
             })
             layers.append(pdk.Layer(
-                "ScatterplotLayer", id="cases", data=case_rows, get_position="position",
-                get_fill_color="fill", get_line_color="line", stroked=True, get_line_width=2,
-                line_width_units="'pixels'", get_radius=4, radius_min_pixels=3, radius_max_pixels=9,
-                pickable=True,
+                "ScatterplotLayer", id="cases", data=case_rows, get_position="p",
+                get_fill_color=state_fill(230), get_line_color=f"o?{rgb(OVERDUE_OUTLINE)}:[255,255,255,255]",
+                stroked=True, get_line_width=2, line_width_units="'pixels'", get_radius=4,
+                radius_min_pixels=3, radius_max_pixels=9, pickable=True,
             ))
 
     minx, miny, maxx, maxy = grids.total_bounds if len(grids) else (118.6, 24.9, 118.7, 25.0)
@@ -212,7 +247,7 @@ def district_deck(
     zoom = float(np.clip(np.log2(0.9 * 560 * 360 / (512 * span)), 3, 19))
     view = pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom)
     tooltip = {
-        "html": "<b>{code}</b><br/>{title}<br/>{detail}",
+        "html": "<b>{c}</b><br/>{t}",
         "style": {"fontSize": "13px"},
     }
     # No basemap: a local blank style, else Streamlit fetches a Carto style from the internet.

@@ -131,3 +131,29 @@ def shop_table(shops: pd.DataFrame, *, language: str) -> pd.DataFrame:
             lambda badges: "、".join(translate(f"badge.{b}", language) for b in (badges or []))
         )
     return out.rename(columns={c: translate(f"col.{c}", language) for c in out.columns})
+
+
+#: Above this many grids a picker does not list every code (10,000 options would be
+#: shipped to the browser on every rerun): it offers a few and takes a typed code.
+PICKER_LIMIT = 500
+
+
+def picker_options(all_codes: list[str], *, chosen=(), suggested=(), limit: int = PICKER_LIMIT
+                   ) -> tuple[list[str], bool]:
+    """Options for a grid picker and whether the picker must accept typed codes.
+
+    Up to ``limit`` grids: every code, nothing to type.  Beyond: the chosen
+    codes (so the widget keeps its value) and then the suggested ones, at most
+    ``limit`` in all; any other code is typed (see ``known_codes``).
+    """
+    if len(all_codes) <= limit:
+        return list(all_codes), False
+    chosen = [c for c in chosen if c]
+    return list(dict.fromkeys([*chosen, *suggested]))[: max(limit, len(chosen))], True
+
+
+def known_codes(picked, all_codes) -> tuple[list[str], list[str]]:
+    """Split typed or picked grid codes into (known, unknown); a code is trimmed, case kept."""
+    known_set = set(all_codes)
+    picked = [str(c).strip() for c in ([picked] if isinstance(picked, str) else picked or []) if str(c).strip()]
+    return [c for c in picked if c in known_set], [c for c in picked if c not in known_set]

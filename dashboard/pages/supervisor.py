@@ -9,7 +9,7 @@ from dashboard import data
 from dashboard.auth import require
 from dashboard.context import base_url_path, language
 from dashboard.deck import deck_legend_html, district_deck
-from dashboard.frames import ranking, shop_table
+from dashboard.frames import known_codes, picker_options, ranking, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
 from governance.catalog import STATE_SEVERITY_ORDER, Category
@@ -22,7 +22,9 @@ t = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
 
 st.title(t("sup.title"))
 flash()
-all_codes = data.grid_view(viewer, data.viewer_key(viewer), data.epoch())["grids"]["code"].tolist()
+all_codes = data.grid_codes(viewer, data.viewer_key(viewer), data.epoch())
+# At city scale the grid pickers offer a few codes and take typed ones (see frames.picker_options).
+filter_options, type_codes = picker_options(all_codes, chosen=st.session_state.get("sup-grids") or ())
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([3, 3, 3, 3])
@@ -33,7 +35,12 @@ with st.container(border=True):
                                 format_func=lambda c: t(f"category.{c}"))
     states = c3.multiselect(t("sup.states"), [s.value for s in STATE_SEVERITY_ORDER], key="sup-states", placeholder=t("sup.all"),
                             format_func=lambda s: t(f"state.{s}"))
-    grid_codes = c4.multiselect(t("sup.grids"), all_codes, key="sup-grids", placeholder=t("sup.all"))
+    grid_codes = c4.multiselect(t("sup.grids"), filter_options, key="sup-grids",
+                                placeholder=t("sup.type_grids") if type_codes else t("sup.all"),
+                                accept_new_options=type_codes)
+    grid_codes, unknown = known_codes(grid_codes, all_codes)
+    if unknown:
+        c4.warning(t("sup.unknown_grids", codes=", ".join(unknown)))
     l1, l2, l3 = st.columns(3)
     show_cases = l1.toggle(t("sup.layer_cases"), value=True, key="sup-layer-cases")
     show_heat = l2.toggle(t("sup.layer_heat"), value=True, key="sup-layer-heat")
@@ -46,6 +53,8 @@ bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epo
 summary, grids, cases = bundle["summary"], bundle["grids"], bundle["cases"]
 shown_grids = grids[grids["code"].isin(grid_codes)] if grid_codes else grids
 
+if len(cases) and int(summary["open"].sum()) > len(cases):
+    st.caption(t("sup.case_points_note", shown=len(cases), total=int(summary["open"].sum())))
 closed = summary["closed"].sum()
 on_time = (summary["on_time_rate"] * summary["closed"]).sum() / closed if closed else float("nan")
 st.caption(t("sup.kpis", open=int(summary["open"].sum()), overdue=int(summary["overdue"].sum()),
@@ -67,7 +76,8 @@ with side_col:
     st.subheader(t("sup.ranking"))
     table, unranked = ranking(summary, language=lang)
     st.caption(t("sup.ranking_note", n=MIN_CASES_TO_RANK) + " " + t("sup.unranked", n=unranked))
-    st.dataframe(table, hide_index=True, width="stretch", height=520)
+    # A city's table is loaded lazily: the browser gets the rows in view, not 10,000.
+    st.dataframe(table, hide_index=True, width="stretch", height=520, lazy=True if len(table) > 1000 else None)
 st.subheader(t("sup.trends"))
 series = bundle["series"]
 if series.empty:
@@ -89,13 +99,24 @@ else:
 
 # A grid clicked on the map becomes the chosen grid (the selectbox follows it).
 picked = (event.selection.objects.get("grids") or []) if event else []
-if picked and picked[0].get("code") in all_codes and picked[0]["code"] != st.session_state.get("sup-map-last"):
-    st.session_state["sup-map-last"] = picked[0]["code"]
-    st.session_state["sup-grid"] = picked[0]["code"]
+picked_code = picked[0].get("c") if picked else None
+if picked_code in set(all_codes) and picked_code != st.session_state.get("sup-map-last"):
+    st.session_state["sup-map-last"] = picked_code
+    st.session_state["sup-grid"] = picked_code
     st.rerun()
 
 st.subheader(t("sup.detail"))
-code = st.selectbox(t("sup.pick_grid"), all_codes, index=None, key="sup-grid")
+worst = summary.sort_values(["open_per_10_shops", "overdue", "code"], ascending=[False, False, True])["code"]
+detail_options, type_code = picker_options(all_codes, chosen=[st.session_state.get("sup-grid")],
+                                           suggested=worst.head(100).tolist())
+if type_code:
+    st.caption(t("sup.pick_grid_note", n=len(all_codes)))
+code = st.selectbox(t("sup.pick_grid"), detail_options, index=None, key="sup-grid",
+                    placeholder=t("sup.type_grid") if type_code else None, accept_new_options=type_code)
+code, unknown = known_codes(code, all_codes)
+if unknown:
+    st.warning(t("sup.unknown_grids", codes=", ".join(unknown)))
+code = code[0] if code else None
 if code:
     detail = data.grid_detail(viewer, code, filters)
     team_col, shop_col = st.columns([2, 3])
