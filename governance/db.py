@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from governance.errors import ConfigurationError
+from governance.errors import ConfigurationError, ValidationError
 
 SETTING = "LINPU_DATABASE_URL"
 
@@ -98,6 +98,33 @@ def _refresh_stale_check_due(session: Session) -> None:
         from governance.stats import refresh_check_due
 
         refresh_check_due(session)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_nul_characters(session: Session, _context, _instances) -> None:
+    """Refuse text holding U+0000 on every backend alike, naming the field.
+
+    PostgreSQL cannot store it (the driver raises a bare DataError) and it
+    cuts strings short in C tools reading SQLite; no form or file has a
+    legitimate use for it.
+    """
+    for instance in (*session.new, *session.dirty):
+        state = inspect(instance)
+        for attribute in state.mapper.column_attrs:
+            if _holds_nul(state.dict.get(attribute.key)):
+                raise ValidationError(
+                    f"{attribute.key} contains a NUL character (\\x00), which cannot be stored; remove it"
+                )
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

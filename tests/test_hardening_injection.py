@@ -138,12 +138,9 @@ def test_attachment_names_cannot_escape_the_attachment_folder(engine, tmp_path, 
         get_settings.cache_clear()
 
 
-def test_a_nul_byte_in_user_text_is_stored_or_refused_with_a_domain_error(engine, tmp_path, monkeypatch, request):
-    """A NUL (from a crafted upload name or form post) must not surface as a raw database error."""
-    if engine.dialect.name == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "BUG: governance/workflow.py file_case/transition and attachments.py store_attachment pass a NUL "
-            "byte to PostgreSQL, which raises sqlalchemy DataError instead of a ValidationError")))
+def test_a_nul_byte_in_user_text_is_refused_with_a_domain_error_naming_the_field(engine, tmp_path, monkeypatch):
+    """A NUL (from a crafted upload name or form post) is refused alike on SQLite and PostGIS,
+    with a message naming the field, never surfacing as a raw database error."""
     monkeypatch.setenv("LINPU_VAR_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()
     try:
@@ -159,16 +156,18 @@ def test_a_nul_byte_in_user_text_is_stored_or_refused_with_a_domain_error(engine
                                 lon=IN_G001[0], lat=IN_G001[1]).id,
                 filename="photo.png\x00.sh", content_type="image/png", data=PNG),
         }
-        raw = []
+        raw, refused = [], []
         for field, attempt in attempts.items():
             try:
                 with transaction(engine) as session:
                     attempt(session, viewer_for(session, "leader1"))
-            except ValidationError:
-                pass  # refused with a message a user can act on
+            except ValidationError as exc:
+                assert "NUL" in str(exc), (field, str(exc))
+                refused.append(field)
             except Exception as exc:  # a raw database error reaches the user
                 raw.append(f"{field}: {type(exc).__name__}")
         assert not raw, raw
+        assert refused == list(attempts), refused
     finally:
         get_settings.cache_clear()
 
