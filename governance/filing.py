@@ -57,7 +57,7 @@ from governance.errors import (
     ValidationError,
 )
 from governance.grids import _current_grids, check_point
-from governance.models import Case, CaseHistory, GridStats, Shop
+from governance.models import Case, CaseHistory, GridStats, HazardCheck, Shop
 from governance.permissions import Viewer, require_write
 from governance.sla import resolve_limit
 from governance.stats import refresh_check_due
@@ -67,7 +67,7 @@ from governance.stats import refresh_check_due
 CHUNK_SIZE = 5000
 CASE_PREFIX = "L"
 REQUIRED = ("kind", "category", "severity", "title", "lon", "lat", "created_at")
-OPTIONAL = ("description", "shop_code", "department", "requester", "reporter_id")
+OPTIONAL = ("description", "shop_code", "department", "requester", "reporter_id", "grid_id", "history_note")
 
 
 @dataclass
@@ -131,10 +131,10 @@ def _times(values) -> tuple[pd.Series, np.ndarray]:
     return pd.to_datetime(series, utc=True), days
 
 
-def _numbers(days: np.ndarray) -> np.ndarray:
-    """``file_case``'s numbers: the prefix, the filing day and 8 random hex digits."""
+def _numbers(days: np.ndarray, prefix: str) -> np.ndarray:
+    """The workflow's numbers: the prefix, the filing day and 8 random hex digits."""
     suffix = np.frombuffer(secrets.token_bytes(4 * len(days)), dtype=">u4")
-    return np.array([f"{CASE_PREFIX}{day}-{s:08X}" for day, s in zip(days, suffix.tolist(), strict=True)],
+    return np.array([f"{prefix}{day}-{s:08X}" for day, s in zip(days, suffix.tolist(), strict=True)],
                     dtype=object)
 
 
@@ -145,21 +145,21 @@ def _next_ids(session: Session, n: int) -> list[int]:
     ).all()
 
 
-def _unique_numbers(session: Session, days: np.ndarray) -> np.ndarray:
+def _unique_numbers(session: Session, days: np.ndarray, prefix: str = CASE_PREFIX, column=Case.case_no) -> np.ndarray:
     """Numbers for a chunk, none repeated within it or already stored (random suffixes can collide)."""
-    numbers = _numbers(days)
+    numbers = _numbers(days, prefix)
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:
         clash = pd.Series(numbers).duplicated().to_numpy()
         wanted = numbers.tolist()
         # One array parameter on PostgreSQL rather than thousands of bound values.
-        among = Case.case_no == any_(literal(wanted, ARRAY(String))) if postgres else Case.case_no.in_(wanted)
-        stored = set(session.scalars(select(Case.case_no).where(among)).all())
+        among = column == any_(literal(wanted, ARRAY(String))) if postgres else column.in_(wanted)
+        stored = set(session.scalars(select(column).where(among)).all())
         if stored:
             clash |= np.isin(numbers, list(stored))
         if not clash.any():
             return numbers
-        numbers[clash] = _numbers(days[clash])
+        numbers[clash] = _numbers(days[clash], prefix)
 
 
 def _points_in_grids(session: Session, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -221,9 +221,12 @@ def file_cases(
     datetimes: each case's filing time, ``file_case``'s ``now``), and
     optionally ``description``, ``shop_code``, ``department``,
     ``requester`` and ``reporter_id`` (who found it, when not the viewer).
-    Empty text counts as absent, as in ``file_case``.
+    Empty text counts as absent, as in ``file_case``.  Two more optional
+    columns serve :func:`record_checks`: ``grid_id`` (the case goes into this
+    grid instead of the one holding its point, as a failed check's case goes
+    into its shop's grid) and ``history_note``.
 
-    ``note`` goes on every ``raise`` history row.  ``progress(done, total)``
+    ``note`` goes on every ``raise`` history row (unless ``history_note``).  ``progress(done, total)``
     is called after every chunk.  Raises ValidationError, OutsideGrids,
     NotFoundError or PermissionDenied with ``position`` (see the module);
     nothing is written then.
@@ -265,7 +268,20 @@ def file_cases(
                       "WGS84 point")
     created, days = _times(rows["created_at"])
     shop_ids = _shop_ids(session, texts["shop_code"])
-    grid_ids = _points_in_grids(session, lon, lat)
+    if "grid_id" in rows:  # given (record_checks: the shop's grid), else placed by the point
+        given = rows["grid_id"].to_numpy(dtype=object)
+        placed = pd.isna(given)
+        grid_ids = np.zeros(n, dtype=np.int64)
+        grid_ids[~placed] = [int(g) for g in given[~placed]]
+        if placed.any():
+            where = np.flatnonzero(placed)
+            try:
+                grid_ids[where] = _points_in_grids(session, lon[where], lat[where])
+            except LinpuError as exc:
+                exc.position = int(where[exc.position])  # type: ignore[attr-defined]
+                raise
+    else:
+        grid_ids = _points_in_grids(session, lon, lat)
     if not viewer.is_district_wide:
         for grid_id in pd.unique(grid_ids):
             try:
@@ -277,6 +293,7 @@ def file_cases(
     limits = {(c, s): resolve_limit(c, s) for c, s in set(zip(categories, severities, strict=True))}
     due = created + pd.to_timedelta([limits[(c, s)] for c, s in zip(categories, severities, strict=True)])
     reporters = _reporters(rows, viewer)
+    notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, note or "", dtype=object)
     descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
 
     cases, history = Case.__table__, CaseHistory.__table__
@@ -321,7 +338,7 @@ def file_cases(
         case_nos.extend(numbers.tolist())
         session.execute(insert_history, [
             {"case_id": case_id, "seq": 1, "at": created_py[i], "actor_id": viewer.user_id, "action": "raise",
-             "from_state": None, "to_state": CaseState.WARNING, "note": note, "details": details}
+             "from_state": None, "to_state": CaseState.WARNING, "note": notes[i], "details": details}
             for case_id, i in zip(ids, range(start, stop), strict=True)
         ])
         if progress is not None:
@@ -356,4 +373,156 @@ def _after_filing(session: Session, grid_ids: np.ndarray, categories: np.ndarray
         refresh_check_due(session, renovating)
 
 
-__all__ = ["CHUNK_SIZE", "FiledCases", "file_cases"]
+CHECK_PREFIX = "K"
+CHECK_REQUIRED = ("shop_code", "category", "answers", "performed_at")
+
+
+@dataclass
+class RecordedChecks:
+    """What :func:`record_checks` wrote, in the order of the rows given."""
+
+    check_nos: list[str] = field(repr=False)
+    case_ids: np.ndarray  # the case a failed check raised; 0 for a pass
+
+    def __len__(self) -> int:
+        return len(self.check_nos)
+
+    @property
+    def failed(self) -> int:
+        return int((self.case_ids != 0).sum())
+
+
+def _check_numbers(session: Session, days: np.ndarray) -> np.ndarray:
+    """Check numbers for the whole batch, none repeated within it or already stored."""
+    numbers = _numbers(days, CHECK_PREFIX)
+    column = HazardCheck.check_no
+    postgres = session.get_bind().dialect.name == "postgresql"
+    while True:
+        clash = pd.Series(numbers).duplicated().to_numpy()
+        for start in range(0, len(numbers), CHUNK_SIZE):
+            wanted = numbers[start : start + CHUNK_SIZE].tolist()
+            among = column == any_(literal(wanted, ARRAY(String))) if postgres else column.in_(wanted)
+            stored = set(session.scalars(select(column).where(among)).all())
+            if stored:
+                clash[start : start + CHUNK_SIZE] |= np.isin(numbers[start : start + CHUNK_SIZE], list(stored))
+        if not clash.any():
+            return numbers
+        numbers[clash] = _numbers(days[clash], CHECK_PREFIX)
+
+
+def record_checks(
+    session: Session,
+    viewer: Viewer,
+    rows: pd.DataFrame,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> RecordedChecks:
+    """Record every row as a hazard check, as ``governance.workflow.record_check`` would one by one.
+
+    ``rows`` has the columns ``shop_code``, ``category`` (a check category),
+    ``answers`` (``{item code: complies}``, every item answered) and
+    ``performed_at`` (aware datetimes, ``record_check``'s ``now``), and
+    optionally ``note`` and ``inspector_id`` (who checked, when not the viewer).
+
+    A failed check raises a hazard_check case at its shop, in its shop's grid,
+    with the worst severity of the failed items, through :func:`file_cases`
+    (same title, description and history note as ``record_check``).  The
+    checks due of every shop checked are recomputed once.  Refusals as
+    ``record_check`` (ValidationError, NotFoundError, PermissionDenied), with
+    ``position``; nothing is written then.
+    """
+    from governance.catalog import CHECK_CATEGORIES
+    from governance.checklists import checklist_for, evaluate
+
+    missing = [c for c in CHECK_REQUIRED if c not in rows]
+    if missing:
+        raise ValidationError(f"record_checks: missing columns {missing}; required: {', '.join(CHECK_REQUIRED)}")
+    n = len(rows)
+    if n == 0:
+        return RecordedChecks([], np.zeros(0, dtype=np.int64))
+    rows = rows.reset_index(drop=True)
+    performed, days = _times(rows["performed_at"])
+    categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
+    for i, category in enumerate(categories):
+        if category not in CHECK_CATEGORIES:
+            raise _refuse(ValidationError, i, f"category={category.value!r} has no checklist; hazard checks are: "
+                          + ", ".join(c.value for c in CHECK_CATEGORIES))
+    codes = _text(rows, "shop_code")
+    wanted = pd.unique(codes).tolist()
+    shops: dict[str, tuple] = {}
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        for code, shop_id, grid_id, geometry in session.execute(
+            select(Shop.shop_code, Shop.id, Shop.grid_id, Shop.geometry)
+            .where(Shop.shop_code.in_(wanted[start : start + CHUNK_SIZE]))
+        ).all():
+            shops[code] = (shop_id, grid_id, geometry)
+    for i, code in enumerate(codes):
+        if code not in shops:
+            raise _refuse(NotFoundError, i, f"shop_code={code!r}: no such shop")
+        if shops[code][1] is None:
+            raise _refuse(ValidationError, i, f"shop {code} lies in no grid; rebuild the grids before checking it")
+    shop_ids = np.array([shops[c][0] for c in codes], dtype=np.int64)
+    grid_ids = np.array([shops[c][1] for c in codes], dtype=np.int64)
+    for grid_id in pd.unique(grid_ids):
+        try:
+            require_write(viewer, int(grid_id))
+        except PermissionDenied as exc:
+            raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
+    answers, outcomes = [], []
+    for i, (category, given) in enumerate(zip(categories, rows["answers"], strict=True)):
+        try:
+            outcomes.append(evaluate(category, {str(k): bool(v) for k, v in given.items()}))
+        except ValueError as exc:
+            raise _refuse(ValidationError, i, f"answers: {exc}") from None
+        answers.append(dict(given))
+    notes = _text(rows, "note")
+    numbers = _check_numbers(session, days)
+
+    # The cases of failed checks, as record_check raises them.
+    failed = np.array([not o.passed for o in outcomes], dtype=bool)
+    case_ids = np.zeros(n, dtype=np.int64)
+    where = np.flatnonzero(failed)
+    if len(where):
+        titles, descriptions, severities, history_notes = [], [], [], []
+        for i in where:
+            items = {item.code: item for item in checklist_for(categories[i])}
+            failed_items = [items[code] for code in outcomes[i].failed]
+            titles.append(("未通过：" + "；".join(item.zh for item in failed_items))[:255])
+            descriptions.append("\n".join(f"{item.code}: {item.en}" for item in failed_items)
+                                + (f"\n{notes[i]}" if notes[i] else ""))
+            severities.append(outcomes[i].severity)
+            history_notes.append(f"hazard check {numbers[i]} failed {len(failed_items)} item(s)")
+        points = [shops[codes[i]][2] for i in where]
+        filed = file_cases(session, viewer, pd.DataFrame({
+            "kind": CaseKind.HAZARD_CHECK, "category": categories[where], "severity": severities,
+            "title": titles, "description": descriptions,
+            "lon": [p.x for p in points], "lat": [p.y for p in points],
+            "shop_code": codes[where], "grid_id": grid_ids[where], "history_note": history_notes,
+            "created_at": rows["performed_at"].iloc[where].reset_index(drop=True),
+        }), chunk_size=chunk_size)
+        case_ids[where] = filed.case_ids
+
+    inspectors = _reporters(rows.rename(columns={"inspector_id": "reporter_id"}), viewer)
+    checks = HazardCheck.__table__
+    stale_before = session.info.get("check_due_stale", False)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        times = performed.iloc[start:stop].dt.to_pydatetime()
+        session.execute(insert(checks), [
+            {"check_no": numbers[i], "shop_id": int(shop_ids[i]), "category": categories[i], "answers": answers[i],
+             "passed": bool(outcomes[i].passed), "inspector_id": inspectors[i], "performed_at": at,
+             "case_id": int(case_ids[i]) or None, "note": notes[i]}
+            for i, at in zip(range(start, stop), times, strict=True)
+        ])
+        if progress is not None:
+            progress(stop, n)
+    # The checks due of the shops checked, once; then the session need not recompute every
+    # shop's at commit for these inserts (governance.db marks bulk check writes as stale).
+    refresh_check_due(session, shop_ids.tolist())
+    if not stale_before:
+        session.info.pop("check_due_stale", None)
+    return RecordedChecks(numbers.tolist(), case_ids)
+
+
+__all__ = ["CHUNK_SIZE", "FiledCases", "RecordedChecks", "file_cases", "record_checks"]

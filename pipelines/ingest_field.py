@@ -1,10 +1,12 @@
 """Ingest field exports: patrol findings (cases) and hazard checks.
 
 Rows are validated as a whole file first (the same rules and report as the
-shop register), then filed through the governance layer: cases in one batch
-(:func:`governance.filing.file_cases`, the batch form of
-:func:`governance.workflow.file_case`: vectorised placement, bulk inserts in
-chunks), checks one by one (:func:`~governance.workflow.record_check`). The
+shop register), then filed through the governance layer: in batches
+(:func:`governance.filing.file_cases` and
+:func:`~governance.filing.record_checks`, the batch forms of
+:func:`governance.workflow.file_case` and
+:func:`~governance.workflow.record_check`: vectorised placement, bulk inserts
+in chunks). The
 governance layer places each point in its current grid, sets the deadline and
 writes the history, all in one transaction: any failure leaves the database
 as it was. The row's own timestamp is the filing time (``now=``), so historical
@@ -107,20 +109,6 @@ PASS_WORDS = {"pass": True, "passed": True, "ok": True, "合格": True, "通过"
 
 def _key_time(stamps: pd.Series) -> pd.Series:
     return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(stamps.notna(), "")
-
-
-FILING_BATCH = 500
-
-
-def _release_batch(session, done: int, total: int, tick, stage: str) -> None:
-    """Every FILING_BATCH rows, write them out and drop them from the session.
-
-    Written rows need not stay in the session: a million cases would not fit in memory.
-    """
-    if done % FILING_BATCH == FILING_BATCH - 1:
-        session.flush()
-        session.expunge_all()
-        tick(stage, done + 1, total)
 
 
 def _user_ids(session, names: pd.Series) -> dict[str, int]:
@@ -334,6 +322,7 @@ def ingest_checks(
     performed = times(rows, text(frame, columns["performed_at"]), "performed_at", now=now)
     inspectors = text(frame, columns.get("inspector"))
     notes = text(frame, columns.get("note"))
+    no_nul_bytes(rows, frame, columns)
     answers: list[dict[str, bool] | None] = []
     failed_text = text(frame, columns.get("failed_items"))
     results = text(frame, columns.get("result")).str.lower()
@@ -379,20 +368,20 @@ def ingest_checks(
         report.counts.update(failed=failing, cases_raised=failing)
         if dry_run:
             return report
-        from governance.workflow import record_check
+        from governance.filing import record_checks
 
-        system = system_viewer()
-        for done, i in enumerate(good):
-            try:
-                check, _ = record_check(session, system, shop_code=shop_ids.iloc[i],
-                             category=categories.iloc[i], answers=answers[i], note=notes.iloc[i],
-                             now=performed.iloc[i].to_pydatetime())
-            except LinpuError as exc:
-                raise InputFileError(table.source, int(frame.index[i]), "(row)",
-                                     f"{exc}; nothing was written") from None
-            if inspectors.iloc[i] in user_ids:
-                check.inspector_id = user_ids[inspectors.iloc[i]]
-            _release_batch(session, done, len(good), tick, "record")
+        batch = pd.DataFrame({
+            "shop_code": shop_ids.to_numpy()[good], "category": categories.to_numpy()[good],
+            "answers": [answers[i] for i in good], "note": notes.to_numpy()[good],
+            "performed_at": performed.iloc[good].reset_index(drop=True),
+            "inspector_id": pd.Series([user_ids.get(name) for name in inspectors.to_numpy()[good]], dtype=object),
+        })
+        try:
+            record_checks(session, system_viewer(), batch, progress=lambda done, total: tick("record", done, total))
+        except LinpuError as exc:
+            position = getattr(exc, "position", None)
+            row = int(frame.index[good[position]]) if position is not None else 1
+            raise InputFileError(table.source, row, "(row)", f"{exc}; nothing was written") from None
         tick("record", len(good), len(good))
         report.written = True
     return report

@@ -78,7 +78,8 @@ def outcome(session) -> dict:
         ],
         "history": [
             (history[c.id].seq, history[c.id].at, history[c.id].actor_id, history[c.id].action,
-             history[c.id].from_state, history[c.id].to_state, history[c.id].note, history[c.id].details)
+             history[c.id].from_state, history[c.id].to_state,
+             re.sub(r"K\d{8}-[0-9A-F]{8}", "K<number>", history[c.id].note), history[c.id].details)
             for c in cases
         ],
         "grid_stats": session.execute(
@@ -190,4 +191,83 @@ def test_an_analyst_may_not_file(district):
         session.add(User(username="ana", display_name="分析员", role="analyst"))
     with pytest.raises(PermissionDenied, match="analysts read and export"), transaction(district) as session:
         file_cases(session, viewer_for(session, "ana"), rows(3))
+    assert case_count(district) == (0, 0)
+
+
+# --- hazard checks -------------------------------------------------------------
+
+CHECK_CATEGORIES = ["electricity", "gas", "construction", "electricity"]
+
+
+def check_rows(n: int) -> pd.DataFrame:
+    """Checks of varied shops and categories; every third one fails an item or two."""
+    from governance.checklists import checklist_for
+
+    out = []
+    for i in range(n):
+        category = CHECK_CATEGORIES[i % len(CHECK_CATEGORIES)]
+        items = [item.code for item in checklist_for(category)]
+        failing = set(items[: 1 + i % 2]) if i % 3 == 0 else set()
+        out.append({"shop_code": SHOPS.iloc[i % len(SHOPS)]["shop_id"], "category": category,
+                    "answers": {code: code not in failing for code in items},
+                    "note": "复查" if i % 4 == 0 else "", "performed_at": T0 + timedelta(hours=i, minutes=i)})
+    return pd.DataFrame(out)
+
+
+def checks_outcome(session) -> dict:
+    from governance.models import HazardCheck
+
+    number = re.compile(r"^K\d{8}-[0-9A-F]{8}$")
+    checks = session.scalars(select(HazardCheck).order_by(HazardCheck.performed_at, HazardCheck.category)).all()
+    assert all(number.match(c.check_no) for c in checks)
+    case_no = dict(session.execute(select(Case.id, Case.case_no)).all())
+    history_note = dict(session.execute(select(CaseHistory.case_id, CaseHistory.note)).all())
+    shop_code = dict(session.execute(select(Shop.id, Shop.shop_code)).all())
+    return {
+        **outcome(session),
+        "checks": [
+            (c.check_no[:9], shop_code[c.shop_id], c.category, c.answers, c.passed, c.inspector_id, c.performed_at,
+             c.note, case_no[c.case_id][:9] if c.case_id else None,
+             # The raised case's history names its check.
+             history_note[c.case_id].replace(c.check_no, "<check>") if c.case_id else None)
+            for c in checks
+        ],
+    }
+
+
+def test_a_batch_of_checks_records_the_same_checks_cases_and_checks_due_as_record_check(district):
+    from governance.filing import record_checks
+    from governance.workflow import record_check
+
+    batch = check_rows(30)
+    results = []
+    for one_by_one in (True, False):
+        with session_factory(district)() as session:
+            session.begin()
+            viewer = system_viewer()
+            if one_by_one:
+                for row in batch.to_dict("records"):
+                    record_check(session, viewer, shop_code=row["shop_code"], category=row["category"],
+                                 answers=row["answers"], note=row["note"], now=row["performed_at"])
+            else:
+                recorded = record_checks(session, viewer, batch, chunk_size=4)
+                assert len(recorded) == 30 and recorded.failed == 10
+            session.flush()
+            results.append(checks_outcome(session))
+            session.rollback()
+    single, batched = results
+    assert batched == single
+    assert sum(1 for c in batched["checks"] if c[8]) == 10  # a case per failed check
+    assert any(category == Category.CONSTRUCTION for _, category, _, _ in batched["check_due"])
+
+
+def test_a_refused_check_is_named_and_nothing_is_written(district):
+    from governance.filing import record_checks
+
+    batch = check_rows(8)
+    batch.at[4, "answers"] = {"elec.rcd": True}  # an electricity check
+    with pytest.raises(ValidationError, match="answers: unanswered checklist item") as raised, \
+            transaction(district) as session:
+        record_checks(session, system_viewer(), batch)
+    assert raised.value.position == 4
     assert case_count(district) == (0, 0)
