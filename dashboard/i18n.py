@@ -178,6 +178,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "该案件刚被他人修改，请刷新后重试。",
         "en": "Someone else changed this case just now; reload and try again.",
     },
+    "error.busy": {
+        "zh": "数据库正忙，本次内容未保存；已填写的内容仍在，请稍后再提交。",
+        "en": "The database is busy and nothing was saved; what you typed is kept, submit again in a moment.",
+    },
+    "error.permission": {
+        "zh": "您无权对此执行该操作（不在您的网格或职责范围内）。",
+        "en": "You may not do this here (outside your grid or your role).",
+    },
+    "error.not_found": {
+        "zh": "找不到该记录，可能已被删除或网格已重划；请刷新页面。",
+        "en": "That record no longer exists (deleted, or the grids were redrawn); reload the page.",
+    },
+    "error.illegal": {
+        "zh": "案件当前状态不允许此操作，请刷新后查看可执行的步骤。",
+        "en": "The case's current state does not allow this step; reload to see the steps it allows.",
+    },
     "error.not_ready": {
         "zh": "此功能所需的后端函数尚未就绪：{name}",
         "en": "The back-end function for this is not available yet: {name}",

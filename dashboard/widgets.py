@@ -15,7 +15,10 @@ from governance.catalog import CHECK_CATEGORIES, Category, Severity
 from governance.checklists import checklist_for
 from governance.errors import (
     AttachmentError,
+    DatabaseBusy,
+    IllegalTransition,
     LinpuError,
+    NotFoundError,
     OutsideGrids,
     PermissionDenied,
     VersionConflict,
@@ -41,11 +44,23 @@ def _done(message: str) -> None:
     st.rerun()
 
 
+#: Errors whose cause the page can say in its own language; the others carry
+#: the governance message (field, value, what is allowed) after a translated lead.
+_TRANSLATED_ERRORS = (
+    (VersionConflict, "error.version"),
+    (DatabaseBusy, "error.busy"),
+    (PermissionDenied, "error.permission"),
+    (NotFoundError, "error.not_found"),
+    (IllegalTransition, "error.illegal"),
+)
+
+
 def _error(exc: Exception, lang: str) -> None:
-    if isinstance(exc, VersionConflict):
-        st.error(translate("error.version", lang))
-    else:
-        st.error(translate("error.generic", lang, reason=str(exc)))
+    for kind, key in _TRANSLATED_ERRORS:
+        if isinstance(exc, kind):
+            st.error(translate(key, lang))
+            return
+    st.error(translate("error.generic", lang, reason=str(exc)))
 
 
 def _shop_label(shops, lang):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from governance.errors import ConfigurationError, ValidationError
+from governance.errors import ConfigurationError, DatabaseBusy, ValidationError
 
 SETTING = "LINPU_DATABASE_URL"
 
@@ -133,6 +133,32 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed together or not at all."""
-    with session_factory(engine)() as session, session.begin():
-        yield session
+    """A session whose work is committed together or not at all.
+
+    Raises
+    ------
+    DatabaseBusy
+        Other writers kept the database locked past the busy timeout (SQLite)
+        or PostgreSQL chose this transaction as a deadlock or serialization
+        victim; everything was rolled back and a retry may succeed.
+    """
+    try:
+        with session_factory(engine)() as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        if not _is_contention(exc):
+            raise
+        raise DatabaseBusy(
+            "the database is busy with other writes and nothing was saved; try again in a moment"
+        ) from exc
+
+
+#: SQLSTATEs of PostgreSQL's serialization failure, deadlock and lock timeout.
+_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def _is_contention(exc: OperationalError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) in _CONTENTION_SQLSTATES:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database table is locked" in message

@@ -37,3 +37,7 @@ class OutsideGrids(ValidationError):
 
 class AttachmentError(ValidationError):
     """An attachment that is too large or not a JPEG, PNG or WebP image."""
+
+
+class DatabaseBusy(LinpuError):
+    """Other writers held the database past the wait; nothing was saved, the user may retry."""

@@ -8,6 +8,7 @@ copy of the demo database.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from dashboard.i18n import translate
 from governance.db import make_engine, session_factory
 from governance.login import issue_token
 from governance.models import Case, User
@@ -234,6 +236,31 @@ def test_leader_files_a_patrol_finding_and_moves_it_through_the_loop(use_databas
             assert str(session.scalar(select(Case.state).where(Case.case_no == case_no))) == state
         if state == "closed":
             at.toggle(key="leader-open-only").set_value(False).run()
+    engine.dispose()
+
+
+def test_a_busy_database_is_said_in_the_page_language_and_keeps_the_form(use_database, writable_demo):
+    """Another writer holds SQLite's lock past the 10 s wait: the leader is told, in Chinese, that
+    nothing was saved; the title stays typed and no case is written."""
+    use_database(writable_demo)
+    at = app("leader01")
+    shop = at.selectbox(key="report-shop")
+    shop.set_value(shop.options[0].rsplit("(", 1)[1].rstrip(")")).run()
+    at.text_input(key="report-title").input("后门消防通道被纸箱堵塞（测试）")
+    path = writable_demo.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        next(b for b in at.button if b.label == "提交").click().run()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    no_exceptions(at)
+    assert [e.value for e in at.error] == [translate("error.busy", "zh")]
+    assert at.text_input(key="report-title").value == "后门消防通道被纸箱堵塞（测试）"
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Case).where(Case.title == "后门消防通道被纸箱堵塞（测试）")) == 0
     engine.dispose()
 
 

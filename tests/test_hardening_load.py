@@ -10,10 +10,20 @@ loop summary that agrees with the cases table.  On SQLite (WAL) and, when
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event, func, select
+
+from governance.db import make_engine, transaction
+from governance.errors import DatabaseBusy
+from governance.migrate import upgrade
+from governance.models import Case, CaseHistory
+from governance.permissions import viewer_for
+from governance.testing import IN_G001, seed_small_district
+from governance.workflow import file_case
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,3 +72,33 @@ def test_the_integrity_check_catches_a_lost_update_and_a_gap(engine):
 def test_the_load_test_is_bounded(leaders, seconds):
     with pytest.raises(ValueError):
         load_test.run_load("sqlite:///unused.sqlite3", leaders=leaders, seconds=seconds)
+
+
+def test_a_write_that_waits_out_the_sqlite_lock_is_refused_whole_and_succeeds_on_retry(tmp_path):
+    """Another writer holds SQLite's write lock past the busy timeout: the leader gets DatabaseBusy
+    (the dashboard shows it as "busy, try again"), nothing of the case is stored, and a retry works."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'busy.sqlite3'}")
+    upgrade(engine)
+    seed_small_district(engine)
+    # A short wait keeps the test quick; the app waits 10 s.
+    event.listen(engine, "connect", lambda connection, _record: connection.execute("PRAGMA busy_timeout=100"))
+    engine.dispose()
+
+    def file_one(title: str):
+        with transaction(engine) as session:
+            return file_case(session, viewer_for(session, "leader1"), kind="patrol", category="gas",
+                             severity="low", title=title, lon=IN_G001[0], lat=IN_G001[1]).case_no
+
+    blocker = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseBusy, match="nothing was saved"):
+            file_one("blocked")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    case_no = file_one("after the lock")
+    with transaction(engine) as session:
+        assert session.scalars(select(Case.title)).all() == ["after the lock"]
+        assert session.scalar(select(func.count()).select_from(CaseHistory)) == 1
+    assert case_no
