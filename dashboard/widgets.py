@@ -63,6 +63,11 @@ def _error(exc: Exception, lang: str) -> None:
     st.error(translate("error.generic", lang, reason=str(exc)))
 
 
+def _offending_name(exc: Exception, photos) -> str:
+    names = [p.name for p in photos or []]
+    return next((name for name in names if str(exc).startswith(name)), ", ".join(names))
+
+
 def _shop_label(shops, lang):
     names = dict(zip(shops["shop_code"], shops["name"], strict=True))
     return lambda code: f"{names.get(code, '')} ({code})"
@@ -149,7 +154,8 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
             attachments=[(p.name, p.type or "", p.getvalue()) for p in photos or []],
         )
     except AttachmentError as exc:
-        st.error(t("report.not_image", name=", ".join(p.name for p in photos or [])) + f" ({exc})")
+        # The catalogue's sentence names the file; the governance message would repeat it in English.
+        st.error(t("report.not_image", name=_offending_name(exc, photos)))
         return
     except (OutsideGrids, PermissionDenied):
         st.error(t("leader.click_outside"))

@@ -261,3 +261,59 @@ def test_injected_title_is_text_everywhere_for_the_supervisor(role_app, role_db,
     assert not dialogs, dialogs
     assert offline(hosts), hosts
     page.close()
+
+
+def test_analyst_upload_shows_row_errors_before_anything_is_written(role_app, role_db, browser, tmp_path):
+    """A register with swapped coordinates: the page lists the row, the field and the fix; no shop
+    is written."""
+    from governance.models import Shop
+
+    register = tmp_path / "register.csv"
+    shutil.copy(Path(__file__).with_name("data") / "bad" / "swapped_coordinates.csv", register)
+    engine = make_engine(role_db)
+    with session_factory(engine)() as session:
+        shops_before = session.scalars(select(Shop.shop_code)).all()
+    page, hosts, _ = open_page(browser)
+    sign_in(page, role_app, "analyst1")
+    page.get_by_role("heading", name="Analysis and exports").wait_for()
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(register))
+    page.get_by_role("button", name="Validate").click()
+    page.get_by_text(re.compile(r"\d+ problems found; nothing was written")).wait_for()
+    table = page.locator("[data-testid='stDataFrame']").last
+    table.locator("td[role='gridcell']").filter(has_text="look swapped").first.wait_for(state="attached")
+    cells = table.locator("td[role='gridcell']").evaluate_all("cells => cells.map(c => c.textContent)")
+    assert "lon" in cells and any("longitude 25.1167 and latitude 118.9 look swapped" in c for c in cells), cells
+    assert page.get_by_role("button", name="Write to the database").count() == 0
+    page.screenshot(path=str(tmp_path / "analyst-upload.png"), full_page=True)
+    with session_factory(engine)() as session:
+        assert session.scalars(select(Shop.shop_code)).all() == shops_before
+    engine.dispose()
+    assert offline(hosts), hosts
+    page.close()
+
+
+def test_leader_photo_that_is_not_an_image_is_refused_and_the_form_kept(role_app, role_db, browser, tmp_path):
+    fake = tmp_path / "exit.png"
+    fake.write_text("<script>alert(1)</script> not a picture")
+    title = "Fire exit blocked, photo attached"
+    page, hosts, dialogs = open_page(browser, width=390, height=844)
+    sign_in(page, role_app, "leader01")
+    page.get_by_role("heading", name="My grid").wait_for()
+    page.get_by_role("tab", name="Report").click()
+    page.get_by_text("Pick a shop").first.wait_for()
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Shop").first.click()
+    page.get_by_role("option").first.click()
+    page.get_by_role("textbox", name="Title").fill(title)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(fake))
+    page.get_by_text("exit.png").wait_for()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("File “exit.png” is not a JPEG, PNG or WebP image; nothing was saved.").wait_for()
+    assert page.get_by_role("textbox", name="Title").input_value() == title
+    page.screenshot(path=str(tmp_path / "leader-not-image.png"), full_page=True)
+    engine = make_engine(role_db)
+    with session_factory(engine)() as session:
+        assert session.scalar(select(Case.id).where(Case.title == title)) is None
+    engine.dispose()
+    assert not dialogs, dialogs
+    assert offline(hosts), hosts
+    page.close()
