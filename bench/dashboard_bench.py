@@ -215,8 +215,10 @@ def measure(url: str, *, runs: int) -> dict:
             start = time.perf_counter()
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="District supervision").wait_for()
-            _wait_drawn(page, after_change=True)
+            marks = {"heading": time.perf_counter() - start}
+            _wait_drawn(page, after_change=True, marks=marks, start=start)
             interactive.append(time.perf_counter() - start)
+            print("  marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
             sizes.append(received[0])
             kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
             page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
@@ -328,17 +330,23 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
     return results
 
 
-def _wait_drawn(page, *, after_change: bool = False) -> None:
+def _wait_drawn(page, *, after_change: bool = False, marks: dict | None = None,
+                start: float = 0.0) -> None:
+    marks = {} if marks is None else marks
     if after_change:
         # Give a just-triggered rerun time to show its status widget (it shows while the
         # script runs); 0.3 s is the floor of this measure.
         page.wait_for_timeout(300)
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+    marks["app done"] = time.perf_counter() - start
     page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
+    marks["deck canvas"] = time.perf_counter() - start
     page.locator("[data-testid='stDataFrame']").first.wait_for()
+    marks["table"] = time.perf_counter() - start
     page.locator(
         "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
     ).first.wait_for()
+    marks["chart"] = time.perf_counter() - start
     page.wait_for_function(
         "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
     )

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import shapely
-from sqlalchemy import DateTime, LargeBinary, String, func
+from sqlalchemy import BigInteger, DateTime, LargeBinary, String, func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, UserDefinedType
@@ -170,3 +170,35 @@ def _utc_text_default(element, compiler, **kw):
 @compiles(utc_text, "postgresql")
 def _utc_text_postgresql(element, compiler, **kw):
     return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+
+
+class micros_between(FunctionElement):
+    """Whole microseconds from the first timestamp to the second, exact on both databases.
+
+    SQLite keeps a timestamp as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC: whole
+    seconds from ``strftime('%s')`` of the first 19 characters plus the six
+    digits of the fraction.
+    """
+
+    type = BigInteger()
+    name = "micros_between"
+    inherit_cache = True
+
+
+def _sqlite_micros(expression: str) -> str:
+    # Whole seconds from the text without its fraction (strftime would round the
+    # fraction to milliseconds first, which can carry into the next second).
+    return (f"(CAST(strftime('%s', substr({expression}, 1, 19)) AS INTEGER) * 1000000"
+            f" + CAST(substr({expression}, 21, 6) AS INTEGER))")
+
+
+@compiles(micros_between)
+def _micros_between_default(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({_sqlite_micros(end)} - {_sqlite_micros(start)})"
+
+
+@compiles(micros_between, "postgresql")
+def _micros_between_postgresql(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({end}) - ({start})) * 1000000 AS BIGINT)"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from governance.catalog import CaseState
 from governance.models import Case, Grid, GridStats, Rating
-from governance.spatial import utc_text
+from governance.spatial import micros_between
 
 
 def frame_of(rows, columns: list[str]) -> pd.DataFrame:
@@ -66,21 +66,19 @@ def closed_figures(
     ).all()
     figures = frame_of(rows, columns=["grid_id", "total", "closed", "closed_on_time", "reopen_count"])
     figures = figures.set_index("grid_id")
-    # Times as text, parsed by pandas in one vectorised call: converting a
-    # hundred thousand timestamps one by one in the driver costs seconds.
+    # Durations as whole microseconds computed by the database (exact on both):
+    # reading a hundred thousand timestamps and converting them one by one in
+    # the driver costs seconds.
     durations = frame_of(
         session.connection().execute(
-            select(Case.grid_id, utc_text(Case.created_at), utc_text(Case.closed_at)).where(
+            select(Case.grid_id, micros_between(Case.created_at, Case.closed_at)).where(
                 Case.state == CaseState.CLOSED, *conditions
             )
         ).all(),
-        columns=["grid_id", "created_at", "closed_at"],
+        columns=["grid_id", "micros"],
     )
     if len(durations):
-        days = (
-            pd.to_datetime(durations["closed_at"], utc=True, format="ISO8601")
-            - pd.to_datetime(durations["created_at"], utc=True, format="ISO8601")
-        ).dt.total_seconds() / 86400
+        days = durations["micros"].astype("int64") / 86_400_000_000
         figures["median_days_to_close"] = days.groupby(durations["grid_id"]).median()
     else:
         figures["median_days_to_close"] = float("nan")

@@ -107,6 +107,22 @@ def test_filtered_summary_agrees_with_the_stored_figures(busy):
     assert recent.loc["G001", "total"] == 1 and recent.loc["G001", "closed"] == 0
 
 
+def test_median_days_to_close_is_exact_to_the_microsecond(world):
+    engine, _, v = world
+    lead = v["leader1"]
+    start = NOW - timedelta(days=5) + timedelta(microseconds=999_600)  # a fraction that rounds up in ms
+    step = timedelta(hours=7, seconds=1, microseconds=400_401)
+    with transaction(engine) as session:
+        _walk(session, lead, _file(session, lead, at=start), ["take_on", "resolve", "confirm"], start=start,
+              step=step)
+        stored = grid_loop_summary(session, v["supervisor"], now=NOW).set_index("code")
+        live = grid_loop_summary(session, v["supervisor"], now=NOW,
+                                 filters=CaseFilter(categories=("noise",))).set_index("code")
+    expected = (3 * step).total_seconds() / 86400
+    assert stored.loc["G001", "median_days_to_close"] == pytest.approx(expected, rel=1e-12, abs=0)
+    assert live.loc["G001", "median_days_to_close"] == stored.loc["G001", "median_days_to_close"]
+
+
 def test_grid_leader_sees_only_their_grid_everywhere(busy):
     engine, district, v = busy
     lead = v["leader1"]
