@@ -17,16 +17,17 @@ with the same outcome as calling ``file_case`` row by row:
   filed in it, and the checks due of shops named by construction cases are
   recomputed; both once per batch, for the grids and shops touched.
 
-Differences, by design: placement is vectorised (one spatial-index query for
-a chunk of points), rows are written with Core bulk inserts in chunks of
-``chunk_size`` (ids come back through ``INSERT ... RETURNING`` with the case
-numbers, which are unique, on SQLite and PostgreSQL alike), and text holding a NUL byte is refused with a
-``ValidationError`` (PostgreSQL cannot store it; ``file_case`` leaves that to
-the database).  All of it runs in the caller's transaction: if any row is
-refused nothing is written, and a failure or a kill half-way leaves the
-database as it was once the transaction is rolled back.  When several rows
-are bad, the error names the first row failing the first check in
-``file_case``'s order (check by check, not row by row).
+How, by design: placement is vectorised (one spatial-index query for many
+points), and rows are written with Core bulk inserts in chunks of
+``chunk_size``.  Case ids come back through ``INSERT ... RETURNING`` with the
+(unique) case number on SQLite, and are drawn from the table's sequence before
+a pipelined executemany on PostgreSQL.  Core inserts bypass the session's
+flush-time NUL check (``governance.db``), so text holding a NUL character is
+refused here, with the same wording.  All of it runs in the caller's
+transaction: if any row is refused nothing is written, and a failure or a
+kill half-way leaves the database as it was once the transaction is rolled
+back.  When several rows are bad, the error names the first row failing the
+first check in ``file_case``'s order (check by check, not row by row).
 
 Refusals raise the same exception classes as ``file_case`` with the same
 message, plus a ``position`` attribute: the 0-based position of the row in
@@ -254,8 +255,8 @@ def file_cases(
     texts = {name: _text(rows, name) for name in ("description", "shop_code", "department", "requester")}
     for name, values in (("title", titles), *texts.items()):
         if (i := _first(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))) is not None:
-            raise _refuse(ValidationError, i, f"{name} holds a NUL byte (\\x00), which cannot be stored; "
-                          "remove it")
+            raise _refuse(ValidationError, i, f"{name} contains a NUL character (\\x00), which cannot be "
+                          "stored; remove it")
     lon = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(dtype=float)
     bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
@@ -477,6 +478,8 @@ def record_checks(
             raise _refuse(ValidationError, i, f"answers: {exc}") from None
         answers.append(dict(given))
     notes = _text(rows, "note")
+    if (i := _first(pd.Series(notes).str.contains("\x00", regex=False).to_numpy(dtype=bool))) is not None:
+        raise _refuse(ValidationError, i, "note contains a NUL character (\\x00), which cannot be stored; remove it")
     numbers = _check_numbers(session, days)
 
     # The cases of failed checks, as record_check raises them.

@@ -121,7 +121,7 @@ def no_nul_bytes(rows: Rows, frame: pd.DataFrame, columns: Mapping[str, str]) ->
             continue
         hits = values.astype(str).str.contains("\x00", regex=False).to_numpy(dtype=bool)
         for row in values.index[hits]:
-            rows.add(row, field_name, "holds a NUL byte (\\x00), which cannot be stored; remove it "
+            rows.add(row, field_name, "contains a NUL character (\\x00), which cannot be stored; remove it "
                      "(the file may be damaged or partly binary)")
 
 

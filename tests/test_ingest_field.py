@@ -182,8 +182,8 @@ def test_text_with_a_nul_byte_is_a_row_error_naming_the_field(shops_db, cli, tmp
     assert path.read_bytes().index(b"\x00") > 4096
     result = cli(database_url(shops_db), "ingest", "cases", path)
     assert result.exit_code == 1
-    assert "cases.csv row 52 field title: holds a NUL byte" in result.stderr
-    assert "cases.csv row 57 field department: holds a NUL byte" in result.stderr
+    assert "cases.csv row 52 field title: contains a NUL character" in result.stderr
+    assert "cases.csv row 57 field department: contains a NUL character" in result.stderr
     assert "cases.csv row 59 field requester: longer than 128 characters" in result.stderr
     assert counts(shops_db) == (0, 0, 0)
     skipped = cli(database_url(shops_db), "ingest", "cases", path, "--skip-invalid", "--json")
