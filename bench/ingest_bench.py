@@ -21,6 +21,11 @@ Steps, each timed (wall clock, through the same functions as ``linpu ingest``):
 4. for comparison, ``--workflow-cases`` further rows filed one by one through
    ``governance.workflow.file_case`` (in-process, the path before the batch).
 
+With ``--checks N``, before step 3: ``linpu ingest checks`` of N electricity
+checks (one per shop, one in three failing, so raising a case) through
+``governance.filing.record_checks``; their cases are then removed so that the
+case steps start from none.  ``--cases 0`` stops after that.
+
 On PostgreSQL a fresh schema is created and dropped at the end.
 """
 
@@ -211,7 +216,22 @@ def _one_by_one(engine, path: Path):
                       now=datetime.fromisoformat(row.created_at))
 
 
-def run(url: str | None, n_shops: int, n_cases: int, workflow_cases: int, seed: int) -> tuple[str, list[dict]]:
+def check_rows(shops: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """Electricity checks of ``n`` shops (each checked once); every third one fails the RCD item."""
+    rng = np.random.default_rng(seed + 2)
+    pick = rng.choice(len(shops), size=min(n, len(shops)), replace=False)
+    performed = pd.Timestamp(NOW - timedelta(days=30)) + pd.to_timedelta(np.arange(len(pick)), unit="s")
+    failed = np.arange(len(pick)) % 3 == 0
+    return pd.DataFrame({
+        "check_id": [f"K{i:07d}" for i in range(len(pick))],
+        "shop_id": shops["shop_id"].to_numpy()[pick], "category": "electricity",
+        "performed_at": performed.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        "result": np.where(failed, "fail", "pass"), "failed_items": np.where(failed, "elec.rcd", ""),
+    })
+
+
+def run(url: str | None, n_shops: int, n_cases: int, workflow_cases: int, seed: int,
+        n_checks: int = 0) -> tuple[str, list[dict]]:
     results: list[dict] = []
     shops, boundary = register(n_shops, seed)
     with tempfile.TemporaryDirectory() as folder, database(url) as (engine, backend):
@@ -236,10 +256,25 @@ def run(url: str | None, n_shops: int, n_cases: int, workflow_cases: int, seed: 
                        lambda: ingest_shops(engine, changed_path, now=NOW), results)
         print("   ", report.summary(), file=sys.stderr)
 
+        url_text = engine.url.render_as_string(hide_password=False)
+        if n_checks:
+            checks = check_rows(shops.iloc[: n_shops - k], n_checks, seed)
+            checks_path = folder / "checks.csv"
+            checks.to_csv(checks_path, index=False)
+            report = linpu(f"record {len(checks):,} hazard checks (`linpu ingest checks`, batch)", url_text,
+                           ["ingest", "checks", str(checks_path), "--json"], results, rows=len(checks))
+            assert report["written"] and report["counts"]["recorded"] == len(checks), report
+            results[-1]["note"] += f"; {report['counts']['cases_raised']:,} failed checks raised cases"
+            with transaction(engine) as session:
+                session.execute(CaseHistory.__table__.delete())
+                session.execute(text("UPDATE hazard_checks SET case_id = NULL"))
+                session.execute(Case.__table__.delete())
+                refresh_grid_stats(session)
+        if not n_cases:
+            return backend, results
         cases = case_rows(shops.iloc[: n_shops - k], n_cases + workflow_cases, seed)
         cases_path = folder / "cases.csv"
         cases.head(n_cases).to_csv(cases_path, index=False)
-        url_text = engine.url.render_as_string(hide_password=False)
         report = linpu(f"validate {n_cases:,} case rows (`linpu ingest cases --dry-run`)", url_text,
                        ["ingest", "cases", str(cases_path), "--dry-run", "--json"], results, rows=n_cases)
         assert report["counts"]["filed"] == n_cases and not report["problems"], report
@@ -276,11 +311,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--workflow-cases", type=int, default=1_000,
                         help="Further rows filed one by one through file_case, for comparison (0: none).")
+    parser.add_argument("--checks", type=int, default=0,
+                        help="Hazard checks to record before the cases (each of as many shops, one in three failing); "
+                        "their cases are removed again before the case steps.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL; default a temp SQLite file.")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", file=sys.stderr)
-    backend, results = run(args.database_url, args.shops, args.cases, args.workflow_cases, args.seed)
+    backend, results = run(args.database_url, args.shops, args.cases, args.workflow_cases, args.seed,
+                           args.checks)
     print(f"machine: {machine()}")
     print(markdown(backend, results))
 
