@@ -220,6 +220,8 @@ def measure(url: str, *, runs: int) -> dict:
             interactive.append(time.perf_counter() - start)
             print("  marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
             sizes.append(received[0])
+            if run == runs:
+                page.screenshot(path=str(OUT / "supervisor-city.png"))
             kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
             page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
             start = time.perf_counter()

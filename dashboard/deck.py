@@ -99,6 +99,48 @@ def _points(geometry: gpd.GeoSeries, decimals: int = 5) -> np.ndarray:
     return np.round(shapely.get_coordinates(shapely.point_on_surface(geometry.values)), decimals)
 
 
+HEX_COLOURS = [[255, 255, 178, 255], [254, 217, 118, 255], [254, 178, 76, 255], [253, 141, 60, 255],
+               [240, 59, 32, 255], [189, 0, 38, 255]]
+#: About this many hexagons across the district, however many grids it has.
+HEXAGONS_ACROSS = 40
+
+
+def warning_hexagons(xy: np.ndarray, weights: np.ndarray, bounds) -> pd.DataFrame:
+    """Sum ``weights`` at lon/lat points ``xy`` into flat-topped hexagons: p (centre), w (sum), k (colour class).
+
+    The radius (``attrs["radius_m"]``, at least 60 m) follows the district's
+    extent, so a city is summarised in about ``HEXAGONS_ACROSS`` cells across
+    and a small district keeps hexagons about one grid wide.  Colour classes
+    split [1, max] into ``len(HEX_COLOURS)`` equal steps.
+    """
+    minx, miny, maxx, maxy = bounds
+    lat0 = np.radians((miny + maxy) / 2)
+    mx, my = 111_320.0 * np.cos(lat0), 110_540.0  # metres per degree near the district
+    radius = max(60.0, max((maxx - minx) * mx, (maxy - miny) * my) / HEXAGONS_ACROSS / 1.5)
+    x, y = (xy[:, 0] - minx) * mx, (xy[:, 1] - miny) * my
+    # Axial coordinates of flat-topped hexagons, rounded through cube coordinates.
+    q, r = (2 / 3 * x) / radius, (-x / 3 + np.sqrt(3) / 3 * y) / radius
+    cube = np.stack([q, -q - r, r])
+    rounded = np.round(cube)
+    diff = np.abs(rounded - cube)
+    worst = diff.argmax(axis=0)
+    for axis in range(3):
+        fix = worst == axis
+        others = [a for a in range(3) if a != axis]
+        rounded[axis, fix] = -rounded[others[0], fix] - rounded[others[1], fix]
+    cells = pd.DataFrame({"q": rounded[0].astype(int), "r": rounded[2].astype(int), "w": weights})
+    cells = cells.groupby(["q", "r"], as_index=False)["w"].sum()
+    cx = radius * 1.5 * cells["q"]
+    cy = radius * np.sqrt(3) * (cells["r"] + cells["q"] / 2)
+    centres = np.round(np.column_stack([minx + cx / mx, miny + cy / my]), 5)
+    top = max(int(cells["w"].max()), 1)
+    steps = len(HEX_COLOURS)
+    k = np.minimum((cells["w"] - 1) * steps // top, steps - 1)
+    out = pd.DataFrame({"p": centres.tolist(), "w": cells["w"].astype(int), "k": k.astype(int)})
+    out.attrs["radius_m"] = round(radius, 1)
+    return out
+
+
 def _escaped(values) -> list[str]:
     return [html.escape(str(v)) for v in values]
 
@@ -184,14 +226,13 @@ def district_deck(
 
     if show_heat and g["warning"].sum() > 0:
         warned = g[g["warning"] > 0]
-        heat = pd.DataFrame({"p": _points(warned.geometry, 4).tolist(), "w": warned["warning"].tolist()})
+        heat = warning_hexagons(_points(warned.geometry), warned["warning"].to_numpy(), g.total_bounds)
+        # Hexagons binned here (flat-topped, as ColumnLayer draws six-sided discs at angle 0):
+        # the browser gets a few hundred cells instead of aggregating every grid itself.
         layers.append(pdk.Layer(
-            "HexagonLayer", id="warning-hexagons", data=heat, get_position="p",
-            get_color_weight="w", get_elevation_weight="w", color_aggregation="'SUM'",
-            elevation_aggregation="'SUM'", radius=60, extruded=False, opacity=0.35,
-            color_range=[[255, 255, 178], [254, 217, 118], [254, 178, 76], [253, 141, 60],
-                         [240, 59, 32], [189, 0, 38]],
-            pickable=False,
+            "ColumnLayer", id="warning-hexagons", data=heat.drop(columns="w"), get_position="p",
+            radius=float(heat.attrs["radius_m"]), disk_resolution=6, angle=0, coverage=1, extruded=False,
+            get_fill_color=_pick("k", HEX_COLOURS), opacity=0.35, pickable=False,
         ))
 
     if show_hotspots and len(hotspots):

@@ -72,3 +72,51 @@ def test_amap_tiles_shift_to_gcj02_and_clicks_come_back():
     assert to_display(frame, "osm").geometry.iloc[0].equals(Point(118.9, 25.1))
     assert tile_spec("none") is None and tile_spec("tianditu") is None
     assert "tk=KEY" in tile_spec("tianditu", "KEY")["tiles"]
+
+
+def test_warning_hexagons_keep_every_warning_and_colour_the_busiest_darkest():
+    import numpy as np
+
+    from dashboard.deck import HEX_COLOURS, warning_hexagons
+
+    rng = np.random.default_rng(0)
+    xy = np.column_stack([118.55 + rng.random(500) * 0.1, 24.85 + rng.random(500) * 0.1])
+    weights = rng.integers(1, 9, 500)
+    cells = warning_hexagons(xy, weights, (118.55, 24.85, 118.65, 24.95))
+    assert cells["w"].sum() == weights.sum()  # nothing lost or counted twice
+    assert 100 < len(cells) < 500 and cells.attrs["radius_m"] > 60  # binned, not one per grid
+    assert cells.loc[cells["w"].idxmax(), "k"] == len(HEX_COLOURS) - 1 and cells["k"].min() >= 0
+    one = warning_hexagons(xy[:1], np.array([1]), (118.55, 24.85, 118.56, 24.86))
+    assert one["w"].tolist() == [1] and one["k"].tolist() == [0]
+
+
+def test_city_scale_deck_sends_grid_points_with_short_rows():
+    from dashboard.deck import POLYGON_LIMIT
+
+    n = POLYGON_LIMIT + 1
+    side = int(n ** 0.5) + 1
+    cells = [box(118.5 + (i % side) * 1e-3, 24.8 + (i // side) * 1e-3, 118.501 + (i % side) * 1e-3,
+                 24.801 + (i // side) * 1e-3) for i in range(n)]
+    grids = gpd.GeoDataFrame({"code": [f"G{i:05d}" for i in range(n)], "worst_state": ["warning"] * n,
+                              "overdue": [1] * n, "open": [2] * n, "warning": [2] * n}, geometry=cells, crs=4326)
+    hot = pd.DataFrame({"code": [], "gi_z": [], "gi_p": [], "gi_class": []})
+    features = gpd.GeoDataFrame({"kind": [], "name": [], "street_class": []}, geometry=[], crs=4326)
+    text = district_deck(grids, cases_frame(), hot, features, language="zh", selected_code="G00007").to_json()
+    spec = json.loads(text)
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert layers["grids"]["@@type"] == "ScatterplotLayer" and "selected-grid" in layers
+    assert set(layers["grids"]["data"][0]) == {"c", "t", "s", "o", "p"}
+    assert "预警" in text and "\\u" not in text  # Chinese as UTF-8, not six-byte escapes
+    assert len(text.encode()) / n < 120  # bytes per grid
+
+
+def test_grid_pickers_list_every_code_in_a_district_and_take_typed_codes_in_a_city():
+    from dashboard.frames import known_codes, picker_options
+
+    codes = [f"G{i:03d}" for i in range(40)]
+    assert picker_options(codes) == (codes, False)
+    city = [f"G{i:05d}" for i in range(10_000)]
+    options, typed = picker_options(city, chosen=["G09999"], suggested=["G00001", "G09999", "G00002"], limit=2)
+    assert typed and options == ["G09999", "G00001"]
+    assert known_codes([" G00001", "nope", ""], city) == (["G00001"], ["nope"])
+    assert known_codes(None, city) == ([], []) and known_codes("G00002", city) == (["G00002"], [])
