@@ -106,7 +106,8 @@ def viewer_key(viewer) -> tuple:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int) -> dict:
+def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int,
+                    with_cases: bool = True) -> dict:
     """Everything the supervisor page draws for one set of filters.
 
     The loop summary, the open cases (the map shows open cases only, at most
@@ -139,7 +140,7 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         # Only "closed" chosen: no open case to draw.
         "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter(),
                                                 limit=CASE_POINT_LIMIT, urgent_first=True))
-        if open_states else (lambda s: pd.DataFrame()),
+        if open_states and with_cases else (lambda s: pd.DataFrame()),
         "series": lambda s: queries.category_series(s, _viewer, filters=case_filter, freq="W"),
         "features": lambda s: queries.district_features(s),
     }
@@ -149,7 +150,8 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     grids, summary = result["grids"], result["summary"]
     layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
     layer["warning"] = layer["warning"].fillna(0)
-    hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning")
+    hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning",
+                            weights=_contiguity(grids, _grids_key(grids)))
     return {
         "grids": layer,
         "summary": summary,
@@ -158,6 +160,19 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         "features": result["features"],
         "hotspots": hot[["code", "gi_z", "gi_p", "gi_class"]],
     }
+
+
+def _grids_key(grids: gpd.GeoDataFrame) -> tuple:
+    """What identifies a set of grids cheaply: their codes and outlines' bounds."""
+    return (len(grids), hash(tuple(grids["code"])), tuple(float(b) for b in grids.total_bounds))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _contiguity(_grids: gpd.GeoDataFrame, grids_key: tuple):
+    """The Gi* neighbour weights of these grids: they change with the grids, not the filters."""
+    from geo.hotspots import contiguity
+
+    return contiguity(_grids)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.auth import require
 from dashboard.context import base_url_path, language
-from dashboard.deck import deck_legend_html, district_deck
+from dashboard.deck import POLYGON_LIMIT, deck_legend_html, district_deck
 from dashboard.frames import known_codes, picker_options, ranking, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
@@ -42,18 +42,21 @@ with st.container(border=True):
     if unknown:
         c4.warning(t("sup.unknown_grids", codes=", ".join(unknown)))
     l1, l2, l3 = st.columns(3)
-    show_cases = l1.toggle(t("sup.layer_cases"), value=True, key="sup-layer-cases")
+    # At city scale the map opens on grid status and warning density; case points (at most
+    # CASE_POINT_LIMIT, overdue first) are one switch away, or on once a few grids are chosen.
+    show_cases = l1.toggle(t("sup.layer_cases"), value=len(all_codes) <= POLYGON_LIMIT, key="sup-layer-cases")
     show_heat = l2.toggle(t("sup.layer_heat"), value=True, key="sup-layer-heat")
     show_hot = l3.toggle(t("sup.layer_hotspots"), value=True, key="sup-layer-hotspots")
 
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, None)
 filters = data.Filters(start=start, end=end, categories=tuple(categories), states=tuple(states),
                        grid_codes=tuple(grid_codes))
-bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK)
+bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
+                              with_cases=show_cases)
 summary, grids, cases = bundle["summary"], bundle["grids"], bundle["cases"]
 shown_grids = grids[grids["code"].isin(grid_codes)] if grid_codes else grids
 
-if len(cases) and int(summary["open"].sum()) > len(cases):
+if show_cases and len(cases) and int(summary["open"].sum()) > len(cases):
     st.caption(t("sup.case_points_note", shown=len(cases), total=int(summary["open"].sum())))
 closed = summary["closed"].sum()
 on_time = (summary["on_time_rate"] * summary["closed"]).sum() / closed if closed else float("nan")
