@@ -6,8 +6,8 @@ uploads all of it before the map is drawn:
 
 - rows carry short keys and numbers only; colours, outlines and widths are
   deck.gl expressions over a state index (``s``) and an overdue flag
-  (``o``), not an array per row; the tooltip shows ``c`` and ``t`` (HTML
-  put together here, every user-typed part escaped);
+  (``o``), not an array per row; the tooltip shows ``c``, ``t`` and ``d``
+  (every row of a pickable layer has all three, or the placeholder shows);
 - grid polygons are simplified (1 m) and rounded to 6 decimals (0.1 m);
   beyond ``POLYGON_LIMIT`` grids each grid is drawn as one point at 5
   decimals (1 m), coloured the same way, until the filters narrow the set;
@@ -187,15 +187,15 @@ def district_deck(
     g["warning"] = g["warning"].fillna(0).astype(int)
     labels = {state: html.escape(t(f"state.{state}")) for state in STATE_INDEX}
     open_label, overdue_label = t("tooltip.open"), t("tooltip.overdue")
-    states = [labels.get(s, "") for s in g["worst_state"]]
-    if as_polygons:
-        states = [f"{state}<br/>" + html.escape(f"{open_label}: {o} · {overdue_label}: {d} · {labels['warning']}: {w}")
-                  for state, o, d, w in zip(states, g["open"], g["overdue"], g["warning"], strict=True)]
     # At city scale the tooltip names the grid and its state only (its figures are one
     # click away): the counts would more than double the layer.
+    counts = (_escaped(f"{open_label}: {o} · {overdue_label}: {d} · {labels['warning']}: {w}"
+                       for o, d, w in zip(g["open"], g["overdue"], g["warning"], strict=True))
+              if as_polygons else [""] * len(g))
     grid_rows = pd.DataFrame({
         "c": _escaped(g["code"]),
-        "t": states,
+        "t": [labels.get(s, "") for s in g["worst_state"]],
+        "d": counts,
         "s": [STATE_INDEX.get(s, 3) for s in g["worst_state"]],
         "o": (g["overdue"] > 0).astype(int).tolist(),
     })
@@ -266,10 +266,10 @@ def district_deck(
             overdue_text = f" · {t('state.overdue')}"
             case_rows = pd.DataFrame({
                 "c": _escaped(c["case_no"]),
-                "t": [f"{html.escape(str(title))}<br/>" + html.escape(f"{categories[k]} · {t(f'state.{s}')}"
-                                                                      + (overdue_text if o else ""))
-                      for title, k, s, o in zip(c["title"], c["category"].astype(str), c["state"].astype(str),
-                                                overdue, strict=True)],
+                "t": _escaped(c["title"]),
+                "d": _escaped(f"{categories[k]} · {t(f'state.{s}')}" + (overdue_text if o else "")
+                              for k, s, o in zip(c["category"].astype(str), c["state"].astype(str), overdue,
+                                                 strict=True)),
                 "s": [STATE_INDEX.get(s, 3) for s in c["state"].astype(str)],
                 "o": overdue.astype(int).tolist(),
                 "p": np.round(shapely.get_coordinates(c.geometry.values), 5).tolist(),
@@ -288,7 +288,7 @@ def district_deck(
     zoom = float(np.clip(np.log2(0.9 * 560 * 360 / (512 * span)), 3, 19))
     view = pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom)
     tooltip = {
-        "html": "<b>{c}</b><br/>{t}",
+        "html": "<b>{c}</b><br/>{t}<br/>{d}",
         "style": {"fontSize": "13px"},
     }
     # No basemap: a local blank style, else Streamlit fetches a Carto style from the internet.

@@ -105,7 +105,7 @@ def test_city_scale_deck_sends_grid_points_with_short_rows():
     spec = json.loads(text)
     layers = {layer["id"]: layer for layer in spec["layers"]}
     assert layers["grids"]["@@type"] == "ScatterplotLayer" and "selected-grid" in layers
-    assert set(layers["grids"]["data"][0]) == {"c", "t", "s", "o", "p"}
+    assert set(layers["grids"]["data"][0]) == {"c", "t", "d", "s", "o", "p"}
     assert "预警" in text and "\\u" not in text  # Chinese as UTF-8, not six-byte escapes
     assert len(text.encode()) / n < 120  # bytes per grid
 
