@@ -226,7 +226,7 @@ def measure(url: str, *, runs: int) -> dict:
             page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
             start = time.perf_counter()
             page.get_by_role(
-                "option", name=["Gas", "Electricity", "Noise", "Other"][run % 4]
+                "option", name=["Gas", "Electricity", "Noise"][run % 3]
             ).click()
             # Done when the figures above the map have changed and everything is drawn.
             page.wait_for_function(

@@ -577,37 +577,56 @@ def checks_due(session: Session, viewer: Viewer, *, now: datetime | None = None)
     ]
 
 
-def category_series(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None,
-                    freq: str = "W") -> pd.DataFrame:
-    """Cases raised and closed per period (pandas ``freq``) and category, in scope.
+def category_day_counts(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None,
+                        event: str = "raised") -> pd.DataFrame:
+    """Cases in scope per category and UTC day of an event: ``raised`` or ``closed``.
 
-    The database counts per UTC day and category (a few thousand rows for a
-    city's two years); the days are then summed into periods here, which
-    gives the same counts as grouping every case by its period.
+    Columns: category, day (``YYYY-MM-DD``), n.  A few thousand rows for a
+    city's two years, counted by the database (ix_cases_facts covers it).
     """
-    conditions = [*_case_conditions(filters), *_district_scope(session, viewer, filters)]
+    column = {"raised": Case.created_at, "closed": Case.closed_at}[event]
+    conditions = [*_case_conditions(filters), *_district_scope(session, viewer, filters), column.is_not(None)]
+    day = utc_day(column)
+    rows = session.connection().execute(  # Core: no ORM row overhead on a hot path
+        select(Case.category, day, func.count()).where(*conditions).group_by(Case.category, day)
+    ).all()
+    frame = frame_of(rows, columns=["category", "day", "n"])
+    frame["category"] = frame["category"].map(str)
+    return frame
+
+
+def series_from_day_counts(raised: pd.DataFrame, closed: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
+    """Sum the day counts of ``category_day_counts`` into periods (pandas ``freq``).
+
+    Columns: period, category, raised, closed; the same counts as grouping
+    every case by its period.
+    """
     columns = ["period", "category", "raised", "closed"]
-
-    def per_day(column) -> pd.DataFrame:
-        day = utc_day(column)
-        rows = session.connection().execute(  # Core: no ORM row overhead on a hot path
-            select(Case.category, day, func.count()).where(*conditions, column.is_not(None))
-            .group_by(Case.category, day)
-        ).all()
-        return frame_of(rows, columns=["category", "day", "n"])
-
-    raised, closed = per_day(Case.created_at), per_day(Case.closed_at)
     if raised.empty:
         return pd.DataFrame(columns=columns)
 
     def per_period(days: pd.DataFrame) -> pd.Series:
         periods = pd.to_datetime(days["day"], format="%Y-%m-%d").dt.to_period(freq).dt.start_time
-        return days.assign(category=days["category"].map(str)).groupby(
-            [periods.rename("period"), "category"])["n"].sum()
+        return days.groupby([periods.rename("period"), "category"])["n"].sum()
 
     series = pd.concat([per_period(raised).rename("raised"), per_period(closed).rename("closed")], axis=1)
     series = series.fillna(0).astype(int).reset_index().sort_values(["period", "category"])
     return series[columns].reset_index(drop=True)
+
+
+def category_series(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None,
+                    freq: str = "W") -> pd.DataFrame:
+    """Cases raised and closed per period (pandas ``freq``) and category, in scope.
+
+    The database counts per UTC day and category (``category_day_counts``);
+    the days are then summed into periods (``series_from_day_counts``).  A
+    caller with two connections may run the two counts side by side.
+    """
+    return series_from_day_counts(
+        category_day_counts(session, viewer, filters=filters, event="raised"),
+        category_day_counts(session, viewer, filters=filters, event="closed"),
+        freq,
+    )
 
 
 def early_warnings(session: Session, viewer: Viewer, *, now: datetime | None = None) -> pd.DataFrame:
@@ -701,7 +720,8 @@ def grid_team(session: Session, viewer: Viewer, grid_code: str) -> pd.DataFrame:
 
 
 __all__ = [
-    "CaseFilter", "LOOP_COLUMNS", "case_timeline", "cases_frame", "category_series",
+    "CaseFilter", "LOOP_COLUMNS", "case_timeline", "cases_frame", "category_day_counts", "category_series",
     "checks_due", "checks_frame", "current_generation_id", "current_grids", "district_features",
-    "early_warnings", "grid_loop_summary", "grid_team", "open_shops", "overdue_condition",
+    "early_warnings", "grid_codes", "grid_loop_summary", "grid_team", "open_shops", "overdue_condition",
+    "series_from_day_counts",
 ]
