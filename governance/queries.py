@@ -17,6 +17,19 @@ Definitions (also in the dashboard's help):
 - *rankable*: a grid with at least ``min_cases_for_rank`` cases in the
   period; only rankable grids get an ``on_time_rank``, so a grid with two
   cases cannot top or tail the table by luck.
+
+At city scale (10,000 grids, 1,000,000 cases) every figure is still exact,
+counted from the cases, none estimated: unfiltered, the closed-work figures
+come from ``grid_stats``; filtered, the database counts the matching cases
+from ``ix_cases_facts``, a covering index led by category and creation time
+(a date range without categories names every category, so it is read as
+one range per category); durations to close are whole microseconds computed
+by the database; the trend series is counted per UTC day in the database.
+Per-grid × category × day aggregates were considered and not kept: at a
+hundred cases per grid over two years nearly every such cell holds one
+case, so a table of them is as long as the index and needs every write path
+to maintain it.  Map points are chosen by the query (``limit``), and
+geometries are decoded in one vectorised call (``governance.spatial.ewkb``).
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ filter_options, type_codes = picker_options(all_codes, chosen=st.session_state.g
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([3, 3, 3, 3])
-    # Default: all time, which the loop summary answers from its stored figures (fast at city
-    # scale); a date range makes it count live.
+    # Default: all time, which the loop summary answers from its stored figures; a date range
+    # makes it count the matching cases (an index range, see governance.queries).
     dates = c1.date_input(t("sup.date_range"), value=(), key="sup-dates")
     categories = c2.multiselect(t("sup.categories"), [c.value for c in Category], key="sup-categories", placeholder=t("sup.all"),
                                 format_func=lambda c: t(f"category.{c}"))
@@ -43,7 +43,7 @@ with st.container(border=True):
         c4.warning(t("sup.unknown_grids", codes=", ".join(unknown)))
     l1, l2, l3 = st.columns(3)
     # At city scale the map opens on grid status and warning density; case points (at most
-    # CASE_POINT_LIMIT, overdue first) are one switch away, or on once a few grids are chosen.
+    # CASE_POINT_LIMIT, overdue first) are one switch away.
     show_cases = l1.toggle(t("sup.layer_cases"), value=len(all_codes) <= POLYGON_LIMIT, key="sup-layer-cases")
     show_heat = l2.toggle(t("sup.layer_heat"), value=True, key="sup-layer-heat")
     show_hot = l3.toggle(t("sup.layer_hotspots"), value=True, key="sup-layer-hotspots")
