@@ -23,8 +23,8 @@ Steps, each timed (wall clock, through the same functions as ``linpu ingest``):
 
 With ``--checks N``, before step 3: ``linpu ingest checks`` of N electricity
 checks (one per shop, one in three failing, so raising a case) through
-``governance.filing.record_checks``; their cases are then removed so that the
-case steps start from none.  ``--cases 0`` stops after that.
+``governance.filing.record_checks``; the checks and their cases are then
+removed so that the case steps start from none.  ``--cases 0`` stops after that.
 
 On PostgreSQL a fresh schema is created and dropped at the end.
 """
@@ -265,9 +265,9 @@ def run(url: str | None, n_shops: int, n_cases: int, workflow_cases: int, seed: 
                            ["ingest", "checks", str(checks_path), "--json"], results, rows=len(checks))
             assert report["written"] and report["counts"]["recorded"] == len(checks), report
             results[-1]["note"] += f"; {report['counts']['cases_raised']:,} failed checks raised cases"
-            with transaction(engine) as session:
+            with transaction(engine) as session:  # checks first: hazard_checks.case_id has no index
+                session.execute(text("DELETE FROM hazard_checks"))
                 session.execute(CaseHistory.__table__.delete())
-                session.execute(text("UPDATE hazard_checks SET case_id = NULL"))
                 session.execute(Case.__table__.delete())
                 refresh_grid_stats(session)
         if not n_cases:
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="Further rows filed one by one through file_case, for comparison (0: none).")
     parser.add_argument("--checks", type=int, default=0,
                         help="Hazard checks to record before the cases (each of as many shops, one in three failing); "
-                        "their cases are removed again before the case steps.")
+                        "they and their cases are removed again before the case steps.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL; default a temp SQLite file.")
     args = parser.parse_args(argv)
