@@ -371,7 +371,14 @@ def _after_filing(session: Session, grid_ids: np.ndarray, categories: np.ndarray
     renovating = {int(s) for s, c in zip(shop_ids, categories, strict=True)
                   if s is not None and c == Category.CONSTRUCTION}
     if renovating:
-        refresh_check_due(session, renovating)
+        _refresh_check_due(session, renovating)
+
+
+def _refresh_check_due(session: Session, shop_ids) -> None:
+    """``refresh_check_due`` for many shops, a chunk at a time (PostgreSQL takes at most 65,535 parameters)."""
+    ids = sorted({int(s) for s in shop_ids})
+    for start in range(0, len(ids), CHUNK_SIZE):
+        refresh_check_due(session, ids[start : start + CHUNK_SIZE])
 
 
 CHECK_PREFIX = "K"
@@ -522,7 +529,7 @@ def record_checks(
             progress(stop, n)
     # The checks due of the shops checked, once; then the session need not recompute every
     # shop's at commit for these inserts (governance.db marks bulk check writes as stale).
-    refresh_check_due(session, shop_ids.tolist())
+    _refresh_check_due(session, shop_ids.tolist())
     if not stale_before:
         session.info.pop("check_due_stale", None)
     return RecordedChecks(numbers.tolist(), case_ids)
