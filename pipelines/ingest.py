@@ -51,6 +51,7 @@ from pipelines.validation import (
     booleans,
     codes,
     locate,
+    no_nul_bytes,
     require_columns,
     required_text,
     swap_note,
@@ -273,6 +274,7 @@ def ingest_shops(
     party = (booleans(rows, text(frame, columns["party_member_operator"]), "party_member_operator")
              if "party_member_operator" in columns else np.zeros(len(frame), dtype=bool))
     badges = _badge_sets(rows, frame, columns.get("badges"))
+    no_nul_bytes(rows, frame, columns)
 
     with transaction(engine) as session:
         district = district_of(session)

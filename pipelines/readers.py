@@ -160,7 +160,10 @@ def decode_text(data: bytes, source: str) -> tuple[str, str]:
     Returns the text and the encoding name. Anything else is refused with the
     row and column of the first undecodable byte.
     """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
+    head = data[:4096]
+    # UTF-16 without a byte-order mark, or binary, is full of NUL bytes; a stray NUL
+    # or two in a text file is left to the row checks, which name its row and field.
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head.count(b"\x00") > max(2, len(head) // 50):
         raise InputFileError(source, 1, "(file)", "the file is UTF-16 or binary, not text; "
                              "save it as CSV UTF-8")
     try:

@@ -173,7 +173,7 @@ def test_a_long_export_is_filed_whole(shops_db, tmp_path):
 
 
 def test_text_with_a_nul_byte_is_a_row_error_naming_the_field(shops_db, cli, tmp_path):
-    # Past the first 4 KB, where the reader no longer takes the file for UTF-16 or binary.
+    # Past the first 4 KB of the file, and over many rows.
     rows = [finding(i % 20, case_id=f"N{i:03d}", created_at=f"2026-06-01 09:{i:02d}") for i in range(60)]
     rows[50]["title"] = "安全出口\x00上锁"
     rows[55]["department"] = "消防\x00大队"
@@ -189,3 +189,29 @@ def test_text_with_a_nul_byte_is_a_row_error_naming_the_field(shops_db, cli, tmp
     skipped = cli(database_url(shops_db), "ingest", "cases", path, "--skip-invalid", "--json")
     assert skipped.exit_code == 0 and json.loads(skipped.stdout)["counts"]["filed"] == 57
     assert counts(shops_db)[:2] == (57, 57)
+
+
+def test_a_stray_nul_in_a_short_file_is_a_row_error_too(shops_db, cli, tmp_path):
+    path = cases_csv(tmp_path, [finding(0), finding(1, title="出口\x00上锁")])
+    result = cli(database_url(shops_db), "ingest", "cases", path)
+    assert result.exit_code == 1
+    assert "cases.csv row 3 field title: contains a NUL character" in result.stderr
+    assert counts(shops_db) == (0, 0, 0)
+    # A file full of NUL bytes (UTF-16 without a byte-order mark) is still refused whole.
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes(path.read_text(encoding="utf-8").encode("utf-16-le"))
+    refused = cli(database_url(shops_db), "ingest", "cases", utf16)
+    assert refused.exit_code == 1 and "the file is UTF-16 or binary" in refused.stderr
+
+
+def test_a_nul_in_a_shop_register_is_a_row_error(engine, cli, tmp_path):
+    from tests.test_ingest_shops import seed_district
+
+    seed_district(engine)
+    shops = SHOPS.copy()
+    shops.loc[3, "name"] = "老\x00店"
+    path = tmp_path / "shops.csv"
+    shops.to_csv(path, index=False)
+    result = cli(database_url(engine), "ingest", "shops", path)
+    assert result.exit_code == 1
+    assert "shops.csv row 5 field name: contains a NUL character" in result.stderr
