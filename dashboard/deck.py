@@ -4,10 +4,11 @@ Size matters at city scale (10,000 grids, 1,000,000 cases), since every
 rerun ships the layers to the browser as JSON, and the browser parses and
 uploads all of it before the map is drawn:
 
-- rows carry short keys and numbers only; colours, outlines and widths are
-  deck.gl expressions over a state index (``s``) and an overdue flag
-  (``o``), not an array per row; the tooltip shows ``c``, ``t`` and ``d``
-  (every row of a pickable layer has all three, or the placeholder shows);
+- rows carry short keys only: grids are split into one layer per state and
+  overdue flag with constant colours, case points colour by deck.gl
+  expressions over a state index (``s``) and an overdue flag (``o``); the
+  tooltip shows ``c``, ``t`` and ``d`` (every row of a pickable layer has
+  all three, or the placeholder shows);
 - grid polygons are simplified (1 m) and rounded to 6 decimals (0.1 m);
   beyond ``POLYGON_LIMIT`` grids each grid is drawn as one point at 5
   decimals (1 m), coloured the same way, until the filters narrow the set;
@@ -160,7 +161,8 @@ def district_deck(
 ) -> pdk.Deck:
     """Grids by worst open state (overdue outlined), streets, hexagons, hotspots and cases.
 
-    Picked grids and cases come back (``on_select``) with their code in ``c``.
+    Picked grids and cases come back (``on_select``) with their code in ``c``; the
+    grids are drawn by layers whose ids start with ``grids`` (see ``picked_grid``).
     """
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layers: list[pdk.Layer] = []
@@ -199,19 +201,23 @@ def district_deck(
         "s": [STATE_INDEX.get(s, 3) for s in g["worst_state"]],
         "o": (g["overdue"] > 0).astype(int).tolist(),
     })
-    outline = {"get_line_color": f"o?{rgb(OVERDUE_OUTLINE)}:[85,85,85,200]", "get_line_width": "o?4:1",
-               "line_width_units": "'pixels'", "stroked": True}
     if as_polygons:
         grid_rows["polygon"] = _rings(g.geometry)
-        layers.append(pdk.Layer(
-            "PolygonLayer", id="grids", data=grid_rows, get_polygon="polygon", get_fill_color=state_fill(120),
-            filled=True, pickable=True, auto_highlight=True, **outline,
-        ))
+        shape = {"get_polygon": "polygon", "filled": True}
     else:
         grid_rows["p"] = _points(g.geometry).tolist()
+        shape = {"get_position": "p", "radius_min_pixels": 3, "get_radius": 25}
+    # One layer per (state, overdue) with constant colours: deck.gl then evaluates no
+    # colour or width per grid (10,000 of them at city scale).
+    for (state_index, overdue), rows in grid_rows.groupby(["s", "o"], sort=True):
         layers.append(pdk.Layer(
-            "ScatterplotLayer", id="grids", data=grid_rows, get_position="p", get_fill_color=state_fill(120),
-            radius_min_pixels=3, get_radius=25, pickable=True, auto_highlight=True, **outline,
+            "PolygonLayer" if as_polygons else "ScatterplotLayer",
+            id=f"grids-{STATE_SEVERITY_ORDER[state_index].value}{'-overdue' if overdue else ''}",
+            data=rows.drop(columns=["s", "o"]).reset_index(drop=True),
+            get_fill_color=rgb(STATE_COLOURS[STATE_SEVERITY_ORDER[state_index]], 120),
+            get_line_color=rgb(OVERDUE_OUTLINE) if overdue else [85, 85, 85, 200],
+            get_line_width=4 if overdue else 1, line_width_units="'pixels'", stroked=True,
+            pickable=True, auto_highlight=True, **shape,
         ))
     if selected_code is not None and (g["code"] == selected_code).any():
         chosen = g[g["code"] == selected_code]
@@ -294,6 +300,14 @@ def district_deck(
     # No basemap: a local blank style, else Streamlit fetches a Carto style from the internet.
     return CompactDeck(layers=layers, initial_view_state=view, map_provider=None,
                        map_style=blank_style_url(base_url_path), tooltip=tooltip)
+
+
+def picked_grid(selection_objects: dict) -> str | None:
+    """The code of the grid picked on the map (from ``event.selection.objects``), or None."""
+    for layer_id, objects in (selection_objects or {}).items():
+        if layer_id.startswith("grids") and objects:
+            return objects[0].get("c")
+    return None
 
 
 def deck_legend_html(language: str) -> str:

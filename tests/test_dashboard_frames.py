@@ -60,7 +60,7 @@ def test_deck_escapes_user_text_and_draws_without_an_internet_basemap():
     assert INJECTION not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
     assert spec["mapStyle"].endswith("/app/static/linpu/blank-style.json")
     assert "mapbox" not in text and "cartocdn" not in text
-    assert {layer["id"] for layer in spec["layers"]} >= {"grids", "cases", "warning-hexagons"}
+    assert {layer["id"] for layer in spec["layers"]} >= {"grids-warning-overdue", "cases", "warning-hexagons"}
 
 
 def test_amap_tiles_shift_to_gcj02_and_clicks_come_back():
@@ -104,8 +104,10 @@ def test_city_scale_deck_sends_grid_points_with_short_rows():
     text = district_deck(grids, cases_frame(), hot, features, language="zh", selected_code="G00007").to_json()
     spec = json.loads(text)
     layers = {layer["id"]: layer for layer in spec["layers"]}
-    assert layers["grids"]["@@type"] == "ScatterplotLayer" and "selected-grid" in layers
-    assert set(layers["grids"]["data"][0]) == {"c", "t", "d", "s", "o", "p"}
+    grid_layer = layers["grids-warning-overdue"]
+    assert grid_layer["@@type"] == "ScatterplotLayer" and "selected-grid" in layers
+    assert set(grid_layer["data"][0]) == {"c", "t", "d", "p"} and len(grid_layer["data"]) == n
+    assert grid_layer["getFillColor"] == [215, 48, 31, 120]  # one colour for the layer, none per grid
     assert "预警" in text and "\\u" not in text  # Chinese as UTF-8, not six-byte escapes
     assert len(text.encode()) / n < 120  # bytes per grid
 
@@ -120,3 +122,10 @@ def test_grid_pickers_list_every_code_in_a_district_and_take_typed_codes_in_a_ci
     assert typed and options == ["G09999", "G00001"]
     assert known_codes([" G00001", "nope", ""], city) == (["G00001"], ["nope"])
     assert known_codes(None, city) == ([], []) and known_codes("G00002", city) == (["G00002"], [])
+
+
+def test_a_grid_picked_on_the_map_is_found_in_whichever_grid_layer():
+    from dashboard.deck import picked_grid
+
+    assert picked_grid({"cases": [{"c": "C1"}], "grids-closed": [{"c": "G7"}]}) == "G7"
+    assert picked_grid({"grids-warning-overdue": []}) is None and picked_grid({}) is None

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.auth import require
 from dashboard.context import base_url_path, language
-from dashboard.deck import POLYGON_LIMIT, deck_legend_html, district_deck
+from dashboard.deck import POLYGON_LIMIT, deck_legend_html, district_deck, picked_grid
 from dashboard.frames import known_codes, picker_options, ranking, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
@@ -101,8 +101,7 @@ else:
     )
 
 # A grid clicked on the map becomes the chosen grid (the selectbox follows it).
-picked = (event.selection.objects.get("grids") or []) if event else []
-picked_code = picked[0].get("c") if picked else None
+picked_code = picked_grid(event.selection.objects) if event else None
 if picked_code in set(all_codes) and picked_code != st.session_state.get("sup-map-last"):
     st.session_state["sup-map-last"] = picked_code
     st.session_state["sup-grid"] = picked_code
