@@ -226,7 +226,7 @@ def measure(url: str, *, runs: int) -> dict:
             kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
             # A click that lands while the list is being redrawn can be lost: then the figures
             # never change; pick again (timed from the pick that took).
-            for attempt in range(3):
+            for _attempt in range(3):
                 page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
                 start = time.perf_counter()
                 page.get_by_role("option", name=["Gas", "Electricity", "Noise"][run % 3]).click()
