@@ -107,13 +107,15 @@ def viewer_key(viewer) -> tuple:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int,
-                    with_cases: bool = True) -> dict:
+                    with_cases: bool = True, with_series: bool = True) -> dict:
     """Everything the supervisor page draws for one set of filters.
 
     The loop summary, the open cases (the map shows open cases only, at most
     ``CASE_POINT_LIMIT`` of them, overdue and newest first, chosen by the
     database) and the weekly series are read in parallel, each in its own
     session: the database driver releases the GIL while a query runs.
+    ``with_cases`` / ``with_series`` False skip what the page does not draw
+    (case points switched off, trends tab closed).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -142,8 +144,10 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
                                                 limit=CASE_POINT_LIMIT, urgent_first=True))
         if open_states and with_cases else (lambda s: pd.DataFrame()),
         # The series' two counts, side by side: at city scale each reads a million index entries.
-        "raised": lambda s: queries.category_day_counts(s, _viewer, filters=case_filter, event="raised"),
-        "closed": lambda s: queries.category_day_counts(s, _viewer, filters=case_filter, event="closed"),
+        "raised": (lambda s: queries.category_day_counts(s, _viewer, filters=case_filter, event="raised"))
+        if with_series else (lambda s: pd.DataFrame(columns=["category", "day", "n"])),
+        "closed": (lambda s: queries.category_day_counts(s, _viewer, filters=case_filter, event="closed"))
+        if with_series else (lambda s: pd.DataFrame(columns=["category", "day", "n"])),
         "features": lambda s: queries.district_features(s),
     }
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:

@@ -293,6 +293,23 @@ def test_supervisor_page_filters_drive_map_tables_and_chart(use_database, demo_d
     assert at.get("deck_gl_json_chart")
 
 
+def test_supervisor_ranking_and_trends_are_tabs_drawn_when_open(use_database, demo_database):
+    use_database(demo_database)
+    at = app("supervisor1", lang="en")
+    no_exceptions(at)
+    assert [tab.label for tab in at.tabs] == ["Grid ranking", "Trends per category (weekly)"]
+    assert any("Rank" in frame.value.columns for frame in at.dataframe)
+    assert not at.get("vega_lite_chart")  # the closed tab is not drawn
+    trends = AppTest.from_file(APP, default_timeout=TIMEOUT)  # as after a click on the Trends tab
+    trends.session_state["linpu_token"] = issue_token("supervisor1")
+    trends.session_state["sup-side"] = "Trends per category (weekly)"
+    trends.query_params["lang"] = "en"
+    trends.run()
+    no_exceptions(trends)
+    assert trends.get("vega_lite_chart")
+    assert not any("Rank" in frame.value.columns for frame in trends.dataframe)
+
+
 def test_supervisor_grid_detail_and_close_as_not_responsible(use_database, writable_demo):
     use_database(writable_demo)
     at = app("supervisor1", lang="en")

@@ -51,8 +51,10 @@ with st.container(border=True):
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, None)
 filters = data.Filters(start=start, end=end, categories=tuple(categories), states=tuple(states),
                        grid_codes=tuple(grid_codes))
+# The trend series is read only while its tab is open (the tab's state is its label).
+trends_open = st.session_state.get("sup-side") == t("sup.trends")
 bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
-                              with_cases=show_cases)
+                              with_cases=show_cases, with_series=trends_open)
 summary, grids, cases = bundle["summary"], bundle["grids"], bundle["cases"]
 shown_grids = grids[grids["code"].isin(grid_codes)] if grid_codes else grids
 
@@ -76,29 +78,37 @@ with map_col:
     hot = bundle["hotspots"]["gi_class"].astype(str)
     st.caption(t("sup.hotspot_note", hot=int(hot.str.startswith("hot").sum()), hot99=int((hot == "hot_99").sum())))
 with side_col:
-    st.subheader(t("sup.ranking"))
-    table, unranked = ranking(summary, language=lang)
-    st.caption(t("sup.ranking_note", n=MIN_CASES_TO_RANK) + " " + t("sup.unranked", n=unranked))
-    # A city's table is loaded lazily: the browser gets the rows in view, not 10,000.
-    st.dataframe(table, hide_index=True, width="stretch", height=520, lazy=True if len(table) > 1000 else None)
-st.subheader(t("sup.trends"))
-series = bundle["series"]
-if series.empty:
-    st.info(t("sup.no_cases"))
-else:
-    chart_data = series.assign(category=series["category"].astype(str).map(lambda c: t(f"category.{c}")))
-    st.altair_chart(
-        alt.Chart(chart_data).mark_bar().encode(
-            x=alt.X("period:T", title=t("col.period")),
-            y=alt.Y("sum(raised):Q", title=t("col.raised")),
-            color=alt.Color("category:N", title=t("col.category")),
-            tooltip=[alt.Tooltip("period:T", title=t("col.period")),
-                     alt.Tooltip("category:N", title=t("col.category")),
-                     alt.Tooltip("raised:Q", title=t("col.raised")),
-                     alt.Tooltip("closed:Q", title=t("col.closed"))],
-        ).properties(height=260),
-        width="stretch",
-    )
+    # Ranking and trends share the column as tabs that rerun on a switch: only the open one is
+    # drawn, so a page load does not ship and draw a chart nobody has looked at yet.
+    rank_tab, trend_tab = st.tabs([t("sup.ranking"), t("sup.trends")], key="sup-side", on_change="rerun")
+    if rank_tab.open is not False:
+        with rank_tab:
+            table, unranked = ranking(summary, language=lang)
+            st.caption(t("sup.ranking_note", n=MIN_CASES_TO_RANK) + " " + t("sup.unranked", n=unranked))
+            # A city's table is loaded lazily: the browser gets the rows in view, not 10,000.
+            st.dataframe(table, hide_index=True, width="stretch", height=470,
+                         lazy=True if len(table) > 1000 else None)
+    if trend_tab.open:
+        with trend_tab:
+            series = bundle["series"] if trends_open else data.supervisor_view(
+                viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
+                with_cases=show_cases, with_series=True)["series"]
+            if series.empty:
+                st.info(t("sup.no_cases"))
+            else:
+                chart_data = series.assign(category=series["category"].astype(str).map(lambda c: t(f"category.{c}")))
+                st.altair_chart(
+                    alt.Chart(chart_data).mark_bar().encode(
+                        x=alt.X("period:T", title=t("col.period")),
+                        y=alt.Y("sum(raised):Q", title=t("col.raised")),
+                        color=alt.Color("category:N", title=t("col.category"), legend=alt.Legend(orient="bottom")),
+                        tooltip=[alt.Tooltip("period:T", title=t("col.period")),
+                                 alt.Tooltip("category:N", title=t("col.category")),
+                                 alt.Tooltip("raised:Q", title=t("col.raised")),
+                                 alt.Tooltip("closed:Q", title=t("col.closed"))],
+                    ).properties(height=380),
+                    width="stretch",
+                )
 
 # A grid clicked on the map becomes the chosen grid (the selectbox follows it).
 picked_code = picked_grid(event.selection.objects) if event else None
