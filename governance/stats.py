@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Float, and_, bindparam, case, cast, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -66,20 +66,32 @@ def closed_figures(
     ).all()
     figures = frame_of(rows, columns=["grid_id", "total", "closed", "closed_on_time", "reopen_count"])
     figures = figures.set_index("grid_id")
-    # Durations as whole microseconds computed by the database (exact on both):
-    # reading a hundred thousand timestamps and converting them one by one in
-    # the driver costs seconds.
-    durations = frame_of(
+    # The median per grid in the database: durations as whole microseconds
+    # (exact on both), ranked within each grid, and the middle one (or the
+    # mean of the middle two) returned: one row per grid instead of every case.
+    micros = micros_between(Case.created_at, Case.closed_at).label("m")
+    ranked = (
+        select(
+            Case.grid_id.label("grid_id"), micros,
+            func.row_number().over(partition_by=Case.grid_id, order_by=micros).label("rn"),
+            func.count().over(partition_by=Case.grid_id).label("n"),
+        )
+        .where(Case.state == CaseState.CLOSED, *conditions)
+        .subquery("ranked")
+    )
+    middle = [(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]  # integer division on both databases
+    medians = frame_of(
         session.connection().execute(
-            select(Case.grid_id, micros_between(Case.created_at, Case.closed_at)).where(
-                Case.state == CaseState.CLOSED, *conditions
-            )
+            select(ranked.c.grid_id, func.avg(cast(ranked.c.m, Float)))
+            .where(ranked.c.rn.in_(middle))
+            .group_by(ranked.c.grid_id)
         ).all(),
         columns=["grid_id", "micros"],
     )
-    if len(durations):
-        days = durations["micros"].astype("int64") / 86_400_000_000
-        figures["median_days_to_close"] = days.groupby(durations["grid_id"]).median()
+    if len(medians):
+        figures["median_days_to_close"] = (
+            medians.set_index("grid_id")["micros"].astype(float) / 86_400_000_000
+        ).reindex(figures.index)
     else:
         figures["median_days_to_close"] = float("nan")
     ratings = frame_of(

@@ -112,14 +112,20 @@ def test_median_days_to_close_is_exact_to_the_microsecond(world):
     lead = v["leader1"]
     start = NOW - timedelta(days=5) + timedelta(microseconds=999_600)  # a fraction that rounds up in ms
     step = timedelta(hours=7, seconds=1, microseconds=400_401)
+    longer = timedelta(hours=9, microseconds=3)
     with transaction(engine) as session:
         _walk(session, lead, _file(session, lead, at=start), ["take_on", "resolve", "confirm"], start=start,
               step=step)
+        odd = grid_loop_summary(session, v["supervisor"], now=NOW).set_index("code")
+        _walk(session, lead, _file(session, lead, at=start), ["take_on", "resolve", "confirm"], start=start,
+              step=longer)
         stored = grid_loop_summary(session, v["supervisor"], now=NOW).set_index("code")
         live = grid_loop_summary(session, v["supervisor"], now=NOW,
                                  filters=CaseFilter(categories=("noise",))).set_index("code")
-    expected = (3 * step).total_seconds() / 86400
-    assert stored.loc["G001", "median_days_to_close"] == pytest.approx(expected, rel=1e-12, abs=0)
+    one = (3 * step).total_seconds() / 86400
+    assert odd.loc["G001", "median_days_to_close"] == pytest.approx(one, rel=1e-12, abs=0)
+    two = (3 * step + 3 * longer).total_seconds() / 2 / 86400  # an even count: the mean of the middle two
+    assert stored.loc["G001", "median_days_to_close"] == pytest.approx(two, rel=1e-12, abs=0)
     assert live.loc["G001", "median_days_to_close"] == stored.loc["G001", "median_days_to_close"]
 
 
