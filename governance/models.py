@@ -351,7 +351,8 @@ class HazardCheck(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     inspector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     performed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # Indexed: deleting or looking up a case otherwise scans every check.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     shop: Mapped[Shop] = relationship()

@@ -22,7 +22,7 @@ t = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
 
 st.title(t("an.title"))
 flash()
-all_codes = data.grid_view(viewer, data.viewer_key(viewer), data.epoch())["grids"]["code"].tolist()
+all_codes = data.grid_codes(viewer, data.viewer_key(viewer), data.epoch())
 
 # --- exports -----------------------------------------------------------------
 st.subheader(t("an.exports"))
