@@ -137,7 +137,8 @@ def test_grid_leader_on_a_phone_files_a_case_and_moves_it(role_app, role_db, bro
     for action, label in (("take_on", "Take on"), ("resolve", "Resolved, to follow-up"),
                           ("confirm", "Follow-up confirmed, close")):
         choose(page, "Choose a case", case_no)
-        page.get_by_text(label).click()
+        # The radio option, not a table cell or timeline entry that may carry the same words.
+        page.get_by_role("radiogroup").get_by_text(label, exact=True).click()
         page.get_by_role("textbox", name=re.compile("Note")).fill(f"{action} done")
         page.get_by_role("button", name="Apply").click()
         page.get_by_text(f"Case {case_no}: {label};").wait_for()
