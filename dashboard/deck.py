@@ -18,8 +18,10 @@ uploads all of it before the map is drawn:
   chosen by the query);
 - JSON without indentation and without escapes of Chinese text.
 
-Every user-typed string that reaches a tooltip is HTML-escaped here: deck.gl
-interpolates tooltip HTML without escaping.
+Tooltips are plain text (``tooltip.text``: deck.gl sets the tooltip's
+``innerText``), so a title typed by a user is never parsed as HTML, whatever
+the Streamlit version; escaping it as well would show ``&lt;`` to the reader
+(Streamlit 1.67 escapes values it interpolates into ``tooltip.html``).
 """
 
 from __future__ import annotations
@@ -142,8 +144,8 @@ def warning_hexagons(xy: np.ndarray, weights: np.ndarray, bounds) -> pd.DataFram
     return out
 
 
-def _escaped(values) -> list[str]:
-    return [html.escape(str(v)) for v in values]
+def _texts(values) -> list[str]:
+    return [str(v) for v in values]
 
 
 def district_deck(
@@ -187,15 +189,15 @@ def district_deck(
     g["overdue"] = g["overdue"].fillna(0).astype(int)
     g["open"] = g["open"].fillna(0).astype(int)
     g["warning"] = g["warning"].fillna(0).astype(int)
-    labels = {state: html.escape(t(f"state.{state}")) for state in STATE_INDEX}
+    labels = {state: t(f"state.{state}") for state in STATE_INDEX}
     open_label, overdue_label = t("tooltip.open"), t("tooltip.overdue")
     # At city scale the tooltip names the grid and its state only (its figures are one
     # click away): the counts would more than double the layer.
-    counts = (_escaped(f"{open_label}: {o} · {overdue_label}: {d} · {labels['warning']}: {w}"
+    counts = (_texts(f"{open_label}: {o} · {overdue_label}: {d} · {labels['warning']}: {w}"
                        for o, d, w in zip(g["open"], g["overdue"], g["warning"], strict=True))
               if as_polygons else [""] * len(g))
     grid_rows = pd.DataFrame({
-        "c": _escaped(g["code"]),
+        "c": _texts(g["code"]),
         "t": [labels.get(s, "") for s in g["worst_state"]],
         "d": counts,
         "s": [STATE_INDEX.get(s, 3) for s in g["worst_state"]],
@@ -271,9 +273,9 @@ def district_deck(
             categories = {k: t(f"category.{k}") for k in c["category"].astype(str).unique()}
             overdue_text = f" · {t('state.overdue')}"
             case_rows = pd.DataFrame({
-                "c": _escaped(c["case_no"]),
-                "t": _escaped(c["title"]),
-                "d": _escaped(f"{categories[k]} · {t(f'state.{s}')}" + (overdue_text if o else "")
+                "c": _texts(c["case_no"]),
+                "t": _texts(c["title"]),
+                "d": _texts(f"{categories[k]} · {t(f'state.{s}')}" + (overdue_text if o else "")
                               for k, s, o in zip(c["category"].astype(str), c["state"].astype(str), overdue,
                                                  strict=True)),
                 "s": [STATE_INDEX.get(s, 3) for s in c["state"].astype(str)],
@@ -294,8 +296,8 @@ def district_deck(
     zoom = float(np.clip(np.log2(0.9 * 560 * 360 / (512 * span)), 3, 19))
     view = pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom)
     tooltip = {
-        "html": "<b>{c}</b><br/>{t}<br/>{d}",
-        "style": {"fontSize": "13px"},
+        "text": "{c}\n{t}\n{d}",
+        "style": {"fontSize": "13px", "whiteSpace": "pre-line"},
     }
     # No basemap: a local blank style, else Streamlit fetches a Carto style from the internet.
     return CompactDeck(layers=layers, initial_view_state=view, map_provider=None,

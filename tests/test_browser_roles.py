@@ -190,7 +190,10 @@ def test_supervisor_sees_the_district_on_deck_gl_offline_and_opens_a_grid(role_a
     # deck.gl picks once its layers are on the GPU: hover until the tooltip shows, then
     # click once (a second click on the same grid would deselect it).
     page.mouse.move(*centre)
-    page.get_by_text(re.compile(r"^G\d+$")).first.wait_for()
+    tooltip = page.locator(".deck-tooltip").filter(has_text=re.compile(r"^G\d+"))
+    tooltip.wait_for()
+    # Plain text, one line each: code, worst state, counts.
+    assert re.match(r"G\d+\n\S", tooltip.inner_text()), tooltip.inner_text()
     page.mouse.click(*centre)
     page.get_by_text("Team", exact=True).wait_for()
     chosen = page.locator("[data-testid='stSelectbox']").filter(has_text="Choose a grid").locator("input")

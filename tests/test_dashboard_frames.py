@@ -50,14 +50,18 @@ def test_ranking_leaves_out_grids_with_too_few_cases():
     assert list(table["Grid"]) == ["B", "A"] and unranked == 1
 
 
-def test_deck_escapes_user_text_and_draws_without_an_internet_basemap():
+def test_deck_shows_user_text_as_plain_text_and_draws_without_an_internet_basemap():
     grids = gpd.GeoDataFrame({"code": ["G1"], "worst_state": ["warning"], "overdue": [1], "open": [2],
                               "warning": [2]}, geometry=[box(118.899, 25.099, 118.902, 25.102)], crs=4326)
     hot = pd.DataFrame({"code": ["G1"], "gi_z": [0.0], "gi_p": [1.0], "gi_class": ["not_significant"]})
     features = gpd.GeoDataFrame({"kind": [], "name": [], "street_class": []}, geometry=[], crs=4326)
-    spec = json.loads(district_deck(grids, cases_frame(), hot, features, language="en").to_json())
+    deck = district_deck(grids, cases_frame(), hot, features, language="en")
+    spec = json.loads(deck.to_json())
     text = json.dumps(spec)
-    assert INJECTION not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    # Tooltips are plain text (Streamlit passes pydeck's tooltip on as it is): the title travels
+    # as typed and is never read as HTML.
+    assert set(deck._tooltip) == {"text", "style"}
+    assert INJECTION in text and "&lt;" not in text
     assert spec["mapStyle"].endswith("/app/static/linpu/blank-style.json")
     assert "mapbox" not in text and "cartocdn" not in text
     assert {layer["id"] for layer in spec["layers"]} >= {"grids-warning-overdue", "cases", "warning-hexagons"}
