@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from governance.errors import ConfigurationError, DatabaseBusy, ValidationError
+from governance.errors import NUL_REFUSAL, ConfigurationError, DatabaseBusy, ValidationError
 
 SETTING = "LINPU_DATABASE_URL"
 
@@ -112,9 +112,7 @@ def _refuse_nul_characters(session: Session, _context, _instances) -> None:
         state = inspect(instance)
         for attribute in state.mapper.column_attrs:
             if _holds_nul(state.dict.get(attribute.key)):
-                raise ValidationError(
-                    f"{attribute.key} contains a NUL character (\\x00), which cannot be stored; remove it"
-                )
+                raise ValidationError(f"{attribute.key} {NUL_REFUSAL}")
 
 
 def _holds_nul(value) -> bool:

@@ -36,8 +36,16 @@ class OutsideGrids(ValidationError):
 
 
 class AttachmentError(ValidationError):
-    """An attachment that is too large or not a JPEG, PNG or WebP image."""
+    """An attachment that is too large or not a JPEG, PNG or WebP image; ``name`` is its file name."""
+
+    def __init__(self, message: str, *, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class DatabaseBusy(LinpuError):
     """Other writers held the database past the wait; nothing was saved, the user may retry."""
+
+
+#: What is said of text holding U+0000 (PostgreSQL cannot store it), after the field's name.
+NUL_REFUSAL = "contains a NUL character (\\x00), which cannot be stored; remove it"

@@ -36,7 +36,6 @@ the batch.  Attachments are not part of a batch (``file_case`` takes them).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -51,6 +50,7 @@ from sqlalchemy.orm import Session
 
 from governance.catalog import CaseKind, CaseState, Category, Severity
 from governance.errors import (
+    NUL_REFUSAL,
     LinpuError,
     NotFoundError,
     OutsideGrids,
@@ -62,6 +62,7 @@ from governance.models import Case, CaseHistory, GridStats, HazardCheck, Shop
 from governance.permissions import Viewer, require_write
 from governance.sla import resolve_limit
 from governance.stats import refresh_check_due
+from governance.workflow import failed_check_case, record_numbers
 
 #: Rows written per INSERT batch: large enough to amortise a round trip,
 #: small enough that a million-row import stays within a few hundred MB.
@@ -133,10 +134,7 @@ def _times(values) -> tuple[pd.Series, np.ndarray]:
 
 
 def _numbers(days: np.ndarray, prefix: str) -> np.ndarray:
-    """The workflow's numbers: the prefix, the filing day and 8 random hex digits."""
-    suffix = np.frombuffer(secrets.token_bytes(4 * len(days)), dtype=">u4")
-    return np.array([f"{prefix}{day}-{s:08X}" for day, s in zip(days, suffix.tolist(), strict=True)],
-                    dtype=object)
+    return np.array(record_numbers(prefix, days.tolist()), dtype=object)
 
 
 def _next_ids(session: Session, n: int) -> list[int]:
@@ -146,21 +144,28 @@ def _next_ids(session: Session, n: int) -> list[int]:
     ).all()
 
 
-def _unique_numbers(session: Session, days: np.ndarray, prefix: str = CASE_PREFIX, column=Case.case_no) -> np.ndarray:
-    """Numbers for a chunk, none repeated within it or already stored (random suffixes can collide)."""
+def _unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> np.ndarray:
+    """Numbers for ``days``, none repeated among them or already in ``column`` (random suffixes can
+    collide); the stored ones are looked up a chunk at a time."""
     numbers = _numbers(days, prefix)
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:
         clash = pd.Series(numbers).duplicated().to_numpy()
-        wanted = numbers.tolist()
-        # One array parameter on PostgreSQL rather than thousands of bound values.
-        among = column == any_(literal(wanted, ARRAY(String))) if postgres else column.in_(wanted)
-        stored = set(session.scalars(select(column).where(among)).all())
-        if stored:
-            clash |= np.isin(numbers, list(stored))
+        for start in range(0, len(numbers), CHUNK_SIZE):
+            wanted = numbers[start : start + CHUNK_SIZE].tolist()
+            # One array parameter on PostgreSQL rather than thousands of bound values.
+            among = column == any_(literal(wanted, ARRAY(String))) if postgres else column.in_(wanted)
+            stored = set(session.scalars(select(column).where(among)).all())
+            if stored:
+                clash[start : start + CHUNK_SIZE] |= np.isin(numbers[start : start + CHUNK_SIZE], list(stored))
         if not clash.any():
             return numbers
         numbers[clash] = _numbers(days[clash], prefix)
+
+
+def _first_nul(values: np.ndarray) -> int | None:
+    """Position of the first text holding U+0000 (Core inserts bypass the session's check)."""
+    return _first(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))
 
 
 def _points_in_grids(session: Session, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -254,9 +259,8 @@ def file_cases(
         raise _refuse(ValidationError, i, f"title is {lengths[i]} characters long; at most 255 are allowed")
     texts = {name: _text(rows, name) for name in ("description", "shop_code", "department", "requester")}
     for name, values in (("title", titles), *texts.items()):
-        if (i := _first(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))) is not None:
-            raise _refuse(ValidationError, i, f"{name} contains a NUL character (\\x00), which cannot be "
-                          "stored; remove it")
+        if (i := _first_nul(values)) is not None:
+            raise _refuse(ValidationError, i, f"{name} {NUL_REFUSAL}")
     lon = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(dtype=float)
     bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
@@ -311,7 +315,7 @@ def file_cases(
     case_nos: list[str] = []
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
-        numbers = _unique_numbers(session, days[start:stop])
+        numbers = _unique_numbers(session, days[start:stop], CASE_PREFIX, Case.case_no)
         # Python objects for one chunk at a time: a million of each would cost hundreds of MB.
         created_py = dict(zip(range(start, stop), created.iloc[start:stop].dt.to_pydatetime(), strict=True))
         due_py = dict(zip(range(start, stop), due.iloc[start:stop].dt.to_pydatetime(), strict=True))
@@ -400,24 +404,6 @@ class RecordedChecks:
         return int((self.case_ids != 0).sum())
 
 
-def _check_numbers(session: Session, days: np.ndarray) -> np.ndarray:
-    """Check numbers for the whole batch, none repeated within it or already stored."""
-    numbers = _numbers(days, CHECK_PREFIX)
-    column = HazardCheck.check_no
-    postgres = session.get_bind().dialect.name == "postgresql"
-    while True:
-        clash = pd.Series(numbers).duplicated().to_numpy()
-        for start in range(0, len(numbers), CHUNK_SIZE):
-            wanted = numbers[start : start + CHUNK_SIZE].tolist()
-            among = column == any_(literal(wanted, ARRAY(String))) if postgres else column.in_(wanted)
-            stored = set(session.scalars(select(column).where(among)).all())
-            if stored:
-                clash[start : start + CHUNK_SIZE] |= np.isin(numbers[start : start + CHUNK_SIZE], list(stored))
-        if not clash.any():
-            return numbers
-        numbers[clash] = _numbers(days[clash], CHECK_PREFIX)
-
-
 def record_checks(
     session: Session,
     viewer: Viewer,
@@ -441,7 +427,7 @@ def record_checks(
     ``position``; nothing is written then.
     """
     from governance.catalog import CHECK_CATEGORIES
-    from governance.checklists import checklist_for, evaluate
+    from governance.checklists import evaluate
 
     missing = [c for c in CHECK_REQUIRED if c not in rows]
     if missing:
@@ -485,9 +471,9 @@ def record_checks(
             raise _refuse(ValidationError, i, f"answers: {exc}") from None
         answers.append(dict(given))
     notes = _text(rows, "note")
-    if (i := _first(pd.Series(notes).str.contains("\x00", regex=False).to_numpy(dtype=bool))) is not None:
-        raise _refuse(ValidationError, i, "note contains a NUL character (\\x00), which cannot be stored; remove it")
-    numbers = _check_numbers(session, days)
+    if (i := _first_nul(notes)) is not None:
+        raise _refuse(ValidationError, i, f"note {NUL_REFUSAL}")
+    numbers = _unique_numbers(session, days, CHECK_PREFIX, HazardCheck.check_no)
 
     # The cases of failed checks, as record_check raises them.
     failed = np.array([not o.passed for o in outcomes], dtype=bool)
@@ -496,13 +482,11 @@ def record_checks(
     if len(where):
         titles, descriptions, severities, history_notes = [], [], [], []
         for i in where:
-            items = {item.code: item for item in checklist_for(categories[i])}
-            failed_items = [items[code] for code in outcomes[i].failed]
-            titles.append(("未通过：" + "；".join(item.zh for item in failed_items))[:255])
-            descriptions.append("\n".join(f"{item.code}: {item.en}" for item in failed_items)
-                                + (f"\n{notes[i]}" if notes[i] else ""))
+            title, description, history_note = failed_check_case(categories[i], outcomes[i], notes[i], numbers[i])
+            titles.append(title)
+            descriptions.append(description)
             severities.append(outcomes[i].severity)
-            history_notes.append(f"hazard check {numbers[i]} failed {len(failed_items)} item(s)")
+            history_notes.append(history_note)
         points = [shops[codes[i]][2] for i in where]
         filed = file_cases(session, viewer, pd.DataFrame({
             "kind": CaseKind.HAZARD_CHECK, "category": categories[where], "severity": severities,

@@ -88,9 +88,27 @@ def _enum(enum, value, field: str):
         raise ValidationError(f"{field}={value!r} is not known; allowed: {allowed}") from None
 
 
+def record_numbers(prefix: str, days: Sequence[str]) -> list[str]:
+    """Numbers for new cases (``L``) or checks (``K``): the prefix, the filing day
+    (``YYYYMMDD``) and 8 random hex digits; unique in practice, checked by the
+    unique column.  Random rather than the row id: the number is needed before
+    the insert."""
+    suffixes = secrets.token_bytes(4 * len(days)).hex().upper()
+    return [f"{prefix}{day}-{suffixes[8 * i : 8 * i + 8]}" for i, day in enumerate(days)]
+
+
 def _new_no(prefix: str, now: datetime) -> str:
-    # Random suffix rather than the row id: the number is needed before the insert.
-    return f"{prefix}{now:%Y%m%d}-{secrets.token_hex(4).upper()}"
+    return record_numbers(prefix, [f"{now:%Y%m%d}"])[0]
+
+
+def failed_check_case(category: Category, result, note: str, check_no: str) -> tuple[str, str, str]:
+    """Title, description and history note of the case a failed check raises (``result`` from
+    ``checklists.evaluate``)."""
+    items = {item.code: item for item in checklist_for(category)}
+    failed = [items[code] for code in result.failed]
+    title = ("未通过：" + "；".join(item.zh for item in failed))[:255]
+    description = "\n".join(f"{item.code}: {item.en}" for item in failed) + (f"\n{note}" if note else "")
+    return title, description, f"hazard check {check_no} failed {len(failed)} item(s)"
 
 
 def _load_case(session: Session, viewer: Viewer, case_id: int) -> Case:
@@ -381,15 +399,12 @@ def record_check(
     session.add(check)
     case = None
     if not result.passed:
-        items = {item.code: item for item in checklist_for(category)}
-        failed = [items[code] for code in result.failed]
-        title = "未通过：" + "；".join(item.zh for item in failed)
+        title, description, history_note = failed_check_case(category, result, note, check.check_no)
         case = _raise(
             session, viewer, kind=CaseKind.HAZARD_CHECK, category=category, severity=result.severity,
-            title=title[:255],
-            description="\n".join(f"{item.code}: {item.en}" for item in failed) + (f"\n{note}" if note else ""),
+            title=title, description=description,
             point=shop.geometry, grid_id=shop.grid_id, shop=shop, department=None, requester=None,
-            now=now, note=f"hazard check {check.check_no} failed {len(failed)} item(s)",
+            now=now, note=history_note,
         )
         check.case_id = case.id
     session.flush()

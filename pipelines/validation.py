@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS
 
 from geo.coords import SYSTEMS, convert, in_china
-from governance.errors import ConfigurationError
+from governance.errors import NUL_REFUSAL, ConfigurationError
 from pipelines.readers import InputFileError, Problem, RawTable
 
 #: Field exports from Chinese apps give local time without an offset.
@@ -121,8 +121,7 @@ def no_nul_bytes(rows: Rows, frame: pd.DataFrame, columns: Mapping[str, str]) ->
             continue
         hits = values.astype(str).str.contains("\x00", regex=False).to_numpy(dtype=bool)
         for row in values.index[hits]:
-            rows.add(row, field_name, "contains a NUL character (\\x00), which cannot be stored; remove it "
-                     "(the file may be damaged or partly binary)")
+            rows.add(row, field_name, f"{NUL_REFUSAL} (the file may be damaged or partly binary)")
 
 
 def numbers(rows: Rows, values: pd.Series, field_name: str) -> np.ndarray:
