@@ -63,11 +63,6 @@ def _error(exc: Exception, lang: str) -> None:
     st.error(translate("error.generic", lang, reason=str(exc)))
 
 
-def _offending_name(exc: Exception, photos) -> str:
-    names = [p.name for p in photos or []]
-    return next((name for name in names if str(exc).startswith(name)), ", ".join(names))
-
-
 def _shop_label(shops, lang):
     names = dict(zip(shops["shop_code"], shops["name"], strict=True))
     return lambda code: f"{names.get(code, '')} ({code})"
@@ -155,7 +150,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
         )
     except AttachmentError as exc:
         # The catalogue's sentence names the file; the governance message would repeat it in English.
-        st.error(t("report.not_image", name=_offending_name(exc, photos)))
+        st.error(t("report.not_image", name=exc.name))
         return
     except (OutsideGrids, PermissionDenied):
         st.error(t("leader.click_outside"))

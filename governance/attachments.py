@@ -62,14 +62,16 @@ def store_attachment(
     if len(data) > limit_mb * 1024 * 1024:
         raise AttachmentError(
             f"{filename}: {len(data) / 1024 / 1024:.1f} MB is too large; at most {limit_mb:g} MB "
-            "(LINPU_MAX_ATTACHMENT_MB) is allowed"
+            "(LINPU_MAX_ATTACHMENT_MB) is allowed",
+            name=filename,
         )
     if not data:
-        raise AttachmentError(f"{filename}: the file is empty")
+        raise AttachmentError(f"{filename}: the file is empty", name=filename)
     detected = sniff_image_type(data)
     if detected is None:
         raise AttachmentError(
-            f"{filename} (declared {content_type or 'no type'}): not a photo; JPEG, PNG and WebP images are allowed"
+            f"{filename} (declared {content_type or 'no type'}): not a photo; JPEG, PNG and WebP images are allowed",
+            name=filename,
         )
     digest = hashlib.sha256(data).hexdigest()
     path = attachment_root() / digest[:2] / digest
