@@ -105,20 +105,34 @@ def viewer_key(viewer) -> tuple:
     return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int,
-                    with_cases: bool = True, with_series: bool = True) -> dict:
-    """Everything the supervisor page draws for one set of filters.
-
-    The loop summary, the open cases (the map shows open cases only, at most
-    ``CASE_POINT_LIMIT`` of them, overdue and newest first, chosen by the
-    database) and the weekly series are read in parallel, each in its own
-    session: the database driver releases the GIL while a query runs.
-    ``with_cases`` / ``with_series`` False skip what the page does not draw
-    (case points switched off, trends tab closed).
-    """
+def _read_in_parallel(jobs: dict) -> dict:
+    """Run ``{name: work(session)}`` each in its own session and thread; the database driver
+    releases the GIL while a query runs, so the reads overlap."""
     from concurrent.futures import ThreadPoolExecutor
 
+    factory = session_factory(engine())  # outside the worker threads (no Streamlit context there)
+
+    def read(work):
+        with factory() as session:
+            return work(session)
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {name: pool.submit(read, work) for name, work in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int,
+                    with_cases: bool = True) -> dict:
+    """The map and the ranking of the supervisor page for one set of filters.
+
+    The grids, the loop summary, the open cases (the map shows open cases
+    only, at most ``CASE_POINT_LIMIT`` of them, overdue and newest first,
+    chosen by the database) and the district's features are read in
+    parallel.  ``with_cases`` False skips the case points (switched off).
+    The trend series is :func:`supervisor_series`, read only when its tab is
+    open.
+    """
     from dashboard.deck import CASE_POINT_LIMIT
     from geo.hotspots import getis_ord_gi_star
     from governance import queries
@@ -128,14 +142,7 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     open_states = tuple(s for s in (filters.states or [s.value for s in OPEN_STATES])
                         if s in {s.value for s in OPEN_STATES})
     open_filter = Filters(filters.start, filters.end, filters.categories, open_states, filters.grid_codes)
-
-    factory = session_factory(engine())  # outside the worker threads (no Streamlit context there)
-
-    def read(work):
-        with factory() as session:
-            return work(session)
-
-    jobs = {
+    result = _read_in_parallel({
         "grids": lambda s: queries.current_grids(s, _viewer),
         "summary": lambda s: queries.grid_loop_summary(s, _viewer, filters=case_filter,
                                                        min_cases_for_rank=min_cases),
@@ -143,16 +150,8 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter(),
                                                 limit=CASE_POINT_LIMIT, urgent_first=True))
         if open_states and with_cases else (lambda s: pd.DataFrame()),
-        # The series' two counts, side by side: at city scale each reads a million index entries.
-        "raised": (lambda s: queries.category_day_counts(s, _viewer, filters=case_filter, event="raised"))
-        if with_series else (lambda s: pd.DataFrame(columns=["category", "day", "n"])),
-        "closed": (lambda s: queries.category_day_counts(s, _viewer, filters=case_filter, event="closed"))
-        if with_series else (lambda s: pd.DataFrame(columns=["category", "day", "n"])),
         "features": lambda s: queries.district_features(s),
-    }
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = {name: pool.submit(read, work) for name, work in jobs.items()}
-        result = {name: future.result() for name, future in futures.items()}
+    })
     grids, summary = result["grids"], result["summary"]
     layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
     layer["warning"] = layer["warning"].fillna(0)
@@ -162,10 +161,23 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         "grids": layer,
         "summary": summary,
         "cases": result["cases"],
-        "series": queries.series_from_day_counts(result["raised"], result["closed"], "W"),
         "features": result["features"],
         "hotspots": hot[["code", "gi_z", "gi_p", "gi_class"]],
     }
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def supervisor_series(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int) -> pd.DataFrame:
+    """Cases raised and closed per category and week: the two day counts read side by side
+    (at city scale each reads a million index entries), then summed into weeks."""
+    from governance import queries
+
+    case_filter = filters.case_filter()
+    result = _read_in_parallel({
+        event: (lambda s, event=event: queries.category_day_counts(s, _viewer, filters=case_filter, event=event))
+        for event in ("raised", "closed")
+    })
+    return queries.series_from_day_counts(result["raised"], result["closed"], "W")
 
 
 def _grids_key(grids: gpd.GeoDataFrame) -> tuple:

@@ -51,10 +51,8 @@ with st.container(border=True):
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, None)
 filters = data.Filters(start=start, end=end, categories=tuple(categories), states=tuple(states),
                        grid_codes=tuple(grid_codes))
-# The trend series is read only while its tab is open (the tab's state is its label).
-trends_open = st.session_state.get("sup-side") == t("sup.trends")
 bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
-                              with_cases=show_cases, with_series=trends_open)
+                              with_cases=show_cases)
 summary, grids, cases = bundle["summary"], bundle["grids"], bundle["cases"]
 shown_grids = grids[grids["code"].isin(grid_codes)] if grid_codes else grids
 
@@ -90,9 +88,8 @@ with side_col:
                          lazy=True if len(table) > 1000 else None)
     if trend_tab.open:
         with trend_tab:
-            series = bundle["series"] if trends_open else data.supervisor_view(
-                viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
-                with_cases=show_cases, with_series=True)["series"]
+            # Read only while this tab is open.
+            series = data.supervisor_series(viewer, data.viewer_key(viewer), filters, data.epoch())
             if series.empty:
                 st.info(t("sup.no_cases"))
             else:
