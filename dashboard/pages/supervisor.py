@@ -98,7 +98,7 @@ with side_col:
                     alt.Chart(chart_data).mark_bar().encode(
                         x=alt.X("period:T", title=t("col.period")),
                         y=alt.Y("sum(raised):Q", title=t("col.raised")),
-                        color=alt.Color("category:N", title=t("col.category"), legend=alt.Legend(orient="bottom")),
+                        color=alt.Color("category:N", title=t("col.category"), legend=alt.Legend(orient="bottom", columns=2)),
                         tooltip=[alt.Tooltip("period:T", title=t("col.period")),
                                  alt.Tooltip("category:N", title=t("col.category")),
                                  alt.Tooltip("raised:Q", title=t("col.raised")),
