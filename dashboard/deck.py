@@ -36,7 +36,6 @@ import pydeck as pdk
 import shapely
 
 from dashboard.i18n import translate
-from dashboard.static_assets import blank_style_url
 from dashboard.theme import OVERDUE_OUTLINE, STATE_COLOURS
 from governance.catalog import STATE_SEVERITY_ORDER
 
@@ -159,7 +158,6 @@ def district_deck(
     show_heat: bool = True,
     show_hotspots: bool = True,
     selected_code: str | None = None,
-    base_url_path: str = "",
 ) -> pdk.Deck:
     """Grids by worst open state (overdue outlined), streets, hexagons, hotspots and cases.
 
@@ -259,11 +257,15 @@ def district_deck(
                 ))
             else:
                 hot_rows["p"] = _points(hot.geometry).tolist()
-                layers.append(pdk.Layer(
-                    "ScatterplotLayer", id="hotspots", data=hot_rows, get_position="p",
-                    filled=False, stroked=True, get_line_color=line, get_line_width=2,
-                    line_width_units="'pixels'", get_radius=60, radius_min_pixels=6, pickable=False,
-                ))
+                # One layer per class with a constant colour: the same shader inputs as the
+                # grid layers, so the browser compiles nothing more for them.
+                for k, rows in hot_rows.groupby("k", sort=True):
+                    layers.append(pdk.Layer(
+                        "ScatterplotLayer", id=f"hotspots-{classes[k]}", data=rows[["p"]].reset_index(drop=True),
+                        get_position="p", filled=False, stroked=True,
+                        get_line_color=list(HOTSPOT_COLOURS[classes[k]]) + [255], get_line_width=2,
+                        line_width_units="'pixels'", get_radius=60, radius_min_pixels=6, pickable=False,
+                    ))
 
     if show_cases and len(cases):
         c = cases[cases["state"].astype(str) != "closed"]
@@ -299,9 +301,10 @@ def district_deck(
         "text": "{c}\n{t}\n{d}",
         "style": {"fontSize": "13px", "whiteSpace": "pre-line"},
     }
-    # No basemap: a local blank style, else Streamlit fetches a Carto style from the internet.
-    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None,
-                       map_style=blank_style_url(base_url_path), tooltip=tooltip)
+    # No basemap and no map library: with pydeck's "no style chosen" sentinel and no
+    # provider, Streamlit draws deck.gl alone (an explicit style, even a blank local one,
+    # starts MapLibre and a second WebGL context; None would fetch a Carto basemap).
+    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=tooltip)
 
 
 def picked_grid(selection_objects: dict) -> str | None:
@@ -310,6 +313,15 @@ def picked_grid(selection_objects: dict) -> str | None:
         if layer_id.startswith("grids") and objects:
             return objects[0].get("c")
     return None
+
+
+#: The map's paper colour: without a basemap the grids would sit on the page's white.
+MAP_BACKGROUND = "#f2efe9"
+
+
+def deck_background_css() -> str:
+    """A style-only snippet for ``st.html`` giving the deck map its own background."""
+    return f"<style>[data-testid='stDeckGlJsonChart']{{background:{MAP_BACKGROUND}}}</style>"
 
 
 def deck_legend_html(language: str) -> str:

@@ -42,14 +42,3 @@ def leaflet_urls(base_url_path: str = "") -> tuple[str, str]:
     base = "/" + "/".join(p for p in (base_url_path.strip("/"), URL_PREFIX, "leaflet") if p)
     return f"{base}/leaflet.js", f"{base}/leaflet.css"
 
-
-BLANK_STYLE = STATIC_DIR / "linpu" / "blank-style.json"
-
-
-def blank_style_url(base_url_path: str = "") -> str:
-    """A MapLibre style with only a background colour (static/linpu/blank-style.json).
-
-    Streamlit's deck.gl chart falls back to a Carto basemap from the internet
-    when a Deck has no map style; this local style keeps the page offline.
-    """
-    return "/" + "/".join(p for p in (base_url_path.strip("/"), URL_PREFIX, "linpu", "blank-style.json") if p)

@@ -164,6 +164,8 @@ def test_supervisor_sees_the_district_on_deck_gl_offline_and_opens_a_grid(role_a
         """() => { const c = document.querySelector("[data-testid='stDeckGlJsonChart'] canvas");
                    return c && c.width > 100 && c.height > 100; }"""
     )
+    # deck.gl alone: no basemap library started (it would cost a second WebGL context).
+    assert page.locator(".maplibregl-map, .mapboxgl-map").count() == 0
     page.get_by_text("Grid status (worst open case)").wait_for()
     page.get_by_text(re.compile("Getis-Ord Gi")).wait_for()
     ranking = page.locator("[data-testid='stDataFrame']").first

@@ -7,8 +7,14 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.auth import require
-from dashboard.context import base_url_path, language
-from dashboard.deck import POLYGON_LIMIT, deck_legend_html, district_deck, picked_grid
+from dashboard.context import language
+from dashboard.deck import (
+    POLYGON_LIMIT,
+    deck_background_css,
+    deck_legend_html,
+    district_deck,
+    picked_grid,
+)
 from dashboard.frames import known_codes, picker_options, ranking, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
@@ -66,10 +72,11 @@ st.caption(t("sup.kpis", open=int(summary["open"].sum()), overdue=int(summary["o
 selected = st.session_state.get("sup-grid")
 map_col, side_col = st.columns([3, 2], gap="medium")
 with map_col:
+    st.html(deck_background_css())
     event = st.pydeck_chart(
         district_deck(shown_grids, cases, bundle["hotspots"], bundle["features"], language=lang,
                       show_cases=show_cases, show_heat=show_heat, show_hotspots=show_hot,
-                      selected_code=selected, base_url_path=base_url_path()),
+                      selected_code=selected),
         height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
     )
     st.html(deck_legend_html(lang))
