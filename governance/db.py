@@ -2,7 +2,8 @@
 
 SQLite is the default (a file under ``LINPU_VAR_DIR``); PostgreSQL with
 PostGIS serves a team.  Every SQLite connection gets foreign keys, WAL and a
-busy timeout, since SQLite forgets pragmas between connections.
+busy timeout, since SQLite forgets pragmas between connections, and the SQL
+functions SQLite lacks (``governance.spatial.register_sqlite_functions``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from sqlalchemy.orm import Session, sessionmaker
 
 from governance.errors import NUL_REFUSAL, ConfigurationError, DatabaseBusy, ValidationError
+from governance.spatial import register_sqlite_functions
 
 SETTING = "LINPU_DATABASE_URL"
 
@@ -42,6 +44,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    register_sqlite_functions(dbapi_connection)
 
 
 def make_engine(url: str, *, check: bool = True) -> Engine:

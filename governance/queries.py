@@ -279,6 +279,7 @@ def grid_loop_summary(
     filters: CaseFilter | None = None,
     now: datetime | None = None,
     min_cases_for_rank: int = 5,
+    checks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per grid in scope: the loop's counts and how well the grid closes it.
 
@@ -288,6 +289,8 @@ def grid_loop_summary(
     open_per_10_shops, rankable, on_time_rank.  Grids with no case appear
     with zeros, so a quiet grid is visibly quiet.  Filters restrict the cases
     (created in [start, end), categories, states) and the grids (codes).
+    ``checks`` are :func:`checks_due_counts` read before, if the caller keeps
+    them: they do not depend on the case filters.
     """
     now = _clock(now)
     scope = _scope(session, viewer, filters)
@@ -320,8 +323,9 @@ def grid_loop_summary(
     summary["median_days_to_close"] = summary["median_days_to_close"].astype(float)
     summary["on_time_rate"] = (summary["closed_on_time"] / summary["closed"].where(summary["closed"] > 0)).astype(float)
     summary["mean_rating"] = (summary["rating_sum"] / summary["rating_count"].where(summary["rating_count"] > 0)).astype(float)
-    checks = _checks_due_counts(session, viewer, now, grid_codes=filters.grid_codes if filters else ())
-    summary = summary.join(checks)
+    if checks is None:
+        checks = _checks_due_counts(session, viewer, now, grid_codes=filters.grid_codes if filters else ())
+    summary = summary.join(checks[["checks_due", "checks_overdue"]])
     summary[["checks_due", "checks_overdue"]] = summary[["checks_due", "checks_overdue"]].fillna(0).astype(int)
     summary["open_per_10_shops"] = (10 * summary["open"] / summary["n_shops"].where(summary["n_shops"] > 0)).astype(float)
     summary["rankable"] = summary["total"] >= min_cases_for_rank
@@ -519,6 +523,11 @@ def _check_pairs(session: Session, viewer: Viewer, now: datetime, grid_codes=())
         )
 
     return select_from, rules, last, base
+
+
+def checks_due_counts(session: Session, viewer: Viewer, *, now: datetime | None = None) -> pd.DataFrame:
+    """Per grid in scope (index grid_id): checks_due and checks_overdue, as in the loop summary."""
+    return _checks_due_counts(session, viewer, _clock(now))
 
 
 def _checks_due_counts(session: Session, viewer: Viewer, now: datetime, grid_codes=()) -> pd.DataFrame:
