@@ -122,14 +122,28 @@ def _read_in_parallel(jobs: dict) -> dict:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def district_base(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
+    """What the supervisor's filters do not change: the grids, their routine checks due
+    and the district's features, read side by side once per data epoch."""
+    from governance import queries
+
+    return _read_in_parallel({
+        "grids": lambda s: queries.current_grids(s, _viewer),
+        "checks": lambda s: queries.checks_due_counts(s, _viewer),
+        "features": lambda s: queries.district_features(s),
+    })
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int,
                     with_cases: bool = True) -> dict:
     """The map and the ranking of the supervisor page for one set of filters.
 
-    The grids, the loop summary, the open cases (the map shows open cases
-    only, at most ``CASE_POINT_LIMIT`` of them, overdue and newest first,
-    chosen by the database) and the district's features are read in
-    parallel.  ``with_cases`` False skips the case points (switched off).
+    The loop summary and the open cases (the map shows open cases only, at
+    most ``CASE_POINT_LIMIT`` of them, overdue and newest first, chosen by
+    the database) are read in parallel; the grids, checks due and features
+    come from :func:`district_base`, which the filters do not change.
+    ``with_cases`` False skips the case points (switched off).
     The trend series is :func:`supervisor_series`, read only when its tab is
     open.
     """
@@ -142,17 +156,16 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     open_states = tuple(s for s in (filters.states or [s.value for s in OPEN_STATES])
                         if s in {s.value for s in OPEN_STATES})
     open_filter = Filters(filters.start, filters.end, filters.categories, open_states, filters.grid_codes)
+    base = district_base(_viewer, viewer_key, data_epoch)
     result = _read_in_parallel({
-        "grids": lambda s: queries.current_grids(s, _viewer),
         "summary": lambda s: queries.grid_loop_summary(s, _viewer, filters=case_filter,
-                                                       min_cases_for_rank=min_cases),
+                                                       min_cases_for_rank=min_cases, checks=base["checks"]),
         # Only "closed" chosen: no open case to draw.
         "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter(),
                                                 limit=CASE_POINT_LIMIT, urgent_first=True))
         if open_states and with_cases else (lambda s: pd.DataFrame()),
-        "features": lambda s: queries.district_features(s),
     })
-    grids, summary = result["grids"], result["summary"]
+    grids, summary = base["grids"], result["summary"]
     layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
     layer["warning"] = layer["warning"].fillna(0)
     hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning",
@@ -161,9 +174,25 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         "grids": layer,
         "summary": summary,
         "cases": result["cases"],
-        "features": result["features"],
+        "features": base["features"],
         "hotspots": hot[["code", "gi_z", "gi_p", "gi_class"]],
     }
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def supervisor_map(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int, *,
+                   with_cases: bool, show_heat: bool, show_hotspots: bool, selected_code: str | None,
+                   language: str):
+    """The supervisor's deck for one set of filters and layers, built and serialised once
+    (at city scale building it takes longer than the rest of a rerun)."""
+    from dashboard.deck import district_deck
+
+    bundle = supervisor_view(_viewer, viewer_key, filters, data_epoch, min_cases, with_cases=with_cases)
+    grids = bundle["grids"]
+    shown = grids[grids["code"].isin(filters.grid_codes)] if filters.grid_codes else grids
+    return district_deck(shown, bundle["cases"], bundle["hotspots"], bundle["features"], language=language,
+                         show_cases=with_cases, show_heat=show_heat, show_hotspots=show_hotspots,
+                         selected_code=selected_code).frozen()
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)

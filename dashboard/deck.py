@@ -65,6 +65,22 @@ class CompactDeck(pdk.Deck):
         return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"),
                           ensure_ascii=False)
 
+    def frozen(self) -> FrozenDeck:
+        """This deck serialised once, for a cache: the same JSON and tooltip on every rerun."""
+        return FrozenDeck(self.to_json(), self._tooltip)
+
+
+class FrozenDeck(pdk.Deck):
+    """A deck already serialised: ``st.pydeck_chart`` reads its JSON and tooltip and
+    has no layer left to convert, so a cached map costs nothing to draw again."""
+
+    def __init__(self, spec: str, tooltip) -> None:
+        super().__init__(layers=[], map_provider=None, tooltip=tooltip)
+        self._spec = spec
+
+    def to_json(self) -> str:
+        return self._spec
+
 
 def rgb(hex_colour: str, alpha: int = 255) -> list[int]:
     hex_colour = hex_colour.lstrip("#")
@@ -194,27 +210,24 @@ def district_deck(
     counts = (_texts(f"{open_label}: {o} · {overdue_label}: {d} · {labels['warning']}: {w}"
                        for o, d, w in zip(g["open"], g["overdue"], g["warning"], strict=True))
               if as_polygons else [""] * len(g))
-    grid_rows = pd.DataFrame({
-        "c": _texts(g["code"]),
-        "t": [labels.get(s, "") for s in g["worst_state"]],
-        "d": counts,
-        "s": [STATE_INDEX.get(s, 3) for s in g["worst_state"]],
-        "o": (g["overdue"] > 0).astype(int).tolist(),
-    })
-    if as_polygons:
-        grid_rows["polygon"] = _rings(g.geometry)
-        shape = {"get_polygon": "polygon", "filled": True}
-    else:
-        grid_rows["p"] = _points(g.geometry).tolist()
-        shape = {"get_position": "p", "radius_min_pixels": 3, "get_radius": 25}
+    codes = _texts(g["code"])
+    state_texts = [labels.get(s, "") for s in g["worst_state"]]
+    shapes = _rings(g.geometry) if as_polygons else _points(g.geometry).tolist()
+    shape_key = "polygon" if as_polygons else "p"
+    shape = ({"get_polygon": "polygon", "filled": True} if as_polygons
+             else {"get_position": "p", "radius_min_pixels": 3, "get_radius": 25})
+    state_index = np.array([STATE_INDEX.get(s, 3) for s in g["worst_state"]], dtype=int)
+    overdue_flag = (g["overdue"].to_numpy() > 0).astype(int)
     # One layer per (state, overdue) with constant colours: deck.gl then evaluates no
-    # colour or width per grid (10,000 of them at city scale).
-    for (state_index, overdue), rows in grid_rows.groupby(["s", "o"], sort=True):
+    # colour or width per grid (10,000 of them at city scale).  Rows are plain dicts:
+    # pydeck would turn a DataFrame into them, several times slower.
+    for state, overdue in sorted(set(zip(state_index.tolist(), overdue_flag.tolist(), strict=True))):
+        chosen = np.flatnonzero((state_index == state) & (overdue_flag == overdue))
         layers.append(pdk.Layer(
             "PolygonLayer" if as_polygons else "ScatterplotLayer",
-            id=f"grids-{STATE_SEVERITY_ORDER[state_index].value}{'-overdue' if overdue else ''}",
-            data=rows.drop(columns=["s", "o"]).reset_index(drop=True),
-            get_fill_color=rgb(STATE_COLOURS[STATE_SEVERITY_ORDER[state_index]], 120),
+            id=f"grids-{STATE_SEVERITY_ORDER[state].value}{'-overdue' if overdue else ''}",
+            data=[{"c": codes[i], "t": state_texts[i], "d": counts[i], shape_key: shapes[i]} for i in chosen],
+            get_fill_color=rgb(STATE_COLOURS[STATE_SEVERITY_ORDER[state]], 120),
             get_line_color=rgb(OVERDUE_OUTLINE) if overdue else [85, 85, 85, 200],
             get_line_width=4 if overdue else 1, line_width_units="'pixels'", stroked=True,
             pickable=True, auto_highlight=True, **shape,

@@ -8,13 +8,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.auth import require
 from dashboard.context import language
-from dashboard.deck import (
-    POLYGON_LIMIT,
-    deck_background_css,
-    deck_legend_html,
-    district_deck,
-    picked_grid,
-)
+from dashboard.deck import POLYGON_LIMIT, deck_background_css, deck_legend_html, picked_grid
 from dashboard.frames import known_codes, picker_options, ranking, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
@@ -59,8 +53,7 @@ filters = data.Filters(start=start, end=end, categories=tuple(categories), state
                        grid_codes=tuple(grid_codes))
 bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
                               with_cases=show_cases)
-summary, grids, cases = bundle["summary"], bundle["grids"], bundle["cases"]
-shown_grids = grids[grids["code"].isin(grid_codes)] if grid_codes else grids
+summary, cases = bundle["summary"], bundle["cases"]
 
 if show_cases and len(cases) and int(summary["open"].sum()) > len(cases):
     st.caption(t("sup.case_points_note", shown=len(cases), total=int(summary["open"].sum())))
@@ -74,9 +67,9 @@ map_col, side_col = st.columns([3, 2], gap="medium")
 with map_col:
     st.html(deck_background_css())
     event = st.pydeck_chart(
-        district_deck(shown_grids, cases, bundle["hotspots"], bundle["features"], language=lang,
-                      show_cases=show_cases, show_heat=show_heat, show_hotspots=show_hot,
-                      selected_code=selected),
+        data.supervisor_map(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
+                            with_cases=show_cases, show_heat=show_heat, show_hotspots=show_hot,
+                            selected_code=selected, language=lang),
         height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
     )
     st.html(deck_legend_html(lang))
