@@ -7,6 +7,8 @@ codes instead of listing every one, and the ranking table still ranks all.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -82,3 +84,34 @@ def test_city_ranking_ranks_every_grid_with_enough_cases(supervisor_page):
     note = next(c.value for c in at.caption if "too few cases to rank" in c.value)
     unranked = int(note.rsplit(":", 1)[1])
     assert len(table.value) + unranked == N_GRIDS  # the whole ranking, not a first page
+
+
+def test_city_map_opens_on_grid_points_and_hotspots_with_other_layers_a_switch_away(city_url, monkeypatch):
+    # Beyond POLYGON_LIMIT grids the map is "city scale" (600 here, with the limit lowered).
+    monkeypatch.setattr("dashboard.deck.POLYGON_LIMIT", 100)
+    monkeypatch.setenv("LINPU_DATABASE_URL", city_url)
+    monkeypatch.setenv("LINPU_DEMO_MODE", "false")
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["linpu_token"] = issue_token("supervisor")
+    at.query_params["lang"] = "en"
+    at.run()
+
+    def layers(at) -> dict[str, str]:
+        spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+        return {layer["id"]: layer["@@type"] for layer in spec["layers"]}
+
+    assert not at.toggle(key="sup-layer-cases").value and not at.toggle(key="sup-layer-heat").value
+    assert at.toggle(key="sup-layer-hotspots").value
+    shown = layers(at)
+    grid_layers = {kind for layer_id, kind in shown.items() if layer_id.startswith("grids")}
+    assert grid_layers == {"ScatterplotLayer"}, shown  # one point per grid
+    assert "warning-hexagons" not in shown and "cases" not in shown
+
+    at.toggle(key="sup-layer-heat").set_value(True).run()
+    at.toggle(key="sup-layer-cases").set_value(True).run()
+    shown = layers(at)
+    assert shown["warning-hexagons"] == "ColumnLayer" and shown["cases"] == "ScatterplotLayer"
+    st.cache_data.clear()
+    get_settings.cache_clear()

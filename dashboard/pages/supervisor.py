@@ -42,10 +42,13 @@ with st.container(border=True):
     if unknown:
         c4.warning(t("sup.unknown_grids", codes=", ".join(unknown)))
     l1, l2, l3 = st.columns(3)
-    # At city scale the map opens on grid status and warning density; case points (at most
-    # CASE_POINT_LIMIT, overdue first) are one switch away.
-    show_cases = l1.toggle(t("sup.layer_cases"), value=len(all_codes) <= POLYGON_LIMIT, key="sup-layer-cases")
-    show_heat = l2.toggle(t("sup.layer_heat"), value=True, key="sup-layer-heat")
+    # At city scale the map opens on grid status and hotspots, one point per grid coloured
+    # by its worst open state; case points (at most CASE_POINT_LIMIT, overdue first) and the
+    # warning hexagons are one switch away (each layer kind is another shader program for
+    # the browser to compile before the first frame: half a second on software WebGL).
+    city_scale = len(all_codes) > POLYGON_LIMIT
+    show_cases = l1.toggle(t("sup.layer_cases"), value=not city_scale, key="sup-layer-cases")
+    show_heat = l2.toggle(t("sup.layer_heat"), value=not city_scale, key="sup-layer-heat")
     show_hot = l3.toggle(t("sup.layer_hotspots"), value=True, key="sup-layer-hotspots")
 
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, None)
