@@ -37,7 +37,7 @@ import shapely
 
 from dashboard.i18n import translate
 from dashboard.theme import OVERDUE_OUTLINE, STATE_COLOURS
-from governance.catalog import STATE_SEVERITY_ORDER
+from governance.catalog import STATE_SEVERITY_ORDER, CaseState
 
 POLYGON_LIMIT = 4000
 CASE_POINT_LIMIT = 3000
@@ -219,9 +219,13 @@ def district_deck(
     state_index = np.array([STATE_INDEX.get(s, 3) for s in g["worst_state"]], dtype=int)
     overdue_flag = (g["overdue"].to_numpy() > 0).astype(int)
     # One layer per (state, overdue) with constant colours: deck.gl then evaluates no
-    # colour or width per grid (10,000 of them at city scale).  Rows are plain dicts:
-    # pydeck would turn a DataFrame into them, several times slower.
-    for state, overdue in sorted(set(zip(state_index.tolist(), overdue_flag.tolist(), strict=True))):
+    # colour or width per grid (10,000 of them at city scale).  Every such layer is sent,
+    # empty or not, so that a filter change only gives deck.gl new data for the layers it
+    # has, never layers to create.  Rows are plain dicts: pydeck would turn a DataFrame
+    # into them, several times slower.
+    combinations = [(state, overdue) for state in range(len(STATE_SEVERITY_ORDER)) for overdue in (0, 1)
+                    if not (overdue and STATE_SEVERITY_ORDER[state] == CaseState.CLOSED)]
+    for state, overdue in combinations:
         chosen = np.flatnonzero((state_index == state) & (overdue_flag == overdue))
         layers.append(pdk.Layer(
             "PolygonLayer" if as_polygons else "ScatterplotLayer",
@@ -257,9 +261,9 @@ def district_deck(
     if show_hotspots and len(hotspots):
         hot = g[["code", "geometry"]].merge(pd.DataFrame(hotspots).drop(columns="geometry", errors="ignore"), on="code")
         hot = hot[hot["gi_class"].astype(str).str.startswith(("hot", "cold"))]
-        if len(hot):
-            classes = list(HOTSPOT_COLOURS)
-            hot_rows = pd.DataFrame({"k": [classes.index(c) for c in hot["gi_class"].astype(str)]})
+        classes = list(HOTSPOT_COLOURS)
+        hot_rows = pd.DataFrame({"k": [classes.index(c) for c in hot["gi_class"].astype(str)]}, dtype=int)
+        if len(hot) or not as_polygons:
             line = _pick("k", [list(HOTSPOT_COLOURS[c]) + [255] for c in classes])
             if as_polygons:
                 hot_rows["polygon"] = _rings(hot.geometry)
@@ -271,10 +275,12 @@ def district_deck(
             else:
                 hot_rows["p"] = _points(hot.geometry).tolist()
                 # One layer per class with a constant colour: the same shader inputs as the
-                # grid layers, so the browser compiles nothing more for them.
-                for k, rows in hot_rows.groupby("k", sort=True):
+                # grid layers, so the browser compiles nothing more for them (every class,
+                # empty or not, as for the grids).
+                for k in range(len(classes)):
                     layers.append(pdk.Layer(
-                        "ScatterplotLayer", id=f"hotspots-{classes[k]}", data=rows[["p"]].reset_index(drop=True),
+                        "ScatterplotLayer", id=f"hotspots-{classes[k]}",
+                        data=[{"p": p} for p in hot_rows.loc[hot_rows["k"] == k, "p"]],
                         get_position="p", filled=False, stroked=True,
                         get_line_color=list(HOTSPOT_COLOURS[classes[k]]) + [255], get_line_width=2,
                         line_width_units="'pixels'", get_radius=60, radius_min_pixels=6, pickable=False,
