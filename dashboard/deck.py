@@ -215,7 +215,7 @@ def district_deck(
     shapes = _rings(g.geometry) if as_polygons else _points(g.geometry).tolist()
     shape_key = "polygon" if as_polygons else "p"
     shape = ({"get_polygon": "polygon", "filled": True} if as_polygons
-             else {"get_position": "p", "radius_min_pixels": 3, "get_radius": 25})
+             else {"get_position": "p", "radius_min_pixels": 2.5, "get_radius": 25})
     state_index = np.array([STATE_INDEX.get(s, 3) for s in g["worst_state"]], dtype=int)
     overdue_flag = (g["overdue"].to_numpy() > 0).astype(int)
     # One layer per (state, overdue) with constant colours: deck.gl then evaluates no
@@ -233,7 +233,9 @@ def district_deck(
             data=[{"c": codes[i], "t": state_texts[i], "d": counts[i], shape_key: shapes[i]} for i in chosen],
             get_fill_color=rgb(STATE_COLOURS[STATE_SEVERITY_ORDER[state]], 120),
             get_line_color=rgb(OVERDUE_OUTLINE) if overdue else [85, 85, 85, 200],
-            get_line_width=4 if overdue else 1, line_width_units="'pixels'", stroked=True,
+            # A city's grid points are a few pixels apart: a thick ring would hide the fill.
+            get_line_width=(4 if as_polygons else 1.5) if overdue else (1 if as_polygons else 0.5),
+            line_width_units="'pixels'", stroked=True,
             pickable=True, auto_highlight=True, **shape,
         ))
     if selected_code is not None and (g["code"] == selected_code).any():
