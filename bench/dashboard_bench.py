@@ -188,21 +188,24 @@ def build_city_db(
 
     with transaction(engine) as session:
         refresh_grid_stats(session)
-    fill_check_due(engine)
+    fill_derived(engine)
     engine.dispose()
 
 
-def fill_check_due(engine) -> None:
-    """The routine checks due per shop, as adopting a grid generation keeps them in a real
-    database (the grids here are inserted directly, so the page would count them live)."""
+def fill_derived(engine) -> None:
+    """The routine checks due per shop and the stored figures per grid and category, as
+    adopting a grid generation keeps them in a real database (the grids here are inserted
+    directly, and a database built before a figure was kept lacks it)."""
     from sqlalchemy import select
 
-    from governance.models import CheckDue
-    from governance.stats import refresh_check_due
+    from governance.models import CheckDue, GridCategoryStats
+    from governance.stats import refresh_check_due, refresh_grid_stats
 
     with transaction(engine) as session:
         if session.scalar(select(CheckDue.shop_id).limit(1)) is None:
             refresh_check_due(session)
+        if session.scalar(select(GridCategoryStats.grid_id).limit(1)) is None:
+            refresh_grid_stats(session)
 
 
 #: Every filter change picks a category the server has not counted within its cache's
@@ -460,7 +463,7 @@ def main(argv: list[str] | None = None) -> None:
     # A database built before a schema change gets the new migrations (indexes).
     migrated = make_engine(f"sqlite:///{path}")
     upgrade(migrated)
-    fill_check_due(migrated)
+    fill_derived(migrated)
     migrated.dispose()
     if args.server:
         print(f"\nServer side, {platform.machine()}, {os.cpu_count()} CPUs, Python "

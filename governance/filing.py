@@ -44,7 +44,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import String, any_, bindparam, insert, literal, select, text, update
+from sqlalchemy import String, any_, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -58,10 +58,10 @@ from governance.errors import (
     ValidationError,
 )
 from governance.grids import _current_grids, check_point
-from governance.models import Case, CaseHistory, GridStats, HazardCheck, Shop
+from governance.models import Case, CaseHistory, HazardCheck, Shop
 from governance.permissions import Viewer, require_write
 from governance.sla import resolve_limit
-from governance.stats import refresh_check_due
+from governance.stats import count_raised, refresh_check_due
 from governance.workflow import failed_check_case, record_numbers
 
 #: Rows written per INSERT batch: large enough to amortise a round trip,
@@ -364,13 +364,8 @@ def _reporters(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
 
 def _after_filing(session: Session, grid_ids: np.ndarray, categories: np.ndarray, shop_ids: np.ndarray) -> None:
     """The derived data ``file_case`` keeps, once for the batch."""
-    # Only the count changes when a case is raised: an atomic increment per grid.
-    per_grid = pd.Series(grid_ids).value_counts()
-    stats = GridStats.__table__
-    session.execute(
-        update(stats).where(stats.c.grid_id == bindparam("gid")).values(total=stats.c.total + bindparam("added")),
-        [{"gid": int(g), "added": int(k)} for g, k in per_grid.items()],
-    )
+    raised = pd.DataFrame({"g": grid_ids, "c": [str(c) for c in categories]}).value_counts()
+    count_raised(session, {(int(g), c): int(n) for (g, c), n in raised.items()})
     # An open construction case makes construction checks due for its shop.
     renovating = {int(s) for s, c in zip(shop_ids, categories, strict=True)
                   if s is not None and c == Category.CONSTRUCTION}

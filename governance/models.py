@@ -284,6 +284,28 @@ class GridStats(Base):
     rating_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class GridCategoryStats(Base):
+    """GridStats per case category, for the loop summary filtered to one category.
+
+    A grid has either no rows here (its figures are then counted live) or one
+    row per category, all current: ``refresh_grid_stats`` writes them with the
+    grid's row, and raising a case counts it in both.
+    """
+
+    __tablename__ = "grid_category_stats"
+
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[Category] = mapped_column(code_enum(Category, "grid_category_stats_category"),
+                                               primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    median_days_to_close: Mapped[float | None] = mapped_column(Float)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CheckDue(Base):
     """When each routine check of each open shop next falls due (kept by governance.stats).
 

@@ -4,12 +4,14 @@ One function computes them (``closed_figures``); the loop summary reads the
 stored copy when unfiltered and computes afresh when filtered, so both paths
 give the same numbers by construction.  Every write that can change a figure
 (close, reopen, rating, regrid) calls ``refresh_grid_stats`` for the grids it
-touched, in the same transaction.
+touched, in the same transaction; raising a case calls ``count_raised``.  The
+same figures are kept per grid and case category (``grid_category_stats``),
+for the summary filtered to one category.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
@@ -17,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from governance.catalog import CaseState
-from governance.models import Case, Grid, GridStats, Rating
+from governance.catalog import CaseState, Category
+from governance.models import Case, Grid, GridCategoryStats, GridStats, Rating
 from governance.spatial import median_micros_between
 
 
@@ -47,10 +49,14 @@ def on_time_condition():
 
 
 def closed_figures(
-    session: Session, *, grid_ids: Sequence[int] | None = None, where: Sequence = ()
+    session: Session, *, grid_ids: Sequence[int] | None = None, where: Sequence = (),
+    by_category: bool = False,
 ) -> pd.DataFrame:
-    """Per grid (index grid_id): FIGURES over the cases matching ``where``."""
+    """Per grid (index grid_id), or per grid and category (``by_category``: index
+    grid_id, category): FIGURES over the cases matching ``where``."""
     conditions = list(where)
+    keys = [Case.grid_id, Case.category] if by_category else [Case.grid_id]
+    index = ["grid_id", "category"] if by_category else ["grid_id"]
     if grid_ids is not None:
         conditions.append(Case.grid_id.in_(list(grid_ids)))
     # The median time to close in the same pass as the counts (exact, in whole
@@ -58,7 +64,7 @@ def closed_figures(
     closed_at = case((Case.state == CaseState.CLOSED, Case.closed_at), else_=None)
     rows = session.connection().execute(  # Core: no ORM row overhead on a hot path
         select(
-            Case.grid_id,
+            *keys,
             func.count(),
             func.sum(case((Case.state == CaseState.CLOSED, 1), else_=0)),
             func.sum(case((on_time_condition(), 1), else_=0)),
@@ -66,35 +72,87 @@ def closed_figures(
             median_micros_between(Case.created_at, closed_at) / 86_400_000_000,
         )
         .where(*conditions)
-        .group_by(Case.grid_id)
+        .group_by(*keys)
     ).all()
     figures = frame_of(
-        rows, columns=["grid_id", "total", "closed", "closed_on_time", "reopen_count", "median_days_to_close"]
-    ).set_index("grid_id")
+        rows, columns=[*index, "total", "closed", "closed_on_time", "reopen_count", "median_days_to_close"]
+    )
+    if by_category:
+        figures["category"] = figures["category"].map(str)
+    figures = figures.set_index(index)
     figures["median_days_to_close"] = figures["median_days_to_close"].astype(float)
     ratings = frame_of(
         session.execute(
-            select(Case.grid_id, func.sum(Rating.rating), func.count(Rating.id))
+            select(*keys, func.sum(Rating.rating), func.count(Rating.id))
             .join(Rating, Rating.case_id == Case.id)
             .where(*conditions)
-            .group_by(Case.grid_id)
+            .group_by(*keys)
         ).all(),
-        columns=["grid_id", "rating_sum", "rating_count"],
-    ).set_index("grid_id")
+        columns=[*index, "rating_sum", "rating_count"],
+    )
+    if by_category:
+        ratings["category"] = ratings["category"].map(str)
+    ratings = ratings.set_index(index)
     figures = figures.join(ratings, how="outer")
     figures[_COUNTS] = figures[_COUNTS].fillna(0).astype(int)
     return figures[FIGURES]
 
 
 def _records(figures: pd.DataFrame) -> list[dict]:
+    """Rows for grid_stats (index grid_id) or grid_category_stats (index grid_id, category)."""
     figures = figures.copy()
     figures[_COUNTS] = figures[_COUNTS].fillna(0).astype(int)
-    median = figures["median_days_to_close"].astype(float)
-    return [
-        {"grid_id": int(grid_id), **{k: int(figures.at[grid_id, k]) for k in _COUNTS},
-         "median_days_to_close": None if pd.isna(median[grid_id]) else float(median[grid_id])}
-        for grid_id in figures.index
-    ]
+    figures["median_days_to_close"] = figures["median_days_to_close"].astype(object).where(
+        figures["median_days_to_close"].notna(), None)
+    records = figures.reset_index().to_dict("records")
+    for record in records:
+        record["grid_id"] = int(record["grid_id"])
+        for k in _COUNTS:
+            record[k] = int(record[k])
+        if record["median_days_to_close"] is not None:
+            record["median_days_to_close"] = float(record["median_days_to_close"])
+    return records
+
+
+def _refresh_category_stats(session: Session, grid_ids: list[int] | None) -> None:
+    """Rewrite the per-category rows of these grids (every grid when None): one per category."""
+    categories = [c.value for c in Category]
+    if grid_ids is None:
+        grid_ids = session.scalars(select(Grid.id)).all()
+        session.execute(delete(GridCategoryStats))
+        figures = closed_figures(session, by_category=True)
+    else:
+        session.execute(delete(GridCategoryStats).where(GridCategoryStats.grid_id.in_(grid_ids)))
+        figures = closed_figures(session, grid_ids=grid_ids, by_category=True)
+    full = pd.MultiIndex.from_product([list(grid_ids), categories], names=["grid_id", "category"])
+    records = _records(figures.reindex(full))
+    for start in range(0, len(records), 5000):
+        session.execute(insert(GridCategoryStats), records[start : start + 5000])
+
+
+def count_raised(session: Session, raised: Mapping[tuple[int, str], int]) -> None:
+    """Count newly raised cases, ``{(grid_id, category): n}``, in the stored figures.
+
+    Only the totals change when a case is raised: an atomic increment per row
+    instead of recounting the grid.
+    """
+    per_grid: dict[int, int] = {}
+    for (grid_id, _category), n in raised.items():
+        per_grid[int(grid_id)] = per_grid.get(int(grid_id), 0) + int(n)
+    if not per_grid:
+        return
+    stats = GridStats.__table__
+    session.execute(
+        update(stats).where(stats.c.grid_id == bindparam("gid")).values(total=stats.c.total + bindparam("added")),
+        [{"gid": g, "added": n} for g, n in per_grid.items()],
+    )
+    by_category = GridCategoryStats.__table__
+    session.execute(
+        update(by_category)
+        .where(by_category.c.grid_id == bindparam("gid"), by_category.c.category == bindparam("cat"))
+        .values(total=by_category.c.total + bindparam("added")),
+        [{"gid": int(g), "cat": str(c), "added": int(n)} for (g, c), n in raised.items()],
+    )
 
 
 def refresh_grid_stats(session: Session, grid_ids: Iterable[int] | None = None) -> None:
@@ -106,6 +164,7 @@ def refresh_grid_stats(session: Session, grid_ids: Iterable[int] | None = None) 
         session.execute(delete(GridStats))
         for start in range(0, len(records), 5000):
             session.execute(insert(GridStats), records[start : start + 5000])
+        _refresh_category_stats(session, None)
         return
     ids = sorted({int(g) for g in grid_ids if g is not None})
     if not ids:
@@ -122,6 +181,9 @@ def refresh_grid_stats(session: Session, grid_ids: Iterable[int] | None = None) 
         update(GridStats.__table__).where(GridStats.__table__.c.grid_id == bindparam("gid")),
         [{**{k: v for k, v in r.items() if k != "grid_id"}, "gid": r["grid_id"]} for r in records],
     )
+    # Under the same row locks: the per-category rows of these grids.
+    for start in range(0, len(ids), 5000):
+        _refresh_category_stats(session, ids[start : start + 5000])
 
 
 def refresh_check_due(session: Session, shop_ids: Iterable[int] | None = None) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -40,10 +40,10 @@ from governance.errors import (
     VersionConflict,
 )
 from governance.grids import check_point, place
-from governance.models import Case, CaseHistory, GridStats, HazardCheck, Rating, Shop
+from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.permissions import Viewer, require_grid, require_supervising, require_write
 from governance.sla import follow_up_limit, resolve_limit
-from governance.stats import refresh_check_due, refresh_grid_stats
+from governance.stats import count_raised, refresh_check_due, refresh_grid_stats
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 
@@ -243,11 +243,7 @@ def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title,
     session.add(case)
     session.flush()
     _history(session, case, viewer, "raise", None, note=note, now=now)
-    # Only the count changes when a case is raised; an atomic increment keeps
-    # filing cheap instead of recounting the grid.
-    session.execute(
-        update(GridStats).where(GridStats.grid_id == grid_id).values(total=GridStats.total + 1)
-    )
+    count_raised(session, {(grid_id, str(case.category)): 1})
     _renovation_changed(session, case)
     return case
 

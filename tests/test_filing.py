@@ -13,7 +13,17 @@ from governance.catalog import Category
 from governance.db import session_factory, transaction
 from governance.errors import NotFoundError, OutsideGrids, PermissionDenied, ValidationError
 from governance.filing import file_cases
-from governance.models import Case, CaseHistory, CheckDue, Grid, GridMember, GridStats, Shop, User
+from governance.models import (
+    Case,
+    CaseHistory,
+    CheckDue,
+    Grid,
+    GridCategoryStats,
+    GridMember,
+    GridStats,
+    Shop,
+    User,
+)
 from governance.permissions import system_viewer, viewer_for
 from governance.stats import refresh_grid_stats
 from governance.workflow import file_case
@@ -86,6 +96,10 @@ def outcome(session) -> dict:
             select(Grid.code, GridStats.total, GridStats.closed, GridStats.closed_on_time)
             .join(Grid, Grid.id == GridStats.grid_id).order_by(Grid.code)
         ).all(),
+        "grid_category_stats": session.execute(
+            select(Grid.code, GridCategoryStats.category, GridCategoryStats.total)
+            .join(Grid, Grid.id == GridCategoryStats.grid_id).order_by(Grid.code, GridCategoryStats.category)
+        ).all(),
         "check_due": session.execute(
             select(Shop.shop_code, CheckDue.category, CheckDue.due_at, CheckDue.applies_until)
             .join(Shop, Shop.id == CheckDue.shop_id).order_by(Shop.shop_code, CheckDue.category)
@@ -123,6 +137,11 @@ def test_a_batch_files_the_same_cases_history_and_figures_as_file_case(district)
     assert len(batched["cases"]) == 40
     # The derived data moved: totals per grid, and construction checks due for shops with a construction case.
     assert sum(total for _, total, _, _ in batched["grid_stats"]) == 40
+    # ... and per category: each case counted once, under its own category.
+    per_category = batch.groupby("category").size()
+    counted = pd.Series([t for _, _, t in batched["grid_category_stats"]],
+                        index=[str(c) for _, c, _ in batched["grid_category_stats"]]).groupby(level=0).sum()
+    assert counted[counted > 0].sort_index().to_dict() == per_category.sort_index().to_dict()
     assert any(category == Category.CONSTRUCTION for _, category, _, _ in batched["check_due"])
 
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 
 from governance.catalog import Category
 from governance.db import transaction
 from governance.errors import NotFoundError, PermissionDenied, ValidationError
-from governance.models import GridStats, Shop
+from governance.models import GridCategoryStats, GridStats, Shop
 from governance.queries import (
     CaseFilter,
     case_timeline,
@@ -105,6 +105,30 @@ def test_filtered_summary_agrees_with_the_stored_figures(busy):
         session.execute(delete(GridStats))
         pd.testing.assert_frame_equal(grid_loop_summary(session, v["supervisor"], now=NOW), stored)
     assert recent.loc["G001", "total"] == 1 and recent.loc["G001", "closed"] == 0
+
+
+def test_one_category_is_summed_from_stored_figures_that_agree_with_counting(busy):
+    engine, _, v = busy
+    lead, t0 = v["leader1"], NOW - timedelta(days=8)
+    with transaction(engine) as session:
+        _walk(session, lead, _file(session, lead, at=t0, category="gas", severity="high"),
+              ["take_on", "resolve", "confirm"], start=t0)
+        _file(session, lead, at=t0, category="gas")
+        _file(session, v["leader2"], at=t0, category="electricity", point=IN_G002)
+    categories = ("noise", "gas", "electricity", "fire_exit")
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(GridCategoryStats)) == 2 * len(Category)
+        stored = {c: grid_loop_summary(session, v["supervisor"], now=NOW, filters=CaseFilter(categories=(c,)))
+                  for c in categories}
+        session.execute(delete(GridCategoryStats))  # as before they were kept: counted live
+        live = {c: grid_loop_summary(session, v["supervisor"], now=NOW, filters=CaseFilter(categories=(c,)))
+                for c in categories}
+    for c in categories:
+        pd.testing.assert_frame_equal(stored[c], live[c])
+    gas = stored["gas"].set_index("code").loc["G001"]
+    assert (gas["total"], gas["closed"], gas["open"]) == (2, 1, 1)
+    assert stored["electricity"].set_index("code").loc["G002", "total"] == 1
+    assert stored["fire_exit"]["total"].sum() == 0
 
 
 def test_median_days_to_close_is_exact_to_the_microsecond(world):
