@@ -20,8 +20,9 @@ scripts, deck.gl's among them, fetched and compiled again) and ``--runs``
 returning visits (one profile, whose HTTP cache keeps them, as a
 supervisor's own browser does), after one visit on cold server caches,
 reported apart.  Every filter change picks a category the server has not
-counted within its cache's minute.  Prints a Markdown table for
-BENCHMARKS.md.  Not a timed test.
+counted within its cache's minute.  Then date-range filters of several
+lengths (``--date-ranges``), the slowest kind, each on a fresh page.  Prints
+Markdown tables for BENCHMARKS.md.  Not a timed test.
 
 ``--server`` measures the server side instead, in this process (no browser):
 each governance read the page makes, cold, and one whole run of the
@@ -251,6 +252,51 @@ def measure(url: str, *, runs: int) -> dict:
     return results
 
 
+def measure_date_ranges(url: str, *, days_back: list[int]) -> list[tuple[int, float]]:
+    """(days, seconds): from closing the date picker on "the last ``days`` days" until the
+    page is drawn again, on the unfiltered page of a returning visit.  A date range is
+    counted from the cases every time (no stored figures), so it is the slowest filter."""
+    from datetime import date
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM_ARGS, running_app
+
+    out = []
+    with running_app(url, OUT / "dashboard-bench-streamlit-dates.log") as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        for days in [days_back[0], *days_back]:  # the first fills the HTTP and server caches
+            page = context.new_page()
+            page.set_default_timeout(600_000)
+            page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
+            page.get_by_role("textbox", name="User name").fill("supervisor")
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="District supervision").wait_for()
+            _wait_drawn(page)
+            kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
+            today = date.today()
+            for field, day in (("start", today - timedelta(days=days)), ("end", today)):
+                page.get_by_role("spinbutton", name=f"year, Raised between {field} date").click()
+                page.keyboard.type(day.strftime("%Y%m%d"))
+            start = time.perf_counter()
+            page.keyboard.press("Escape")  # closes the calendar: the range is sent
+            page.wait_for_function(
+                "(old) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                ".some(e => e.innerText.startsWith('Open ') && e.innerText !== old)",
+                arg=kpi, timeout=60_000,
+            )
+            _wait_drawn(page)
+            out.append((days, time.perf_counter() - start))
+            print(f"  date range, last {days} days: {out[-1][1]:.2f} s", file=sys.stderr)
+            page.close()
+        browser.close()
+    return out[1:]
+
+
 def _visit(context, base: str, into: dict, *, category: str, label: str, screenshot: bool = False) -> None:
     """One visit: sign in, pick ``category``, open the trends tab; times appended to ``into``."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -445,6 +491,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shops-per-grid", type=int, default=10)
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5, help="visits of each kind (first, returning)")
+    parser.add_argument("--date-ranges", type=int, nargs="*", default=[30, 61, 92, 183, 365],
+                        metavar="DAYS", help="also time date-range filters of these lengths (none: skip)")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--server", action="store_true",
@@ -496,6 +544,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {cold:.2f} s | {cell(result['first'][key])} | {cell(result['returning'][key])} | {target} |")
     print(f"| data sent on page load | {result['cold']['bytes'][0] / 1e6:.2f} MB | "
           f"{cell(result['first']['bytes'], 'MB', 1e-6)} | {cell(result['returning']['bytes'], 'MB', 1e-6)} | |")
+    if args.date_ranges:
+        ranges = measure_date_ranges(f"sqlite:///{path}", days_back=args.date_ranges)
+        print("\n| date range (returning visit, nothing else filtered) | filter change redrawn | target |")
+        print("|---|---|---|")
+        for days, seconds in ranges:
+            print(f"| last {days} days | {seconds:.2f} s | < 2 s |")
 
 if __name__ == "__main__":
     main()
