@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from governance.auth import verify_password
+from governance.catalog import Category
 from governance.db import transaction
 from governance.login import AccountDisabled, sign_in
-from governance.models import GridMember, User
+from governance.models import Grid, GridCategoryStats, GridMember, User
 from tests import test_ingest_shops as shop_tests
 from tests.test_ingest_shops import database_url, seed_district
 
@@ -79,3 +80,16 @@ def test_refusals_exit_1_with_the_field(engine, cli):
 def test_commands_refuse_a_database_behind_the_code(empty_engine, cli, tmp_path):
     result = cli(database_url(empty_engine), "users", "list")
     assert result.exit_code == 2 and "run `linpu db upgrade`" in result.stderr
+
+
+def test_db_refresh_recounts_the_kept_figures_of_every_grid(engine, cli):
+    seed_district(engine)
+    with transaction(engine) as session:  # as after an upgrade that adds a kept figure
+        session.execute(delete(GridCategoryStats))
+        grids = session.scalar(select(func.count()).select_from(Grid))
+    result = cli(database_url(engine), "db", "refresh")
+    assert result.exit_code == 0, result.stderr
+    assert f"{grids * len(Category):,} grid × category rows" in result.stdout
+    with transaction(engine) as session:
+        kept = session.scalar(select(func.count()).select_from(GridCategoryStats))
+    assert kept == grids * len(Category) and grids > 0

@@ -42,7 +42,8 @@ def upgrade() -> None:
     )
     # No data migration: a grid without rows here has its figures for one
     # category counted live, and gets its rows at its next refresh (a close,
-    # reopen, rating, regridding, `linpu demo load`).
+    # reopen, rating, regridding, `linpu demo load`, or `linpu db refresh`
+    # for every grid at once).
 
 
 def downgrade() -> None:
