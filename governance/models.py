@@ -262,7 +262,19 @@ class CaseHistory(Base):
     actor: Mapped[User | None] = relationship()
 
 
-class GridStats(Base):
+class LoopFigures:
+    """The closed-work figures a grid keeps (governance.stats.FIGURES), as columns."""
+
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    median_days_to_close: Mapped[float | None] = mapped_column(Float)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GridStats(LoopFigures, Base):
     """Per-grid figures of closed work, kept current by every write of governance.
 
     The loop summary over thousands of grids and a million cases cannot
@@ -275,16 +287,9 @@ class GridStats(Base):
     __tablename__ = "grid_stats"
 
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), primary_key=True)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
-    median_days_to_close: Mapped[float | None] = mapped_column(Float)
-    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
-    rating_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class GridCategoryStats(Base):
+class GridCategoryStats(LoopFigures, Base):
     """GridStats per case category, for the loop summary filtered to one category.
 
     A grid has either no rows here (its figures are then counted live) or one
@@ -297,13 +302,6 @@ class GridCategoryStats(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), primary_key=True)
     category: Mapped[Category] = mapped_column(code_enum(Category, "grid_category_stats_category"),
                                                primary_key=True)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    closed_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
-    median_days_to_close: Mapped[float | None] = mapped_column(Float)
-    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
-    rating_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CheckDue(Base):

@@ -278,6 +278,23 @@ def _open_figures(session: Session, viewer: Viewer, filters: CaseFilter | None, 
     return frame_of(rows, columns=["grid_id", *OPEN_COLUMNS, "overdue", "oldest_open_at"]).set_index("grid_id")
 
 
+def _stored_figures(session: Session, scope, kept, joined, *, live_where=()) -> pd.DataFrame:
+    """The grids in ``scope`` with the closed-work figures kept in ``kept`` (GridStats or
+    GridCategoryStats, joined on ``joined``); grids with none kept yet (data from before
+    the figures were kept) are counted live over the cases matching ``live_where``."""
+    rows = session.connection().execute(  # Core: no ORM row overhead on a hot path
+        select(Grid.id, Grid.code, Grid.n_shops, kept.grid_id, *(getattr(kept, f) for f in FIGURES))
+        .outerjoin(kept, joined)
+        .where(scope)
+        .order_by(Grid.code)
+    ).all()
+    summary = frame_of(rows, columns=["grid_id", "code", "n_shops", "stored", *FIGURES]).set_index("grid_id")
+    missing = summary.index[summary["stored"].isna()].tolist()
+    if missing:
+        summary.update(closed_figures(session, grid_ids=missing, where=live_where).reindex(missing))
+    return summary
+
+
 def _one_category_only(filters: CaseFilter) -> bool:
     return len(filters.categories) == 1 and not (filters.start or filters.end or filters.states)
 
@@ -306,32 +323,14 @@ def grid_loop_summary(
     scope = _scope(session, viewer, filters)
     if filters is None or filters.is_empty:
         # Unfiltered: the closed-work figures are the stored ones, read with the grids.
-        rows = session.connection().execute(  # Core: no ORM row overhead on a hot path
-            select(Grid.id, Grid.code, Grid.n_shops, GridStats.grid_id, *(getattr(GridStats, f) for f in FIGURES))
-            .outerjoin(GridStats, GridStats.grid_id == Grid.id)
-            .where(scope)
-            .order_by(Grid.code)
-        ).all()
-        summary = frame_of(rows, columns=["grid_id", "code", "n_shops", "stored", *FIGURES]).set_index("grid_id")
-        missing = summary.index[summary["stored"].isna()].tolist()
-        if missing:
-            # Grids without a stored row (data from before the figures were kept): count them live.
-            summary.update(closed_figures(session, grid_ids=missing).reindex(missing))
+        summary = _stored_figures(session, scope, GridStats, GridStats.grid_id == Grid.id)
     elif _one_category_only(filters):
         # One category and no dates or states: the stored figures of that category.
-        kept = GridCategoryStats
-        rows = session.connection().execute(  # Core: no ORM row overhead on a hot path
-            select(Grid.id, Grid.code, Grid.n_shops, kept.grid_id, *(getattr(kept, f) for f in FIGURES))
-            .outerjoin(kept, and_(kept.grid_id == Grid.id, kept.category == filters.categories[0]))
-            .where(scope)
-            .order_by(Grid.code)
-        ).all()
-        summary = frame_of(rows, columns=["grid_id", "code", "n_shops", "stored", *FIGURES]).set_index("grid_id")
-        missing = summary.index[summary["stored"].isna()].tolist()
-        if missing:
-            # Grids whose figures per category are not kept yet: count them live.
-            summary.update(closed_figures(session, grid_ids=missing, where=_case_conditions(filters))
-                           .reindex(missing))
+        summary = _stored_figures(
+            session, scope, GridCategoryStats,
+            and_(GridCategoryStats.grid_id == Grid.id, GridCategoryStats.category == filters.categories[0]),
+            live_where=_case_conditions(filters),
+        )
     else:
         rows = session.execute(select(Grid.id, Grid.code, Grid.n_shops).where(scope).order_by(Grid.code)).all()
         closed = closed_figures(
