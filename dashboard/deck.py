@@ -264,29 +264,27 @@ def district_deck(
         hot = g[["code", "geometry"]].merge(pd.DataFrame(hotspots).drop(columns="geometry", errors="ignore"), on="code")
         hot = hot[hot["gi_class"].astype(str).str.startswith(("hot", "cold"))]
         classes = list(HOTSPOT_COLOURS)
-        hot_rows = pd.DataFrame({"k": [classes.index(c) for c in hot["gi_class"].astype(str)]}, dtype=int)
-        if len(hot) or not as_polygons:
-            line = _pick("k", [list(HOTSPOT_COLOURS[c]) + [255] for c in classes])
-            if as_polygons:
-                hot_rows["polygon"] = _rings(hot.geometry)
+        hot_class = np.array([classes.index(c) for c in hot["gi_class"].astype(str)], dtype=int)
+        if as_polygons and len(hot):
+            layers.append(pdk.Layer(
+                "PolygonLayer", id="hotspots",
+                data=pd.DataFrame({"k": hot_class, "polygon": _rings(hot.geometry)}), get_polygon="polygon",
+                filled=False, stroked=True, get_line_color=_pick("k", [list(HOTSPOT_COLOURS[c]) + [255] for c in classes]),
+                get_line_width=3, line_width_units="'pixels'", pickable=False,
+            ))
+        elif not as_polygons:
+            positions = _points(hot.geometry).tolist()
+            # One layer per class with a constant colour: the same shader inputs as the
+            # grid layers, so the browser compiles nothing more for them (every class,
+            # empty or not, as for the grids).
+            for k, name in enumerate(classes):
                 layers.append(pdk.Layer(
-                    "PolygonLayer", id="hotspots", data=hot_rows, get_polygon="polygon", filled=False,
-                    stroked=True, get_line_color=line, get_line_width=3, line_width_units="'pixels'",
-                    pickable=False,
+                    "ScatterplotLayer", id=f"hotspots-{name}",
+                    data=[{"p": positions[i]} for i in np.flatnonzero(hot_class == k)],
+                    get_position="p", filled=False, stroked=True,
+                    get_line_color=list(HOTSPOT_COLOURS[name]) + [255], get_line_width=2,
+                    line_width_units="'pixels'", get_radius=60, radius_min_pixels=6, pickable=False,
                 ))
-            else:
-                hot_rows["p"] = _points(hot.geometry).tolist()
-                # One layer per class with a constant colour: the same shader inputs as the
-                # grid layers, so the browser compiles nothing more for them (every class,
-                # empty or not, as for the grids).
-                for k in range(len(classes)):
-                    layers.append(pdk.Layer(
-                        "ScatterplotLayer", id=f"hotspots-{classes[k]}",
-                        data=[{"p": p} for p in hot_rows.loc[hot_rows["k"] == k, "p"]],
-                        get_position="p", filled=False, stroked=True,
-                        get_line_color=list(HOTSPOT_COLOURS[classes[k]]) + [255], get_line_width=2,
-                        line_width_units="'pixels'", get_radius=60, radius_min_pixels=6, pickable=False,
-                    ))
 
     if show_cases and len(cases):
         c = cases[cases["state"].astype(str) != "closed"]

@@ -11,6 +11,7 @@ for the summary filtered to one category.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -136,9 +137,9 @@ def count_raised(session: Session, raised: Mapping[tuple[int, str], int]) -> Non
     Only the totals change when a case is raised: an atomic increment per row
     instead of recounting the grid.
     """
-    per_grid: dict[int, int] = {}
+    per_grid = Counter()
     for (grid_id, _category), n in raised.items():
-        per_grid[int(grid_id)] = per_grid.get(int(grid_id), 0) + int(n)
+        per_grid[int(grid_id)] += int(n)
     if not per_grid:
         return
     stats = GridStats.__table__
