@@ -423,6 +423,23 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
         with factory() as session:
             frame = timed(name, lambda read=read, session=session: read(session))
         results[-1] = (*results[-1][:4], f"{len(frame):,} rows")
+    from governance.facts import CaseFacts
+
+    with factory() as session:
+        facts = timed("CaseFacts.read (once per server process, in the background)",
+                      lambda: CaseFacts.read(session))
+        results[-1] = (*results[-1][:4], f"{len(facts.cases):,} cases, "
+                       f"{facts.cases.memory_usage(deep=True).sum() / 1e6:.0f} MB")
+        timed("CaseFacts.updated, nothing changed (before every use)", lambda: facts.updated(session))
+        for name, filters in {
+            "last 90 days": CaseFilter(start=now - timedelta(days=90)),
+            "last 365 days": CaseFilter(start=now - timedelta(days=365)),
+            "two categories": CaseFilter(categories=("gas", "electricity")),
+        }.items():
+            frame = timed(f"grid_loop_summary, {name}, from case facts",
+                          lambda f=filters: queries.grid_loop_summary(session, viewer, filters=f, facts=facts))
+        timed("category_series, no filter, from case facts",
+              lambda: queries.category_series(session, viewer, facts=facts))
     engine.dispose()
 
     os.environ["LINPU_DATABASE_URL"] = url

@@ -100,6 +100,29 @@ def grid_codes(_viewer, viewer_key: tuple, data_epoch: int) -> list[str]:
         return queries.grid_codes(session, _viewer)
 
 
+@st.cache_resource(show_spinner=False)
+def _case_facts_cache():
+    from governance.facts import CaseFactsCache
+
+    return CaseFactsCache(session_factory(engine()))
+
+
+def warm_case_facts() -> None:
+    """Read the district's case facts in the background if no filter has yet: the first
+    filter change then finds them ready instead of reading a million cases."""
+    import threading
+
+    cache = _case_facts_cache()
+    if not cache.is_read:
+        factory = session_factory(engine())
+
+        def read():
+            with factory() as session:
+                cache.current(session)
+
+        threading.Thread(target=read, daemon=True, name="linpu-case-facts-warm").start()
+
+
 def viewer_key(viewer) -> tuple:
     """What identifies a viewer's scope, for cache keys."""
     return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)))
@@ -158,8 +181,9 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     open_filter = Filters(filters.start, filters.end, filters.categories, open_states, filters.grid_codes)
     base = district_base(_viewer, viewer_key, data_epoch)
     result = _read_in_parallel({
-        "summary": lambda s: queries.grid_loop_summary(s, _viewer, filters=case_filter,
-                                                       min_cases_for_rank=min_cases, checks=base["checks"]),
+        "summary": lambda s: queries.grid_loop_summary(
+            s, _viewer, filters=case_filter, min_cases_for_rank=min_cases, checks=base["checks"],
+            facts=_case_facts_cache().current(s) if queries.needs_counting(case_filter) else None),
         # Only "closed" chosen: no open case to draw.
         "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter(),
                                                 limit=CASE_POINT_LIMIT, urgent_first=True))
@@ -197,16 +221,13 @@ def supervisor_map(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def supervisor_series(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int) -> pd.DataFrame:
-    """Cases raised and closed per category and week: the two day counts read side by side
-    (at city scale each reads a million index entries), then summed into weeks."""
+    """Cases raised and closed per category and week, counted from the case facts."""
     from governance import queries
 
     case_filter = filters.case_filter()
-    result = _read_in_parallel({
-        event: (lambda s, event=event: queries.category_day_counts(s, _viewer, filters=case_filter, event=event))
-        for event in ("raised", "closed")
-    })
-    return queries.series_from_day_counts(result["raised"], result["closed"], "W")
+    with _session() as session:
+        return queries.category_series(session, _viewer, filters=case_filter, freq="W",
+                                       facts=_case_facts_cache().current(session))
 
 
 def _grids_key(grids: gpd.GeoDataFrame) -> tuple:

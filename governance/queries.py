@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -79,6 +80,9 @@ from governance.models import (
 from governance.permissions import Viewer, require_grid
 from governance.spatial import UTCDateTime, ewkb, from_ewkb, utc_day, utc_text
 from governance.stats import FIGURES, closed_figures, frame_of
+
+if TYPE_CHECKING:
+    from governance.facts import CaseFacts
 
 LOOP_COLUMNS = [state.value for state in STATE_SEVERITY_ORDER]
 OPEN_COLUMNS = [state.value for state in OPEN_STATES]
@@ -299,6 +303,12 @@ def _one_category_only(filters: CaseFilter) -> bool:
     return len(filters.categories) == 1 and not (filters.start or filters.end or filters.states)
 
 
+def needs_counting(filters: CaseFilter | None) -> bool:
+    """Whether :func:`grid_loop_summary` under these filters counts cases (no kept figure
+    serves them), so that a :class:`~governance.facts.CaseFacts` would spare the count."""
+    return not (filters is None or filters.is_empty or _one_category_only(filters))
+
+
 def grid_loop_summary(
     session: Session,
     viewer: Viewer,
@@ -307,6 +317,7 @@ def grid_loop_summary(
     now: datetime | None = None,
     min_cases_for_rank: int = 5,
     checks: pd.DataFrame | None = None,
+    facts: CaseFacts | None = None,
 ) -> pd.DataFrame:
     """One row per grid in scope: the loop's counts and how well the grid closes it.
 
@@ -317,7 +328,9 @@ def grid_loop_summary(
     with zeros, so a quiet grid is visibly quiet.  Filters restrict the cases
     (created in [start, end), categories, states) and the grids (codes).
     ``checks`` are :func:`checks_due_counts` read before, if the caller keeps
-    them: they do not depend on the case filters.
+    them: they do not depend on the case filters.  ``facts``, a current
+    :class:`~governance.facts.CaseFacts`, answers the filters no kept figure
+    serves (dates, several categories, states) without counting every case.
     """
     now = _clock(now)
     scope = _scope(session, viewer, filters)
@@ -333,10 +346,13 @@ def grid_loop_summary(
         )
     else:
         rows = session.execute(select(Grid.id, Grid.code, Grid.n_shops).where(scope).order_by(Grid.code)).all()
-        closed = closed_figures(
-            session,
-            where=[*_district_scope(session, viewer, filters), *_case_conditions(filters)],
-        )
+        if facts is not None:  # every grid's figures; the join below keeps those in scope
+            closed = facts.closed_figures(filters)
+        else:
+            closed = closed_figures(
+                session,
+                where=[*_district_scope(session, viewer, filters), *_case_conditions(filters)],
+            )
         summary = frame_of(rows, columns=["grid_id", "code", "n_shops"]).set_index("grid_id").join(closed)
     summary = summary.join(_open_figures(session, viewer, filters, now))
     counts = [*OPEN_COLUMNS, "overdue", *(f for f in FIGURES if f != "median_days_to_close")]
@@ -624,12 +640,16 @@ def checks_due(session: Session, viewer: Viewer, *, now: datetime | None = None)
 
 
 def category_day_counts(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None,
-                        event: str = "raised") -> pd.DataFrame:
+                        event: str = "raised", facts: CaseFacts | None = None) -> pd.DataFrame:
     """Cases in scope per category and UTC day of an event: ``raised`` or ``closed``.
 
     Columns: category, day (``YYYY-MM-DD``), n.  A few thousand rows for a
-    city's two years, counted by the database (ix_cases_facts covers it).
+    city's two years, counted by the database (ix_cases_facts covers it), or
+    from ``facts`` (a current :class:`~governance.facts.CaseFacts`) when the
+    whole district is in scope.
     """
+    if facts is not None and viewer.is_district_wide and not (filters and filters.grid_codes):
+        return facts.category_day_counts(filters, event=event)
     column = {"raised": Case.created_at, "closed": Case.closed_at}[event]
     conditions = [*_case_conditions(filters), *_district_scope(session, viewer, filters), column.is_not(None)]
     day = utc_day(column)
@@ -661,7 +681,7 @@ def series_from_day_counts(raised: pd.DataFrame, closed: pd.DataFrame, freq: str
 
 
 def category_series(session: Session, viewer: Viewer, *, filters: CaseFilter | None = None,
-                    freq: str = "W") -> pd.DataFrame:
+                    freq: str = "W", facts: CaseFacts | None = None) -> pd.DataFrame:
     """Cases raised and closed per period (pandas ``freq``) and category, in scope.
 
     The database counts per UTC day and category (``category_day_counts``);
@@ -669,8 +689,8 @@ def category_series(session: Session, viewer: Viewer, *, filters: CaseFilter | N
     caller with two connections may run the two counts side by side.
     """
     return series_from_day_counts(
-        category_day_counts(session, viewer, filters=filters, event="raised"),
-        category_day_counts(session, viewer, filters=filters, event="closed"),
+        category_day_counts(session, viewer, filters=filters, event="raised", facts=facts),
+        category_day_counts(session, viewer, filters=filters, event="closed", facts=facts),
         freq,
     )
 

@@ -154,3 +154,6 @@ if st.toggle(t("sup.warnings_early"), value=False, key="sup-early"):
     warnings = data.early_warnings(viewer, data.viewer_key(viewer), data.epoch())
     st.caption(f"{len(warnings)}")
     st.dataframe(warnings.head(5000), hide_index=True, width="stretch")
+
+# Last, once the page is drawn: the first filter change then finds the case facts read.
+data.warm_case_facts()

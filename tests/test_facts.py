@@ -1,0 +1,106 @@
+"""The in-memory case facts give the figures the database counts, and follow its changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from governance.catalog import Category
+from governance.db import session_factory, transaction
+from governance.facts import CaseFacts, CaseFactsCache
+from governance.models import Grid
+from governance.queries import CaseFilter, _case_conditions, category_day_counts, grid_loop_summary
+from governance.stats import closed_figures
+from governance.testing import IN_G002
+from governance.workflow import rate_case
+from tests.test_queries import NOW, _file, _walk, busy, world  # noqa: F401  (fixtures)
+
+FILTERS = [
+    None,
+    CaseFilter(start=NOW - timedelta(days=19, hours=12), end=NOW - timedelta(days=4)),
+    CaseFilter(categories=("noise", "gas")),
+    CaseFilter(states=("closed",), start=NOW - timedelta(days=30)),
+    CaseFilter(categories=("fire_exit",)),  # nothing raised
+]
+
+
+def _g001(session) -> int:
+    return session.scalar(select(Grid.id).where(Grid.code == "G001"))
+
+
+def _same_figures(facts: CaseFacts, session, filters) -> None:
+    counted = closed_figures(session, where=_case_conditions(filters))
+    kept = facts.closed_figures(filters)
+    pd.testing.assert_frame_equal(kept.sort_index(), counted.sort_index(), check_dtype=False, check_names=False,
+                                  check_index_type=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=["none", "dates", "two-categories", "closed-since", "empty"])
+def test_facts_give_the_figures_the_database_counts(busy, filters):
+    engine, _, v = busy
+    with transaction(engine) as session:
+        facts = CaseFacts.read(session)
+        _same_figures(facts, session, filters)
+        for event in ("raised", "closed"):
+            pd.testing.assert_frame_equal(
+                facts.category_day_counts(filters, event=event).sort_values(["category", "day"]).reset_index(drop=True),
+                category_day_counts(session, v["supervisor"], filters=filters, event=event)
+                .sort_values(["category", "day"]).reset_index(drop=True),
+                check_dtype=False,
+            )
+        g001 = facts.closed_figures(FILTERS[1]).loc[_g001(session)]
+    # From day -19.5 to day -4: the closed cases of days -19 and -18 (on time), the reopened
+    # one of day -15 (closed, not on time) and the overdue warning of day -10.
+    assert (g001["total"], g001["closed"], g001["closed_on_time"], g001["reopen_count"]) == (4, 3, 2, 1)
+
+
+def test_summary_under_a_date_range_is_the_same_from_facts_and_from_counting(busy):
+    engine, _, v = busy
+    filters = CaseFilter(start=NOW - timedelta(days=21), categories=("noise", "gas"))
+    with transaction(engine) as session:
+        facts = CaseFacts.read(session)
+        counted = grid_loop_summary(session, v["supervisor"], now=NOW, filters=filters)
+        from_facts = grid_loop_summary(session, v["supervisor"], now=NOW, filters=filters, facts=facts)
+        # A grid leader's scope: the district's facts, only their grid shown.
+        own = grid_loop_summary(session, v["leader1"], now=NOW, filters=filters, facts=facts)
+    pd.testing.assert_frame_equal(from_facts, counted)
+    assert own["code"].tolist() == ["G001"]
+    assert own.iloc[0]["closed"] == counted.set_index("code").loc["G001", "closed"] == 5
+
+
+def test_the_cache_follows_every_kind_of_change_and_rereads_nothing_otherwise(busy):
+    engine, _, v = busy
+    lead = v["leader1"]
+    cache = CaseFactsCache(session_factory(engine))
+    since = CaseFilter(start=NOW - timedelta(days=30))
+    with transaction(engine) as session:
+        request = _file(session, lead, at=NOW - timedelta(days=3), kind="service_request")
+        _walk(session, lead, request, ["take_on", "resolve", "confirm"], start=NOW - timedelta(days=3))
+        waiting = _file(session, lead, at=NOW - timedelta(days=2), category="gas")
+    with transaction(engine) as session:
+        first = cache.current(session)
+        assert cache.current(session) is first  # nothing changed: the same copy
+        g001 = _g001(session)
+        before = first.closed_figures(since).loc[g001]
+        everywhere = first.closed_figures(since)["total"].sum()
+    # Each mark moves alone: a rating, a case moved on, a case raised.
+    for change in (
+        lambda session: rate_case(session, case_id=request.id, rating=4, now=NOW),
+        lambda session: _walk(session, lead, waiting, ["take_on", "resolve", "confirm"], start=NOW - timedelta(days=2)),
+        lambda session: _file(session, v["leader2"], at=NOW - timedelta(hours=3), point=IN_G002, category="gas"),
+    ):
+        with transaction(engine) as session:
+            change(session)
+        with transaction(engine) as session:
+            updated = cache.current(session)
+            assert updated is not first and updated.marks != first.marks
+            _same_figures(updated, session, since)
+            _same_figures(updated, session, CaseFilter(categories=(Category.GAS.value,)))
+        first = updated
+    after = updated.closed_figures(since).loc[g001]
+    assert (after["total"], after["closed"], after["rating_count"]) == (
+        before["total"], before["closed"] + 1, before["rating_count"] + 1)
+    assert updated.closed_figures(since)["total"].sum() == everywhere + 1  # the case raised in G002
