@@ -220,8 +220,7 @@ class CaseFactsCache:
         try:
             with self._factory() as session:
                 fresh = CaseFacts.read(session)
-            with self._lock:
-                with self._factory() as session:
-                    self._facts = fresh.updated(session)  # what committed while it read
+            with self._lock, self._factory() as session:
+                self._facts = fresh.updated(session)  # what committed while it read
         finally:
             self._rereading = False

@@ -16,7 +16,11 @@ from governance.queries import CaseFilter, _case_conditions, category_day_counts
 from governance.stats import closed_figures
 from governance.testing import IN_G002
 from governance.workflow import rate_case
-from tests.test_queries import NOW, _file, _walk, busy, world  # noqa: F401  (fixtures)
+from tests import test_queries
+from tests.test_queries import NOW, _file, _walk
+
+# The small district with a busy week of cases (tests.test_queries), as fixtures here.
+world, busy = test_queries.world, test_queries.busy
 
 FILTERS = [
     None,

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard.auth import NOTICE_KEY, TOKEN_KEY
 from dashboard.context import engine, language
+from dashboard.data import warm_case_facts
 from dashboard.i18n import translate
 from governance.db import session_factory
 from governance.login import AccountLocked, BadCredentials, SignInError, demo_accounts, sign_in
@@ -59,3 +60,7 @@ if get_settings().demo_mode:
             if names:
                 shown = names if len(names) <= 6 else [*names[:5], "…"]
                 st.markdown(f"**{t(f'role.{role}')}**: " + ", ".join(f"`{n}`" for n in shown))
+
+# Read the district's case facts while the user signs in, so a supervisor's first filter
+# change does not wait for a million cases (see governance.facts).
+warm_case_facts()
