@@ -224,7 +224,7 @@ def measure(url: str, *, runs: int) -> dict:
     from tests.conftest import CHROMIUM_ARGS, running_app
 
     log = OUT / "dashboard-bench-streamlit.log"
-    results = {mode: {"interactive": [], "filter": [], "trends": [], "bytes": []}
+    results = {mode: {"interactive": [], "filter": [], "two": [], "trends": [], "bytes": []}
                for mode in ("cold", "first", "returning")}
     picks = iter(range(10_000))
     with running_app(url, log) as base, sync_playwright() as playwright:
@@ -242,7 +242,7 @@ def measure(url: str, *, runs: int) -> dict:
                    label=f"first visit {run + 1}")
             context.close()
         context = browser.new_context(viewport=viewport)
-        _visit(context, base, {"interactive": [], "filter": [], "trends": [], "bytes": []},
+        _visit(context, base, {"interactive": [], "filter": [], "two": [], "trends": [], "bytes": []},
                category=CATEGORY_LABELS[next(picks) % 10], label="returning visit 0 (fills the HTTP cache)")
         for run in range(runs):
             _visit(context, base, results["returning"], category=CATEGORY_LABELS[next(picks) % 10],
@@ -298,9 +298,8 @@ def measure_date_ranges(url: str, *, days_back: list[int]) -> list[tuple[int, fl
 
 
 def _visit(context, base: str, into: dict, *, category: str, label: str, screenshot: bool = False) -> None:
-    """One visit: sign in, pick ``category``, open the trends tab; times appended to ``into``."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+    """One visit: sign in, pick ``category``, then a second one, open the trends tab; times
+    appended to ``into``."""
     page = context.new_page()
     page.set_default_timeout(600_000)
     received = [0]
@@ -327,6 +326,30 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
     kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
     # A click that lands while the list is being redrawn can be lost: then the figures
     # never change; pick again (timed from the pick that took).
+    into["filter"].append(_pick_category(page, category, kpi, label))
+    # A second category: no figures are kept for two, they come from the case facts.
+    kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
+    second = CATEGORY_LABELS[(CATEGORY_LABELS.index(category) + 1) % len(CATEGORY_LABELS)]
+    into["two"].append(_pick_category(page, second, kpi, label + ", second category"))
+    start = time.perf_counter()
+    page.get_by_role("tab", name="Trends per category (weekly)").click()
+    _wait_drawn(page, chart=True)
+    into["trends"].append(time.perf_counter() - start)
+    page.close()
+    print(
+        f"  {label}: interactive {into['interactive'][-1]:.2f} s, filter ({category}) {into['filter'][-1]:.2f} s, "
+        f"second category ({second}) {into['two'][-1]:.2f} s, "
+        f"trends tab {into['trends'][-1]:.2f} s, {into['bytes'][-1] / 1e6:.2f} MB over the websocket",
+        file=sys.stderr,
+    )
+
+
+def _pick_category(page, category: str, kpi: str, label: str) -> float:
+    """Seconds from picking ``category`` in the filter until the page is drawn again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # A click that lands while the list is being redrawn can be lost: then the figures
+    # never change; pick again (timed from the pick that took).
     for _attempt in range(3):
         page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories").click()
         option = page.get_by_role("option", name=category, exact=True)
@@ -350,22 +373,11 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
             page.keyboard.press("Escape")
     else:
         raise RuntimeError("the category filter did not change the figures after three picks")
-    filter_marks = {"figures changed": time.perf_counter() - start}
-    _wait_drawn(page, marks=filter_marks, start=start)
+    marks = {"figures changed": time.perf_counter() - start}
+    _wait_drawn(page, marks=marks, start=start)
     page.keyboard.press("Escape")
-    into["filter"].append(time.perf_counter() - start)
-    print(f"  {label} filter marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in filter_marks.items()),
-          file=sys.stderr)
-    start = time.perf_counter()
-    page.get_by_role("tab", name="Trends per category (weekly)").click()
-    _wait_drawn(page, chart=True)
-    into["trends"].append(time.perf_counter() - start)
-    page.close()
-    print(
-        f"  {label}: interactive {into['interactive'][-1]:.2f} s, filter ({category}) {into['filter'][-1]:.2f} s, "
-        f"trends tab {into['trends'][-1]:.2f} s, {into['bytes'][-1] / 1e6:.2f} MB over the websocket",
-        file=sys.stderr,
-    )
+    print(f"  {label} filter marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
+    return time.perf_counter() - start
 
 
 def _load() -> str:
@@ -569,7 +581,8 @@ def _print_visits(result: dict, label: str) -> None:
         return f"{med(values):.2f} {unit} ({min(values):.2f}–{max(values):.2f})"
 
     for name, key, target in (("supervisor page interactive", "interactive", "< 4 s"),
-                              ("filter change redrawn", "filter", "< 2 s"),
+                              ("filter change redrawn (one category)", "filter", "< 2 s"),
+                              ("second category added, redrawn", "two", "< 2 s"),
                               ("trends tab opened, chart drawn", "trends", "")):
         cold = result["cold"][key][0]
         print(f"| {name} | {cold:.2f} s | {cell(result['first'][key])} | {cell(result['returning'][key])} | {target} |")

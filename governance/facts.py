@@ -196,7 +196,8 @@ class CaseFactsCache:
         self._max_age_s = max_age_s
         self._lock = threading.Lock()
         self._facts: CaseFacts | None = None
-        self._rereading = False
+        #: The background full read, while it runs (and after, until the next).
+        self.reread: threading.Thread | None = None
 
     @property
     def is_read(self) -> bool:
@@ -209,18 +210,16 @@ class CaseFactsCache:
             else:
                 self._facts = self._facts.updated(session)
             facts = self._facts
-            stale = (session.bind.dialect.name != "sqlite" and not self._rereading
+            # SQLite has one writer at a time, so its ids commit in order: no reread needed.
+            stale = (session.bind.dialect.name != "sqlite" and not (self.reread and self.reread.is_alive())
                      and time.monotonic() - facts.read_at > self._max_age_s)
             if stale:
-                self._rereading = True
-                threading.Thread(target=self._reread, daemon=True, name="linpu-case-facts").start()
+                self.reread = threading.Thread(target=self._reread, daemon=True, name="linpu-case-facts")
+                self.reread.start()
         return facts
 
     def _reread(self) -> None:
-        try:
-            with self._factory() as session:
-                fresh = CaseFacts.read(session)
-            with self._lock, self._factory() as session:
-                self._facts = fresh.updated(session)  # what committed while it read
-        finally:
-            self._rereading = False
+        with self._factory() as session:
+            fresh = CaseFacts.read(session)
+        with self._lock, self._factory() as session:
+            self._facts = fresh.updated(session)  # what committed while it read
