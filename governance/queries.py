@@ -22,11 +22,13 @@ At city scale (10,000 grids, 1,000,000 cases) every figure is still exact,
 counted from the cases, none estimated: unfiltered, the closed-work figures
 come from ``grid_stats``, and filtered to one category alone (the commonest
 filter) from ``grid_category_stats``, kept by the same writes; otherwise
-filtered, the database counts the matching cases
+filtered, from a :class:`~governance.facts.CaseFacts` when the caller keeps
+one (the dashboard does: every case's facts in memory, the same figures in
+a few tenths of a second), else the database counts the matching cases
 from ``ix_cases_facts``, a covering index led by category and creation time
 (a date range without categories names every category, so it is read as
-one range per category); durations to close are whole microseconds computed
-by the database; the trend series is counted per UTC day in the database.
+one range per category); durations to close are whole microseconds; the
+trend series is counted per UTC day, in memory or in the database.
 Per-grid × category × day aggregates were considered and not kept: at a
 hundred cases per grid over two years nearly every such cell holds one
 case, so a table of them is as long as the index and needs every write path

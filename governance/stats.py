@@ -6,7 +6,9 @@ give the same numbers by construction.  Every write that can change a figure
 (close, reopen, rating, regrid) calls ``refresh_grid_stats`` for the grids it
 touched, in the same transaction; raising a case calls ``count_raised``.  The
 same figures are kept per grid and case category (``grid_category_stats``),
-for the summary filtered to one category.
+for the summary filtered to one category.  Other filters (dates, several
+categories, states) are answered from ``governance.facts``, which holds every
+case's facts in memory and gives these same figures.
 """
 
 from __future__ import annotations
