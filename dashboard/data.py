@@ -102,25 +102,18 @@ def grid_codes(_viewer, viewer_key: tuple, data_epoch: int) -> list[str]:
 
 @st.cache_resource(show_spinner=False)
 def _case_facts_cache():
-    from governance.facts import CaseFactsCache
+    from functools import partial
 
-    return CaseFactsCache(session_factory(engine()))
+    from governance.facts import CaseFactsCache, read_in_subprocess
+
+    url = engine().url.render_as_string(hide_password=False)
+    return CaseFactsCache(session_factory(engine()), read_all=partial(read_in_subprocess, url))
 
 
 def warm_case_facts() -> None:
-    """Read the district's case facts in the background if no filter has yet: the first
-    filter change then finds them ready instead of reading a million cases."""
-    import threading
-
-    cache = _case_facts_cache()
-    if not cache.is_read:
-        factory = session_factory(engine())
-
-        def read():
-            with factory() as session:
-                cache.current(session)
-
-        threading.Thread(target=read, daemon=True, name="linpu-case-facts-warm").start()
+    """Read the district's case facts in the background (in a child process) if not yet
+    read: the first filter change then finds them ready instead of reading a million cases."""
+    _case_facts_cache().warm()
 
 
 def viewer_key(viewer) -> tuple:

@@ -21,10 +21,16 @@ background once it is ``max_age`` old.
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -190,42 +196,100 @@ class CaseFacts:
         return frame
 
 
+def read_in_subprocess(database_url: str, *, timeout_s: float = 600.0) -> CaseFacts:
+    """:meth:`CaseFacts.read` in a child Python process, handed back as a pickle.
+
+    Reading a million cases keeps one interpreter busy for seconds; in the
+    dashboard's server that would slow every user's page by holding the GIL.
+    A child process uses the other core instead, and the server only loads
+    the result (a few hundredths of a second).  The URL goes by environment,
+    not argument, so a password is not shown in the process list.
+    """
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="linpu-facts-") as folder:
+        out = Path(folder) / "facts.pickle"
+        done = subprocess.run(
+            [sys.executable, "-m", "governance.facts", str(out)],
+            env={**os.environ, _URL_VARIABLE: database_url}, capture_output=True, text=True,
+            timeout=timeout_s, check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"reading the case facts failed: {done.stderr.strip()[-2000:]}")
+        with out.open("rb") as file:
+            facts = pickle.load(file)  # written by our own child just now
+    facts.read_at = started
+    return facts
+
+
+_URL_VARIABLE = "LINPU_FACTS_DATABASE_URL"
+
+
+def _main(out: str) -> None:
+    from governance.db import make_engine, session_factory
+    # This file runs as __main__ here: pickle the classes under their importable name.
+    from governance.facts import CaseFacts as Importable
+
+    engine = make_engine(os.environ[_URL_VARIABLE])
+    with session_factory(engine)() as session:
+        facts = Importable.read(session)
+    engine.dispose()
+    with open(out, "wb") as file:
+        pickle.dump(facts, file, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class CaseFactsCache:
     """One process's :class:`CaseFacts`, brought up to date before each use; thread-safe.
 
-    ``session_factory`` opens the sessions of background reads (PostgreSQL's
-    periodic full read, see the module doc).
+    ``session_factory`` opens the sessions of background work; ``read_all``
+    makes a whole new copy (by default :meth:`CaseFacts.read` in this
+    process; the dashboard passes :func:`read_in_subprocess`).
     """
 
-    def __init__(self, session_factory: Callable[[], Session], *, max_age_s: float = 600.0) -> None:
+    def __init__(self, session_factory: Callable[[], Session], *,
+                 read_all: Callable[[], CaseFacts] | None = None, max_age_s: float = 600.0) -> None:
         self._factory = session_factory
+        self._read_all = read_all or self._read_here
         self._max_age_s = max_age_s
         self._lock = threading.Lock()
         self._facts: CaseFacts | None = None
         #: The background full read, while it runs (and after, until the next).
         self.reread: threading.Thread | None = None
 
-    @property
-    def is_read(self) -> bool:
-        return self._facts is not None
+    def _read_here(self) -> CaseFacts:
+        with self._factory() as session:
+            return CaseFacts.read(session)
 
-    def current(self, session: Session) -> CaseFacts:
+    def _start_reread(self) -> None:  # under the lock
+        if not (self.reread and self.reread.is_alive()):
+            self.reread = threading.Thread(target=self._reread, daemon=True, name="linpu-case-facts")
+            self.reread.start()
+
+    def warm(self) -> None:
+        """Start reading in the background if nothing is read yet."""
         with self._lock:
             if self._facts is None:
-                self._facts = CaseFacts.read(session)
-            else:
-                self._facts = self._facts.updated(session)
+                self._start_reread()
+
+    def current(self, session: Session) -> CaseFacts:
+        reading = self.reread
+        if self._facts is None and reading is not None:
+            reading.join()  # the first read is under way: wait for it rather than read twice
+        with self._lock:
+            if self._facts is None:  # none started, or it failed: read here
+                self._facts = self._read_all()
+            self._facts = self._facts.updated(session)
             facts = self._facts
             # SQLite has one writer at a time, so its ids commit in order: no reread needed.
-            stale = (session.bind.dialect.name != "sqlite" and not (self.reread and self.reread.is_alive())
-                     and time.monotonic() - facts.read_at > self._max_age_s)
-            if stale:
-                self.reread = threading.Thread(target=self._reread, daemon=True, name="linpu-case-facts")
-                self.reread.start()
+            if (session.bind.dialect.name != "sqlite"
+                    and time.monotonic() - facts.read_at > self._max_age_s):
+                self._start_reread()
         return facts
 
     def _reread(self) -> None:
-        with self._factory() as session:
-            fresh = CaseFacts.read(session)
+        fresh = self._read_all()
         with self._lock, self._factory() as session:
             self._facts = fresh.updated(session)  # what committed while it read
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1])

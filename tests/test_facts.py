@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from governance.catalog import Category
 from governance.db import session_factory, transaction
-from governance.facts import CaseFacts, CaseFactsCache
+from governance.facts import CaseFacts, CaseFactsCache, read_in_subprocess
 from governance.models import Case, Grid
 from governance.queries import CaseFilter, _case_conditions, category_day_counts, grid_loop_summary
 from governance.stats import closed_figures
@@ -133,3 +133,34 @@ def test_on_postgresql_a_change_that_slipped_under_the_marks_is_read_within_max_
         # ...but by the next full read.
         _same_figures(cache.current(session), session, None)
         assert cache.current(session).closed_figures()["reopen_count"].sum() == reopened + closed > reopened
+    cache.reread.join(60)  # max_age 0: each use started another; let it end before the schema goes
+
+
+def test_a_copy_read_in_a_child_process_is_the_same_as_one_read_here(busy):
+    engine, _, _ = busy
+    url = engine.url.render_as_string(hide_password=False)
+    with transaction(engine) as session:
+        here = CaseFacts.read(session)
+    there = read_in_subprocess(url)
+    assert there.marks == here.marks
+    pd.testing.assert_frame_equal(there.cases.sort_index(), here.cases.sort_index())
+    with pytest.raises(RuntimeError, match="reading the case facts failed"):
+        read_in_subprocess("not a database url")
+
+
+def test_the_dashboards_cache_warms_in_the_background_and_the_first_use_waits_for_it(busy):
+    engine, _, _ = busy
+    reads = []
+
+    def read_all():
+        reads.append(1)
+        with session_factory(engine)() as session:
+            return CaseFacts.read(session)
+
+    cache = CaseFactsCache(session_factory(engine), read_all=read_all)
+    cache.warm()
+    with transaction(engine) as session:
+        facts = cache.current(session)  # waits for the warm-up instead of reading again
+        _same_figures(facts, session, None)
+    cache.warm()  # already read: nothing more
+    assert reads == [1]
