@@ -201,8 +201,8 @@ def read_in_subprocess(database_url: str, *, timeout_s: float = 600.0) -> CaseFa
 
     Reading a million cases keeps one interpreter busy for seconds; in the
     dashboard's server that would slow every user's page by holding the GIL.
-    A child process uses the other core instead, and the server only loads
-    the result (a few hundredths of a second).  The URL goes by environment,
+    A child process, at a lower priority, uses another core instead, and the
+    server only loads the result (a few hundredths of a second).  The URL goes by environment,
     not argument, so a password is not shown in the process list.
     """
     started = time.monotonic()
@@ -229,6 +229,8 @@ def _main(out: str) -> None:
     # This file runs as __main__ here: pickle the classes under their importable name.
     from governance.facts import CaseFacts as Importable
 
+    # Behind whatever serves users on this machine (the server's own pages, a browser).
+    os.nice(10)
     engine = make_engine(os.environ[_URL_VARIABLE])
     with session_factory(engine)() as session:
         facts = Importable.read(session)
