@@ -100,14 +100,18 @@ def grid_codes(_viewer, viewer_key: tuple, data_epoch: int) -> list[str]:
         return queries.grid_codes(session, _viewer)
 
 
-@st.cache_resource(show_spinner=False)
 def _case_facts_cache():
+    return _case_facts_cache_for(engine().url.render_as_string(hide_password=False))
+
+
+@st.cache_resource(show_spinner=False)
+def _case_facts_cache_for(database_url: str):
+    """One copy per database, kept for the life of the server process."""
     from functools import partial
 
     from governance.facts import CaseFactsCache, read_in_subprocess
 
-    url = engine().url.render_as_string(hide_password=False)
-    return CaseFactsCache(session_factory(engine()), read_all=partial(read_in_subprocess, url))
+    return CaseFactsCache(session_factory(engine()), read_all=partial(read_in_subprocess, database_url))
 
 
 def warm_case_facts() -> None:
@@ -173,10 +177,12 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
                         if s in {s.value for s in OPEN_STATES})
     open_filter = Filters(filters.start, filters.end, filters.categories, open_states, filters.grid_codes)
     base = district_base(_viewer, viewer_key, data_epoch)
+    # Looked up here: the reads below run in worker threads, outside Streamlit's context.
+    facts = _case_facts_cache() if queries.needs_counting(case_filter) else None
     result = _read_in_parallel({
         "summary": lambda s: queries.grid_loop_summary(
             s, _viewer, filters=case_filter, min_cases_for_rank=min_cases, checks=base["checks"],
-            facts=_case_facts_cache().current(s) if queries.needs_counting(case_filter) else None),
+            facts=facts.current(s) if facts is not None else None),
         # Only "closed" chosen: no open case to draw.
         "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter(),
                                                 limit=CASE_POINT_LIMIT, urgent_first=True))

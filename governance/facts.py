@@ -226,6 +226,7 @@ _URL_VARIABLE = "LINPU_FACTS_DATABASE_URL"
 
 def _main(out: str) -> None:
     from governance.db import make_engine, session_factory
+
     # This file runs as __main__ here: pickle the classes under their importable name.
     from governance.facts import CaseFacts as Importable
 
