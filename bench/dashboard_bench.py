@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from sqlalchemy import insert
+from sqlalchemy import insert, make_url, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,12 +64,13 @@ PASSWORD = "bench-pass"
 
 
 def build_city_db(
-    path: Path, *, n_grids: int, shops_per_grid: int, n_cases: int, seed: int = 0
+    url: str, *, n_grids: int, shops_per_grid: int, n_cases: int, seed: int = 0
 ) -> None:
-    """Write the synthetic city into a new SQLite file at ``path``."""
+    """Write the synthetic city into the empty database at ``url`` (a SQLite file is made anew)."""
     rng = np.random.default_rng(seed)
-    path.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{path}")
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    engine = make_engine(url)
     upgrade(engine)
     now = datetime.now(UTC)
     side = int(np.ceil(np.sqrt(n_grids)))
@@ -527,35 +528,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--date-ranges-only", action="store_true", help="skip the visits; date ranges only")
     parser.add_argument("--server", action="store_true",
                         help="measure the reads and AppTest runs of the page (no browser)")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to build in and measure "
+                        "(default: a SQLite file under bench/out/)")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"city-{args.grids}-{args.shops_per_grid}-{args.cases}.sqlite3"
-    if args.rebuild or not path.exists():
+    url = args.database_url or f"sqlite:///{path}"
+    if args.database_url:
+        with make_engine(url).connect() as connection:
+            built = connection.execute(text("SELECT to_regclass('cases') IS NOT NULL")).scalar()
+    else:
+        built = path.exists()
+    if args.rebuild or not built:
         start = time.perf_counter()
-        build_city_db(
-            path, n_grids=args.grids, shops_per_grid=args.shops_per_grid, n_cases=args.cases
-        )
-        print(f"built {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        build_city_db(url, n_grids=args.grids, shops_per_grid=args.shops_per_grid, n_cases=args.cases)
+        print(f"built {make_url(url).render_as_string()} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.build_only:
         return
     # A database built before a schema change gets the new migrations (indexes).
-    migrated = make_engine(f"sqlite:///{path}")
+    migrated = make_engine(url)
     upgrade(migrated)
     fill_derived(migrated)
     migrated.dispose()
     if args.server:
         print(f"\nServer side, {platform.machine()}, {os.cpu_count()} CPUs, Python "
-              f"{platform.python_version()}, SQLite\n")
+              f"{platform.python_version()}, {make_url(url).get_backend_name()}\n")
         print("| what | wall | CPU | load avg (1 min) | note |")
         print("|---|---|---|---|---|")
-        for name, wall, cpu, load, note in measure_server(f"sqlite:///{path}"):
+        for name, wall, cpu, load, note in measure_server(url):
             print(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {load} | {note} |")
         return
     if args.date_ranges_only:
         args.runs = 0
-    result = None if args.runs == 0 else measure(f"sqlite:///{path}", runs=args.runs)
+    result = None if args.runs == 0 else measure(url, runs=args.runs)
     cpu = platform.processor() or platform.machine()
-    print(f"\nMachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite, "
+    print(f"\nMachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {make_url(url).get_backend_name()}, "
           f"load average {_load()} after the run\n")
     label = (
         f"{args.grids:,} grids, {args.grids * args.shops_per_grid:,} shops, {args.cases:,} cases"
@@ -563,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
     if result is not None:
         _print_visits(result, label)
     if args.date_ranges:
-        ranges = measure_date_ranges(f"sqlite:///{path}", days_back=args.date_ranges)
+        ranges = measure_date_ranges(url, days_back=args.date_ranges)
         print("\n| date range (returning visit, nothing else filtered) | filter change redrawn | target |")
         print("|---|---|---|")
         for days, seconds in ranges:
