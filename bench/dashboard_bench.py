@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/dashboard_bench.py [--grids 10000] [--shops-per-grid 10] [--cases 1000000]
 
-Builds (once, cached under bench/out/) a SQLite database of a synthetic city:
+Builds (once, cached under bench/out/; or in the empty PostgreSQL database
+given by ``--database-url``) a database of a synthetic city:
 a lattice of square grids near Quanzhou, shops in each, cases over two years
 (about 3 % open, the rest closed; no per-case history rows, which the page
 does not read except for one chosen case), then starts the app, signs in as
@@ -12,7 +13,8 @@ a supervisor in headless Chromium and measures
   canvas and ranking table (the open tab) are drawn and the app has finished
   running (argon2 verification, about 0.1 s, included);
 - *filter change*: from picking a category in the filter until the rerun has
-  finished and the map and the ranking are drawn again;
+  finished and the map and the ranking are drawn again; then the same for a
+  second category added (no kept figures: served by the case facts);
 - *trends tab*: from clicking the trends tab until its chart is drawn;
 
 each for ``--runs`` first visits (a new browser profile each: Streamlit's
@@ -21,7 +23,8 @@ returning visits (one profile, whose HTTP cache keeps them, as a
 supervisor's own browser does), after one visit on cold server caches,
 reported apart.  Every filter change picks a category the server has not
 counted within its cache's minute.  Then date-range filters of several
-lengths (``--date-ranges``), the slowest kind, each on a fresh page.  Prints
+lengths (``--date-ranges``; ``--date-ranges-only`` skips the visits), each
+on a fresh page.  Prints
 Markdown tables for BENCHMARKS.md.  Not a timed test.
 
 ``--server`` measures the server side instead, in this process (no browser):
