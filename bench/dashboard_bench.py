@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from sqlalchemy import insert, make_url, text
+from sqlalchemy import insert, make_url, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -201,8 +201,6 @@ def fill_derived(engine) -> None:
     """The routine checks due per shop and the stored figures per grid and category, as
     adopting a grid generation keeps them in a real database (the grids here are inserted
     directly, and a database built before a figure was kept lacks it)."""
-    from sqlalchemy import select
-
     from governance.models import CheckDue, GridCategoryStats
     from governance.stats import refresh_check_due, refresh_grid_stats
 
@@ -438,6 +436,24 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
     for name, read in reads.items():
         with factory() as session:
             frame = timed(name, lambda read=read, session=session: read(session))
+        results[-1] = (*results[-1][:4], f"{len(frame):,} rows")
+    # A grid leader's page reads the same functions for one grid (no account needed to time them).
+    from governance.catalog import Role
+    from governance.permissions import Viewer
+
+    with factory() as session:
+        grid_id = session.scalar(select(Grid.id).where(Grid.code == "G04242"))
+    leader = Viewer(None, "bench-leader", Role.GRID_LEADER, frozenset({grid_id}))
+    leader_reads = {
+        "current_grids": lambda s: queries.current_grids(s, leader),
+        "grid_loop_summary": lambda s: queries.grid_loop_summary(s, leader),
+        "open_shops": lambda s: queries.open_shops(s, leader),
+        "cases_frame": lambda s: queries.cases_frame(s, leader),
+        "checks_due": lambda s: queries.checks_due(s, leader),
+    }
+    for name, read in leader_reads.items():
+        with factory() as session:
+            frame = timed(f"grid leader (one grid): {name}", lambda read=read, session=session: read(session))
         results[-1] = (*results[-1][:4], f"{len(frame):,} rows")
     from governance.facts import CaseFacts
 

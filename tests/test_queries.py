@@ -325,6 +325,22 @@ def test_stored_check_due_counts_agree_with_counting_live(world):
     assert stored[2].set_index("code").loc["G001", "checks_overdue"] == 2  # electricity, gas; construction lapsed
 
 
+def test_an_open_construction_case_puts_that_shops_construction_check_on_its_leaders_list(world):
+    engine, district, v = world
+    own, other = district.shop_codes["G001"], district.shop_codes["G002"]
+    with transaction(engine) as session:
+        before = checks_due(session, v["leader1"], now=NOW)
+        for leader, shop, point in ((v["leader1"], own, IN_G001), (v["leader2"], other, IN_G002)):
+            file_case(session, leader, kind="patrol", category="construction", severity="medium", title="t",
+                      lon=point[0], lat=point[1], shop_code=shop, now=NOW - timedelta(hours=2))
+        after = checks_due(session, v["leader1"], now=NOW)
+        everyone = checks_due(session, v["supervisor"], now=NOW)
+    assert "construction" not in set(before["category"])
+    added = after[after["category"] == "construction"]
+    assert added["shop_code"].tolist() == [own] and set(after["grid_code"]) == {"G001"}
+    assert set(everyone.loc[everyone["category"] == "construction", "shop_code"]) == {own, other}
+
+
 def test_shops_written_in_bulk_by_an_import_get_their_checks_due(world):
     engine, district, v = world
     import shapely
