@@ -24,9 +24,9 @@ N_GRIDS = 600
 
 @pytest.fixture(scope="module")
 def city_url(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("city") / "city.sqlite3"
-    build_city_db(path, n_grids=N_GRIDS, shops_per_grid=1, n_cases=6000)
-    return f"sqlite:///{path}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('city') / 'city.sqlite3'}"
+    build_city_db(url, n_grids=N_GRIDS, shops_per_grid=1, n_cases=6000)
+    return url
 
 
 @pytest.fixture
