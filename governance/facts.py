@@ -3,10 +3,10 @@
 The loop summary under a date range or several categories cannot be read
 from kept figures: the median time to close does not add up across months or
 categories, so the database would count every case in the range on every
-filter change (1.5 s for half a year of a city's million cases).  Instead
-one process keeps the few facts each figure needs of every case as columns
-in memory (about 40 bytes a case) and answers any filter with vectorised
-pandas in a few tens of milliseconds.  The numbers are those of
+filter change (1.5 s for a year of a city's million cases).  Instead one
+process keeps the few facts each figure needs of every case as columns in
+memory (about 60 bytes a case) and answers any filter with vectorised
+pandas in a few tenths of a second at most.  The numbers are those of
 ``stats.closed_figures`` over the same cases (tests hold both to it).
 
 The copy follows the database by what only ever grows: every change to a
@@ -202,8 +202,8 @@ def read_in_subprocess(database_url: str, *, timeout_s: float = 600.0) -> CaseFa
     Reading a million cases keeps one interpreter busy for seconds; in the
     dashboard's server that would slow every user's page by holding the GIL.
     A child process, at a lower priority, uses another core instead, and the
-    server only loads the result (a few hundredths of a second).  The URL goes by environment,
-    not argument, so a password is not shown in the process list.
+    server only loads the result (a few hundredths of a second).  The URL goes
+    by environment, not argument, so a password is not shown in the process list.
     """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="linpu-facts-") as folder:
@@ -245,7 +245,8 @@ class CaseFactsCache:
 
     ``session_factory`` opens the sessions of background work; ``read_all``
     makes a whole new copy (by default :meth:`CaseFacts.read` in this
-    process; the dashboard passes :func:`read_in_subprocess`).
+    process; the dashboard passes :func:`read_in_subprocess`).  Should a
+    background read fail, the first use reads in this process instead.
     """
 
     def __init__(self, session_factory: Callable[[], Session], *,
@@ -278,8 +279,9 @@ class CaseFactsCache:
         if self._facts is None and reading is not None:
             reading.join()  # the first read is under way: wait for it rather than read twice
         with self._lock:
-            if self._facts is None:  # none started, or it failed: read here
-                self._facts = self._read_all()
+            if self._facts is None:
+                # None started: read the usual way; one started and failed: read here.
+                self._facts = self._read_all() if reading is None else self._read_here()
             self._facts = self._facts.updated(session)
             facts = self._facts
             # SQLite has one writer at a time, so its ids commit in order: no reread needed.
@@ -289,7 +291,11 @@ class CaseFactsCache:
         return facts
 
     def _reread(self) -> None:
-        fresh = self._read_all()
+        try:
+            fresh = self._read_all()
+        except Exception as exc:  # said and survived: the next use reads again
+            print(f"linpu: {exc}; the next use reads the case facts in the server", file=sys.stderr)
+            return
         with self._lock, self._factory() as session:
             self._facts = fresh.updated(session)  # what committed while it read
 

@@ -204,7 +204,6 @@ def _micros_between_postgresql(element, compiler, **kw):
     return f"CAST(EXTRACT(EPOCH FROM ({end}) - ({start})) * 1000000 AS BIGINT)"
 
 
-
 class median_micros_between(FunctionElement):
     """Per group, the median of whole microseconds from ``start`` to ``end``, as a float.
 

@@ -164,3 +164,16 @@ def test_the_dashboards_cache_warms_in_the_background_and_the_first_use_waits_fo
         _same_figures(facts, session, None)
     cache.warm()  # already read: nothing more
     assert reads == [1]
+
+
+def test_when_the_background_read_fails_the_first_use_reads_here(busy):
+    engine, _, _ = busy
+
+    def broken():
+        raise RuntimeError("reading the case facts failed: the child could not connect")
+
+    cache = CaseFactsCache(session_factory(engine), read_all=broken)
+    cache.warm()
+    cache.reread.join(60)
+    with transaction(engine) as session:
+        _same_figures(cache.current(session), session, None)
