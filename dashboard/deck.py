@@ -268,7 +268,8 @@ def district_deck(
         if as_polygons and len(hot):
             layers.append(pdk.Layer(
                 "PolygonLayer", id="hotspots",
-                data=pd.DataFrame({"k": hot_class, "polygon": _rings(hot.geometry)}), get_polygon="polygon",
+                data=[{"k": int(k), "polygon": ring} for k, ring in zip(hot_class, _rings(hot.geometry), strict=True)],
+                get_polygon="polygon",
                 filled=False, stroked=True, get_line_color=_pick("k", [list(HOTSPOT_COLOURS[c]) + [255] for c in classes]),
                 get_line_width=3, line_width_units="'pixels'", pickable=False,
             ))
