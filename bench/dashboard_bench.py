@@ -254,6 +254,27 @@ def measure(url: str, *, runs: int) -> dict:
     return results
 
 
+def _fill_sign_in(page, base: str) -> None:
+    """Open the app in English and type the supervisor's credentials (the caller clicks)."""
+    page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
+    page.get_by_role("textbox", name="User name").fill("supervisor")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+
+
+def _figures(page) -> str:
+    """The figures line above the map ("Open … · overdue …")."""
+    return page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
+
+
+def _wait_figures_changed(page, old: str) -> None:
+    """Until the figures line above the map differs from ``old``: the new run has drawn it."""
+    page.wait_for_function(
+        "(old) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+        ".some(e => e.innerText.startsWith('Open ') && e.innerText !== old)",
+        arg=old, timeout=60_000,
+    )
+
+
 def measure_date_ranges(url: str, *, days_back: list[int]) -> list[tuple[int, float]]:
     """(days, seconds): from closing the date picker on "the last ``days`` days" until the
     page is drawn again, on the unfiltered page of a returning visit.  A date range is
@@ -273,24 +294,18 @@ def measure_date_ranges(url: str, *, days_back: list[int]) -> list[tuple[int, fl
         for days in [days_back[0], *days_back]:  # the first fills the HTTP and server caches
             page = context.new_page()
             page.set_default_timeout(600_000)
-            page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
-            page.get_by_role("textbox", name="User name").fill("supervisor")
-            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            _fill_sign_in(page, base)
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="District supervision").wait_for()
             _wait_drawn(page)
-            kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
+            kpi = _figures(page)
             today = date.today()
             for field, day in (("start", today - timedelta(days=days)), ("end", today)):
                 page.get_by_role("spinbutton", name=f"year, Raised between {field} date").click()
                 page.keyboard.type(day.strftime("%Y%m%d"))
             start = time.perf_counter()
             page.keyboard.press("Escape")  # closes the calendar: the range is sent
-            page.wait_for_function(
-                "(old) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-                ".some(e => e.innerText.startsWith('Open ') && e.innerText !== old)",
-                arg=kpi, timeout=60_000,
-            )
+            _wait_figures_changed(page, kpi)
             _wait_drawn(page)
             out.append((days, time.perf_counter() - start))
             print(f"  date range, last {days} days: {out[-1][1]:.2f} s", file=sys.stderr)
@@ -309,9 +324,7 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
         "websocket",
         lambda ws: ws.on("framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload))),
     )
-    page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
-    page.get_by_role("textbox", name="User name").fill("supervisor")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    _fill_sign_in(page, base)
     # The session lives in the websocket connection: a reload would sign out, so
     # "interactive" runs from the sign-in click to the supervisor page fully drawn.
     received[0] = 0
@@ -325,14 +338,10 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
     print(f"  {label} marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
     if screenshot:
         page.screenshot(path=str(OUT / "supervisor-city.png"))
-    kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
-    # A click that lands while the list is being redrawn can be lost: then the figures
-    # never change; pick again (timed from the pick that took).
-    into["filter"].append(_pick_category(page, category, kpi, label))
+    into["filter"].append(_pick_category(page, category, label))
     # A second category: no figures are kept for two, they come from the case facts.
-    kpi = page.get_by_text(re.compile(r"^Open \d+ · overdue")).inner_text()
     second = CATEGORY_LABELS[(CATEGORY_LABELS.index(category) + 1) % len(CATEGORY_LABELS)]
-    into["two"].append(_pick_category(page, second, kpi, label + ", second category"))
+    into["two"].append(_pick_category(page, second, label + ", second category"))
     start = time.perf_counter()
     page.get_by_role("tab", name="Trends per category (weekly)").click()
     _wait_drawn(page, chart=True)
@@ -346,10 +355,11 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
     )
 
 
-def _pick_category(page, category: str, kpi: str, label: str) -> float:
+def _pick_category(page, category: str, label: str) -> float:
     """Seconds from picking ``category`` in the filter until the page is drawn again."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    kpi = _figures(page)
     # A click that lands while the list is being redrawn can be lost: then the figures
     # never change; pick again (timed from the pick that took).
     for _attempt in range(3):
@@ -363,12 +373,7 @@ def _pick_category(page, category: str, kpi: str, label: str) -> float:
         start = time.perf_counter()
         option.click()
         try:
-            # Done when the figures above the map have changed and everything is drawn.
-            page.wait_for_function(
-                "(old) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-                ".some(e => e.innerText.startsWith('Open ') && e.innerText !== old)",
-                arg=kpi, timeout=60_000,
-            )
+            _wait_figures_changed(page, kpi)  # then everything is drawn, below
             break
         except PlaywrightTimeout:
             print(f"  {label}: the pick was lost, picking again", file=sys.stderr)
