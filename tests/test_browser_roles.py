@@ -111,10 +111,14 @@ def test_grid_leader_on_a_phone_files_a_case_and_moves_it(role_app, role_db, bro
     frame.get_by_text("Grid status (worst open case)").wait_for()
     page.screenshot(path=str(tmp_path / "leader-390.png"))
 
-    # Click inside the grid on the map: the point is taken.
+    # A click in the map's corner, off the grid: refused in words, nothing chosen.
     box = frame.locator(".leaflet-container").bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 12, box["y"] + 12)
+    page.get_by_text("That point is outside your grid; choose a point inside it.").wait_for()
+    # Click inside the grid on the map: the point is taken.
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.get_by_text(re.compile(r"Chosen point|outside your grid")).wait_for()
+    page.get_by_text(re.compile(r"^Chosen point")).wait_for()
+    assert page.get_by_text("outside your grid").count() == 0
 
     # File a patrol finding at a shop, titled with an injection attempt.
     page.get_by_role("tab", name="Report").click()
