@@ -302,10 +302,19 @@ def test_analyst_upload_shows_row_errors_before_anything_is_written(role_app, ro
     page.close()
 
 
-def test_leader_photo_that_is_not_an_image_is_refused_and_the_form_kept(role_app, role_db, browser, tmp_path):
-    fake = tmp_path / "exit.png"
-    fake.write_text("<script>alert(1)</script> not a picture")
-    title = "Fire exit blocked, photo attached"
+@pytest.mark.parametrize(("photo", "refusal"), [
+    ("exit.png", "File “exit.png” is not a JPEG, PNG or WebP image; nothing was saved."),
+    ("big.jpg", "Photo “big.jpg” is larger than 8 MB; nothing was saved."),
+], ids=["not-an-image", "too-large"])
+def test_leader_photo_that_is_not_an_image_or_too_large_is_refused_and_the_form_kept(
+    role_app, role_db, browser, tmp_path, photo, refusal
+):
+    fake = tmp_path / photo
+    if photo == "big.jpg":  # a real JPEG header, then past the default 8 MB limit
+        fake.write_bytes(b"\xff\xd8\xff\xe0" + bytes(8 * 1024 * 1024 + 1))
+    else:
+        fake.write_text("<script>alert(1)</script> not a picture")
+    title = f"Fire exit blocked, photo {photo} attached"
     page, hosts, dialogs = open_page(browser, width=390, height=844)
     sign_in(page, role_app, "leader01")
     page.get_by_role("heading", name="My grid").wait_for()
@@ -315,11 +324,11 @@ def test_leader_photo_that_is_not_an_image_is_refused_and_the_form_kept(role_app
     page.get_by_role("option").first.click()
     page.get_by_role("textbox", name="Title").fill(title)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(fake))
-    page.get_by_text("exit.png").wait_for()
+    page.get_by_text(photo).wait_for()
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("File “exit.png” is not a JPEG, PNG or WebP image; nothing was saved.").wait_for()
+    page.get_by_text(refusal).wait_for()
     assert page.get_by_role("textbox", name="Title").input_value() == title
-    page.screenshot(path=str(tmp_path / "leader-not-image.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / f"leader-refused-{photo}.png"), full_page=True)
     engine = make_engine(role_db)
     with session_factory(engine)() as session:
         assert session.scalar(select(Case.id).where(Case.title == title)) is None
