@@ -189,7 +189,7 @@ def build_city_db(
             session.execute(insert(Case), rows)
         written += n
         print(f"  cases: {written:,}/{n_cases:,}", file=sys.stderr)
-    from governance.stats import refresh_grid_stats
+    from governance.figures import refresh_grid_stats
 
     with transaction(engine) as session:
         refresh_grid_stats(session)
@@ -201,8 +201,9 @@ def fill_derived(engine) -> None:
     """The routine checks due per shop and the stored figures per grid and category, as
     adopting a grid generation keeps them in a real database (the grids here are inserted
     directly, and a database built before a figure was kept lacks it)."""
+    from governance.check_due import refresh_check_due
+    from governance.figures import refresh_grid_stats
     from governance.models import CheckDue, GridCategoryStats
-    from governance.stats import refresh_check_due, refresh_grid_stats
 
     with transaction(engine) as session:
         if session.scalar(select(CheckDue.shop_id).limit(1)) is None:
@@ -398,12 +399,12 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from governance import queries
+    from governance import check_due, grids, loop_summary, queries, trends
     from governance.catalog import OPEN_STATES
     from governance.db import session_factory
+    from governance.filters import CaseFilter
     from governance.login import issue_token
     from governance.permissions import viewer_for
-    from governance.queries import CaseFilter
     from governance.settings import get_settings
 
     results = []
@@ -422,20 +423,20 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
     now = datetime.now(UTC)
     open_states = tuple(s.value for s in OPEN_STATES)
     reads = {
-        "grid_loop_summary, no filter": lambda s: queries.grid_loop_summary(s, viewer),
-        "grid_loop_summary, one category": lambda s: queries.grid_loop_summary(
+        "grid_loop_summary, no filter": lambda s: loop_summary.grid_loop_summary(s, viewer),
+        "grid_loop_summary, one category": lambda s: loop_summary.grid_loop_summary(
             s, viewer, filters=CaseFilter(categories=("gas",))),
-        "grid_loop_summary, last 90 days": lambda s: queries.grid_loop_summary(
+        "grid_loop_summary, last 90 days": lambda s: loop_summary.grid_loop_summary(
             s, viewer, filters=CaseFilter(start=now - timedelta(days=90))),
         "cases_frame, 3,000 most urgent open cases": lambda s: queries.cases_frame(
             s, viewer, filters=CaseFilter(states=open_states), limit=3000, urgent_first=True),
-        "category_series, no filter": lambda s: queries.category_series(s, viewer),
-        "category_series, one category": lambda s: queries.category_series(
+        "category_series, no filter": lambda s: trends.category_series(s, viewer),
+        "category_series, one category": lambda s: trends.category_series(
             s, viewer, filters=CaseFilter(categories=("gas",))),
-        "category_series, last 90 days": lambda s: queries.category_series(
+        "category_series, last 90 days": lambda s: trends.category_series(
             s, viewer, filters=CaseFilter(start=now - timedelta(days=90))),
-        "current_grids": lambda s: queries.current_grids(s, viewer),
-        "grid_codes": lambda s: queries.grid_codes(s, viewer),
+        "current_grids": lambda s: grids.current_grids(s, viewer),
+        "grid_codes": lambda s: grids.grid_codes(s, viewer),
         "open_shops of one grid": lambda s: queries.open_shops(s, viewer, grid_codes=("G00042",)),
     }
     for name, read in reads.items():
@@ -450,11 +451,11 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
         grid_id = session.scalar(select(Grid.id).where(Grid.code == "G04242"))
     leader = Viewer(None, "bench-leader", Role.GRID_LEADER, frozenset({grid_id}))
     leader_reads = {
-        "current_grids": lambda s: queries.current_grids(s, leader),
-        "grid_loop_summary": lambda s: queries.grid_loop_summary(s, leader),
+        "current_grids": lambda s: grids.current_grids(s, leader),
+        "grid_loop_summary": lambda s: loop_summary.grid_loop_summary(s, leader),
         "open_shops": lambda s: queries.open_shops(s, leader),
         "cases_frame": lambda s: queries.cases_frame(s, leader),
-        "checks_due": lambda s: queries.checks_due(s, leader),
+        "checks_due": lambda s: check_due.checks_due(s, leader),
     }
     for name, read in leader_reads.items():
         with factory() as session:
@@ -474,9 +475,9 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
             "two categories": CaseFilter(categories=("gas", "electricity")),
         }.items():
             frame = timed(f"grid_loop_summary, {name}, from case facts",
-                          lambda f=filters: queries.grid_loop_summary(session, viewer, filters=f, facts=facts))
+                          lambda f=filters: loop_summary.grid_loop_summary(session, viewer, filters=f, facts=facts))
         timed("category_series, no filter, from case facts",
-              lambda: queries.category_series(session, viewer, facts=facts))
+              lambda: trends.category_series(session, viewer, facts=facts))
     engine.dispose()
 
     os.environ["LINPU_DATABASE_URL"] = url

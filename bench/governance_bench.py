@@ -43,11 +43,12 @@ from sqlalchemy import make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from governance.check_due import refresh_check_due  # noqa: E402
 from governance.db import make_engine, session_factory, transaction  # noqa: E402
+from governance.figures import refresh_grid_stats  # noqa: E402
+from governance.loop_summary import grid_loop_summary  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
 from governance.permissions import system_viewer  # noqa: E402
-from governance.queries import grid_loop_summary  # noqa: E402
-from governance.stats import refresh_check_due, refresh_grid_stats  # noqa: E402
 from governance.workflow import file_case  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

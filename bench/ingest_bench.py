@@ -55,9 +55,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.synthetic_city import make_city  # noqa: E402
 from governance.catalog import Trade  # noqa: E402
 from governance.db import make_engine, transaction  # noqa: E402
+from governance.figures import refresh_grid_stats  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
 from governance.models import Case, CaseHistory, DistrictFeature, Grid, GridGeneration, GridStats  # noqa: E402
-from governance.stats import refresh_grid_stats  # noqa: E402
 from pipelines.ingest import ingest_shops  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

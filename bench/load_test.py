@@ -65,11 +65,11 @@ from sqlalchemy import Engine, func, make_url, select, text  # noqa: E402
 from governance.catalog import MemberRole, Role  # noqa: E402
 from governance.db import make_engine, transaction  # noqa: E402
 from governance.errors import VersionConflict  # noqa: E402
+from governance.figures import refresh_grid_stats  # noqa: E402
+from governance.loop_summary import grid_loop_summary  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
 from governance.models import Case, CaseHistory, Grid, GridGeneration, GridMember, User  # noqa: E402
 from governance.permissions import system_viewer, viewer_for  # noqa: E402
-from governance.queries import grid_loop_summary  # noqa: E402
-from governance.stats import refresh_grid_stats  # noqa: E402
 from governance.workflow import file_case, transition  # noqa: E402
 
 LON0, LAT0, STEP = 118.90, 25.10, 0.002  # about 200 m grids near Quanzhou

@@ -9,15 +9,28 @@ at once and everybody else within the cache's time-to-live.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import partial
 
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
 from dashboard.context import engine
+from dashboard.deck import CASE_POINT_LIMIT, district_deck
+from geo.hotspots import contiguity, getis_ord_gi_star
+from governance import check_due, loop_summary, queries, trends, workflow
+from governance import early_warnings as warning_reads
+from governance import grids as grid_reads
+from governance.adoption import adopt_generation
+from governance.catalog import OPEN_STATES
 from governance.db import session_factory, transaction
+from governance.facts import CaseFactsCache, read_in_subprocess
+from governance.filters import CaseFilter
+from governance.models import Case
+from governance.permissions import require_supervising
 
 CACHE_TTL_S = 60
 
@@ -51,7 +64,6 @@ class Filters:
     grid_codes: tuple[str, ...] = ()
 
     def case_filter(self):
-        from governance.queries import CaseFilter
 
         return CaseFilter(
             start=datetime.combine(self.start, time.min, UTC) if self.start else None,
@@ -68,12 +80,11 @@ class Filters:
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
 def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
     """Grids, loop summary, shops and streets in the viewer's scope."""
-    from governance import queries
 
     with _session() as session:
         return {
-            "grids": queries.current_grids(session, _viewer),
-            "summary": queries.grid_loop_summary(session, _viewer),
+            "grids": grid_reads.current_grids(session, _viewer),
+            "summary": loop_summary.grid_loop_summary(session, _viewer),
             "shops": queries.open_shops(session, _viewer),
             "features": queries.district_features(session),
         }
@@ -82,22 +93,20 @@ def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
 def leader_work(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
     """A grid leader's cases and due checks."""
-    from governance import queries
 
     with _session() as session:
         return {
             "cases": queries.cases_frame(session, _viewer),
-            "checks_due": queries.checks_due(session, _viewer),
+            "checks_due": check_due.checks_due(session, _viewer),
         }
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
 def grid_codes(_viewer, viewer_key: tuple, data_epoch: int) -> list[str]:
     """The codes of the grids in the viewer's scope (for pickers)."""
-    from governance import queries
 
     with _session() as session:
-        return queries.grid_codes(session, _viewer)
+        return grid_reads.grid_codes(session, _viewer)
 
 
 def _case_facts_cache():
@@ -107,9 +116,7 @@ def _case_facts_cache():
 @st.cache_resource(show_spinner=False)
 def _case_facts_cache_for(database_url: str):
     """One copy per database, kept for the life of the server process."""
-    from functools import partial
 
-    from governance.facts import CaseFactsCache, read_in_subprocess
 
     return CaseFactsCache(session_factory(engine()), read_all=partial(read_in_subprocess, database_url))
 
@@ -128,7 +135,6 @@ def viewer_key(viewer) -> tuple:
 def _read_in_parallel(jobs: dict) -> dict:
     """Run ``{name: work(session)}`` each in its own session and thread; the database driver
     releases the GIL while a query runs, so the reads overlap."""
-    from concurrent.futures import ThreadPoolExecutor
 
     factory = session_factory(engine())  # outside the worker threads (no Streamlit context there)
 
@@ -145,11 +151,10 @@ def _read_in_parallel(jobs: dict) -> dict:
 def district_base(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
     """What the supervisor's filters do not change: the grids, their routine checks due
     and the district's features, read side by side once per data epoch."""
-    from governance import queries
 
     return _read_in_parallel({
-        "grids": lambda s: queries.current_grids(s, _viewer),
-        "checks": lambda s: queries.checks_due_counts(s, _viewer),
+        "grids": lambda s: grid_reads.current_grids(s, _viewer),
+        "checks": lambda s: check_due.checks_due_counts(s, _viewer),
         "features": lambda s: queries.district_features(s),
     })
 
@@ -167,10 +172,6 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     The trend series is :func:`supervisor_series`, read only when its tab is
     open.
     """
-    from dashboard.deck import CASE_POINT_LIMIT
-    from geo.hotspots import getis_ord_gi_star
-    from governance import queries
-    from governance.catalog import OPEN_STATES
 
     case_filter = filters.case_filter()
     open_states = tuple(s for s in (filters.states or [s.value for s in OPEN_STATES])
@@ -178,9 +179,9 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     open_filter = Filters(filters.start, filters.end, filters.categories, open_states, filters.grid_codes)
     base = district_base(_viewer, viewer_key, data_epoch)
     # Looked up here: the reads below run in worker threads, outside Streamlit's context.
-    facts = _case_facts_cache() if queries.needs_counting(case_filter) else None
+    facts = _case_facts_cache() if loop_summary.needs_counting(case_filter) else None
     result = _read_in_parallel({
-        "summary": lambda s: queries.grid_loop_summary(
+        "summary": lambda s: loop_summary.grid_loop_summary(
             s, _viewer, filters=case_filter, min_cases_for_rank=min_cases, checks=base["checks"],
             facts=facts.current(s) if facts is not None else None),
         # Only "closed" chosen: no open case to draw.
@@ -189,7 +190,7 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         if open_states and with_cases else (lambda s: pd.DataFrame()),
     })
     grids, summary = base["grids"], result["summary"]
-    layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
+    layer = loop_summary.with_loop_figures(grids, summary)
     layer["warning"] = layer["warning"].fillna(0)
     hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning",
                             weights=_contiguity(grids, _grids_key(grids)))
@@ -208,7 +209,6 @@ def supervisor_map(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int
                    language: str):
     """The supervisor's deck for one set of filters and layers, built and serialised once
     (at city scale building it takes longer than the rest of a rerun)."""
-    from dashboard.deck import district_deck
 
     bundle = supervisor_view(_viewer, viewer_key, filters, data_epoch, min_cases, with_cases=with_cases)
     grids = bundle["grids"]
@@ -221,11 +221,10 @@ def supervisor_map(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def supervisor_series(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int) -> pd.DataFrame:
     """Cases raised and closed per category and week, counted from the case facts."""
-    from governance import queries
 
     case_filter = filters.case_filter()
     with _session() as session:
-        return queries.category_series(session, _viewer, filters=case_filter, freq="W",
+        return trends.category_series(session, _viewer, filters=case_filter, freq="W",
                                        facts=_case_facts_cache().current(session))
 
 
@@ -237,21 +236,18 @@ def _grids_key(grids: gpd.GeoDataFrame) -> tuple:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _contiguity(_grids: gpd.GeoDataFrame, grids_key: tuple):
     """The Gi* neighbour weights of these grids: they change with the grids, not the filters."""
-    from geo.hotspots import contiguity
 
     return contiguity(_grids)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
 def early_warnings(_viewer, viewer_key: tuple, data_epoch: int) -> pd.DataFrame:
-    from governance import queries
 
     with _session() as session:
-        return queries.early_warnings(session, _viewer)
+        return warning_reads.early_warnings(session, _viewer)
 
 
 def grid_detail(viewer, grid_code: str, filters: Filters) -> dict:
-    from governance import queries
 
     with _session() as session:
         team = queries.grid_team(session, viewer, grid_code)
@@ -264,30 +260,16 @@ def grid_detail(viewer, grid_code: str, filters: Filters) -> dict:
 
 
 def case_timeline(viewer, case_id: int) -> pd.DataFrame:
-    from governance import queries
 
     with _session() as session:
         return queries.case_timeline(session, viewer, case_id)
 
 
 def allowed_actions(viewer, case_id: int) -> list[str]:
-    from governance import workflow
-    from governance.models import Case
 
     with _session() as session:
         case = session.get(Case, case_id)
         return list(workflow.allowed_actions(viewer, case)) if case is not None else []
-
-
-def place_in_grids(grids: gpd.GeoDataFrame, lon: float, lat: float) -> str | None:
-    """The code of the grid (among ``grids``) containing the point, or None."""
-    from shapely.geometry import Point
-
-    from geo.placement import place_points
-
-    placed = place_points(gpd.GeoSeries([Point(lon, lat)], crs=4326), grids)
-    code = placed["code"].iloc[0]
-    return None if pd.isna(code) else str(code)
 
 
 # --- writes ----------------------------------------------------------------
@@ -295,7 +277,6 @@ def place_in_grids(grids: gpd.GeoDataFrame, lon: float, lat: float) -> str | Non
 
 def file_case(viewer, **fields):
     """File a patrol finding; returns the new case's number."""
-    from governance import workflow
 
     with transaction(engine()) as session:
         case = workflow.file_case(session, viewer, **fields)
@@ -307,7 +288,6 @@ def file_case(viewer, **fields):
 
 def record_check(viewer, *, shop_code: str, category: str, answers: dict[str, bool], note: str = ""):
     """Record a hazard check; returns (check_no, case_no or None)."""
-    from governance import workflow
 
     with transaction(engine()) as session:
         check, case = workflow.record_check(
@@ -322,7 +302,6 @@ def record_check(viewer, *, shop_code: str, category: str, answers: dict[str, bo
 def transition(viewer, case_id: int, action: str, *, expected_version: int, note: str = "",
                department: str | None = None) -> str:
     """Move a case; returns its new state."""
-    from governance import workflow
 
     with transaction(engine()) as session:
         if action == "dispatch":
@@ -345,9 +324,10 @@ def export_files(viewer, *, layers: tuple[str, ...], fmt: str, filters: Filters,
 
     Returns (name, bytes) per file, the exporter's notes and features per layer.
     """
-    import tempfile
-    from pathlib import Path
+    import tempfile  # late: only the analyst's download writes files
+    from pathlib import Path  # late, with tempfile
 
+    # Late: the export writers (pyogrio, pyarrow) load only when an analyst downloads.
     from pipelines.export import FORMATS, ExportFilters, export_layers
 
     case_filter = filters.case_filter()
@@ -402,11 +382,11 @@ def quality_table(current: dict, proposed: dict, labels: tuple[str, str]) -> pd.
 def regrid_preview(_viewer, viewer_key: tuple, data_epoch: int, target: int, min_size: int,
                    max_size: int, seed: int) -> dict:
     """Current grids and a proposed re-gridding, each with its quality figures; saves nothing."""
+    # Late: the gridding engine (pymetis, scipy) loads only for the analyst's preview.
     from geo.gridding import build_grids, grid_quality
-    from governance import queries
 
     with _session() as session:
-        current = queries.current_grids(session, _viewer)
+        current = grid_reads.current_grids(session, _viewer)
         shops = queries.open_shops(session, _viewer)
         features = queries.district_features(session)
     boundary = features[features["kind"] == "boundary"][["geometry"]]
@@ -434,8 +414,6 @@ def regrid_preview(_viewer, viewer_key: tuple, data_epoch: int, target: int, min
 
 def adopt_preview(viewer, preview: dict) -> None:
     """Save a previewed gridding as the current generation (supervisors and admins)."""
-    from governance.grids import adopt_generation
-    from governance.permissions import require_supervising
 
     require_supervising(viewer, "save a new grid generation")
     with transaction(engine()) as session:
@@ -447,6 +425,7 @@ def adopt_preview(viewer, preview: dict) -> None:
 
 def ingest_register(payload: bytes, name: str, *, coords: str, close_missing: bool, dry_run: bool):
     """Validate (``dry_run``) or write a shop register through the pipelines' ingest."""
+    # Late: the register reader loads only when an admin uploads a register.
     from pipelines.ingest import ingest_shops
 
     report = ingest_shops(engine(), payload, name=name, coords=coords, dry_run=dry_run,

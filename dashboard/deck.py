@@ -34,8 +34,10 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 import shapely
+from pydeck.bindings.json_tools import default_serialize
 
 from dashboard.i18n import translate
+from dashboard.maps import legend_html
 from dashboard.theme import OVERDUE_OUTLINE, STATE_COLOURS
 from governance.catalog import STATE_SEVERITY_ORDER, CaseState
 
@@ -60,8 +62,6 @@ class CompactDeck(pdk.Deck):
     doubles what Streamlit ships to the browser for large layers."""
 
     def to_json(self) -> str:
-        from pydeck.bindings.json_tools import default_serialize
-
         return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"),
                           ensure_ascii=False)
 
@@ -346,8 +346,6 @@ def deck_background_css() -> str:
 
 def deck_legend_html(language: str) -> str:
     """Legend for the deck map (no user text inside)."""
-    from dashboard.maps import legend_html
-
     t = lambda key: html.escape(translate(key, language))  # noqa: E731
     hot = "".join(
         f'<span style="display:inline-block;width:12px;height:12px;margin:0 4px 0 8px;'

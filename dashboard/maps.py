@@ -23,7 +23,9 @@ from dashboard.theme import (
     STATE_COLOURS,
     STREET_STYLE,
 )
+from dashboard.tiles import tile_spec, to_display
 from governance.catalog import STATE_SEVERITY_ORDER
+from governance.loop_summary import with_loop_figures
 
 
 class OfflineMap(folium.Map):
@@ -109,8 +111,6 @@ def legend_html(language: str, *, cases: bool = False) -> str:
 
 
 def _base_map(bounds, *, base_url_path: str, tiles: str, tile_key: str | None) -> folium.Map:
-    from dashboard.tiles import tile_spec
-
     minx, miny, maxx, maxy = bounds
     spec = tile_spec(tiles, tile_key)
     fmap = OfflineMap(
@@ -149,10 +149,8 @@ def leader_map(
     Only what the caller passes is drawn; the caller passes the leader's
     scope alone.  ``clicked`` is (lon, lat) in WGS84.
     """
-    from dashboard.tiles import to_display
-
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
-    layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
+    layer = with_loop_figures(grids, summary)
     layer[["open", "overdue"]] = layer[["open", "overdue"]].fillna(0).astype(int)
     layer["worst_state"] = layer["worst_state"].fillna("closed")
     layer["state_label"] = layer["worst_state"].map(lambda s: t(f"state.{s}"))

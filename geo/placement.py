@@ -64,3 +64,18 @@ def place_points(
     elif len(geometry):
         distances[:] = np.inf
     return pd.DataFrame({"code": codes, "distance_m": distances}, index=geometry.index)
+
+
+def code_at(grids: gpd.GeoDataFrame, lon: float, lat: float, *, code_column: str = "code") -> str | None:
+    """The code of the grid containing one WGS84 point, or None when it lies in none.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> grids = gpd.GeoDataFrame({"code": ["G1"]}, geometry=[shapely.box(118.9, 25.1, 118.91, 25.11)], crs=4326)
+    >>> code_at(grids, 118.905, 25.105), code_at(grids, 118.92, 25.105)
+    ('G1', None)
+    """
+    placed = place_points(gpd.GeoSeries.from_xy([lon], [lat], crs=4326), grids, code_column=code_column)
+    code = placed["code"].iloc[0]
+    return None if pd.isna(code) else str(code)

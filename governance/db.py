@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from governance.check_due import note_bulk_write, refresh_if_stale
 from governance.errors import NUL_REFUSAL, ConfigurationError, DatabaseBusy, ValidationError
 from governance.spatial import register_sqlite_functions
 
@@ -86,21 +87,16 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk_writes(state) -> None:
-    """Bulk statements on shops or hazard checks (imports) leave check_due stale."""
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in ("shops", "hazard_checks"):
-            state.session.info["check_due_stale"] = True
+        note_bulk_write(state.session, getattr(table, "name", None))
 
 
 @event.listens_for(Session, "before_commit")
 def _refresh_stale_check_due(session: Session) -> None:
     # Imports write shops in bulk, outside the workflow; recomputing here keeps
     # the summary's checks due right without every importer having to know.
-    if session.info.pop("check_due_stale", False):
-        from governance.stats import refresh_check_due
-
-        refresh_check_due(session)
+    refresh_if_stale(session)
 
 
 @event.listens_for(Session, "before_flush")

@@ -38,9 +38,11 @@ from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from governance.catalog import CaseState, Category
+from governance.db import make_engine, session_factory
+from governance.figures import FIGURES, on_time_condition
+from governance.grids import current_generation_id
 from governance.models import Case, CaseHistory, Rating
 from governance.spatial import utc_text
-from governance.stats import FIGURES, on_time_condition
 
 _DAY_US = 86_400_000_000
 
@@ -59,8 +61,6 @@ class Marks:
 
     @classmethod
     def read(cls, session: Session) -> Marks:
-        from governance.queries import current_generation_id
-
         return cls(
             current_generation_id(session),
             session.scalar(select(func.coalesce(func.max(Case.id), 0))),
@@ -169,7 +169,7 @@ class CaseFacts:
 
     def closed_figures(self, filters=None) -> pd.DataFrame:
         """Per grid (index grid_id): ``stats.FIGURES`` over the cases matching ``filters``
-        (a ``queries.CaseFilter``; its grid codes are left to the caller)."""
+        (a ``filters.CaseFilter``; its grid codes are left to the caller)."""
         cases = self._matching(filters)
         closed = cases["state"] == CaseState.CLOSED.value
         by_grid = cases.assign(total=1, closed=closed.astype(np.int64),
@@ -180,7 +180,7 @@ class CaseFacts:
         return figures[FIGURES]
 
     def category_day_counts(self, filters=None, *, event: str = "raised") -> pd.DataFrame:
-        """As ``queries.category_day_counts`` (category, day ``YYYY-MM-DD``, n), over every
+        """As ``trends.category_day_counts`` (category, day ``YYYY-MM-DD``, n), over every
         case matching ``filters`` (grid codes left to the caller)."""
         cases = self._matching(filters)
         moment = cases[{"raised": "created", "closed": "closed"}[event]]
@@ -225,8 +225,6 @@ _URL_VARIABLE = "LINPU_FACTS_DATABASE_URL"
 
 
 def _main(out: str) -> None:
-    from governance.db import make_engine, session_factory
-
     # This file runs as __main__ here: pickle the classes under their importable name.
     from governance.facts import CaseFacts as Importable
 

@@ -40,7 +40,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -49,6 +48,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from governance.catalog import CaseKind, CaseState, Category, Severity
+from governance.check_due import refresh_check_due
 from governance.errors import (
     NUL_REFUSAL,
     LinpuError,
@@ -57,11 +57,11 @@ from governance.errors import (
     PermissionDenied,
     ValidationError,
 )
-from governance.grids import _current_grids, check_point
+from governance.figures import count_raised
+from governance.grids import check_point, outside_message, place_in_current_grids
 from governance.models import Case, CaseHistory, HazardCheck, Shop
 from governance.permissions import Viewer, require_write
 from governance.sla import resolve_limit
-from governance.stats import count_raised, refresh_check_due
 from governance.workflow import failed_check_case, record_numbers
 
 #: Rows written per INSERT batch: large enough to amortise a round trip,
@@ -170,26 +170,11 @@ def _first_nul(values: np.ndarray) -> int | None:
 
 def _points_in_grids(session: Session, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Grid id of each point in the current generation, as ``governance.grids.place`` would pick it."""
-    from geo.placement import place_points
-
-    grids, _ = _current_grids(session)  # NotFoundError when there are no grids, as place()
-    grid_ids = np.zeros(len(lon), dtype=np.int64)
-    for start in range(0, len(lon), 100_000):
-        part = slice(start, start + 100_000)
-        points = gpd.GeoSeries.from_xy(lon[part], lat[part], crs=4326)
-        placed = place_points(points, grids, code_column="grid_id")
-        outside = placed["code"].isna().to_numpy()
-        if outside.any():
-            i = int(np.flatnonzero(outside)[0])
-            distance = float(placed["distance_m"].iloc[i])
-            raise _refuse(
-                OutsideGrids, start + i,
-                f"point ({lon[start + i]:.6f}, {lat[start + i]:.6f}) lies in no grid: the nearest grid is "
-                f"{distance:,.0f} m away; check the coordinates (WGS84 lon, lat; convert GCJ-02 from Chinese "
-                "map apps) or extend the grids",
-            )
-        grid_ids[part] = placed["code"].to_numpy().astype(np.int64)
-    return grid_ids
+    placed = place_in_current_grids(session, lon, lat)  # NotFoundError when there are no grids, as place()
+    if placed.outside.any():
+        i = int(np.flatnonzero(placed.outside)[0])
+        raise _refuse(OutsideGrids, i, outside_message(lon[i], lat[i], float(placed.distance_m[i])))
+    return placed.grid_ids
 
 
 def _shop_ids(session: Session, codes: np.ndarray) -> np.ndarray:

@@ -1,4 +1,8 @@
-"""Grids of the current generation: placing points into them, and adopting a new generation.
+"""The current grid generation: which it is, the grids a viewer may see, and placing points in them.
+
+One generation is current at a time (a partial unique index in the schema
+makes a second impossible).  Every read of "the current grids" and every
+placement of a point goes through this module.
 
 Placement goes through ``geo.placement.place_points`` (vectorised, an STR
 tree) on an in-process copy of the current generation's polygons.  The copy
@@ -9,45 +13,86 @@ new generation is adopted; a generation's polygons never change in place.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from geo.placement import place_points
 from governance.errors import NotFoundError, OutsideGrids, ValidationError
-from governance.models import Case, CaseHistory, Grid, GridGeneration, GridMember, Shop
-from governance.stats import refresh_check_due, refresh_grid_stats
+from governance.models import Case, Grid, GridGeneration
+from governance.rows import geo_frame_of
+from governance.spatial import ewkb
+from governance.viewer import Viewer
 
 _cache: dict[tuple, tuple[gpd.GeoDataFrame, dict[str, int]]] = {}
 _cache_lock = threading.Lock()
 
+#: Points are placed in chunks of this many: the tree query's memory stays bounded.
+PLACEMENT_CHUNK = 100_000
+
+
+def current_generation_id(session: Session) -> int | None:
+    """The id of the current grid generation, or None before any grids exist."""
+    return session.scalar(select(GridGeneration.id).where(GridGeneration.is_current.is_(True)))
+
 
 def current_generation(session: Session) -> GridGeneration | None:
-    return session.scalar(
-        select(GridGeneration).where(GridGeneration.is_current.is_(True)).order_by(GridGeneration.id.desc()).limit(1)
-    )
+    return session.scalar(select(GridGeneration).where(GridGeneration.is_current.is_(True)))
 
 
-def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
-    """grid_id, code, geometry of the current generation (cached per database and generation)."""
-    return _current_grids(session)[0]
+def grid_scope(session: Session, viewer: Viewer, grid_codes: tuple[str, ...] = ()):
+    """SQL condition on Grid: the current generation, the viewer's grids, these codes (when given)."""
+    conditions = [Grid.generation_id == current_generation_id(session)]
+    if not viewer.is_district_wide:
+        conditions.append(Grid.id.in_(sorted(viewer.grid_ids)))
+    if grid_codes:
+        conditions.append(Grid.code.in_(list(grid_codes)))
+    return and_(*conditions)
 
 
-def _current_grids(session: Session) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+def grid_ids_in_scope(session: Session, viewer: Viewer, grid_codes: tuple[str, ...] = ()):
+    """A subquery of the grid ids in scope, for ``column.in_(...)``."""
+    return select(Grid.id).where(grid_scope(session, viewer, grid_codes))
+
+
+def case_scope(session: Session, viewer: Viewer, grid_codes: tuple[str, ...] = ()) -> list:
+    """Conditions on Case restricting it to the grids in scope.
+
+    District-wide with no grid chosen, every case is in scope (cases of grids
+    outside the current generation there should be none) and no condition is
+    needed: the counting then reads one index instead of joining the grids.
+    """
+    if viewer.is_district_wide and not grid_codes:
+        return []
+    return [Case.grid_id.in_(grid_ids_in_scope(session, viewer, grid_codes))]
+
+
+def current_grids(session: Session, viewer: Viewer) -> gpd.GeoDataFrame:
+    """The grids of the current generation in scope: grid_id, code, n_shops, is_building."""
+    rows = session.execute(
+        select(Grid.id, Grid.code, Grid.n_shops, Grid.is_building, ewkb(Grid.geometry))
+        .where(grid_scope(session, viewer))
+        .order_by(Grid.code)
+    ).all()
+    return geo_frame_of(rows, ["grid_id", "code", "n_shops", "is_building"])
+
+
+def grid_codes(session: Session, viewer: Viewer) -> list[str]:
+    """The codes of the current grids in scope, sorted (for pickers; no geometry read)."""
+    return list(session.scalars(select(Grid.code).where(grid_scope(session, viewer)).order_by(Grid.code)))
+
+
+def current_grid_index(session: Session) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """(grid_id, code, geometry of the current generation; code -> grid id), cached per
+    database and generation.  NotFoundError when there are no grids yet."""
     # Columns, not the entity: this runs on every filing and must stay cheap.
     generation = session.execute(
-        select(GridGeneration.id, GridGeneration.created_at)
-        .where(GridGeneration.is_current.is_(True))
-        .order_by(GridGeneration.id.desc())
-        .limit(1)
+        select(GridGeneration.id, GridGeneration.created_at).where(GridGeneration.is_current.is_(True))
     ).first()
     if generation is None:
         raise NotFoundError("there are no grids yet: build them (`linpu grids save`) or load the demo")
@@ -72,6 +117,14 @@ def _current_grids(session: Session) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     return cached
 
 
+def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
+    """grid_id, code, geometry of the current generation (cached per database and generation);
+    an empty frame before any grids exist."""
+    if current_generation_id(session) is None:
+        return gpd.GeoDataFrame({"grid_id": [], "code": []}, geometry=[], crs=4326)
+    return current_grid_index(session)[0]
+
+
 def check_point(lon: float, lat: float) -> shapely.Point:
     for name, value, bound in (("lon", lon, 180), ("lat", lat, 90)):
         try:
@@ -83,206 +136,53 @@ def check_point(lon: float, lat: float) -> shapely.Point:
     return shapely.Point(float(lon), float(lat))
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where points fell in the current grids: ``grid_ids`` (-1 outside every grid),
+    ``codes`` (None outside) and ``distance_m`` to the nearest grid (0 inside)."""
+
+    grid_ids: np.ndarray
+    codes: np.ndarray
+    distance_m: np.ndarray
+
+    @property
+    def outside(self) -> np.ndarray:
+        return self.grid_ids < 0
+
+
+def place_in_current_grids(session: Session, lon, lat) -> Placement:
+    """Place WGS84 points in the current grids, in chunks; the one placement every path uses."""
+    grids, _ = current_grid_index(session)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    grid_ids = np.full(len(lon), -1, dtype=np.int64)
+    codes = np.full(len(lon), None, dtype=object)
+    distance = np.zeros(len(lon), dtype=float)
+    for start in range(0, len(lon), PLACEMENT_CHUNK):
+        part = slice(start, start + PLACEMENT_CHUNK)
+        points = gpd.GeoSeries.from_xy(lon[part], lat[part], crs=4326)
+        placed = place_points(points, grids, code_column="grid_id")
+        inside = placed["code"].notna().to_numpy()
+        ids = np.where(inside, placed["code"].fillna(-1).to_numpy(), -1).astype(np.int64)
+        grid_ids[part] = ids
+        distance[part] = placed["distance_m"].to_numpy(dtype=float)
+    code_of = pd.Series(grids["code"].to_numpy(), index=grids["grid_id"].astype(int).to_numpy())
+    inside = grid_ids >= 0
+    codes[inside] = code_of.reindex(grid_ids[inside]).to_numpy()
+    return Placement(grid_ids=grid_ids, codes=codes, distance_m=distance)
+
+
+def outside_message(lon: float, lat: float, distance_m: float) -> str:
+    """Why a point was refused: how far the nearest grid is, and what to check."""
+    return (
+        f"point ({lon:.6f}, {lat:.6f}) lies in no grid: the nearest grid is {distance_m:,.0f} m away; "
+        "check the coordinates (WGS84 lon, lat; convert GCJ-02 from Chinese map apps) or extend the grids"
+    )
+
+
 def place(session: Session, lon: float, lat: float) -> tuple[int, str]:
     """The (grid_id, code) of the current grid containing the point; OutsideGrids if none."""
-    point = check_point(lon, lat)
-    grids, ids = _current_grids(session)
-    placed = place_points(gpd.GeoSeries([point], crs=4326), grids)
-    code = placed["code"].iloc[0]
-    if pd.isna(code):
-        distance = float(placed["distance_m"].iloc[0])
-        raise OutsideGrids(
-            f"point ({lon:.6f}, {lat:.6f}) lies in no grid: the nearest grid is {distance:,.0f} m away; "
-            "check the coordinates (WGS84 lon, lat; convert GCJ-02 from Chinese map apps) or extend the grids"
-        )
-    return ids[code], str(code)
-
-
-@dataclass
-class AdoptionResult:
-    generation_id: int
-    grids: int
-    shops_reassigned: int
-    cases_moved: int
-    members_carried: int
-    members_dropped: list[tuple[str, str]] = field(default_factory=list)  # (old grid code, name)
-
-
-def adopt_generation(
-    session: Session,
-    grids_gdf: gpd.GeoDataFrame,
-    shop_codes: Mapping[str, str] | pd.Series,
-    *,
-    method: str,
-    params: Mapping[str, Any],
-    quality: Mapping[str, Any],
-    note: str = "",
-    now: datetime | None = None,
-) -> AdoptionResult:
-    """Save a new grid generation, make it current and move everything into it.
-
-    Parameters
-    ----------
-    grids_gdf : GeoDataFrame with ``code``, ``n_shops``, optional ``is_building``
-        and ``name``, polygons with a CRS (converted to WGS84).
-    shop_codes : shop code -> grid code of the new grids (e.g. the
-        ``grid_code`` column of ``build_grids``' shops, indexed by shop code).
-        Shops not listed are placed by their point; a shop in no new grid
-        keeps no grid.
-    method, params, quality : stored on the generation, as ``linpu grids`` reports them.
-
-    Open and closed cases move to the new grid that holds their point (or
-    their shop's new grid); each move writes a ``regrid`` history row naming
-    the old and new grid codes and bumps the case version.  A case whose point
-    lies in no new grid goes to the nearest one and the history row says how
-    far it is.  Grid members are carried over to the new grid with the same
-    code; members of codes that no longer exist are returned as dropped.
-
-    Raises ValidationError for an empty layer, duplicate codes, an unknown
-    grid code in ``shop_codes`` or a missing CRS; the database is unchanged.
-    """
-    now = now or datetime.now(UTC)
-    if grids_gdf.crs is None:
-        raise ValidationError("grids: the layer has no CRS; give one (e.g. EPSG:4326)")
-    if len(grids_gdf) == 0:
-        raise ValidationError("grids: the layer is empty; nothing to adopt")
-    if "code" not in grids_gdf:
-        raise ValidationError(f"grids: no 'code' column (found {list(grids_gdf.columns)})")
-    grids_gdf = grids_gdf.to_crs(4326).reset_index(drop=True)
-    duplicated = grids_gdf["code"][grids_gdf["code"].duplicated()].unique().tolist()
-    if duplicated:
-        raise ValidationError(f"grids: duplicate codes {duplicated[:10]}; every grid needs its own code")
-    mapping = dict(shop_codes.items())
-    unknown = sorted(set(mapping.values()) - set(grids_gdf["code"]) - {None})
-    unknown = [c for c in unknown if not pd.isna(c)]
-    if unknown:
-        raise ValidationError(f"shop_codes: grid codes {unknown[:10]} are not in the grids layer")
-
-    old = current_generation(session)
-    session.execute(update(GridGeneration).where(GridGeneration.is_current.is_(True)).values(is_current=False))
-    generation = GridGeneration(
-        method=method, params=dict(params), quality=_jsonable(quality), is_current=True, note=note, created_at=now
-    )
-    session.add(generation)
-    session.flush()
-    records = [
-        {
-            "generation_id": generation.id,
-            "code": str(row["code"]),
-            "name": str(row.get("name", "") or ""),
-            "n_shops": int(row.get("n_shops", 0) or 0),
-            "is_building": bool(row.get("is_building", False)),
-            "geometry": row.geometry,
-        }
-        for _, row in grids_gdf.iterrows()
-    ]
-    session.execute(insert(Grid), records)
-    new_ids = dict(session.execute(select(Grid.code, Grid.id).where(Grid.generation_id == generation.id)).all())
-    code_by_id = {gid: code for code, gid in new_ids.items()}
-    frame = grids_gdf[["code", "geometry"]].copy()
-
-    # Shops: listed ones by the given code, the rest by their point.
-    shops = session.execute(select(Shop.id, Shop.shop_code, Shop.geometry, Shop.grid_id)).all()
-    shop_grid: dict[int, int | None] = {}
-    unplaced = []
-    for shop_id, shop_code, geometry, _ in shops:
-        code = mapping.get(shop_code)
-        if code is not None and not pd.isna(code):
-            shop_grid[shop_id] = new_ids[code]
-        else:
-            unplaced.append((shop_id, geometry))
-    if unplaced:
-        placed = place_points(gpd.GeoSeries([g for _, g in unplaced], crs=4326), frame)
-        for (shop_id, _), code in zip(unplaced, placed["code"], strict=True):
-            shop_grid[shop_id] = None if pd.isna(code) else new_ids[code]
-    if shop_grid:
-        session.execute(
-            update(Shop.__table__).where(Shop.__table__.c.id == _bind("sid")),
-            [{"sid": sid, "grid_id": gid} for sid, gid in shop_grid.items()],
-        )
-
-    # Cases: a case naming a shop follows the shop; others go by their point.
-    old_codes = dict(session.execute(select(Grid.id, Grid.code)).all())
-    cases = session.execute(
-        select(Case.id, Case.grid_id, Case.shop_id, Case.geometry, Case.state, Case.version)
-    ).all()
-    moved = 0
-    if cases:
-        placed = place_points(gpd.GeoSeries([c.geometry for c in cases], crs=4326), frame)
-        outside = np.flatnonzero(placed["code"].isna().to_numpy())
-        nearest = dict(zip(outside, _nearest_codes(frame, [cases[i].geometry for i in outside]), strict=True))
-        case_updates, history_rows = [], []
-        for i, (case_row, code, distance) in enumerate(
-            zip(cases, placed["code"], placed["distance_m"], strict=True)
-        ):
-            note_extra = ""
-            if case_row.shop_id is not None and shop_grid.get(case_row.shop_id) is not None:
-                target = shop_grid[case_row.shop_id]
-            elif pd.isna(code):
-                target = new_ids[nearest[i]]
-                note_extra = f"; its point lies in no new grid, the nearest is {distance:,.0f} m away"
-            else:
-                target = new_ids[code]
-            new_version = case_row.version + 1
-            case_updates.append({"cid": case_row.id, "grid_id": target, "version": new_version})
-            history_rows.append({
-                "case_id": case_row.id, "seq": new_version, "at": now, "actor_id": None, "action": "regrid",
-                "from_state": case_row.state, "to_state": case_row.state,
-                "note": f"grids rebuilt (generation {generation.id}): moved from grid "
-                f"{old_codes.get(case_row.grid_id, '?')} to {code_by_id[target]}{note_extra}",
-                "details": {"from_grid": old_codes.get(case_row.grid_id), "to_grid": code_by_id[target],
-                            "generation_id": generation.id},
-            })
-            moved += 1
-        for start in range(0, len(case_updates), 5000):
-            session.execute(
-                update(Case.__table__).where(Case.__table__.c.id == _bind("cid")),
-                case_updates[start : start + 5000],
-            )
-            session.execute(insert(CaseHistory), history_rows[start : start + 5000])
-
-    # Members carry over by grid code.
-    carried, dropped = 0, []
-    if old is not None:
-        members = session.execute(
-            select(GridMember, Grid.code).join(Grid, Grid.id == GridMember.grid_id).where(Grid.generation_id == old.id)
-        ).all()
-        rows = []
-        for member, code in members:
-            if code in new_ids:
-                rows.append({"grid_id": new_ids[code], "user_id": member.user_id, "role": member.role,
-                             "name": member.name, "phone": member.phone})
-            else:
-                dropped.append((code, member.name))
-        if rows:
-            session.execute(insert(GridMember), rows)
-        carried = len(rows)
-    session.expire_all()
-    refresh_grid_stats(session, new_ids.values())
-    refresh_check_due(session)
-    return AdoptionResult(
-        generation_id=generation.id, grids=len(new_ids), shops_reassigned=len(shop_grid),
-        cases_moved=moved, members_carried=carried, members_dropped=dropped,
-    )
-
-
-def _bind(name: str):
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
-
-
-def _nearest_codes(frame: gpd.GeoDataFrame, points: list) -> list[str]:
-    if not points:
-        return []
-    metric = frame.estimate_utm_crs()
-    metric_grids = frame.to_crs(metric)
-    metric_points = gpd.GeoSeries(points, crs=4326).to_crs(metric)
-    _, grid_idx = metric_grids.sindex.nearest(metric_points.values, return_all=False)
-    return metric_grids["code"].to_numpy()[grid_idx].tolist()
-
-
-def _jsonable(value: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(value, default=float))
+    check_point(lon, lat)
+    placed = place_in_current_grids(session, [lon], [lat])
+    if placed.outside[0]:
+        raise OutsideGrids(outside_message(float(lon), float(lat), float(placed.distance_m[0])))
+    return int(placed.grid_ids[0]), str(placed.codes[0])

@@ -12,39 +12,14 @@ Rights of the loop (DESIGN.md, issue 4):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.catalog import Role
 from governance.errors import NotFoundError, PermissionDenied
-from governance.models import Grid, GridGeneration, GridMember, User
-
-DISTRICT_ROLES = frozenset({Role.SUPERVISOR, Role.ANALYST, Role.ADMIN})
-#: Roles that may dismiss, close as not responsible, dispatch and manage badges.
-SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
-WRITING_ROLES = frozenset({Role.GRID_LEADER, Role.SUPERVISOR, Role.ADMIN})
-
-
-@dataclass(frozen=True)
-class Viewer:
-    user_id: int | None
-    username: str
-    role: Role
-    grid_ids: frozenset[int] = frozenset()
-
-    @property
-    def is_district_wide(self) -> bool:
-        return self.role in DISTRICT_ROLES
-
-    @property
-    def may_write(self) -> bool:
-        return self.role in WRITING_ROLES
-
-    @property
-    def is_supervising(self) -> bool:
-        return self.role in SUPERVISING_ROLES
+from governance.grids import current_generation_id
+from governance.models import Grid, GridMember, User
+from governance.viewer import Viewer
 
 
 def viewer_for(session: Session, username: str) -> Viewer:
@@ -58,8 +33,7 @@ def viewer_for(session: Session, username: str) -> Viewer:
         session.scalars(
             select(GridMember.grid_id)
             .join(Grid, Grid.id == GridMember.grid_id)
-            .join(GridGeneration, GridGeneration.id == Grid.generation_id)
-            .where(GridMember.user_id == user.id, GridGeneration.is_current.is_(True))
+            .where(GridMember.user_id == user.id, Grid.generation_id == current_generation_id(session))
         ).all()
     )
     return Viewer(user_id=user.id, username=user.username, role=Role(user.role), grid_ids=grid_ids)

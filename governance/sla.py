@@ -1,4 +1,4 @@
-"""Time limits (SLAs) of the loop, from the catalog defaults and the settings.
+"""Time limits (SLAs) of the loop, from the catalog defaults and the settings, and what "overdue" means.
 
 ``LINPU_RESOLVE_LIMIT_HOURS`` and ``LINPU_CATEGORY_LIMIT_HOURS`` override
 single entries of the defaults in ``governance.catalog``; a key that is not a
@@ -8,15 +8,19 @@ because a mistyped override would otherwise leave the old deadline in force.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_
 
 from governance.catalog import (
     DEFAULT_CATEGORY_LIMITS,
     DEFAULT_RESOLVE_LIMITS,
+    CaseState,
     Category,
     Severity,
 )
 from governance.errors import ConfigurationError
+from governance.models import Case
 from governance.settings import Settings, get_settings
 
 
@@ -54,3 +58,11 @@ def resolve_limit(category: Category | str, severity: Severity | str, settings: 
 def follow_up_limit(settings: Settings | None = None) -> timedelta:
     """Time allowed for the follow-up visit after a case is resolved."""
     return timedelta(hours=(settings or get_settings()).follow_up_hours)
+
+
+def overdue_condition(now: datetime):
+    """SQL truth of "this case is past its deadline" at ``now``."""
+    return or_(
+        and_(Case.state.in_([CaseState.WARNING, CaseState.IN_PROGRESS]), Case.due_at < now),
+        and_(Case.state == CaseState.FOLLOW_UP, Case.follow_up_due_at < now),
+    )

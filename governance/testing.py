@@ -13,10 +13,11 @@ import shapely
 from sqlalchemy import Engine
 
 from governance.catalog import MemberRole, Role
+from governance.check_due import refresh_check_due
 from governance.db import transaction
+from governance.figures import refresh_grid_stats
 from governance.models import Grid, GridGeneration, GridMember, Shop, User
 from governance.permissions import Viewer, viewer_for
-from governance.stats import refresh_check_due, refresh_grid_stats
 
 G001_BOX = (118.90, 25.10, 118.91, 25.11)
 G002_BOX = (118.91, 25.10, 118.92, 25.11)

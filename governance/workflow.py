@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from governance.catalog import CHECK_CATEGORIES, CaseKind, CaseState, Category, Outcome, Severity
+from governance.check_due import refresh_check_due
 from governance.checklists import checklist_for, evaluate
 from governance.errors import (
     IllegalTransition,
@@ -39,11 +40,11 @@ from governance.errors import (
     ValidationError,
     VersionConflict,
 )
+from governance.figures import count_raised, refresh_grid_stats
 from governance.grids import check_point, place
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.permissions import Viewer, require_grid, require_supervising, require_write
 from governance.sla import follow_up_limit, resolve_limit
-from governance.stats import count_raised, refresh_check_due, refresh_grid_stats
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 

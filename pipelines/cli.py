@@ -138,9 +138,10 @@ def db_refresh() -> None:
     """
     from sqlalchemy import func, select
 
+    from governance.check_due import refresh_check_due
     from governance.db import transaction
+    from governance.figures import refresh_grid_stats
     from governance.models import CheckDue, GridCategoryStats, GridStats
-    from governance.stats import refresh_check_due, refresh_grid_stats
 
     engine = open_current_database()
     with transaction(engine) as session:

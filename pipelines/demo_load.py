@@ -23,9 +23,11 @@ from geo.gridding import build_grids, grid_quality
 from geo.placement import place_points
 from governance.auth import hash_password
 from governance.catalog import CaseState, MemberRole, Role
+from governance.check_due import refresh_check_due
 from governance.checklists import CHECK_INTERVALS, checklist_for
 from governance.db import transaction
 from governance.errors import LinpuError
+from governance.figures import refresh_grid_stats
 from governance.models import (
     Case,
     CaseHistory,
@@ -41,7 +43,6 @@ from governance.models import (
     User,
 )
 from governance.sla import follow_up_limit
-from governance.stats import refresh_check_due, refresh_grid_stats
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 DEMO_PASSWORD = "linpu-demo"

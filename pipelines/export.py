@@ -296,7 +296,7 @@ class ExportFilters:
     grid_codes: tuple[str, ...] = ()
 
     def case_filter(self):
-        from governance.queries import CaseFilter
+        from governance.filters import CaseFilter
 
         return CaseFilter(start=self.start, end=self.end, categories=self.categories,
                           states=self.states, grid_codes=self.grid_codes)
@@ -305,7 +305,7 @@ class ExportFilters:
 def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | None = None, viewer=None,
                   now: datetime | None = None) -> dict[str, gpd.GeoDataFrame]:
     """The named layers as GeoDataFrames in EPSG:4326, through the governance queries."""
-    from governance import queries
+    from governance import loop_summary, queries
     from governance.permissions import system_viewer
 
     filters = filters or ExportFilters()
@@ -317,14 +317,7 @@ def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | Non
 
     def grids_with_summary() -> gpd.GeoDataFrame:
         if "grids" not in grids_cache:
-            grids = queries.current_grids(session, viewer)
-            summary = queries.grid_loop_summary(session, viewer, filters=case_filter, now=now)
-            # The grid's own columns win; the summary adds the loop figures.
-            extra = summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"])
-            merged = grids.merge(extra, on="code", how="left")
-            if filters.grid_codes:
-                merged = merged[merged["code"].isin(filters.grid_codes)]
-            grids_cache["grids"] = gpd.GeoDataFrame(merged, geometry="geometry", crs=4326).reset_index(drop=True)
+            grids_cache["grids"] = loop_summary.grid_layer(session, viewer, filters=case_filter, now=now)
         return grids_cache["grids"]
 
     for name in names:

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, select
 from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
 from governance.db import transaction
 from governance.errors import LinpuError
+from governance.grids import current_grid_frame
 from governance.models import DistrictFeature, Shop
 from pipelines.cli import EXIT_REJECTED, open_current_database
 from pipelines.grids import _print_report, _size_options, grids
@@ -37,7 +38,6 @@ from pipelines.ingest import (
     IngestReport,
     _duplicates_in_file,
     _finish,
-    current_grid_frame,
     load_table,
 )
 from pipelines.readers import InputFileError
@@ -94,7 +94,7 @@ def _open_shops(session) -> gpd.GeoDataFrame:
 
 def _adopt(session, frame: gpd.GeoDataFrame, shop_codes: pd.Series, *, method: str, params: dict,
            quality: dict, note: str, now: datetime) -> dict[str, Any]:
-    from governance.grids import adopt_generation
+    from governance.adoption import adopt_generation
 
     frame = frame.rename(columns={"building": "is_building"})
     result = adopt_generation(session, frame, shop_codes, method=method, params=params, quality=quality,

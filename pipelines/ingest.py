@@ -40,10 +40,10 @@ import shapely
 from sqlalchemy import Engine, LargeBinary, String, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
-from geo.placement import place_points
 from governance.catalog import Badge, Trade
 from governance.db import transaction
-from governance.models import DistrictFeature, Grid, GridGeneration, Shop, ShopBadge
+from governance.grids import current_generation_id, current_grid_frame, place_in_current_grids
+from governance.models import DistrictFeature, Grid, Shop, ShopBadge
 from pipelines.readers import Problem, RawTable, read_bytes, read_path
 from pipelines.validation import (
     District,
@@ -198,20 +198,6 @@ def district_of(session: Session) -> District | None:
     return None
 
 
-def current_grid_frame(session: Session) -> gpd.GeoDataFrame:
-    """Grids of the current generation: grid_id, code, geometry (EPSG:4326)."""
-    generation = session.scalar(
-        select(GridGeneration.id).where(GridGeneration.is_current.is_(True))
-        .order_by(GridGeneration.id.desc()).limit(1)
-    )
-    rows = session.execute(
-        select(Grid.id, Grid.code, Grid.geometry).where(Grid.generation_id == generation).order_by(Grid.code)
-    ).all() if generation is not None else []
-    return gpd.GeoDataFrame(
-        pd.DataFrame(rows, columns=["grid_id", "code", "geometry"]), geometry="geometry", crs=4326
-    )
-
-
 def derived_shop_id(name: str, lon: float, lat: float) -> str:
     key = f"{name}|{lon:.{ID_DECIMALS}f}|{lat:.{ID_DECIMALS}f}".encode()
     return "H" + hashlib.sha1(key).hexdigest()[:10].upper()
@@ -323,7 +309,7 @@ def ingest_shops(
         seen_ids = set(ids[ids != ""])
         plan = _plan_shops(incoming, stored, seen_ids=seen_ids, close_missing=close_missing)
         grids = current_grid_frame(session)
-        placed = _place(plan.needs_grid, grids)
+        placed = _place(session, plan.needs_grid, grids)
         found = plan.gridless["shop_code"].map(placed["grid_id"]).notna().to_numpy()
         if found.any():  # a grid now holds them: their grid is the update
             plan.changed = pd.concat([plan.changed, plan.gridless[found]])
@@ -491,16 +477,15 @@ def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], 
     return _ShopPlan(new, reopened, changed, closing, unchanged, regrid, gridless)
 
 
-def _place(needs_grid: pd.DataFrame, grids: gpd.GeoDataFrame) -> pd.DataFrame:
+def _place(session: Session, needs_grid: pd.DataFrame, grids: gpd.GeoDataFrame) -> pd.DataFrame:
     """Grid id of each shop needing one: the current grid containing it, else None."""
     if needs_grid.empty:
         return pd.DataFrame({"grid_id": pd.Series(dtype=object)}, index=pd.Index([], name="shop_code"))
-    points = gpd.GeoSeries.from_xy(needs_grid["lon"], needs_grid["lat"], crs=4326)
     if grids.empty:
         ids = [None] * len(needs_grid)
     else:
-        placed = place_points(points, grids.rename(columns={"grid_id": "gid"}), code_column="gid")
-        ids = [None if pd.isna(v) else int(v) for v in placed["code"]]
+        placed = place_in_current_grids(session, needs_grid["lon"].to_numpy(), needs_grid["lat"].to_numpy())
+        ids = [None if gid < 0 else int(gid) for gid in placed.grid_ids]
     return pd.DataFrame({"grid_id": ids}, index=pd.Index(needs_grid["shop_code"].to_numpy(), name="shop_code"))
 
 
@@ -580,8 +565,7 @@ def _write_shops(session: Session, plan: _ShopPlan, placed: pd.DataFrame, badge_
 
 def refresh_grid_counts(session: Session) -> None:
     """Set ``n_shops`` of the current grids to their open shops."""
-    generation = session.scalar(select(GridGeneration.id).where(GridGeneration.is_current.is_(True))
-                                .order_by(GridGeneration.id.desc()).limit(1))
+    generation = current_generation_id(session)
     if generation is None:
         return
     counts = dict(session.execute(

@@ -43,6 +43,7 @@ from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.checklists import checklist_for
 from governance.db import transaction
 from governance.errors import LinpuError
+from governance.grids import current_grid_frame, place_in_current_grids
 from governance.models import Case, HazardCheck, Shop, User
 from governance.permissions import system_viewer
 from pipelines.ingest import (
@@ -51,7 +52,6 @@ from pipelines.ingest import (
     Progress,
     _duplicates_in_file,
     _finish,
-    current_grid_frame,
     district_of,
     load_table,
     raw_wkb,
@@ -198,7 +198,7 @@ def ingest_cases(
         if grids.empty:
             raise InputFileError(table.source, 1, "(grids)", "there are no grids yet: cases are filed into "
                                  "grids; run `linpu grids save` or load the demo first")
-        grid_ids = _grid_ids(grids, lon, lat)
+        grid_ids = _grid_ids(session, lon, lat)
         for i in np.flatnonzero(np.isfinite(lon) & pd.isna(grid_ids)):
             row = frame.index[i]
             if row not in rows.bad_rows:
@@ -255,17 +255,13 @@ def file_cases_of(session, source: str, file_rows: pd.Index, batch: pd.DataFrame
         raise InputFileError(source, row, "(row)", f"{exc}; nothing was written") from None
 
 
-def _grid_ids(grids, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    import geopandas as gpd
-
-    from geo.placement import place_points
-
+def _grid_ids(session, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Grid id of each point with coordinates (None outside every grid or without a point)."""
     out = np.full(len(lon), None, dtype=object)
     ok = np.isfinite(lon) & np.isfinite(lat)
     if ok.any():
-        points = gpd.GeoSeries.from_xy(lon[ok], lat[ok], crs=4326)
-        placed = place_points(points, grids.rename(columns={"grid_id": "gid"}), code_column="gid")
-        out[ok] = placed["code"].to_numpy()
+        placed = place_in_current_grids(session, lon[ok], lat[ok])
+        out[ok] = np.where(placed.outside, None, placed.grid_ids.astype(object))
     return out
 
 

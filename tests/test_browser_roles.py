@@ -241,8 +241,9 @@ def test_analyst_downloads_a_geopackage_that_geopandas_opens(role_app, browser, 
 
 def test_injected_title_is_text_everywhere_for_the_supervisor(role_app, role_db, browser, tmp_path):
     """A case titled like an HTML tag is shown as text; no script runs, no dialog opens."""
-    from governance import queries, workflow
+    from governance import workflow
     from governance.db import transaction
+    from governance.grids import current_grids
     from governance.permissions import viewer_for
 
     engine = make_engine(role_db)
@@ -250,7 +251,7 @@ def test_injected_title_is_text_everywhere_for_the_supervisor(role_app, role_db,
         code = session.scalar(select(Grid.code).order_by(Grid.code))
     with transaction(engine) as session:
         viewer = viewer_for(session, "supervisor1")
-        grids = queries.current_grids(session, viewer)
+        grids = current_grids(session, viewer)
         point = grids.loc[grids["code"] == code, "geometry"].iloc[0].representative_point()
         lon, lat = point.x, point.y
         case = workflow.file_case(session, viewer, kind="patrol", category="other", severity="low",

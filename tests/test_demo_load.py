@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from governance.catalog import CaseState
 from governance.db import session_factory
+from governance.loop_summary import grid_loop_summary
 from governance.models import Case, CaseHistory, Grid, GridMember, HazardCheck, Shop, User
-from governance.queries import grid_loop_summary
 from pipelines.demo_load import load_demo
 
 TABLES = (Shop, Grid, User, GridMember, Case, CaseHistory, HazardCheck)

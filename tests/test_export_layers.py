@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from governance.db import make_engine, transaction
+from governance.filters import CaseFilter
+from governance.grids import current_grids
 from governance.models import Grid
 from governance.permissions import system_viewer
-from governance.queries import CaseFilter, cases_frame, checks_frame, current_grids, open_shops
+from governance.queries import cases_frame, checks_frame, open_shops
 from pipelines.export import FORMATS, LAYERS, ExportFilters, export_layers, gather_layers
 from pipelines.ingest import ingest_shops
 from pipelines.ingest_field import ingest_cases

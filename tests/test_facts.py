@@ -11,10 +11,12 @@ from sqlalchemy import select, update
 from governance.catalog import Category
 from governance.db import session_factory, transaction
 from governance.facts import CaseFacts, CaseFactsCache, read_in_subprocess
+from governance.figures import closed_figures
+from governance.filters import CaseFilter, case_conditions
+from governance.loop_summary import grid_loop_summary
 from governance.models import Case, Grid
-from governance.queries import CaseFilter, _case_conditions, category_day_counts, grid_loop_summary
-from governance.stats import closed_figures
 from governance.testing import IN_G002
+from governance.trends import category_day_counts
 from governance.workflow import rate_case
 from tests import test_queries
 from tests.test_queries import NOW, _file, _walk
@@ -36,7 +38,7 @@ def _g001(session) -> int:
 
 
 def _same_figures(facts: CaseFacts, session, filters) -> None:
-    counted = closed_figures(session, where=_case_conditions(filters))
+    counted = closed_figures(session, where=case_conditions(filters))
     kept = facts.closed_figures(filters)
     pd.testing.assert_frame_equal(kept.sort_index(), counted.sort_index(), check_dtype=False, check_names=False,
                                   check_index_type=False, rtol=1e-12)

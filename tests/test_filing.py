@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from governance.catalog import Category
 from governance.db import session_factory, transaction
 from governance.errors import NotFoundError, OutsideGrids, PermissionDenied, ValidationError
+from governance.figures import refresh_grid_stats
 from governance.filing import file_cases
 from governance.models import (
     Case,
@@ -25,7 +26,6 @@ from governance.models import (
     User,
 )
 from governance.permissions import system_viewer, viewer_for
-from governance.stats import refresh_grid_stats
 from governance.workflow import file_case
 from pipelines.ingest import ingest_shops
 from tests.test_ingest_shops import GOOD_SHOPS, seed_district

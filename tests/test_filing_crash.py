@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import func, make_url, select
 
 from governance.db import transaction
+from governance.figures import refresh_grid_stats
 from governance.models import Case, CaseHistory, CheckDue, GridStats
-from governance.stats import refresh_grid_stats
 from pipelines.ingest import ingest_shops
 from tests.test_hardening_crash import _after_restart, _start, kill_inside_write, register
 from tests.test_ingest_shops import GOOD_SHOPS, seed_district

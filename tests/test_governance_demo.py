@@ -9,9 +9,9 @@ from sqlalchemy import delete, func, select
 
 from governance.catalog import CaseState
 from governance.db import make_engine, session_factory
+from governance.loop_summary import grid_loop_summary
 from governance.models import Case, CaseHistory, CheckDue, GridStats
 from governance.permissions import system_viewer
-from governance.queries import grid_loop_summary
 from governance.sla import follow_up_limit
 
 

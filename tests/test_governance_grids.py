@@ -9,19 +9,15 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
+from governance.adoption import adopt_generation
 from governance.badges import award_badge, badge_history, badges_due_for_revocation, revoke_badge
 from governance.db import transaction
 from governance.errors import PermissionDenied, ValidationError
-from governance.grids import adopt_generation
+from governance.grids import current_grids
+from governance.loop_summary import grid_loop_summary
 from governance.models import CaseHistory, Grid, GridGeneration, Shop
 from governance.permissions import viewer_for
-from governance.queries import (
-    case_timeline,
-    cases_frame,
-    current_grids,
-    grid_loop_summary,
-    grid_team,
-)
+from governance.queries import case_timeline, cases_frame, grid_team
 from governance.testing import IN_G001, IN_G002, seed_small_district
 from governance.workflow import file_case, record_check, transition
 

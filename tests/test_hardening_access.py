@@ -30,7 +30,7 @@ import geopandas as gpd
 import pytest
 from sqlalchemy import select, text
 
-from governance import queries
+from governance import check_due, early_warnings, grids, loop_summary, queries, trends
 from governance.attachments import store_attachment
 from governance.auth import hash_password
 from governance.badges import award_badge, badge_history, revoke_badge
@@ -196,13 +196,13 @@ def test_every_role_every_query_sees_only_its_grids(world):
             viewer = viewers[actor]
             visible = {g for g in ("G001", "G002") if may_see(actor, g)}
             seen = {
-                "current_grids": _codes(queries.current_grids(session, viewer), "code"),
+                "current_grids": _codes(grids.current_grids(session, viewer), "code"),
                 "open_shops": _codes(queries.open_shops(session, viewer)),
-                "grid_loop_summary": _codes(queries.grid_loop_summary(session, viewer, now=NOW), "code"),
+                "grid_loop_summary": _codes(loop_summary.grid_loop_summary(session, viewer, now=NOW), "code"),
                 "cases_frame": _codes(queries.cases_frame(session, viewer, now=NOW)),
                 "checks_frame": _codes(queries.checks_frame(session, viewer)),
-                "checks_due": _codes(queries.checks_due(session, viewer, now=NOW)),
-                "early_warnings": _codes(queries.early_warnings(session, viewer, now=NOW)),
+                "checks_due": _codes(check_due.checks_due(session, viewer, now=NOW)),
+                "early_warnings": _codes(early_warnings.early_warnings(session, viewer, now=NOW)),
             }
             for name, codes in seen.items():
                 if not codes <= visible:
@@ -210,7 +210,7 @@ def test_every_role_every_query_sees_only_its_grids(world):
             for name in ("current_grids", "open_shops", "cases_frame", "checks_frame", "grid_loop_summary"):
                 if seen[name] != visible:
                     mismatches.append(f"{actor} {name}: sees {sorted(seen[name])}, should see {sorted(visible)}")
-            series = queries.category_series(session, viewer, filters=None)
+            series = trends.category_series(session, viewer, filters=None)
             raised = int(series["raised"].sum()) if len(series) else 0
             expected_cases = 2 * len(visible)  # one request and one failed check per grid
             if raised != expected_cases:

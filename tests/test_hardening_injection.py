@@ -27,14 +27,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import event, select
 
-from governance import queries
+from governance import loop_summary, queries
 from governance.attachments import attachment_path, attachment_root, store_attachment
 from governance.db import make_engine, transaction
 from governance.errors import ValidationError
+from governance.filters import CaseFilter
+from governance.grids import current_grids
 from governance.login import BadCredentials, sign_in
 from governance.models import Attachment, Case, CaseHistory, GridMember, Shop
 from governance.permissions import viewer_for
-from governance.queries import CaseFilter
 from governance.settings import get_settings
 from governance.testing import IN_G001, seed_small_district
 from governance.workflow import file_case, transition
@@ -201,7 +202,7 @@ def test_filter_values_are_validated_or_bound(engine, statements):
     with transaction(engine) as session:
         viewer = viewer_for(session, "supervisor")
         assert queries.cases_frame(session, viewer, filters=evil).empty
-        assert queries.grid_loop_summary(session, viewer, filters=evil).empty
+        assert loop_summary.grid_loop_summary(session, viewer, filters=evil).empty
         assert queries.checks_frame(session, viewer, filters=evil).empty
         assert len(queries.cases_frame(session, viewer, filters=CaseFilter(grid_codes=("G001",)))) == 1
     with pytest.raises(ValidationError):
@@ -228,7 +229,7 @@ def injected(demo_database, tmp_path_factory):
     engine = make_engine(url)
     with transaction(engine) as session:
         viewer = viewer_for(session, "leader01")
-        grids = queries.current_grids(session, viewer)
+        grids = current_grids(session, viewer)
     code = grids["code"].iloc[0]
     inside = grids.loc[grids["code"] == code, "geometry"].iloc[0].representative_point()
     _plant_shop_and_member(engine, folder, code, (inside.x, inside.y))

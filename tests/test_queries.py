@@ -10,24 +10,17 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from governance.catalog import Category
+from governance.check_due import checks_due
 from governance.db import transaction
+from governance.early_warnings import early_warnings
 from governance.errors import NotFoundError, PermissionDenied, ValidationError
+from governance.filters import CaseFilter
+from governance.grids import current_grids, grid_codes
+from governance.loop_summary import grid_loop_summary
 from governance.models import GridCategoryStats, GridStats, Shop
-from governance.queries import (
-    CaseFilter,
-    case_timeline,
-    cases_frame,
-    category_series,
-    checks_due,
-    checks_frame,
-    current_grids,
-    early_warnings,
-    grid_codes,
-    grid_loop_summary,
-    grid_team,
-    open_shops,
-)
+from governance.queries import case_timeline, cases_frame, checks_frame, grid_team, open_shops
 from governance.testing import IN_G001, IN_G002, seed_small_district
+from governance.trends import category_series
 from governance.workflow import file_case, rate_case, record_check, transition
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

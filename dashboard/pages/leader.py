@@ -16,6 +16,7 @@ from dashboard.i18n import translate
 from dashboard.maps import leader_map
 from dashboard.tiles import from_display
 from dashboard.widgets import case_panel, flash, report_form
+from geo.placement import code_at
 from governance.settings import get_settings
 
 viewer = require("leader")
@@ -38,7 +39,7 @@ flash()
 # The last map click (the component keeps it as its widget value).
 click = (st.session_state.get("leader-map") or {}).get("last_clicked")
 clicked = from_display(click["lng"], click["lat"], settings.tiles) if click else None
-clicked_grid = data.place_in_grids(grids, *clicked) if clicked else None
+clicked_grid = code_at(grids, *clicked) if clicked else None
 
 # Keyed, so that the open tab survives reruns that add or remove a message above it.
 tab_map, tab_today, tab_report, tab_cases = st.tabs(

@@ -1,4 +1,4 @@
-"""Figures of closed work per grid: computed from cases, and kept in grid_stats.
+"""Figures of closed work per grid (and per grid and category): computed from cases, kept in grid_stats.
 
 One function computes them (``closed_figures``); the loop summary reads the
 stored copy when unfiltered and computes afresh when filtered, so both paths
@@ -24,17 +24,8 @@ from sqlalchemy.orm import Session
 
 from governance.catalog import CaseState, Category
 from governance.models import Case, Grid, GridCategoryStats, GridStats, Rating
+from governance.rows import frame_of
 from governance.spatial import median_micros_between
-
-
-def frame_of(rows, columns: list[str]) -> pd.DataFrame:
-    """A DataFrame from result rows, as plain tuples.
-
-    pandas probes each SQLAlchemy Row for namedtuple fields, and every failed
-    attribute lookup on a Row is slow: 10,000 rows cost ~50 ms that way.
-    """
-    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
-
 
 FIGURES = [
     "total", "closed", "closed_on_time", "reopen_count", "median_days_to_close", "rating_sum", "rating_count",
@@ -187,71 +178,3 @@ def refresh_grid_stats(session: Session, grid_ids: Iterable[int] | None = None) 
     # Under the same row locks: the per-category rows of these grids.
     for start in range(0, len(ids), 5000):
         _refresh_category_stats(session, ids[start : start + 5000])
-
-
-def refresh_check_due(session: Session, shop_ids: Iterable[int] | None = None) -> None:
-    """Recompute when each routine check of these shops (every shop when None) next falls due.
-
-    Call after writing shops, hazard checks or construction cases outside the
-    workflow (imports); the workflow, grid adoption and the demo load call it
-    themselves.  Rules as in ``governance.queries``: the checks of the shop's
-    trade, never-checked ones due from the shop's opening; construction only
-    while an open construction case names the shop or within the renovation
-    window after a construction check.
-    """
-    from governance.catalog import OPEN_STATES, Category, Trade
-    from governance.checklists import categories_for_trade
-    from governance.models import CheckDue, HazardCheck, Shop
-    from governance.queries import RENOVATION_WINDOW, _intervals
-
-    session.flush()
-    ids = None if shop_ids is None else sorted({int(s) for s in shop_ids if s is not None})
-    if ids == []:
-        return
-    shop_filter = [] if ids is None else [Shop.id.in_(ids)]
-    shops = session.execute(
-        select(Shop.id, Shop.trade, Shop.opened_at, Shop.grid_id).where(
-            Shop.closed_at.is_(None), Shop.grid_id.is_not(None), *shop_filter
-        )
-    ).all()
-    check_filter = [] if ids is None else [HazardCheck.shop_id.in_(ids)]
-    last = {
-        (shop_id, str(category)): at
-        for shop_id, category, at in session.execute(
-            select(HazardCheck.shop_id, HazardCheck.category, func.max(HazardCheck.performed_at))
-            .where(*check_filter)
-            .group_by(HazardCheck.shop_id, HazardCheck.category)
-        ).all()
-    }
-    case_filter = [] if ids is None else [Case.shop_id.in_(ids)]
-    renovating = set(
-        session.scalars(
-            select(Case.shop_id).where(
-                Case.category == Category.CONSTRUCTION, Case.state.in_(list(OPEN_STATES)), *case_filter
-            )
-        ).all()
-    )
-    intervals = _intervals(session)
-    construction = Category.CONSTRUCTION.value
-    records = []
-    for shop_id, trade, opened_at, grid_id in shops:
-        categories = [c.value for c in categories_for_trade(Trade(trade))]
-        applies_until = {}
-        if shop_id in renovating:
-            categories.append(construction)
-            applies_until[construction] = None
-        elif (shop_id, construction) in last:
-            categories.append(construction)
-            applies_until[construction] = last[(shop_id, construction)] + RENOVATION_WINDOW
-        for category in categories:
-            interval = intervals.get((category, str(trade)), intervals[(category, None)])
-            checked = last.get((shop_id, category))
-            records.append({
-                "shop_id": shop_id, "category": category, "grid_id": grid_id, "last_checked_at": checked,
-                "due_at": (checked or opened_at) + interval, "applies_until": applies_until.get(category),
-            })
-    session.execute(delete(CheckDue).where(*([] if ids is None else [CheckDue.shop_id.in_(ids)])))
-    for start in range(0, len(records), 5000):
-        session.execute(insert(CheckDue), records[start : start + 5000])
-    if ids is None:
-        session.info.pop("check_due_stale", None)

@@ -1,0 +1,35 @@
+"""The viewer: who is looking, with which role, over which grids — what every read and action is scoped by.
+
+The rules that decide what a viewer may do are in ``governance.permissions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from governance.catalog import Role
+
+DISTRICT_ROLES = frozenset({Role.SUPERVISOR, Role.ANALYST, Role.ADMIN})
+#: Roles that may dismiss, close as not responsible, dispatch and manage badges.
+SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+WRITING_ROLES = frozenset({Role.GRID_LEADER, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int | None
+    username: str
+    role: Role
+    grid_ids: frozenset[int] = frozenset()
+
+    @property
+    def is_district_wide(self) -> bool:
+        return self.role in DISTRICT_ROLES
+
+    @property
+    def may_write(self) -> bool:
+        return self.role in WRITING_ROLES
+
+    @property
+    def is_supervising(self) -> bool:
+        return self.role in SUPERVISING_ROLES
