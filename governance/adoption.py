@@ -54,7 +54,7 @@ def adopt_generation(
     Parameters
     ----------
     grids_gdf : GeoDataFrame with ``code``, ``n_shops``, optional ``is_building``
-        and ``name``, polygons with a CRS (converted to WGS84).
+        (or ``building``, as the gridding engine names it) and ``name``, polygons with a CRS (converted to WGS84).
     shop_codes : shop code -> grid code of the new grids (e.g. the
         ``grid_code`` column of ``build_grids``' shops, indexed by shop code).
         Shops not listed are placed by their point; a shop in no new grid
@@ -119,16 +119,18 @@ def _save_generation(session: Session, grids_gdf: gpd.GeoDataFrame, *, method: s
     )
     session.add(generation)
     session.flush()
+    # The gridding engine marks a mall in ``building``; imported layers say ``is_building``.
+    flags = grids_gdf.get("is_building", grids_gdf.get("building", pd.Series(False, index=grids_gdf.index)))
     records = [
         {
             "generation_id": generation.id,
             "code": str(row["code"]),
             "name": str(row.get("name", "") or ""),
             "n_shops": int(row.get("n_shops", 0) or 0),
-            "is_building": bool(row.get("is_building", False)),
+            "is_building": bool(flag),
             "geometry": row.geometry,
         }
-        for _, row in grids_gdf.iterrows()
+        for (_, row), flag in zip(grids_gdf.iterrows(), flags.fillna(False), strict=True)
     ]
     session.execute(insert(Grid), records)
     new_ids = dict(session.execute(select(Grid.code, Grid.id).where(Grid.generation_id == generation.id)).all())

@@ -8,6 +8,7 @@ import geopandas as gpd
 import pytest
 import shapely
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from governance.adoption import adopt_generation
 from governance.badges import award_badge, badge_history, badges_due_for_revocation, revoke_badge
@@ -154,3 +155,25 @@ def test_repeated_substantiated_complaints_or_a_failed_review_make_a_badge_due(w
         # 100 days on, the window has passed.
         assert badges_due_for_revocation(session, v["supervisor"], now=NOW + timedelta(days=100)).empty
         assert badges_due_for_revocation(session, lead, now=NOW)["shop_code"].tolist() == ["S-G001"]
+
+
+def test_a_mall_grid_keeps_its_flag_when_adopted_from_the_gridding_engine(world):
+    """The engine marks a mall grid in ``building``; the CLI, the analyst's preview and the
+    demo load all adopt its layer as it is, so the flag must survive adoption."""
+    engine, _, _ = world
+    engine_layer = _new_grids().assign(building=[True, False])
+    with transaction(engine) as session:
+        adopt_generation(session, engine_layer, {}, method="linpu-gridding", params={}, quality={}, now=NOW)
+    with transaction(engine) as session:
+        flags = dict(session.execute(
+            select(Grid.code, Grid.is_building).join(GridGeneration).where(GridGeneration.is_current.is_(True))
+        ).all())
+    assert flags == {"G001": True, "G003": False}
+
+
+def test_the_database_refuses_a_second_current_generation(world):
+    engine, _, _ = world
+    with pytest.raises(IntegrityError), transaction(engine) as session:
+        session.add(GridGeneration(method="by hand", params={}, quality={}, is_current=True, created_at=NOW))
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).where(GridGeneration.is_current.is_(True))) == 1
