@@ -77,6 +77,11 @@ class GridGeneration(Base):
     """One run of the gridding (or one import of official grids)."""
 
     __tablename__ = "grid_generations"
+    # At most one current generation: every row with is_current true has the same key.
+    __table_args__ = (
+        Index("ux_grid_generations_one_current", "is_current", unique=True,
+              sqlite_where=text("is_current"), postgresql_where=text("is_current")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
