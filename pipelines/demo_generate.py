@@ -54,7 +54,7 @@ CASE_COLUMNS = (
     "case_id", "kind", "category", "severity", "title", "description", "lon", "lat", "shop_id",
     "reporter", "created_at", "due_at", "state", "outcome", "department", "rating",
 )
-HISTORY_COLUMNS = ("case_id", "seq", "at", "actor", "from_state", "to_state", "action", "note")
+HISTORY_COLUMNS = ("case_id", "seq", "at", "actor", "from_state", "to_state", "action", "note", "rating")
 CHECK_COLUMNS = (
     "check_id", "shop_id", "category", "performed_at", "inspector", "result", "failed_items", "case_id",
 )
@@ -140,10 +140,10 @@ def _case_rows(proj: _Projector, cases: Sequence[Case]) -> Iterable[dict]:
 
 def _history_rows(cases: Sequence[Case]) -> Iterable[dict]:
     for case in cases:
-        for seq, (at, actor, src, dst, action, note) in enumerate(case.history, start=1):
+        for seq, (at, actor, src, dst, action, note, rating) in enumerate(case.history, start=1):
             yield {"case_id": case.case_id, "seq": seq, "at": stamp(at), "actor": actor,
                    "from_state": src.value if src else "", "to_state": dst.value, "action": action,
-                   "note": note}
+                   "note": note, "rating": "" if rating is None else str(rating)}
 
 
 def _check_rows(checks: Sequence[dict]) -> Iterable[dict]:
@@ -172,6 +172,7 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     users, members = build_people(rng, n_leaders)
     leaders = [u["username"] for u in users if u["role"] == Role.GRID_LEADER]
     supervisors = [u["username"] for u in users if u["role"] == Role.SUPERVISOR]
+    roles = {u["username"]: u["role"] for u in users}
 
     checks, check_cases = build_checks(rng, shops, boundary, leaders)
     cases = (check_cases + build_patrol_cases(rng, shops, streets, boundary, leaders)
@@ -179,7 +180,7 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     cases.sort(key=lambda c: (c.created_at, c.kind.value, c.shop_id, c.title))
     for i, case in enumerate(cases, start=1):
         case.case_id = f"C{i:05d}"
-        run_loop(rng, case, supervisors)
+        run_loop(rng, case, supervisors, roles, seed)
     checks.sort(key=lambda c: (c["performed_at"], c["shop_id"], c["category"].value))
 
     proj = _Projector()
