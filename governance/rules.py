@@ -168,6 +168,6 @@ def check_history(rows: Iterable[HistoryRow]) -> Refusal | None:
 
 
 __all__ = [
-    "POOR_RATING", "REQUESTER", "RULES", "HistoryRow", "Refusal", "Rule",
+    "POOR_RATING", "REQUESTER", "RULES", "SUPERVISING", "WRITERS", "HistoryRow", "Refusal", "Rule",
     "action_of", "check_history", "leads_to", "rating_step", "refuse_row", "who_may",
 ]
