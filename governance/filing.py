@@ -47,7 +47,7 @@ from sqlalchemy import String, any_, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from governance.catalog import CaseKind, CaseState, Category, Severity
+from governance.catalog import CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
 from governance.errors import (
     NUL_REFUSAL,
@@ -61,8 +61,9 @@ from governance.figures import count_raised
 from governance.grids import check_point, outside_message, place_in_current_grids
 from governance.models import Case, CaseHistory, HazardCheck, Shop
 from governance.permissions import Viewer, require_write
+from governance.rules import RULES
 from governance.sla import resolve_limit
-from governance.workflow import failed_check_case, record_numbers
+from governance.workflow import failed_check_case, record_numbers, require_step
 
 #: Rows written per INSERT batch: large enough to amortise a round trip,
 #: small enough that a million-row import stays within a few hundred MB.
@@ -228,6 +229,7 @@ def file_cases(
         raise ValidationError(f"file_cases: missing columns {missing}; required: {', '.join(REQUIRED)}")
     if not viewer.may_write:
         require_write(viewer, None)
+    require_step(viewer, "raise", "raise a case")
     empty = np.zeros(0, dtype=np.int64)
     if n == 0:
         return FiledCases(empty, [], empty)
@@ -310,7 +312,7 @@ def file_cases(
                 "case_no": numbers[k], "kind": kinds[i], "category": categories[i], "severity": severities[i],
                 "title": titles[i], "description": descriptions[i], "geometry": points[i],
                 "grid_id": int(grid_ids[i]), "shop_id": shop_ids[i], "reporter_id": reporters[i],
-                "state": CaseState.WARNING, "outcome": None, "created_at": created_py[i], "due_at": due_py[i],
+                "state": RULES["raise"].target, "outcome": None, "created_at": created_py[i], "due_at": due_py[i],
                 "follow_up_due_at": None, "closed_at": None, "department": departments[i] or None,
                 "requester": requesters[i] or None, "resolved_at": None, "reopen_count": 0, "version": 1,
             }
@@ -328,7 +330,7 @@ def file_cases(
         case_nos.extend(numbers.tolist())
         session.execute(insert_history, [
             {"case_id": case_id, "seq": 1, "at": created_py[i], "actor_id": viewer.user_id, "action": "raise",
-             "from_state": None, "to_state": CaseState.WARNING, "note": notes[i], "details": details}
+             "from_state": None, "to_state": RULES["raise"].target, "note": notes[i], "details": details}
             for case_id, i in zip(ids, range(start, stop), strict=True)
         ])
         if progress is not None:
@@ -416,6 +418,7 @@ def record_checks(
     if n == 0:
         return RecordedChecks([], np.zeros(0, dtype=np.int64))
     rows = rows.reset_index(drop=True)
+    require_step(viewer, "raise", "record checks (a failed one raises a case)")
     performed, days = _times(rows["performed_at"])
     categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
     for i, category in enumerate(categories):

@@ -1,11 +1,7 @@
 """The closed loop: the only way a case is raised or changes state.
 
-::
-
-    warning ──take_on──▶ in_progress ──resolve──▶ follow_up ──confirm──▶ closed
-       │  └──dispatch──▶ (a department)  ▲            │
-       ├──dismiss──────────────▶ closed  └──reopen────┘
-       └──close_not_responsible (also from in_progress) ──▶ closed
+Which step may follow which, with what outcome and by whom, is the rules
+table of ``governance.rules``; every function here checks its step there.
 
 Every change writes the new state and one ``case_history`` row in the
 caller's transaction, and the history row's ``seq`` is the case's new
@@ -23,14 +19,21 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from governance.catalog import CHECK_CATEGORIES, CaseKind, CaseState, Category, Outcome, Severity
+from governance.catalog import (
+    CHECK_CATEGORIES,
+    CaseKind,
+    CaseState,
+    Category,
+    Outcome,
+    Role,
+    Severity,
+)
 from governance.check_due import refresh_check_due
 from governance.checklists import checklist_for, evaluate
 from governance.errors import (
@@ -43,32 +46,18 @@ from governance.errors import (
 from governance.figures import count_raised, refresh_grid_stats
 from governance.grids import check_point, place
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
-from governance.permissions import Viewer, require_grid, require_supervising, require_write
+from governance.permissions import Viewer, require_grid, require_write
+from governance.rules import REQUESTER, RULES, action_of, rating_step, who_may
 from governance.sla import follow_up_limit, resolve_limit
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 
-
-@dataclass(frozen=True)
-class Rule:
-    sources: frozenset[CaseState]
-    target: CaseState
-    supervising: bool = False  # only supervisor or admin
-    outcomes: tuple[Outcome, ...] = ()  # first is the default; empty: no outcome
-
-
-RULES: dict[str, Rule] = {
-    "take_on": Rule(frozenset({W}), P),
-    "resolve": Rule(frozenset({P}), F),
-    "confirm": Rule(frozenset({F}), C, outcomes=(Outcome.FIXED,)),
-    "dismiss": Rule(frozenset({W}), C, supervising=True, outcomes=(Outcome.NO_ACTION_NEEDED, Outcome.DUPLICATE)),
-    "reopen": Rule(frozenset({F}), P),
-    "close_not_responsible": Rule(frozenset({W, P}), C, supervising=True, outcomes=(Outcome.NOT_RESPONSIBLE,)),
-}
-ACTIONS = frozenset(RULES)
-#: Button order for the UI.
-ACTION_ORDER = ("take_on", "resolve", "confirm", "reopen", "dismiss", "close_not_responsible")
-POOR_RATING = 2
+#: Steps with a function of their own: raise (file_case), dispatch (names a department) and
+#: regrid (governance.grids); the requester's rating steps are rate_case's.
+_OWN_FUNCTION = frozenset({"raise", "dispatch", "regrid"})
+#: The steps ``transition`` takes, in the table's order, which is the UI's button order.
+ACTION_ORDER = tuple(step for step, rule in RULES.items() if step not in _OWN_FUNCTION and not rule.ratings)
+ACTIONS = frozenset(ACTION_ORDER)
 #: Touching these changes the stored closed-work figures of the grid.
 _STATS_ACTIONS = {"confirm", "dismiss", "close_not_responsible", "reopen"}
 
@@ -160,12 +149,18 @@ def allowed_actions(viewer: Viewer, case: Case) -> list[str]:
         return []
     return [
         action for action in ACTION_ORDER
-        if case.state in RULES[action].sources and (viewer.is_supervising or not RULES[action].supervising)
+        if case.state in RULES[action].sources and viewer.role in RULES[action].roles
     ]
 
 
 def can_dispatch(viewer: Viewer, case: Case) -> bool:
-    return viewer.is_supervising and case.state == W
+    return viewer.role in RULES["dispatch"].roles and case.state in RULES["dispatch"].sources
+
+
+def require_step(viewer: Viewer, step: str, what: str) -> None:
+    """PermissionDenied unless the rules table lets the viewer's role take ``step``."""
+    if viewer.role not in RULES[step].roles:
+        raise PermissionDenied(f"only {who_may(step)} may {what}; {viewer.username} is a {viewer.role.value}")
 
 
 def _allowed_text(viewer: Viewer, case: Case) -> str:
@@ -200,6 +195,7 @@ def file_case(
     now = _now(now)
     if not viewer.may_write:
         require_write(viewer, None)
+    require_step(viewer, "raise", "raise a case")
     kind = _enum(CaseKind, kind, "kind")
     category = _enum(Category, category, "category")
     severity = _enum(Severity, severity, "severity")
@@ -238,7 +234,7 @@ def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title,
     case = Case(
         case_no=_new_no("L", now), kind=kind, category=category, severity=severity, title=title,
         description=description or "", geometry=point, grid_id=grid_id, shop_id=shop.id if shop else None,
-        reporter_id=viewer.user_id, state=W, created_at=now, due_at=now + resolve_limit(category, severity),
+        reporter_id=viewer.user_id, state=RULES["raise"].target, created_at=now, due_at=now + resolve_limit(category, severity),
         department=department or None, requester=requester or None, reopen_count=0,
     )
     session.add(case)
@@ -270,7 +266,7 @@ def transition(
     not_responsible.  The history row carries who, when, from, to and note.
     """
     now = _now(now)
-    if action not in RULES:
+    if action not in ACTIONS:
         raise ValidationError(f"action={action!r} is not known; allowed: {', '.join(ACTION_ORDER)}")
     case = _load_case(session, viewer, case_id)
     require_write(viewer, case.grid_id)
@@ -286,8 +282,7 @@ def transition(
             f"(needs {' or '.join(sorted(s.value for s in rule.sources))}); "
             f"allowed now: {_allowed_text(viewer, case)}"
         )
-    if rule.supervising:
-        require_supervising(viewer, action.replace("_", " ") + " a case")
+    require_step(viewer, action, action.replace("_", " ") + " a case")
     if outcome is not None and not rule.outcomes:
         raise ValidationError(f"outcome={outcome!r}: {action} does not close the case, so it takes no outcome")
     chosen = None
@@ -337,7 +332,7 @@ def dispatch(
     now = _now(now)
     case = _load_case(session, viewer, case_id)
     require_write(viewer, case.grid_id)
-    require_supervising(viewer, "dispatch a case to a department")
+    require_step(viewer, "dispatch", "dispatch a case to a department")
     department = (department or "").strip()
     if not department:
         raise ValidationError("department is empty; name the department that takes the case on")
@@ -346,14 +341,14 @@ def dispatch(
             f"case {case.case_no} is at version {case.version}, you saw version {expected_version}: "
             "someone else changed it; reload it and decide again"
         )
-    if case.state != W:
+    if case.state not in RULES["dispatch"].sources:
         raise IllegalTransition(
             f"case {case.case_no} is {case.state.value}: only a warning can be dispatched; "
             f"allowed now: {_allowed_text(viewer, case)}"
         )
-    case.state = P
+    from_state, case.state = case.state, RULES["dispatch"].target
     case.department = department[:128]
-    _write_change(session, case, viewer, "dispatch", W, note=note, now=now, details={"department": case.department})
+    _write_change(session, case, viewer, "dispatch", from_state, note=note, now=now, details={"department": case.department})
     return case
 
 
@@ -385,6 +380,7 @@ def record_check(
     if shop.grid_id is None:
         raise ValidationError(f"shop {shop_code} lies in no grid; rebuild the grids before checking it")
     require_write(viewer, shop.grid_id)
+    require_step(viewer, "raise", "record a check (a failed one raises a case)")
     try:
         result = evaluate(category, {str(k): bool(v) for k, v in answers.items()})
     except ValueError as exc:
@@ -420,8 +416,9 @@ def rate_case(
 ) -> Rating:
     """群众评单: the requester rates a resolved service request 1–5.
 
-    A rating of 2 or less of a closed request reopens it (closed ->
-    in_progress), and the history row says it was the rating that did.
+    The rating is a step of the rules table (``rate`` in follow-up or once
+    closed); a poor one of a closed request is ``reopen_after_rating`` (closed
+    -> in_progress), recorded as a reopen whose note says it was the rating.
     """
     now = _now(now)
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
@@ -431,20 +428,24 @@ def rate_case(
         raise NotFoundError(f"no case with id {case_id}")
     if case.kind != CaseKind.SERVICE_REQUEST:
         raise ValidationError(f"case {case.case_no} is a {case.kind.value}; only service requests are rated")
-    if case.state not in (F, C):
+    step = rating_step(case.state, rating)
+    if step is None:
+        rateable = sorted({s.value for rule in RULES.values() if rule.ratings for s in rule.sources})
         raise IllegalTransition(
             f"case {case.case_no} is {case.state.value}: a request can be rated once it is resolved "
-            "(follow_up or closed)"
+            f"({' or '.join(rateable)})"
         )
     row = Rating(case_id=case.id, rating=rating, comment=comment or "", rated_at=now, rated_by=rated_by or "")
     session.add(row)
     session.flush()
-    if rating <= POOR_RATING and case.state == C:
-        case.state = P
+    rule = RULES[step]
+    if rule.target is not None:
+        from_state, case.state = case.state, rule.target
         _reopen_fields(case, now)
-        requester = Viewer(user_id=None, username=rated_by or "requester", role=_requester_role())
+        # Not a user of ours: recorded by name; the role only fills the dataclass.
+        requester = Viewer(user_id=None, username=rated_by or REQUESTER, role=Role.ANALYST)
         _write_change(
-            session, case, requester, "reopen", C,
+            session, case, requester, action_of(step), from_state,
             note=f"reopened by a poor rating ({rating}/5)" + (f": {comment}" if comment else ""),
             now=now, details={"rating_id": row.id, "rating": rating},
         )
@@ -452,14 +453,8 @@ def rate_case(
     return row
 
 
-def _requester_role():
-    from governance.catalog import Role
-
-    # Not a user of ours: recorded by name; the role only fills the dataclass.
-    return Role.ANALYST
-
-
 __all__ = [
     "ACTIONS", "ACTION_ORDER", "RULES", "IllegalTransition", "PermissionDenied", "VersionConflict",
-    "allowed_actions", "can_dispatch", "dispatch", "file_case", "rate_case", "record_check", "transition",
+    "allowed_actions", "can_dispatch", "dispatch", "file_case", "rate_case", "record_check", "require_step",
+    "transition",
 ]

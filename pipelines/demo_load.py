@@ -278,6 +278,8 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                         note=step["note"],
                     )
                 )
+                if step.get("rating", ""):  # a poor rating that reopened the request
+                    session.add(Rating(case_id=case.id, rating=int(step["rating"]), rated_at=history_at[index]))
         for row in cases.itertuples():
             if row.rating:
                 case, steps = case_rows[row.case_id]

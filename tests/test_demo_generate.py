@@ -33,6 +33,7 @@ from governance.checklists import (
     checklist_for,
     evaluate,
 )
+from governance.rules import REQUESTER, HistoryRow, check_history
 from pipelines.demo_generate import DEMO_NOW, generate_demo
 
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -49,6 +50,10 @@ LOOP = {
     ("in_progress", "resolve"): "follow_up",
     ("follow_up", "confirm"): "closed",
     ("follow_up", "reopen"): "in_progress",
+    ("warning", "dispatch"): "in_progress",
+    ("warning", "close_not_responsible"): "closed",
+    ("in_progress", "close_not_responsible"): "closed",
+    ("closed", "reopen"): "in_progress",  # a poor rating of a closed request
 }
 
 
@@ -279,10 +284,13 @@ def test_histories_follow_the_loop(tables):
             assert row["from_state"] == state, case_id
             assert LOOP[(state, row["action"])] == row["to_state"], case_id
             state = row["to_state"]
-            assert row["actor"] in roles
+            # The requester who reopens by a poor rating has no account; everyone else is a user.
+            assert row["actor"] in roles or (row["actor"] == "" and row["from_state"] == "closed"
+                                             and row["rating"] in ("1", "2")), case_id
         assert state == cases[case_id]["state"]
         closing = rows[-1]
-        if closing["action"] == "dismiss" or (state == "closed" and cases[case_id]["outcome"] == "not_responsible"):
+        if closing["action"] in ("dismiss", "close_not_responsible") or (
+                state == "closed" and cases[case_id]["outcome"] == "not_responsible"):
             assert roles[closing["actor"]] == Role.SUPERVISOR, case_id
         reopened += any(r["action"] == "reopen" for r in rows)
     assert 0.02 < reopened / len(cases) < 0.12
@@ -366,3 +374,36 @@ def test_checklists_evaluate_answers():
         evaluate(Category.GAS, {i.code: True for i in checklist_for("gas")} | {"elec.rcd": True})
     with pytest.raises(ValueError, match="not a hazard-check"):
         checklist_for(Category.NOISE)
+
+
+# --- the rules table -----------------------------------------------------------
+
+def _demo_histories(directory: Path) -> dict[str, list[HistoryRow]]:
+    """Every case's history in ``directory`` as rules-table rows: the closing row carries the case's
+    outcome, a requester's row (no actor) its rating, and the case's rating follows as a ``rate`` row."""
+    roles = {u["username"]: u["role"] for u in _read(directory, "users.csv")}
+    cases = {c["case_id"]: c for c in _read(directory, "cases.csv")}
+    histories: dict[str, list[HistoryRow]] = {case_id: [] for case_id in cases}
+    rows = _read(directory, "case_history.csv")
+    last = {row["case_id"]: row["seq"] for row in rows}
+    for row in rows:
+        case = cases[row["case_id"]]
+        closing = row["seq"] == last[row["case_id"]] and case["state"] == "closed"
+        histories[row["case_id"]].append(HistoryRow(
+            action=row["action"], from_state=CaseState(row["from_state"]) if row["from_state"] else None,
+            to_state=CaseState(row["to_state"]), outcome=Outcome(case["outcome"]) if closing else None,
+            role=roles[row["actor"]] if row["actor"] else REQUESTER,
+            rating=int(row["rating"]) if row.get("rating") else None,
+        ))
+    for case_id, case in cases.items():
+        if case["rating"]:
+            state = CaseState(case["state"])
+            histories[case_id].append(HistoryRow("rate", state, state, role=REQUESTER, rating=int(case["rating"])))
+    return histories
+
+
+def test_every_committed_demo_history_is_allowed_by_the_rules_table():
+    refused = {case_id: refusal for case_id, rows in _demo_histories(COMMITTED).items()
+               if (refusal := check_history(rows)) is not None}
+    examples = [f"{case_id} row {r.position + 1}: {r.reason}" for case_id, r in list(refused.items())[:5]]
+    assert not refused, f"{len(refused)} demo histories refused, e.g. " + "; ".join(examples)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -19,7 +21,9 @@ from governance.errors import (
     ValidationError,
     VersionConflict,
 )
+from governance.filing import file_cases, record_checks
 from governance.models import Attachment, Case, CaseHistory, HazardCheck, Rating
+from governance.rules import REQUESTER, RULES, SUPERVISING, HistoryRow, check_history
 from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district
 from governance.workflow import (
     ACTION_ORDER,
@@ -397,3 +401,77 @@ def test_twenty_threads_racing_on_one_case_give_one_winner_per_version(world):
     assert [action for _, action, *_ in history] == ["raise", *cycle]
     case = _case(engine, case_id)
     assert case.version == len(cycle) + 1 and case.state == CaseState.CLOSED and case.reopen_count == 2
+
+
+# --- the rules table: one place says which step may follow which ------------------
+
+def _rows(*steps):
+    return [HistoryRow(*step) for step in steps]
+
+
+W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
+WHOLE_LOOP = (
+    ("raise", None, W, None, "grid_leader"), ("take_on", W, P, None, "grid_leader"),
+    ("resolve", P, F, None, "grid_leader"), ("reopen", F, P, None, "grid_leader"),
+    ("resolve", P, F, None, "grid_leader"), ("confirm", F, C, Outcome.FIXED, "grid_leader"),
+    ("rate", C, C, None, REQUESTER, 3),
+)
+
+
+def test_check_history_accepts_the_whole_loop_and_names_the_first_refused_row():
+    assert check_history(_rows(*WHOLE_LOOP)) is None
+    refused = check_history(_rows(*WHOLE_LOOP[:5], ("confirm", F, C, Outcome.NOT_RESPONSIBLE, "supervisor")))
+    assert refused.position == 5 and "outcome not_responsible" in refused.reason and "fixed" in refused.reason
+    dismissed = check_history(_rows(WHOLE_LOOP[0], ("dismiss", W, C, Outcome.NOT_RESPONSIBLE, "supervisor")))
+    assert dismissed.position == 1 and "dismiss may not end with outcome not_responsible" in dismissed.reason
+    by_leader = check_history(_rows(WHOLE_LOOP[0], ("dismiss", W, C, Outcome.DUPLICATE, "grid_leader")))
+    assert by_leader.position == 1 and "a supervisor or admin" in by_leader.reason
+    skipped = check_history(_rows(WHOLE_LOOP[0], ("resolve", P, F)))
+    assert skipped.position == 1 and "case was warning" in skipped.reason
+
+
+def test_a_poor_rating_of_a_closed_request_must_reopen_it():
+    closed = WHOLE_LOOP[:6]
+    for poor in (1, 2):
+        left_closed = check_history(_rows(*closed, ("rate", C, C, None, REQUESTER, poor)))
+        assert left_closed.position == 6 and f"rated {poor}" in left_closed.reason
+        assert check_history(_rows(*closed, ("reopen", C, P, None, REQUESTER, poor))) is None
+    assert check_history(_rows(*closed, ("reopen", C, P, None, REQUESTER, 4))).position == 6
+    # Rated poorly while the follow-up is still open: recorded, nothing reopens.
+    assert check_history(_rows(*closed[:3], ("rate", F, F, None, REQUESTER, 1))) is None
+
+
+def test_the_table_decides_who_may_raise_one_case_a_check_or_a_batch(world, monkeypatch):
+    engine, district, v = world
+    monkeypatch.setitem(RULES, "raise", dataclasses.replace(RULES["raise"], roles=SUPERVISING))
+    with pytest.raises(PermissionDenied, match="only a supervisor or admin may raise a case"):
+        _file(engine, v["leader1"])
+    batch = pd.DataFrame({"kind": ["patrol"], "category": ["noise"], "severity": ["low"], "title": ["噪音"],
+                          "lon": [IN_G001[0]], "lat": [IN_G001[1]], "created_at": [NOW]})
+    with pytest.raises(PermissionDenied, match="only a supervisor or admin"), transaction(engine) as session:
+        file_cases(session, v["leader1"], batch)
+    checks = pd.DataFrame({"shop_code": [district.shop_codes["G001"]], "category": ["gas"],
+                           "answers": [{"gas.alarm": False}], "performed_at": [NOW]})
+    with pytest.raises(PermissionDenied, match="only a supervisor or admin"), transaction(engine) as session:
+        record_checks(session, v["leader1"], checks)
+    with pytest.raises(PermissionDenied, match="only a supervisor or admin"), transaction(engine) as session:
+        record_check(session, v["leader1"], shop_code=district.shop_codes["G001"], category="gas",
+                     answers={"gas.alarm": False}, now=NOW)
+    assert _count(engine, Case) == 0 and _count(engine, HazardCheck) == 0
+    _file(engine, v["supervisor"])
+    assert _count(engine, Case) == 1
+
+
+def test_dispatch_and_rating_refuse_a_step_the_table_does_not_hold(world):
+    engine, _, v = world
+    request = _file(engine, v["leader1"], kind="service_request", category="noise", severity="low")
+    with pytest.raises(IllegalTransition, match="is warning: a request can be rated once it is resolved"), \
+            transaction(engine) as session:
+        rate_case(session, case_id=request, rating=5, now=NOW)
+    _act(engine, v["leader1"], request, "take_on", 1)
+    with pytest.raises(IllegalTransition, match="is in_progress: only a warning can be dispatched"), \
+            transaction(engine) as session:
+        dispatch(session, v["supervisor"], request, department="城管中队", expected_version=2, now=NOW)
+    with pytest.raises(ValidationError, match="action='raise' is not known"):
+        _act(engine, v["admin"], request, "raise", 2)
+    assert _case(engine, request).version == 2 and _count(engine, Rating) == 0
