@@ -66,3 +66,12 @@ def overdue_condition(now: datetime):
         and_(Case.state.in_([CaseState.WARNING, CaseState.IN_PROGRESS]), Case.due_at < now),
         and_(Case.state == CaseState.FOLLOW_UP, Case.follow_up_due_at < now),
     )
+
+
+def is_overdue(state: CaseState | str, due_at: datetime, follow_up_due_at: datetime | None,
+               now: datetime) -> bool:
+    """The same truth as :func:`overdue_condition`, for one case held in memory."""
+    state = CaseState(state)
+    if state in (CaseState.WARNING, CaseState.IN_PROGRESS):
+        return due_at < now
+    return state == CaseState.FOLLOW_UP and follow_up_due_at is not None and follow_up_due_at < now

@@ -18,7 +18,6 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from pyproj import Transformer
 from shapely.geometry import Polygon
 
 from governance.catalog import CaseState, Role
+from governance.sla import is_overdue
 from pipelines.demo_cases import build_patrol_cases, build_service_requests
 from pipelines.demo_checks import build_checks
 from pipelines.demo_draws import DEMO_DAY, DEMO_NOW, stamp
@@ -154,11 +154,6 @@ def _check_rows(checks: Sequence[dict]) -> Iterable[dict]:
                "case_id": check["case"].case_id if check["case"] else ""}
 
 
-def is_overdue(state: str, due_at: datetime, now: datetime = DEMO_NOW) -> bool:
-    """Overdue here means: not yet resolved (warning or in progress) and past due."""
-    return state in (CaseState.WARNING, CaseState.IN_PROGRESS) and due_at < now
-
-
 def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     """Write the demo district into ``out_dir`` and return row counts per file and state."""
     out = Path(out_dir)
@@ -196,8 +191,9 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     }
     for state in CaseState:
         counts[f"cases_{state.value}"] = sum(c.state is state for c in cases)
-    counts["cases_overdue"] = sum(is_overdue(c.state, c.due_at) for c in cases)
+    # The generator keeps no follow-up due time (the load derives it): warnings and work in progress only.
+    counts["cases_overdue"] = sum(is_overdue(c.state, c.due_at, None, DEMO_NOW) for c in cases)
     return counts
 
 
-__all__ = ["DEMO_DAY", "DEMO_NOW", "DEMO_PASSWORD", "generate_demo", "is_overdue"]
+__all__ = ["DEMO_DAY", "DEMO_NOW", "DEMO_PASSWORD", "generate_demo"]

@@ -43,9 +43,9 @@ from governance.models import (
     User,
 )
 from governance.sla import follow_up_limit
+from pipelines.demo_generate import DEMO_PASSWORD
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
-DEMO_PASSWORD = "linpu-demo"
 
 
 class DemoDataError(LinpuError):
