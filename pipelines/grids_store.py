@@ -31,8 +31,8 @@ from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
 from governance.db import transaction
 from governance.errors import LinpuError
 from governance.models import DistrictFeature, Shop
-from pipelines.cli import EXIT_REJECTED, open_current_database
-from pipelines.grids import _print_report, _size_options, grids
+from pipelines.commands.common import EXIT_REJECTED, open_current_database
+from pipelines.commands.grids import _print_report, _size_options, grids
 from pipelines.ingest import (
     IngestReport,
     _duplicates_in_file,

@@ -14,7 +14,7 @@ from governance.catalog import MemberRole, Role
 from governance.db import transaction
 from governance.errors import LinpuError, NotFoundError
 from governance.models import Grid, GridGeneration, GridMember, User
-from pipelines.cli import LinpuGroup, open_current_database
+from pipelines.commands.common import LinpuGroup, open_current_database
 
 MIN_PASSWORD = 8
 

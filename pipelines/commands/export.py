@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from governance.catalog import CaseState, Category
-from pipelines.cli import open_current_database, progress_bar
+from pipelines.commands.common import open_current_database, progress_bar
 from pipelines.export import FORMATS, LAYERS, ExportFilters, export_layers
 from pipelines.validation import DEFAULT_TIMEZONE
 

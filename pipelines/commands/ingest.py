@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli import EXIT_REJECTED, LinpuGroup, open_current_database, progress_bar
+from pipelines.commands.common import EXIT_REJECTED, LinpuGroup, open_current_database, progress_bar
 from pipelines.ingest import IngestReport, write_rejected
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -185,9 +185,9 @@ def demo_load() -> None:
 
 
 def _register_groups() -> None:
-    from pipelines.cli_export import export
-    from pipelines.cli_ingest import ingest
-    from pipelines.grids import grids
+    from pipelines.commands.export import export
+    from pipelines.commands.grids import grids
+    from pipelines.commands.ingest import ingest
     from pipelines.grids_store import grids_import, grids_save  # noqa: F401 - adds `grids save|import`
     from pipelines.users import users
 
