@@ -9,20 +9,18 @@ code. ``import`` adopts official grids from a file (GeoJSON, GeoPackage,
 zipped Shapefile, read in memory like every upload), after checking every
 polygon and code row by row.
 
-Both are plain functions returning a result; the click commands only print.
+Both are plain functions returning a result; the click commands
+(``pipelines.commands.grids``) only print.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Engine, select
@@ -31,8 +29,6 @@ from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
 from governance.db import transaction
 from governance.errors import LinpuError
 from governance.models import DistrictFeature, Shop
-from pipelines.commands.common import EXIT_REJECTED, open_current_database
-from pipelines.commands.grids import _print_report, _size_options, grids
 from pipelines.ingest import (
     IngestReport,
     _duplicates_in_file,
@@ -231,52 +227,3 @@ def _overlaps(layer: gpd.GeoDataFrame) -> list[tuple[str, str]]:
         if i < j and metric.geometry.iloc[i].intersection(metric.geometry.iloc[j]).area > 1.0:
             pairs.append((layer["code"].iloc[i], layer["code"].iloc[j]))
     return pairs
-
-
-# --- commands --------------------------------------------------------------
-
-
-@grids.command("save")
-@_size_options
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--update", "update_", is_flag=True,
-              help="Repair the current grids (keep codes) instead of building afresh.")
-@click.option("--dry-run", is_flag=True, help="Build and report quality; save nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result and quality as JSON.")
-def grids_save(target, min_size, max_size, seed, update_, dry_run, as_json):
-    """Grid the stored open shops and make the result the current grids."""
-    engine = open_current_database(announce=not as_json)
-    result = save_grids(engine, target=target, min_size=min_size, max_size=max_size, seed=seed,
-                        update=update_, dry_run=dry_run)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=_plain))
-        return
-    _print_report(result.quality)
-    click.echo(result.summary())
-
-
-@grids.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--crs", default=None, help="CRS of the file when it declares none.")
-@click.option("--dry-run", is_flag=True, help="Check the polygons and count; save nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def grids_import(file, crs, dry_run, as_json):
-    """Adopt official grid polygons from FILE (with a code column) as the current grids."""
-    engine = open_current_database(announce=not as_json)
-    report = import_grids(engine, file, crs=crs, dry_run=dry_run)
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        for line in report.problem_lines(50):
-            click.echo(line, err=True)
-        for note in report.notes:
-            click.echo(f"note: {note}", err=True)
-        click.echo(("dry run: " if dry_run else "") + report.summary())
-    if report.refused:
-        raise click.exceptions.Exit(EXIT_REJECTED)
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

@@ -1,4 +1,4 @@
-"""The ``linpu`` command: every job the dashboard can do, scriptable.
+"""What every ``linpu`` command shares: exit codes, error lines, the database, progress, reports.
 
 Exit codes: 0 done, 1 input rejected, 2 usage or configuration error.  A
 domain error is printed as one line, never as a traceback.
@@ -6,22 +6,27 @@ domain error is printed as one line, never as a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from tqdm import tqdm
 
 from governance.db import make_engine
 from governance.errors import ConfigurationError, LinpuError
+from governance.migrate import current_revision, head_revision
 from governance.settings import get_settings
+from pipelines.ingest import IngestReport
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+MAX_SHOWN = 50  # problem lines printed; the JSON report and the rejected-rows file hold them all
 
 
 class LinpuGroup(click.Group):
@@ -56,8 +61,6 @@ def open_database(*, announce: bool = True) -> Engine:
 
 def open_current_database(*, announce: bool = True) -> Engine:
     """As open_database, and refuse a database whose schema is behind the code."""
-    from governance.migrate import current_revision, head_revision
-
     engine = open_database(announce=announce)
     current = current_revision(engine)
     if current != head_revision():
@@ -75,8 +78,6 @@ def progress_bar(*, disable: bool = False) -> Iterator[Callable[[str, int, int],
     The pipeline functions report progress through such a callback and never
     print; the bar is drawn only on a terminal, so scripts and logs stay clean.
     """
-    from tqdm import tqdm
-
     bars: dict[str, tqdm] = {}
     off = disable or not sys.stderr.isatty()
 
@@ -99,106 +100,22 @@ def progress_bar(*, disable: bool = False) -> Iterator[Callable[[str, int, int],
             bar.close()
 
 
-@click.group(cls=LinpuGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Linpu: ~10-shop governance grids and the closed loop of every case."""
+def echo_json(data: Any, *, default: Callable[[Any], Any] | None = None) -> None:
+    """Print a report as indented JSON on stdout, Chinese text kept readable."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=default))
 
 
-@main.group(cls=LinpuGroup)
-def db() -> None:
-    """Create and upgrade the database schema."""
-
-
-@db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
-def db_upgrade(revision: str) -> None:
-    """Create the schema or bring it to the newest migration."""
-    from governance.migrate import current_revision, upgrade
-
-    engine = open_database()
-    upgrade(engine, revision)
-    click.echo(f"schema at revision {current_revision(engine)}")
-
-
-@db.command("current")
-def db_current() -> None:
-    """Print the schema's revision (nothing when the database is empty)."""
-    from governance.migrate import current_revision, head_revision
-
-    engine = open_database()
-    click.echo(f"current: {current_revision(engine) or '-'}; code head: {head_revision()}")
-
-
-@db.command("refresh")
-def db_refresh() -> None:
-    """Recount every stored figure: loop figures per grid and per grid and category, checks due.
-
-    The writes keep them current; run this once after an upgrade that adds a
-    kept figure (until then the dashboard counts it live, more slowly).
-    """
-    from sqlalchemy import func, select
-
-    from governance.db import transaction
-    from governance.models import CheckDue, GridCategoryStats, GridStats
-    from governance.stats import refresh_check_due, refresh_grid_stats
-
-    engine = open_current_database()
-    with transaction(engine) as session:
-        refresh_grid_stats(session)
-        refresh_check_due(session)
-        counts = [session.scalar(select(func.count()).select_from(model))
-                  for model in (GridStats, GridCategoryStats, CheckDue)]
-    click.echo("figures recounted: {:,} grids, {:,} grid × category rows, {:,} checks due".format(*counts))
-
-
-@main.group(cls=LinpuGroup)
-def demo() -> None:
-    """The bundled synthetic demo district."""
-
-
-@demo.command("generate")
-@click.option("--seed", default=2026, show_default=True, type=int)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder to write; default the bundled data/demo.",
-)
-def demo_generate(seed: int, out: Path | None) -> None:
-    """Write the synthetic demo district (same seed, same bytes)."""
-    from pipelines.demo_generate import generate_demo
-    from pipelines.demo_load import DEMO_DIR
-
-    counts = generate_demo(out or DEMO_DIR, seed=seed)
-    click.echo(f"wrote {out or DEMO_DIR}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-
-
-@demo.command("load")
-def demo_load() -> None:
-    """Upgrade the schema and load the demo district, unless it is there already."""
-    from governance.migrate import upgrade
-    from pipelines.demo_load import load_demo
-
-    engine = open_database()
-    upgrade(engine)
-    click.echo(load_demo(engine).summary())
-
-
-def _register_groups() -> None:
-    from pipelines.commands.export import export
-    from pipelines.commands.grids import grids
-    from pipelines.commands.ingest import ingest
-    from pipelines.grids_store import grids_import, grids_save  # noqa: F401 - adds `grids save|import`
-    from pipelines.users import users
-
-    main.add_command(grids)
-    main.add_command(ingest)
-    main.add_command(export)
-    main.add_command(users)
-
-
-_register_groups()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def echo_file_report(report: IngestReport, *, as_json: bool = False, quiet: bool = False) -> None:
+    """Print a file import's report the same way for every kind; exit 1 when it was refused."""
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        # Problems are shown even with --quiet: a script needs to know why a file was refused.
+        for line in report.problem_lines(MAX_SHOWN):
+            click.echo(line, err=True)
+        if not quiet:
+            for note in report.notes:
+                click.echo(f"note: {note}", err=True)
+        click.echo(("dry run: " if report.dry_run else "") + report.summary())
+    if report.refused:
+        raise click.exceptions.Exit(EXIT_REJECTED)

@@ -1,4 +1,4 @@
-"""``linpu grids``: build, update and check shop grids, file in, file out.
+"""``linpu grids``: build, update and check shop grids, file in, file out; save and import them.
 
 Output GeoPackages hold two layers: ``grids`` (code, n_shops, building,
 polygon) and ``shops`` (the input shops with a ``grid_code`` column).
@@ -6,17 +6,22 @@ polygon) and ``shops`` (the input shops with a ``grid_code`` column).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
 from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
-
-EXIT_REJECTED = 1
+from pipelines.commands.common import (
+    EXIT_REJECTED,
+    echo_file_report,
+    echo_json,
+    open_current_database,
+)
+from pipelines.grids_store import import_grids, save_grids
 
 
 def _read(path: Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
@@ -168,7 +173,7 @@ def build(
         _reject(f"{shops_path}: {exc}")
     _write(out, result, shops.assign(grid_code=codes))
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        echo_json(report)
     else:
         click.echo(f"wrote {out} (layers grids, shops)")
         _print_report(report)
@@ -212,9 +217,7 @@ def update(grids_path, shops_path, streets_path, target, min_size, max_size, out
     _write(out, result, shops.assign(grid_code=codes))
     summary = changes.as_dict()
     if as_json:
-        click.echo(
-            json.dumps({"changes": summary, "quality": report}, ensure_ascii=False, indent=2)
-        )
+        echo_json({"changes": summary, "quality": report})
         return
     click.echo(f"wrote {out} (layers grids, shops)")
     click.echo(f"shops that changed grid: {changes.shops_moved} of {len(shops)}")
@@ -279,7 +282,7 @@ def check(grids_path, shops_path, boundary_path, streets_path, target, min_size,
         streets=streets,
     )
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        echo_json(report)
     else:
         _print_report(report)
 
@@ -287,3 +290,40 @@ def check(grids_path, shops_path, boundary_path, streets_path, target, min_size,
 def _reject(message: str):
     click.echo(f"error: {message}", err=True)
     raise click.exceptions.Exit(EXIT_REJECTED)
+
+
+@grids.command("save")
+@_size_options
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--update", "update_", is_flag=True,
+              help="Repair the current grids (keep codes) instead of building afresh.")
+@click.option("--dry-run", is_flag=True, help="Build and report quality; save nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result and quality as JSON.")
+def grids_save(target, min_size, max_size, seed, update_, dry_run, as_json):
+    """Grid the stored open shops and make the result the current grids."""
+    engine = open_current_database(announce=not as_json)
+    result = save_grids(engine, target=target, min_size=min_size, max_size=max_size, seed=seed,
+                        update=update_, dry_run=dry_run)
+    if as_json:
+        echo_json(result.as_dict(), default=_plain)
+        return
+    _print_report(result.quality)
+    click.echo(result.summary())
+
+
+@grids.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", default=None, help="CRS of the file when it declares none.")
+@click.option("--dry-run", is_flag=True, help="Check the polygons and count; save nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def grids_import(file, crs, dry_run, as_json):
+    """Adopt official grid polygons from FILE (with a code column) as the current grids."""
+    engine = open_current_database(announce=not as_json)
+    report = import_grids(engine, file, crs=crs, dry_run=dry_run)
+    echo_file_report(report, as_json=as_json)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
