@@ -26,6 +26,7 @@ import shapely
 from sqlalchemy import Engine, select
 
 from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
+from geo.placement import place_points
 from governance.db import transaction
 from governance.errors import LinpuError
 from governance.models import DistrictFeature, Shop
@@ -163,22 +164,12 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
     rows = Rows(table.source, frame.index, list(table.problems))
     report = IngestReport("grids", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
     codes = text(frame, code_column)
-    for row in codes.index[codes == ""]:
-        rows.add(row, "code", "is empty; every grid needs a code")
-    for row in codes.index[codes.str.len() > 32]:
-        rows.add(row, "code", "longer than 32 characters")
-    _duplicates_in_file(rows, codes, "code")
+    _check_codes(rows, codes)
     geometry = table.geometry
     source_crs = parse_crs(crs) if crs else geometry.crs
     if source_crs is None:
         raise InputFileError(table.source, 1, "geometry", "the file declares no CRS; give --crs")
-    for row, geom in geometry.items():
-        if geom is None or geom.is_empty:
-            rows.add(row, "geometry", "is empty; a polygon is required")
-        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
-            rows.add(row, "geometry", f"is a {geom.geom_type}; a polygon is required")
-        elif not geom.is_valid:
-            rows.add(row, "geometry", f"invalid polygon: {shapely.is_valid_reason(geom)}")
+    _check_polygons(rows, geometry)
     report = _finish(report, table, rows)
     if report.refused:
         return report
@@ -197,8 +188,6 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
                             + "; a shop on an overlap goes to the first grid by code")
     with transaction(engine) as session:
         shops = _open_shops(session)
-        from geo.placement import place_points
-
         placed = place_points(shops, layer) if len(shops) else pd.DataFrame({"code": []})
         layer["n_shops"] = layer["code"].map(placed["code"].value_counts()).fillna(0).astype(int)
         outside = int(placed["code"].isna().sum())
@@ -217,6 +206,24 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
                                 + ", ".join(f"{c} {n}" for c, n in adopted["members_dropped"][:20]))
         report.written = True
     return report
+
+
+def _check_codes(rows: Rows, codes: pd.Series) -> None:
+    for row in codes.index[codes == ""]:
+        rows.add(row, "code", "is empty; every grid needs a code")
+    for row in codes.index[codes.str.len() > 32]:
+        rows.add(row, "code", "longer than 32 characters")
+    _duplicates_in_file(rows, codes, "code")
+
+
+def _check_polygons(rows: Rows, geometry: gpd.GeoSeries) -> None:
+    for row, geom in geometry.items():
+        if geom is None or geom.is_empty:
+            rows.add(row, "geometry", "is empty; a polygon is required")
+        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+            rows.add(row, "geometry", f"is a {geom.geom_type}; a polygon is required")
+        elif not geom.is_valid:
+            rows.add(row, "geometry", f"invalid polygon: {shapely.is_valid_reason(geom)}")
 
 
 def _overlaps(layer: gpd.GeoDataFrame) -> list[tuple[str, str]]:
