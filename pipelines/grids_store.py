@@ -175,11 +175,7 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
         return report
     good = rows.good_mask()
     names = text(frame, find_column(table, GRID_NAME_NAMES))
-    try:
-        polygons = geometry[good].set_crs(source_crs, allow_override=True).to_crs(4326).values
-    except Exception as exc:  # pyproj raises ProjError/CRSError for a damaged or unusable CRS
-        raise InputFileError(table.source, 1, "geometry", f"its CRS cannot be converted to EPSG:4326 "
-                             f"({str(exc).splitlines()[0]}); fix the .prj or give --crs") from None
+    polygons = _to_wgs84(geometry[good], source_crs, table.source)
     layer = gpd.GeoDataFrame({"code": codes[good].to_numpy(), "name": names[good].to_numpy()},
                              geometry=polygons, crs=4326)
     overlaps = _overlaps(layer)
@@ -224,6 +220,14 @@ def _check_polygons(rows: Rows, geometry: gpd.GeoSeries) -> None:
             rows.add(row, "geometry", f"is a {geom.geom_type}; a polygon is required")
         elif not geom.is_valid:
             rows.add(row, "geometry", f"invalid polygon: {shapely.is_valid_reason(geom)}")
+
+
+def _to_wgs84(geometry: gpd.GeoSeries, source_crs, source: str):
+    try:
+        return geometry.set_crs(source_crs, allow_override=True).to_crs(4326).values
+    except Exception as exc:  # pyproj raises ProjError/CRSError for a damaged or unusable CRS
+        raise InputFileError(source, 1, "geometry", f"its CRS cannot be converted to EPSG:4326 "
+                             f"({str(exc).splitlines()[0]}); fix the .prj or give --crs") from None
 
 
 def _overlaps(layer: gpd.GeoDataFrame) -> list[tuple[str, str]]:
