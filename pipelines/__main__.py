@@ -1,5 +1,5 @@
 """`python -m pipelines` runs the `linpu` command (as the console script does)."""
 
-from pipelines.cli import main
+from pipelines.commands.root import main
 
 main(prog_name="linpu")

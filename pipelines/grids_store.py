@@ -3,42 +3,40 @@
 ``save`` builds grids from the stored open shops (and the stored district
 boundary and streets), or with ``--update`` repairs the current grids keeping
 their codes, and adopts them as the current generation through
-:func:`governance.grids.adopt_generation`: shops are reassigned, open and
+:func:`governance.adoption.adopt_generation`: shops are reassigned, open and
 closed cases move with a ``regrid`` history row, grid members carry over by
 code. ``import`` adopts official grids from a file (GeoJSON, GeoPackage,
 zipped Shapefile, read in memory like every upload), after checking every
 polygon and code row by row.
 
-Both are plain functions returning a result; the click commands only print.
+Both are plain functions returning a result; the click commands
+(``pipelines.commands.grids``) only print.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Engine, select
 
 from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
+from geo.placement import place_points
+from governance.adoption import adopt_generation
 from governance.db import transaction
 from governance.errors import LinpuError
 from governance.grids import current_grid_frame
 from governance.models import DistrictFeature, Shop
-from pipelines.cli import EXIT_REJECTED, open_current_database
-from pipelines.grids import _print_report, _size_options, grids
 from pipelines.ingest import (
     IngestReport,
-    _duplicates_in_file,
-    _finish,
+    finish_report,
     load_table,
+    refuse_duplicates_in_file,
 )
 from pipelines.readers import InputFileError
 from pipelines.validation import Rows, find_column, parse_crs, text
@@ -94,9 +92,6 @@ def _open_shops(session) -> gpd.GeoDataFrame:
 
 def _adopt(session, frame: gpd.GeoDataFrame, shop_codes: pd.Series, *, method: str, params: dict,
            quality: dict, note: str, now: datetime) -> dict[str, Any]:
-    from governance.adoption import adopt_generation
-
-    frame = frame.rename(columns={"building": "is_building"})
     result = adopt_generation(session, frame, shop_codes, method=method, params=params, quality=quality,
                               note=note, now=now)
     return {"generation_id": result.generation_id, "grids": result.grids,
@@ -167,32 +162,18 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
     rows = Rows(table.source, frame.index, list(table.problems))
     report = IngestReport("grids", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
     codes = text(frame, code_column)
-    for row in codes.index[codes == ""]:
-        rows.add(row, "code", "is empty; every grid needs a code")
-    for row in codes.index[codes.str.len() > 32]:
-        rows.add(row, "code", "longer than 32 characters")
-    _duplicates_in_file(rows, codes, "code")
+    _check_codes(rows, codes)
     geometry = table.geometry
     source_crs = parse_crs(crs) if crs else geometry.crs
     if source_crs is None:
         raise InputFileError(table.source, 1, "geometry", "the file declares no CRS; give --crs")
-    for row, geom in geometry.items():
-        if geom is None or geom.is_empty:
-            rows.add(row, "geometry", "is empty; a polygon is required")
-        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
-            rows.add(row, "geometry", f"is a {geom.geom_type}; a polygon is required")
-        elif not geom.is_valid:
-            rows.add(row, "geometry", f"invalid polygon: {shapely.is_valid_reason(geom)}")
-    report = _finish(report, table, rows)
+    _check_polygons(rows, geometry)
+    report = finish_report(report, table, rows)
     if report.refused:
         return report
     good = rows.good_mask()
     names = text(frame, find_column(table, GRID_NAME_NAMES))
-    try:
-        polygons = geometry[good].set_crs(source_crs, allow_override=True).to_crs(4326).values
-    except Exception as exc:  # pyproj raises ProjError/CRSError for a damaged or unusable CRS
-        raise InputFileError(table.source, 1, "geometry", f"its CRS cannot be converted to EPSG:4326 "
-                             f"({str(exc).splitlines()[0]}); fix the .prj or give --crs") from None
+    polygons = _to_wgs84(geometry[good], source_crs, table.source)
     layer = gpd.GeoDataFrame({"code": codes[good].to_numpy(), "name": names[good].to_numpy()},
                              geometry=polygons, crs=4326)
     overlaps = _overlaps(layer)
@@ -201,8 +182,6 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
                             + "; a shop on an overlap goes to the first grid by code")
     with transaction(engine) as session:
         shops = _open_shops(session)
-        from geo.placement import place_points
-
         placed = place_points(shops, layer) if len(shops) else pd.DataFrame({"code": []})
         layer["n_shops"] = layer["code"].map(placed["code"].value_counts()).fillna(0).astype(int)
         outside = int(placed["code"].isna().sum())
@@ -223,6 +202,32 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
     return report
 
 
+def _check_codes(rows: Rows, codes: pd.Series) -> None:
+    for row in codes.index[codes == ""]:
+        rows.add(row, "code", "is empty; every grid needs a code")
+    for row in codes.index[codes.str.len() > 32]:
+        rows.add(row, "code", "longer than 32 characters")
+    refuse_duplicates_in_file(rows, codes, "code")
+
+
+def _check_polygons(rows: Rows, geometry: gpd.GeoSeries) -> None:
+    for row, geom in geometry.items():
+        if geom is None or geom.is_empty:
+            rows.add(row, "geometry", "is empty; a polygon is required")
+        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+            rows.add(row, "geometry", f"is a {geom.geom_type}; a polygon is required")
+        elif not geom.is_valid:
+            rows.add(row, "geometry", f"invalid polygon: {shapely.is_valid_reason(geom)}")
+
+
+def _to_wgs84(geometry: gpd.GeoSeries, source_crs, source: str):
+    try:
+        return geometry.set_crs(source_crs, allow_override=True).to_crs(4326).values
+    except Exception as exc:  # pyproj raises ProjError/CRSError for a damaged or unusable CRS
+        raise InputFileError(source, 1, "geometry", f"its CRS cannot be converted to EPSG:4326 "
+                             f"({str(exc).splitlines()[0]}); fix the .prj or give --crs") from None
+
+
 def _overlaps(layer: gpd.GeoDataFrame) -> list[tuple[str, str]]:
     metric = layer.to_crs(layer.estimate_utm_crs())
     left, right = metric.sindex.query(metric.geometry.values, predicate="overlaps")
@@ -231,52 +236,3 @@ def _overlaps(layer: gpd.GeoDataFrame) -> list[tuple[str, str]]:
         if i < j and metric.geometry.iloc[i].intersection(metric.geometry.iloc[j]).area > 1.0:
             pairs.append((layer["code"].iloc[i], layer["code"].iloc[j]))
     return pairs
-
-
-# --- commands --------------------------------------------------------------
-
-
-@grids.command("save")
-@_size_options
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--update", "update_", is_flag=True,
-              help="Repair the current grids (keep codes) instead of building afresh.")
-@click.option("--dry-run", is_flag=True, help="Build and report quality; save nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result and quality as JSON.")
-def grids_save(target, min_size, max_size, seed, update_, dry_run, as_json):
-    """Grid the stored open shops and make the result the current grids."""
-    engine = open_current_database(announce=not as_json)
-    result = save_grids(engine, target=target, min_size=min_size, max_size=max_size, seed=seed,
-                        update=update_, dry_run=dry_run)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=_plain))
-        return
-    _print_report(result.quality)
-    click.echo(result.summary())
-
-
-@grids.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--crs", default=None, help="CRS of the file when it declares none.")
-@click.option("--dry-run", is_flag=True, help="Check the polygons and count; save nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def grids_import(file, crs, dry_run, as_json):
-    """Adopt official grid polygons from FILE (with a code column) as the current grids."""
-    engine = open_current_database(announce=not as_json)
-    report = import_grids(engine, file, crs=crs, dry_run=dry_run)
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        for line in report.problem_lines(50):
-            click.echo(line, err=True)
-        for note in report.notes:
-            click.echo(f"note: {note}", err=True)
-        click.echo(("dry run: " if dry_run else "") + report.summary())
-    if report.refused:
-        raise click.exceptions.Exit(EXIT_REJECTED)
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

@@ -177,7 +177,8 @@ def _rejected_frame(table: RawTable, problems: list[Problem]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _finish(report: IngestReport, table: RawTable, rows: Rows) -> IngestReport:
+def finish_report(report: IngestReport, table: RawTable, rows: Rows) -> IngestReport:
+    """The report of a validated file: its problems, a note on swapped coordinates, the refused rows."""
     report.problems = rows.problems
     note = swap_note(rows.problems, len(table.frame))
     if note:
@@ -286,7 +287,7 @@ def ingest_shops(
             )
             report.notes.append("no shop_id column: ids derived from name and position "
                                 "(H + hash); a moved or renamed shop becomes a new shop")
-        _duplicates_in_file(rows, ids, "shop_id")
+        refuse_duplicates_in_file(rows, ids, "shop_id")
         place_key = _place_key(names, lon, lat)
         if "shop_id" in columns:
             _same_place_duplicates(rows, place_key, ids, np.isfinite(lon))
@@ -295,7 +296,7 @@ def ingest_shops(
         tick("validate", len(frame), len(frame))
         _duplicates_against_db(rows, ids, place_key, stored, lon)
 
-        report = _finish(report, table, rows)
+        report = finish_report(report, table, rows)
         if report.refused:
             return report
 
@@ -356,7 +357,8 @@ def _badge_sets(rows: Rows, frame: pd.DataFrame, column: str | None) -> list[fro
     return result
 
 
-def _duplicates_in_file(rows: Rows, ids: pd.Series, field_name: str) -> None:
+def refuse_duplicates_in_file(rows: Rows, ids: pd.Series, field_name: str) -> None:
+    """Refuse every row whose ``field_name`` value another row of the file repeats (blanks aside)."""
     present = ids[ids != ""]
     repeated = present[present.duplicated(keep=False)]
     for value, group in repeated.groupby(repeated, sort=False):

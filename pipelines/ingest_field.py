@@ -50,11 +50,11 @@ from pipelines.ingest import (
     ID_DECIMALS,
     IngestReport,
     Progress,
-    _duplicates_in_file,
-    _finish,
     district_of,
+    finish_report,
     load_table,
     raw_wkb,
+    refuse_duplicates_in_file,
 )
 from pipelines.readers import InputFileError
 from pipelines.validation import (
@@ -209,15 +209,15 @@ def ingest_cases(
             + pd.Series(np.round(lon, ID_DECIMALS), index=frame.index).astype(str) + "|" \
             + pd.Series(np.round(lat, ID_DECIMALS), index=frame.index).astype(str)
         if "case_id" in columns:
-            _duplicates_in_file(rows, text(frame, columns["case_id"]), "case_id")
-        _duplicates_in_file(rows, keys.where(~created.isna() & np.isfinite(lon), ""), "created_at")
+            refuse_duplicates_in_file(rows, text(frame, columns["case_id"]), "case_id")
+        refuse_duplicates_in_file(rows, keys.where(~created.isna() & np.isfinite(lon), ""), "created_at")
         stored = _stored_case_keys(session, created)
         for row, key in keys.items():
             if key in stored:
                 rows.add(row, "created_at", f"the same finding (category, time and place) is stored as "
                          f"case {stored[key]}")
         tick("validate", len(frame), len(frame))
-        report = _finish(report, table, rows)
+        report = finish_report(report, table, rows)
         if report.refused:
             return report
         good = np.flatnonzero(rows.good_mask())
@@ -349,13 +349,13 @@ def ingest_checks(
         user_ids = _user_ids(session, inspectors)
         keys = shop_ids + "|" + categories.astype(str) + "|" + _key_time(performed)
         if "check_id" in columns:
-            _duplicates_in_file(rows, text(frame, columns["check_id"]), "check_id")
-        _duplicates_in_file(rows, keys.where(~performed.isna(), ""), "performed_at")
+            refuse_duplicates_in_file(rows, text(frame, columns["check_id"]), "check_id")
+        refuse_duplicates_in_file(rows, keys.where(~performed.isna(), ""), "performed_at")
         stored = _stored_check_keys(session, performed)
         for row, key in keys.items():
             if key in stored:
                 rows.add(row, "performed_at", f"the same check (shop, category, time) is stored as {stored[key]}")
-        report = _finish(report, table, rows)
+        report = finish_report(report, table, rows)
         if report.refused:
             return report
         good = np.flatnonzero(rows.good_mask())

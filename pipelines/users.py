@@ -1,11 +1,9 @@
-"""``linpu users add|list|disable|enable``: accounts, roles and grid scope."""
+"""Accounts, roles and grid scope: the jobs behind ``linpu users`` (see ``pipelines.commands.users``)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
-import click
 import pandas as pd
 from sqlalchemy import Engine, select
 
@@ -13,8 +11,8 @@ from governance.auth import hash_password
 from governance.catalog import MemberRole, Role
 from governance.db import transaction
 from governance.errors import LinpuError, NotFoundError
-from governance.models import Grid, GridGeneration, GridMember, User
-from pipelines.cli import LinpuGroup, open_current_database
+from governance.grids import current_generation_id
+from governance.models import Grid, GridMember, User
 
 MIN_PASSWORD = 8
 
@@ -23,12 +21,11 @@ class UserError(LinpuError):
     """A user account that cannot be created or changed as asked."""
 
 
-def _current_grids(session, codes: tuple[str, ...]) -> list[Grid]:
+def _current_grids_named(session, codes: tuple[str, ...]) -> list[Grid]:
     if not codes:
         return []
     found = session.scalars(
-        select(Grid).join(GridGeneration, GridGeneration.id == Grid.generation_id)
-        .where(GridGeneration.is_current.is_(True), Grid.code.in_(codes))
+        select(Grid).where(Grid.generation_id == current_generation_id(session), Grid.code.in_(codes))
     ).all()
     missing = sorted(set(codes) - {g.code for g in found})
     if missing:
@@ -50,7 +47,7 @@ def add_user(engine: Engine, *, username: str, password: str, role: str, display
     with transaction(engine) as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise UserError(f"field username: {username!r} exists already")
-        grids = _current_grids(session, grid_codes)
+        grids = _current_grids_named(session, grid_codes)
         user = User(username=username, display_name=display_name or username, role=role,
                     password_hash=hash_password(password), is_active=True,
                     created_at=now or datetime.now(UTC))
@@ -70,8 +67,7 @@ def list_users(engine: Engine) -> pd.DataFrame:
         ).all()
         scopes = session.execute(
             select(GridMember.user_id, Grid.code).join(Grid, Grid.id == GridMember.grid_id)
-            .join(GridGeneration, GridGeneration.id == Grid.generation_id)
-            .where(GridGeneration.is_current.is_(True), GridMember.user_id.is_not(None))
+            .where(Grid.generation_id == current_generation_id(session), GridMember.user_id.is_not(None))
             .order_by(Grid.code)
         ).all()
     grids: dict[int, list[str]] = {}
@@ -85,59 +81,9 @@ def list_users(engine: Engine) -> pd.DataFrame:
 
 
 def set_active(engine: Engine, username: str, active: bool) -> None:
+    """Allow or stop an account's sign-in; the account and its history stay."""
     with transaction(engine) as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFoundError(f"field username: no user named {username!r}")
         user.is_active = active
-
-
-@click.group("users", cls=LinpuGroup)
-def users() -> None:
-    """Accounts: add, list, disable, enable."""
-
-
-@users.command("add")
-@click.argument("username")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--name", "display_name", default="", help="Name shown in the app (Chinese).")
-@click.option("--grid", "grid_codes", multiple=True, help="Grid code a grid leader leads; repeat.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Asked for when not given.")
-def users_add(username, role, display_name, grid_codes, password):
-    """Create an account (argon2-hashed password)."""
-    engine = open_current_database()
-    add_user(engine, username=username, password=password, role=role, display_name=display_name,
-             grid_codes=tuple(grid_codes))
-    scope = f", grids {', '.join(grid_codes)}" if grid_codes else ""
-    click.echo(f"user {username} added as {role}{scope}")
-
-
-@users.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def users_list(as_json):
-    """Every account with role, state and grids."""
-    frame = list_users(open_current_database(announce=not as_json))
-    if as_json:
-        click.echo(json.dumps(frame.to_dict(orient="records"), ensure_ascii=False, indent=2))
-        return
-    for row in frame.itertuples():
-        state = "active" if row.active else "disabled"
-        click.echo(f"{row.username}\t{row.display_name}\t{row.role}\t{state}\t{row.grids}")
-    click.echo(f"{len(frame)} users")
-
-
-@users.command("disable")
-@click.argument("username")
-def users_disable(username):
-    """Stop an account from signing in (it and its history stay)."""
-    set_active(open_current_database(), username, False)
-    click.echo(f"user {username} disabled")
-
-
-@users.command("enable")
-@click.argument("username")
-def users_enable(username):
-    """Allow a disabled account to sign in again."""
-    set_active(open_current_database(), username, True)
-    click.echo(f"user {username} enabled")

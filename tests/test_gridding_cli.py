@@ -12,7 +12,7 @@ import shapely
 from click.testing import CliRunner
 from pyproj import Transformer
 
-from pipelines.grids import grids
+from pipelines.commands.grids import grids
 
 TO_LONLAT = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
 ORIGIN = np.array([400_000.0, 2_777_000.0])

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from governance.settings import get_settings
-from pipelines.cli import main
+from pipelines.commands.root import main
 from tests.test_ingest_shops import _upload, database_url, seed_district, snapshot
 
 RUNS = int(os.environ.get("LINPU_FUZZ_RUNS", "80"))

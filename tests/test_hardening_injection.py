@@ -72,7 +72,6 @@ def _plant_shop_and_member(engine, tmp_path: Path, grid_code: str, xy) -> None:
                   "lon": [xy[0]], "lat": [xy[1]]}).to_csv(register, index=False)
     report = ingest_shops(engine, register, close_missing=False)
     assert not report.problems, report.problem_lines()
-    from pipelines.cli import main  # noqa: F401  (pipelines.users is imported through the CLI)
     from pipelines.users import add_user
 
     add_user(engine, username="inj_member", password="member-password-123", role="grid_leader",

@@ -24,7 +24,7 @@ from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
 from governance.db import transaction
 from governance.models import DistrictFeature, Grid, GridGeneration, Shop, ShopBadge
 from governance.settings import get_settings
-from pipelines.cli import main
+from pipelines.commands.root import main
 from pipelines.ingest import derived_shop_id, ingest_shops
 from pipelines.readers import InputFileError, read_bytes
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from pipelines.cli import EXIT_REJECTED, LinpuGroup, open_current_database, progress_bar
-from pipelines.ingest import IngestReport, write_rejected
+from pipelines.commands.common import (
+    LinpuGroup,
+    echo_file_report,
+    open_current_database,
+    progress_bar,
+)
+from pipelines.ingest import IngestReport, ingest_shops, write_rejected
+from pipelines.ingest_field import ingest_cases, ingest_checks
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-MAX_SHOWN = 50
 
 
 def _common(f: Callable) -> Callable:
@@ -40,23 +44,12 @@ def _location_options(f: Callable) -> Callable:
 
 def report_and_exit(report: IngestReport, file: Path, *, rejected_path: Path | None, as_json: bool,
                     quiet: bool) -> None:
-    """Print an ingest report the same way for every kind; exit 1 when refused."""
+    """Write the refused rows aside when asked, then print the report; exit 1 when refused."""
     if report.rejected is not None and report.skip_invalid and not report.dry_run and report.problems:
         target = rejected_path or file.with_name(file.stem + ".rejected.csv")
         write_rejected(report, target)
         report.notes.append(f"refused rows written to {target}")
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        # Problems are shown even with --quiet: a script needs to know why a file was refused.
-        for line in report.problem_lines(MAX_SHOWN):
-            click.echo(line, err=True)
-        if not quiet:
-            for note in report.notes:
-                click.echo(f"note: {note}", err=True)
-        click.echo(("dry run: " if report.dry_run else "") + report.summary())
-    if report.refused:
-        raise click.exceptions.Exit(EXIT_REJECTED)
+    echo_file_report(report, as_json=as_json, quiet=quiet)
 
 
 @click.group(cls=LinpuGroup)
@@ -77,8 +70,6 @@ def ingest_shops_command(file, crs, coords, partial, dry_run, skip_invalid, reje
     changed ones updated, shops missing from FILE closed (unless --partial).
     Re-ingesting the same file changes nothing.
     """
-    from pipelines.ingest import ingest_shops
-
     engine = open_current_database(announce=not (quiet or as_json))
     with progress_bar(disable=quiet or as_json) as tick:
         report = ingest_shops(engine, file, crs=crs, coords=coords, dry_run=dry_run,
@@ -96,8 +87,6 @@ def ingest_cases_command(file, crs, coords, dry_run, skip_invalid, rejected_path
     Each row is placed into the current grid that contains it (or its shop's
     grid) through the governance workflow, dated by its created_at.
     """
-    from pipelines.ingest_field import ingest_cases
-
     engine = open_current_database(announce=not (quiet or as_json))
     with progress_bar(disable=quiet or as_json) as tick:
         report = ingest_cases(engine, file, crs=crs, coords=coords, dry_run=dry_run,
@@ -110,8 +99,6 @@ def ingest_cases_command(file, crs, coords, dry_run, skip_invalid, rejected_path
 @_common
 def ingest_checks_command(file, dry_run, skip_invalid, rejected_path, as_json, quiet):
     """Record hazard checks from a field export; a failed check raises a case."""
-    from pipelines.ingest_field import ingest_checks
-
     engine = open_current_database(announce=not (quiet or as_json))
     with progress_bar(disable=quiet or as_json) as tick:
         report = ingest_checks(engine, file, dry_run=dry_run, skip_invalid=skip_invalid, progress=tick)

@@ -1,60 +1,33 @@
-"""``linpu grids``: build, update and check shop grids, file in, file out.
+"""``linpu grids``: build, update and check shop grids, file in, file out; save and import them.
 
-Output GeoPackages hold two layers: ``grids`` (code, n_shops, building,
-polygon) and ``shops`` (the input shops with a ``grid_code`` column).
+The jobs are in ``pipelines.grid_files`` (file in, file out) and
+``pipelines.grids_store`` (into the database); these commands print their reports.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import geopandas as gpd
-import pandas as pd
-import pyogrio
+import numpy as np
 
-from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
-
-EXIT_REJECTED = 1
-
-
-def _read(path: Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read a vector file; a CSV needs lon/lat columns in WGS84."""
-    try:
-        if path.suffix.lower() == ".csv":
-            table = pd.read_csv(path)
-            cols = {c.lower(): c for c in table.columns}
-            lon = next((cols[c] for c in ("lon", "lng", "longitude", "x") if c in cols), None)
-            lat = next((cols[c] for c in ("lat", "latitude", "y") if c in cols), None)
-            if lon is None or lat is None:
-                raise click.ClickException(
-                    f"{what} file {path}: found columns {list(table.columns)}; need lon and lat (WGS84)"
-                )
-            return gpd.GeoDataFrame(
-                table, geometry=gpd.points_from_xy(table[lon], table[lat]), crs="EPSG:4326"
-            )
-        kwargs = {"layer": layer} if layer else {}
-        return gpd.read_file(path, **kwargs)
-    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise click.ClickException(f"{what} file {path}: cannot read it ({exc})") from exc
-
-
-def _has_layer(path: Path, layer: str) -> bool:
-    try:
-        return layer in set(pyogrio.list_layers(path)[:, 0])
-    except Exception:
-        return False
-
-
-def _write(out: Path, grids: gpd.GeoDataFrame, shops: gpd.GeoDataFrame) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".partial.gpkg")
-    tmp.unlink(missing_ok=True)
-    # Both layers land together or not at all: write aside, then rename.
-    grids.to_file(tmp, layer="grids", driver="GPKG")
-    shops.to_file(tmp, layer="shops", driver="GPKG", mode="a")
-    tmp.replace(out)
+from pipelines.commands.common import (
+    EXIT_REJECTED,
+    echo_file_report,
+    echo_json,
+    open_current_database,
+)
+from pipelines.grid_files import (
+    GridFileError,
+    NoShopsError,
+    UnreadableFileError,
+    build_grid_file,
+    check_grid_file,
+    update_grid_file,
+)
+from pipelines.grids_store import import_grids, save_grids
 
 
 def _print_report(report: dict) -> None:
@@ -101,6 +74,21 @@ def _size_options(f):
     return f
 
 
+@contextmanager
+def _file_errors() -> Iterator[None]:
+    """Each refusal exits as it always did: an unreadable file as click's ``Error:`` line,
+    a missing --shops as a usage error (2), anything else as one ``error:`` line (1)."""
+    try:
+        yield
+    except UnreadableFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except NoShopsError as exc:
+        raise click.UsageError(str(exc)) from None
+    except GridFileError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_REJECTED) from None
+
+
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
 
@@ -141,37 +129,15 @@ def build(
     shops_path, boundary_path, streets_path, target, min_size, max_size, seed, prefix, out, as_json
 ):
     """Build grids from scratch and print their quality report."""
-    shops = _read(shops_path, what="shops")
-    boundary = _read(boundary_path, what="boundary") if boundary_path else None
-    streets = _read(streets_path, what="streets") if streets_path else None
-    try:
-        result, codes = build_grids(
-            shops,
-            target=target,
-            min_size=min_size,
-            max_size=max_size,
-            boundary=boundary,
-            streets=streets,
-            seed=seed,
-            prefix=prefix,
-        )
-        report = grid_quality(
-            result,
-            shops,
-            shop_codes=codes,
-            min_size=min_size,
-            max_size=max_size,
-            boundary=boundary,
-            streets=streets,
-        )
-    except GriddingError as exc:
-        _reject(f"{shops_path}: {exc}")
-    _write(out, result, shops.assign(grid_code=codes))
+    with _file_errors():
+        result = build_grid_file(shops_path, out, boundary_path=boundary_path, streets_path=streets_path,
+                                 target=target, min_size=min_size, max_size=max_size, seed=seed,
+                                 prefix=prefix)
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        echo_json(result.quality)
     else:
         click.echo(f"wrote {out} (layers grids, shops)")
-        _print_report(report)
+        _print_report(result.quality)
 
 
 @grids.command("update")
@@ -195,29 +161,16 @@ def build(
 )
 def update(grids_path, shops_path, streets_path, target, min_size, max_size, out, as_json):
     """Repair existing grids after shops opened and closed, keeping codes."""
-    old = _read(
-        grids_path, what="grids", layer="grids" if _has_layer(grids_path, "grids") else None
-    )
-    shops = _read(shops_path, what="shops")
-    streets = _read(streets_path, what="streets") if streets_path else None
-    try:
-        result, codes, changes = update_grids(
-            old, shops, target=target, min_size=min_size, max_size=max_size, streets=streets
-        )
-        report = grid_quality(
-            result, shops, shop_codes=codes, min_size=min_size, max_size=max_size, streets=streets
-        )
-    except GriddingError as exc:
-        _reject(f"{shops_path}: {exc}")
-    _write(out, result, shops.assign(grid_code=codes))
+    with _file_errors():
+        result = update_grid_file(grids_path, shops_path, out, streets_path=streets_path, target=target,
+                                  min_size=min_size, max_size=max_size)
+    changes, report = result.changes, result.quality
     summary = changes.as_dict()
     if as_json:
-        click.echo(
-            json.dumps({"changes": summary, "quality": report}, ensure_ascii=False, indent=2)
-        )
+        echo_json({"changes": summary, "quality": report})
         return
     click.echo(f"wrote {out} (layers grids, shops)")
-    click.echo(f"shops that changed grid: {changes.shops_moved} of {len(shops)}")
+    click.echo(f"shops that changed grid: {changes.shops_moved} of {result.n_shops}")
     for old_code, new in changes.split.items():
         click.echo(f"split: {old_code} -> {old_code}, {', '.join(new)}")
     for gone, into in changes.merged.items():
@@ -230,7 +183,7 @@ def update(grids_path, shops_path, streets_path, target, min_size, max_size, out
         click.echo("retired: " + ", ".join(changes.retired))
     if changes.unresolved:
         click.echo("still out of bounds: " + ", ".join(changes.unresolved))
-    click.echo(f"grids unchanged: {len(result) - len(changes.reshaped)} of {len(result)}")
+    click.echo(f"grids unchanged: {result.n_grids - len(changes.reshaped)} of {result.n_grids}")
     _print_report(report)
 
 
@@ -255,35 +208,47 @@ def update(grids_path, shops_path, streets_path, target, min_size, max_size, out
 @click.option("--json", "as_json", is_flag=True, help="Print the quality report as JSON on stdout.")
 def check(grids_path, shops_path, boundary_path, streets_path, target, min_size, max_size, as_json):
     """Print the quality report of a grid layer; shops are assigned by containment."""
-    layer = "grids" if _has_layer(grids_path, "grids") else None
-    layer_grids = _read(grids_path, what="grids", layer=layer)
-    if "code" not in layer_grids:
-        _reject(f"{grids_path}: found columns {list(layer_grids.columns)}; need a 'code' column")
-    if shops_path:
-        shops = _read(shops_path, what="shops")
-    elif _has_layer(grids_path, "shops"):
-        shops = _read(grids_path, what="shops", layer="shops")
-    else:
-        raise click.UsageError("--shops is needed: the grids file has no 'shops' layer")
-    boundary = _read(boundary_path, what="boundary") if boundary_path else None
-    streets = _read(streets_path, what="streets") if streets_path else None
-    if shops.crs is None:
-        _reject(f"{shops_path or grids_path}: shops have no CRS; set one")
-    # Containment, not any stored code: the check is about the polygons.
-    report = grid_quality(
-        layer_grids,
-        shops.drop(columns=["grid_code"], errors="ignore"),
-        min_size=min_size,
-        max_size=max_size,
-        boundary=boundary,
-        streets=streets,
-    )
+    with _file_errors():
+        result = check_grid_file(grids_path, shops_path=shops_path, boundary_path=boundary_path,
+                                 streets_path=streets_path, min_size=min_size, max_size=max_size)
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        echo_json(result.quality)
     else:
-        _print_report(report)
+        _print_report(result.quality)
 
 
-def _reject(message: str):
-    click.echo(f"error: {message}", err=True)
-    raise click.exceptions.Exit(EXIT_REJECTED)
+@grids.command("save")
+@_size_options
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--update", "update_", is_flag=True,
+              help="Repair the current grids (keep codes) instead of building afresh.")
+@click.option("--dry-run", is_flag=True, help="Build and report quality; save nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result and quality as JSON.")
+def grids_save(target, min_size, max_size, seed, update_, dry_run, as_json):
+    """Grid the stored open shops and make the result the current grids."""
+    engine = open_current_database(announce=not as_json)
+    result = save_grids(engine, target=target, min_size=min_size, max_size=max_size, seed=seed,
+                        update=update_, dry_run=dry_run)
+    if as_json:
+        echo_json(result.as_dict(), default=_plain)
+        return
+    _print_report(result.quality)
+    click.echo(result.summary())
+
+
+@grids.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", default=None, help="CRS of the file when it declares none.")
+@click.option("--dry-run", is_flag=True, help="Check the polygons and count; save nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def grids_import(file, crs, dry_run, as_json):
+    """Adopt official grid polygons from FILE (with a code column) as the current grids."""
+    engine = open_current_database(announce=not as_json)
+    report = import_grids(engine, file, crs=crs, dry_run=dry_run)
+    echo_file_report(report, as_json=as_json)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

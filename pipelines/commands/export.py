@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from governance.catalog import CaseState, Category
-from pipelines.cli import open_current_database, progress_bar
+from pipelines.commands.common import echo_json, open_current_database, progress_bar
 from pipelines.export import FORMATS, LAYERS, ExportFilters, export_layers
 from pipelines.validation import DEFAULT_TIMEZONE
 
@@ -57,7 +56,7 @@ def export(layers, fmt, out, start, end, categories, states, grids, crs, as_json
         result = export_layers(engine, layers=layers, fmt=fmt, out=out, filters=filters, crs=crs,
                                progress=tick)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        echo_json(result.as_dict())
         return
     if not quiet:
         for note in result.notes:

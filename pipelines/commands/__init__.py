@@ -1,0 +1,1 @@
+"""The click commands of `linpu`, one module per command group; `root` assembles them."""

@@ -1,0 +1,60 @@
+"""``linpu users add|list|disable|enable``: accounts, roles and grid scope."""
+
+from __future__ import annotations
+
+import click
+
+from governance.catalog import Role
+from pipelines.commands.common import LinpuGroup, echo_json, open_current_database
+from pipelines.users import add_user, list_users, set_active
+
+
+@click.group("users", cls=LinpuGroup)
+def users() -> None:
+    """Accounts: add, list, disable, enable."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--name", "display_name", default="", help="Name shown in the app (Chinese).")
+@click.option("--grid", "grid_codes", multiple=True, help="Grid code a grid leader leads; repeat.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when not given.")
+def users_add(username, role, display_name, grid_codes, password):
+    """Create an account (argon2-hashed password)."""
+    engine = open_current_database()
+    add_user(engine, username=username, password=password, role=role, display_name=display_name,
+             grid_codes=tuple(grid_codes))
+    scope = f", grids {', '.join(grid_codes)}" if grid_codes else ""
+    click.echo(f"user {username} added as {role}{scope}")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def users_list(as_json):
+    """Every account with role, state and grids."""
+    frame = list_users(open_current_database(announce=not as_json))
+    if as_json:
+        echo_json(frame.to_dict(orient="records"))
+        return
+    for row in frame.itertuples():
+        state = "active" if row.active else "disabled"
+        click.echo(f"{row.username}\t{row.display_name}\t{row.role}\t{state}\t{row.grids}")
+    click.echo(f"{len(frame)} users")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username):
+    """Stop an account from signing in (it and its history stay)."""
+    set_active(open_current_database(), username, False)
+    click.echo(f"user {username} disabled")
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username):
+    """Allow a disabled account to sign in again."""
+    set_active(open_current_database(), username, True)
+    click.echo(f"user {username} enabled")

@@ -1,0 +1,142 @@
+"""Grids file in, file out: build, repair and check grid layers without a database.
+
+The jobs behind ``linpu grids build|update|check``.  Output GeoPackages hold
+two layers: ``grids`` (code, n_shops, building, polygon) and ``shops`` (the
+input shops with a ``grid_code`` column).  Each job returns a report and
+prints nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from geo.gridding import GridChanges, GriddingError, build_grids, grid_quality, update_grids
+from governance.errors import LinpuError
+
+
+class GridFileError(LinpuError):
+    """Shops or grids that cannot be gridded or checked."""
+
+
+class UnreadableFileError(GridFileError):
+    """A file that cannot be read as the layer it was given for."""
+
+
+class NoShopsError(GridFileError):
+    """No shops given, and the grids file holds no ``shops`` layer to fall back on."""
+
+
+@dataclass(frozen=True)
+class GridFileReport:
+    quality: dict[str, Any]
+    n_grids: int
+    n_shops: int
+    out: Path | None = None
+    changes: GridChanges | None = None
+
+
+def read_layer(path: Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a vector file; a CSV needs lon/lat columns in WGS84."""
+    try:
+        if path.suffix.lower() == ".csv":
+            table = pd.read_csv(path)
+            cols = {c.lower(): c for c in table.columns}
+            lon = next((cols[c] for c in ("lon", "lng", "longitude", "x") if c in cols), None)
+            lat = next((cols[c] for c in ("lat", "latitude", "y") if c in cols), None)
+            if lon is None or lat is None:
+                raise UnreadableFileError(
+                    f"{what} file {path}: found columns {list(table.columns)}; need lon and lat (WGS84)"
+                )
+            return gpd.GeoDataFrame(
+                table, geometry=gpd.points_from_xy(table[lon], table[lat]), crs="EPSG:4326"
+            )
+        kwargs = {"layer": layer} if layer else {}
+        return gpd.read_file(path, **kwargs)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise UnreadableFileError(f"{what} file {path}: cannot read it ({exc})") from exc
+
+
+def has_layer(path: Path, layer: str) -> bool:
+    try:
+        return layer in set(pyogrio.list_layers(path)[:, 0])
+    except Exception:
+        return False
+
+
+def _optional(path: Path | None, what: str) -> gpd.GeoDataFrame | None:
+    return read_layer(path, what=what) if path else None
+
+
+def _write(out: Path, grids: gpd.GeoDataFrame, shops: gpd.GeoDataFrame) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".partial.gpkg")
+    tmp.unlink(missing_ok=True)
+    # Both layers land together or not at all: write aside, then rename.
+    grids.to_file(tmp, layer="grids", driver="GPKG")
+    shops.to_file(tmp, layer="shops", driver="GPKG", mode="a")
+    tmp.replace(out)
+
+
+def build_grid_file(shops_path: Path, out: Path, *, boundary_path: Path | None = None,
+                    streets_path: Path | None = None, target: int = 10, min_size: int = 8,
+                    max_size: int = 12, seed: int = 0, prefix: str = "G") -> GridFileReport:
+    """Build grids from scratch, write them with the shops to ``out``, and measure their quality."""
+    shops = read_layer(shops_path, what="shops")
+    boundary = _optional(boundary_path, "boundary")
+    streets = _optional(streets_path, "streets")
+    try:
+        result, codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
+                                    boundary=boundary, streets=streets, seed=seed, prefix=prefix)
+        report = grid_quality(result, shops, shop_codes=codes, min_size=min_size, max_size=max_size,
+                              boundary=boundary, streets=streets)
+    except GriddingError as exc:
+        raise GridFileError(f"{shops_path}: {exc}") from None
+    _write(out, result, shops.assign(grid_code=codes))
+    return GridFileReport(report, len(result), len(shops), out=out)
+
+
+def update_grid_file(grids_path: Path, shops_path: Path, out: Path, *, streets_path: Path | None = None,
+                     target: int = 10, min_size: int = 8, max_size: int = 12) -> GridFileReport:
+    """Repair grids after shops opened and closed, keeping codes; write and measure the result."""
+    old = read_layer(grids_path, what="grids", layer="grids" if has_layer(grids_path, "grids") else None)
+    shops = read_layer(shops_path, what="shops")
+    streets = _optional(streets_path, "streets")
+    try:
+        result, codes, changes = update_grids(old, shops, target=target, min_size=min_size,
+                                              max_size=max_size, streets=streets)
+        report = grid_quality(result, shops, shop_codes=codes, min_size=min_size, max_size=max_size,
+                              streets=streets)
+    except GriddingError as exc:
+        raise GridFileError(f"{shops_path}: {exc}") from None
+    _write(out, result, shops.assign(grid_code=codes))
+    return GridFileReport(report, len(result), len(shops), out=out, changes=changes)
+
+
+def check_grid_file(grids_path: Path, *, shops_path: Path | None = None, boundary_path: Path | None = None,
+                    streets_path: Path | None = None, min_size: int = 8,
+                    max_size: int = 12) -> GridFileReport:
+    """Measure a grid layer (built or hand-drawn); shops are assigned by containment."""
+    layer_grids = read_layer(grids_path, what="grids",
+                             layer="grids" if has_layer(grids_path, "grids") else None)
+    if "code" not in layer_grids:
+        raise GridFileError(f"{grids_path}: found columns {list(layer_grids.columns)}; need a 'code' column")
+    if shops_path:
+        shops = read_layer(shops_path, what="shops")
+    elif has_layer(grids_path, "shops"):
+        shops = read_layer(grids_path, what="shops", layer="shops")
+    else:
+        raise NoShopsError("--shops is needed: the grids file has no 'shops' layer")
+    boundary = _optional(boundary_path, "boundary")
+    streets = _optional(streets_path, "streets")
+    if shops.crs is None:
+        raise GridFileError(f"{shops_path or grids_path}: shops have no CRS; set one")
+    # Containment, not any stored code: the check is about the polygons.
+    report = grid_quality(layer_grids, shops.drop(columns=["grid_code"], errors="ignore"),
+                          min_size=min_size, max_size=max_size, boundary=boundary, streets=streets)
+    return GridFileReport(report, len(layer_grids), len(shops))
