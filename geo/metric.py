@@ -10,6 +10,9 @@ import shapely
 from pyproj import CRS, Transformer
 
 QUANZHOU_CRS = CRS.from_epsg(4549)
+# Grid polygons are snapped to a millimetre grid in the metric CRS, which
+# keeps them valid through a round trip to degrees.
+SNAP_M = 1e-3
 
 
 def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:

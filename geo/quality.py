@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import ConvexHull, QhullError
 
+from geo.graph import delaunay_adjacency
 from geo.metric import containing_polygon, metric_crs, metric_xy, reproject, short_segments
 
 
@@ -201,8 +202,6 @@ def _straddle_share(xy, label, streets, crs, building) -> float | None:
     them crosses it; checking the grid's Delaunay-neighbour pairs suffices for
     contiguous grids.
     """
-    from geo.partition import delaunay_adjacency
-
     mains, _ = short_segments(
         reproject(streets[streets["class"].astype(str) == "main"].geometry.values, streets.crs, crs)
     )

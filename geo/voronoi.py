@@ -295,6 +295,19 @@ def absorb_fragments(
     return polygons
 
 
+def group_points(xy: np.ndarray, labels: np.ndarray, n_labels: int) -> list[np.ndarray]:
+    """The points of each label 0..n_labels-1, as :func:`absorb_fragments` takes its anchors.
+
+    Examples
+    --------
+    >>> [p.tolist() for p in group_points(np.array([[0, 0], [1, 1], [2, 2]]), np.array([1, 0, 1]), 3)]
+    [[[1, 1]], [[0, 0], [2, 2]], []]
+    """
+    order = np.argsort(labels, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_labels))]
+    return [xy[order[bounds[i] : bounds[i + 1]]] for i in range(n_labels)]
+
+
 def _single(geom: shapely.Geometry) -> shapely.Geometry:
     """Drop slivers of zero area that a union can leave behind."""
     if shapely.get_type_id(geom) in (6, 7):
