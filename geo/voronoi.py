@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay, cKDTree
 
 # Points on a ring far outside the data bound every real cell, so that each
@@ -69,28 +71,51 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: floa
     and borders shorter than it count as a point.
     """
     n = len(xy)
+    centre, frame = _frame(xy, region)
+    # Circumcentres in coordinates relative to the centre: the big false
+    # eastings of a projected CRS would eat the digits that tell co-circular
+    # triangles apart.
+    tri = Delaunay(np.vstack([xy - centre, frame - centre]))
+    simplices = tri.simplices.astype(np.int64)
+    centres = _circumcentres(tri.points, simplices)
+    vertex_id = _merge_coincident(centres, tri.neighbors, tol=max(grid_size, 1e-6))
+    ring_ptr, ring = _cell_rings(tri.points, simplices, vertex_id, n)
+    indptr, indices, ridge = _ridges(simplices, tri.neighbors, centres, vertex_id, n)
+    return Diagram(
+        sites=xy,
+        vertices=_snap(centres + centre, grid_size),
+        ring_ptr=ring_ptr,
+        ring=ring,
+        indptr=indptr,
+        indices=indices,
+        ridge=ridge,
+    )
+
+
+def _frame(xy: np.ndarray, region: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of the data and region, and the frame points on a ring four radii out."""
     xmin, ymin, xmax, ymax = shapely.bounds(region)
     lo = np.minimum(xy.min(axis=0), [xmin, ymin])
     hi = np.maximum(xy.max(axis=0), [xmax, ymax])
     centre = (lo + hi) / 2
     radius = float(np.hypot(*(hi - lo))) / 2 + 1.0
     angle = np.linspace(0, 2 * np.pi, FRAME_POINTS, endpoint=False)
-    frame = centre + 4 * radius * np.c_[np.cos(angle), np.sin(angle)]
-    # Circumcentres in coordinates relative to the centre: the big false
-    # eastings of a projected CRS would eat the digits that tell co-circular
-    # triangles apart.
-    tri = Delaunay(np.vstack([xy - centre, frame - centre]))
-    simplices = tri.simplices.astype(np.int64)
-    pts = tri.points
+    return centre, centre + 4 * radius * np.c_[np.cos(angle), np.sin(angle)]
+
+
+def _circumcentres(pts: np.ndarray, simplices: np.ndarray) -> np.ndarray:
     a, b, c = pts[simplices[:, 0]], pts[simplices[:, 1]], pts[simplices[:, 2]]
     ba, ca = b - a, c - a
     d = 2 * (ba[:, 0] * ca[:, 1] - ba[:, 1] * ca[:, 0])
     d = np.where(np.abs(d) < 1e-12, 1e-12, d)
     nb, nc = (ba**2).sum(1), (ca**2).sum(1)
-    centres = a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
-    del a, b, c, ba, ca, nb, nc, d
-    vertex_id = _merge_coincident(centres, tri.neighbors, tol=max(grid_size, 1e-6))
+    return a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
 
+
+def _cell_rings(
+    pts: np.ndarray, simplices: np.ndarray, vertex_id: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each real point's cell as the ring of its triangles' circumcentres (CSR)."""
     vertex = simplices.ravel()
     triangle = np.repeat(np.arange(len(simplices)), 3)
     real = vertex < n
@@ -105,14 +130,21 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: floa
     order = np.lexsort((around, vertex))
     ring = vertex_id[triangle[order]]
     ring_ptr = np.r_[0, np.cumsum(np.bincount(vertex, minlength=n))].astype(np.int64)
-    del around, order, vertex, triangle
+    return ring_ptr, ring
 
-    # Neighbours: Delaunay edges between real points; each ridge joins the
-    # circumcentres of the two triangles on either side of its edge.
+
+def _ridges(
+    simplices: np.ndarray, neighbors: np.ndarray, centres: np.ndarray, vertex_id: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbours of the real points (CSR) and the length of the border they share.
+
+    Neighbours are Delaunay edges between real points; each ridge joins the
+    circumcentres of the two triangles on either side of its edge.
+    """
     t = np.repeat(np.arange(len(simplices)), 3)
     k = np.tile(np.arange(3), len(simplices))
     u, v = simplices[t, (k + 1) % 3], simplices[t, (k + 2) % 3]
-    across = tri.neighbors.astype(np.int64)[t, k]
+    across = neighbors.astype(np.int64)[t, k]
     keep = (np.maximum(u, v) < n) & ((u < v) | (across < 0))
     u, v, t, across = u[keep], v[keep], t[keep], across[keep]
     length = np.hypot(*(centres[t] - centres[across]).T)
@@ -124,15 +156,7 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: floa
     ridge = np.r_[length, length]
     order = np.lexsort((dst, src))
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].astype(np.int64)
-    return Diagram(
-        sites=xy,
-        vertices=_snap(centres + centre, grid_size),
-        ring_ptr=ring_ptr,
-        ring=ring,
-        indptr=indptr,
-        indices=dst[order],
-        ridge=ridge[order],
-    )
+    return indptr, dst[order], ridge[order]
 
 
 def _snap(xy: np.ndarray, grid_size: float) -> np.ndarray:
@@ -151,9 +175,6 @@ def _merge_coincident(
     ids = np.arange(len(centres))
     if not close.any():
         return ids
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     m = len(centres)
     graph = coo_matrix((np.ones(int(close.sum())), (t[close], across[close])), shape=(m, m))
     n_comp, comp = connected_components(graph, directed=False)
