@@ -12,6 +12,11 @@ class GriddingError(ValueError):
 
     The message says what was found and what is needed, so that a CLI user can
     fix the file without reading code.
+
+    Examples
+    --------
+    >>> isinstance(GriddingError("shops is empty"), ValueError)
+    True
     """
 
 

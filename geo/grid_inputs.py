@@ -18,6 +18,15 @@ STREET_CLASSES = ("main", "street", "lane")
 
 
 def check_sizes(target: int, min_size: int, max_size: int) -> None:
+    """Refuse sizes that are not positive integers ordered ``min_size <= target <= max_size``.
+
+    Examples
+    --------
+    >>> check_sizes(10, 12, 8)
+    Traceback (most recent call last):
+    ...
+    geo.errors.GriddingError: sizes must satisfy min_size <= target <= max_size; found min_size=12, target=10, max_size=8
+    """
     for name, value in (("target", target), ("min_size", min_size), ("max_size", max_size)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise GriddingError(f"{name} must be a positive integer; found {value!r}")
@@ -29,6 +38,15 @@ def check_sizes(target: int, min_size: int, max_size: int) -> None:
 
 
 def check_shops(shops, *, min_size: int) -> None:
+    """Refuse shops that are not at least ``min_size`` finite points with a CRS.
+
+    Examples
+    --------
+    >>> check_shops(gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)] * 3), min_size=8)
+    Traceback (most recent call last):
+    ...
+    geo.errors.GriddingError: shops has no CRS; set it explicitly (e.g. shops.set_crs('EPSG:4326')) so that distances can be measured
+    """
     if not isinstance(shops, gpd.GeoDataFrame | gpd.GeoSeries):
         raise GriddingError(f"shops must be a GeoDataFrame of points; found {type(shops).__name__}")
     if len(shops) == 0:
@@ -64,6 +82,15 @@ def check_shops(shops, *, min_size: int) -> None:
 
 
 def check_grids(grids) -> None:
+    """Refuse old grids that are not coded polygons with a CRS, as :func:`build_grids` returns.
+
+    Examples
+    --------
+    >>> check_grids(gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4549))
+    Traceback (most recent call last):
+    ...
+    geo.errors.GriddingError: grids must be a GeoDataFrame with a 'code' column, as build_grids returns
+    """
     if not isinstance(grids, gpd.GeoDataFrame) or "code" not in grids:
         raise GriddingError(
             "grids must be a GeoDataFrame with a 'code' column, as build_grids returns"
@@ -78,6 +105,17 @@ def check_grids(grids) -> None:
 
 
 def district_region(boundary, crs: CRS, xy: np.ndarray, *, margin: float) -> shapely.Geometry:
+    """The area to grid, in ``crs``: the boundary's polygons, else the shops' hull plus ``margin``.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [100.0, 0.0], [50.0, 80.0]])
+    >>> district_region(gpd.GeoSeries([shapely.box(0, 0, 100, 100)], crs=4549), 4549, xy,
+    ...                 margin=30.0).bounds
+    (0.0, 0.0, 100.0, 100.0)
+    >>> district_region(None, 4549, xy, margin=30.0).geom_type
+    'Polygon'
+    """
     if boundary is None:
         points = shapely.multipoints(np.unique(np.round(xy, 1), axis=0))
         hull = shapely.concave_hull(points, ratio=0.3) if len(xy) >= 3 else points
@@ -100,6 +138,16 @@ def district_region(boundary, crs: CRS, xy: np.ndarray, *, margin: float) -> sha
 
 
 def check_inside(shops, xy: np.ndarray, region: shapely.Geometry) -> None:
+    """Refuse shops (at ``xy`` in the region's CRS) that lie outside ``region``.
+
+    Examples
+    --------
+    >>> shops = gpd.GeoDataFrame(geometry=[shapely.Point(50, 50), shapely.Point(500, 50)], crs=4549)
+    >>> check_inside(shops, shapely.get_coordinates(shops.geometry.values), shapely.box(0, 0, 100, 100))
+    Traceback (most recent call last):
+    ...
+    geo.errors.GriddingError: 1 shops lie outside the boundary (first: row 1); every shop must lie inside the district boundary
+    """
     shapely.prepare(region)
     inside = shapely.intersects_xy(region, xy[:, 0], xy[:, 1])
     if not inside.all():
@@ -111,6 +159,15 @@ def check_inside(shops, xy: np.ndarray, region: shapely.Geometry) -> None:
 
 
 def street_lines(streets, crs: CRS) -> dict[str, np.ndarray]:
+    """Short segments of the streets in ``crs``, by class (none without streets).
+
+    Examples
+    --------
+    >>> streets = gpd.GeoDataFrame({"class": ["main", "lane"]}, crs=4549,
+    ...     geometry=[shapely.LineString([(0, 0), (100, 0)]), shapely.LineString([(0, 0), (0, 10)])])
+    >>> {cls: len(lines) for cls, lines in street_lines(streets, 4549).items()}
+    {'main': 2, 'street': 0, 'lane': 1}
+    """
     if streets is None:
         return {}
     if not isinstance(streets, gpd.GeoDataFrame) or "class" not in streets:

@@ -25,7 +25,13 @@ from geo.voronoi import absorb_fragments, clip_to, dissolve_cells, group_points,
 
 @dataclass(frozen=True)
 class GridChanges:
-    """What :func:`update_grids` changed, by grid code."""
+    """What :func:`update_grids` changed, by grid code.
+
+    Examples
+    --------
+    >>> GridChanges(0, {"G001": ["G004"]}, {}, [], ["G004"], [], ["G001", "G004"], []).as_dict()["split"]
+    {'G001': ['G004']}
+    """
 
     shops_moved: int
     split: dict[str, list[str]]

@@ -40,6 +40,12 @@ class Locations:
     beyond what snapping or a round trip to degrees can move it. (Grouping by
     the cell of a 10 cm lattice, as before, let a shop lie centimetres from its
     location's point and fall on the neighbour's side of the border.)
+
+    Examples
+    --------
+    >>> locs = group_locations(np.array([[0.0, 0.0], [0.05, 0.0], [10.0, 0.0], [10.0, 0.0]]))
+    >>> locs.weight.tolist(), locs.shop.tolist(), len(locs.site_xy)
+    ([2, 2], [0, 0, 1, 1], 3)
     """
 
     xy: np.ndarray  # one point per location: its first site
@@ -64,7 +70,16 @@ class Locations:
 
 
 def group_locations(xy: np.ndarray) -> Locations:
-    """Sites and locations of the shops at ``xy`` (metres); see :class:`Locations`."""
+    """Sites and locations of the shops at ``xy`` (metres); see :class:`Locations`.
+
+    Examples
+    --------
+    Two shops 5 cm apart share a location; two at one point share a site too:
+
+    >>> locs = group_locations(np.array([[0.0, 0.0], [0.05, 0.0], [10.0, 0.0], [10.0, 0.0]]))
+    >>> locs.shop.tolist(), locs.shop_site.tolist()
+    ([0, 0, 1, 1], [0, 1, 2, 2])
+    """
     offset = np.floor(xy.min(axis=0) / SNAP_M)
     key = (np.round(xy / SNAP_M) - offset).astype(np.int64)
     # One integer per point, in the same order as sorting the rows (x, then y):

@@ -17,7 +17,13 @@ from geo.partition import feasible_parts
 
 @dataclass
 class RepairLog:
-    """What a repair did, by part label (labels of new parts are new integers)."""
+    """What a repair did, by part label (labels of new parts are new integers).
+
+    Examples
+    --------
+    >>> RepairLog(merged={3: 1})
+    RepairLog(split={}, merged={3: 1}, rebalanced=[], unresolved=[])
+    """
 
     split: dict[int, list[int]] = field(default_factory=dict)
     merged: dict[int, int] = field(default_factory=dict)

@@ -28,6 +28,14 @@ class Diagram:
 
     Holding a million cells as GEOS polygons costs about a gigabyte; the rings
     cost a few dozen megabytes, and polygons are made a chunk at a time.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> diagram.n, shapely.area(clip_to(diagram.cells(), region)).tolist()
+    (4, [100.0, 100.0, 100.0, 100.0])
     """
 
     sites: np.ndarray
@@ -69,6 +77,16 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: floa
     triangulable. Shared borders have identical vertices, so the cells form
     an exact coverage. With ``grid_size``, vertices are snapped to that grid
     and borders shorter than it count as a point.
+
+    Examples
+    --------
+    Four shops on a square: each cell borders two others, never the opposite corner.
+
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> diagram.indptr.tolist(), diagram.indices.tolist()
+    ([0, 2, 4, 6, 8], [1, 2, 0, 3, 0, 3, 1, 2])
     """
     n = len(xy)
     centre, frame = _frame(xy, region)
@@ -184,7 +202,17 @@ def _merge_coincident(
 
 
 def dissolve_cells(diagram: Diagram, labels: np.ndarray, n_labels: int) -> np.ndarray:
-    """Union of the cells of each label (labels 0..n_labels-1)."""
+    """Union of the cells of each label (labels 0..n_labels-1).
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> halves = dissolve_cells(diagram, np.array([0, 0, 1, 1]), 2)
+    >>> shapely.area(clip_to(halves, region)).tolist()
+    [200.0, 200.0]
+    """
     out = np.empty(n_labels, dtype=object)
     order = np.argsort(labels, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_labels))]
@@ -237,6 +265,14 @@ def cells_touch_within(
     must not be joined in one grid, or its polygon falls apart. Only cells
     that the region cuts need a test; of a cell cut in pieces, only the piece
     holding its point counts.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> cells_touch_within(diagram, region, np.array([0, 0]), np.array([1, 3])).tolist()
+    [True, False]
     """
     inside = _cells_inside(diagram, region)
     keep = np.ones(len(src), dtype=bool)
@@ -260,7 +296,14 @@ def cells_touch_within(
 
 
 def clip_to(polygons: np.ndarray, region: shapely.Geometry) -> np.ndarray:
-    """Clip polygons to ``region``, skipping the (many) that lie inside it."""
+    """Clip polygons to ``region``, skipping the (many) that lie inside it.
+
+    Examples
+    --------
+    >>> polygons = np.array([shapely.box(0, 0, 1, 1), shapely.box(0, 0, 4, 4)])
+    >>> shapely.area(clip_to(polygons, shapely.box(0, 0, 2, 2))).tolist()
+    [1.0, 4.0]
+    """
     shapely.prepare(region)
     out = polygons.copy()
     present = ~shapely.is_missing(out)
@@ -281,6 +324,16 @@ def absorb_fragments(
     holding most of them stays, every other part goes to the neighbouring
     polygon that shares the longest border with it. ``movable`` limits which
     polygons may receive parts (default: all).
+
+    Examples
+    --------
+    The stray right-hand square of the first grid goes to its neighbour:
+
+    >>> polygons = np.array([shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)]),
+    ...                      shapely.box(1, 0, 2, 1), shapely.box(3, 0, 4, 1)])
+    >>> anchors = [np.array([[0.5, 0.5]]), np.array([[1.5, 0.5]]), np.array([[3.5, 0.5]])]
+    >>> shapely.area(absorb_fragments(polygons, anchors)).tolist()
+    [1.0, 2.0, 1.0]
     """
     polygons = polygons.copy()
     movable = np.ones(len(polygons), dtype=bool) if movable is None else movable
