@@ -40,6 +40,19 @@ class Graph:
     # would otherwise be left with pieces too small for a grid.
     barrier: np.ndarray | None = None
 
+    @classmethod
+    def from_points(cls, xy: np.ndarray) -> Graph:
+        """The Delaunay graph of distinct points, one shop each, every edge weighing 1.
+
+        Examples
+        --------
+        >>> Graph.from_points(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])).indices.tolist()
+        [1, 0, 2, 1]
+        """
+        indptr, indices = delaunay_adjacency(xy)
+        ones = np.ones(len(indices), dtype=np.int64)
+        return cls(xy, np.ones(len(xy), dtype=np.int64), indptr, indices, ones)
+
     @property
     def n(self) -> int:
         return len(self.xy)

@@ -55,12 +55,15 @@ after shops opened and closed), from :mod:`geo.grid_inputs` (checked inputs),
 
 Examples
 --------
+Twenty shops along one street make two grids; three close, and the two
+grids even out rather than one falling below eight shops:
+
 >>> import geopandas as gpd, shapely
->>> pts = [shapely.Point(118.9 + i * 1e-4, 25.1 + (i % 2) * 1e-4) for i in range(30)]
->>> shops = gpd.GeoDataFrame(geometry=pts, crs=4326)
->>> grids, codes = build_grids(shops)
->>> grid_quality(grids, shops, shop_codes=codes)["n_grids"]
-3
+>>> street = gpd.GeoSeries([shapely.Point(118.9 + i * 1e-4, 25.1) for i in range(20)], crs=4326)
+>>> grids, _ = build_grids(gpd.GeoDataFrame(geometry=street))
+>>> new, _, changes = update_grids(grids, gpd.GeoDataFrame(geometry=street.iloc[3:]))
+>>> grids.n_shops.tolist(), new.n_shops.tolist(), changes.rebalanced
+([10, 10], [9, 8], [('G001', 'G002')])
 """
 
 from __future__ import annotations

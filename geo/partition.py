@@ -90,10 +90,8 @@ def metis_parts(
 
     Examples
     --------
-    >>> from geo.graph import Graph, delaunay_adjacency
-    >>> xy = np.c_[np.arange(20.0), np.zeros(20)]  # 20 shops along one street
-    >>> indptr, indices = delaunay_adjacency(xy)
-    >>> street = Graph(xy, np.ones(20, dtype=np.int64), indptr, indices, np.ones(len(indices), dtype=np.int64))
+    >>> from geo.graph import Graph
+    >>> street = Graph.from_points(np.c_[np.arange(20.0), np.zeros(20)])  # 20 shops in a row
     >>> metis_parts(street, target=10, min_size=8, max_size=12, seed=0).tolist()
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
     """
@@ -211,10 +209,8 @@ def split_disconnected(graph: Graph, labels: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> from geo.graph import Graph, delaunay_adjacency
-    >>> xy = np.c_[np.arange(20.0), np.zeros(20)]  # 20 shops along one street
-    >>> indptr, indices = delaunay_adjacency(xy)
-    >>> street = Graph(xy, np.ones(20, dtype=np.int64), indptr, indices, np.ones(len(indices), dtype=np.int64))
+    >>> from geo.graph import Graph
+    >>> street = Graph.from_points(np.c_[np.arange(20.0), np.zeros(20)])  # 20 shops in a row
     >>> both_ends = np.r_[np.zeros(5, int), np.ones(10, int), np.zeros(5, int)]
     >>> split_disconnected(street, both_ends).tolist()
     [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]

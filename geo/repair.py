@@ -51,10 +51,8 @@ def repair_sizes(
 
     Examples
     --------
-    >>> from geo.graph import Graph, delaunay_adjacency
-    >>> xy = np.c_[np.arange(20.0), np.zeros(20)]  # 20 shops along one street
-    >>> indptr, indices = delaunay_adjacency(xy)
-    >>> street = Graph(xy, np.ones(20, dtype=np.int64), indptr, indices, np.ones(len(indices), dtype=np.int64))
+    >>> from geo.graph import Graph
+    >>> street = Graph.from_points(np.c_[np.arange(20.0), np.zeros(20)])  # 20 shops in a row
     >>> labels, log = repair_sizes(street, np.r_[np.zeros(5, int), np.ones(15, int)],
     ...                            target=10, min_size=8, max_size=12)
     >>> np.bincount(labels).tolist(), log.rebalanced
@@ -208,10 +206,8 @@ def split_nodes(
 
     Examples
     --------
-    >>> from geo.graph import Graph, delaunay_adjacency
-    >>> xy = np.c_[np.arange(20.0), np.zeros(20)]  # 20 shops along one street
-    >>> indptr, indices = delaunay_adjacency(xy)
-    >>> street = Graph(xy, np.ones(20, dtype=np.int64), indptr, indices, np.ones(len(indices), dtype=np.int64))
+    >>> from geo.graph import Graph
+    >>> street = Graph.from_points(np.c_[np.arange(20.0), np.zeros(20)])  # 20 shops in a row
     >>> [p.tolist()[:3] for p in split_nodes(street, np.arange(20), 2, min_size=8, max_size=12)]
     [[0, 1, 2], [10, 11, 12]]
     """
