@@ -152,17 +152,38 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Exact (iterative) inverse of :func:`gcj02_to_bd09`."""
+    """Exact (iterative) inverse of :func:`gcj02_to_bd09`.
+
+    Examples
+    --------
+    >>> lon, lat = bd09_to_gcj02(*gcj02_to_bd09([118.9], [25.12]))
+    >>> round(float(lon[0]), 9), round(float(lat[0]), 9)
+    (118.9, 25.12)
+    """
     return _invert(gcj02_to_bd09, lon, lat)
 
 
 def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 to Baidu BD-09 (through GCJ-02)."""
+    """WGS84 to Baidu BD-09 (through GCJ-02).
+
+    Examples
+    --------
+    >>> lon, lat = wgs84_to_bd09([118.9], [25.12])
+    >>> round(float(lon[0] - 118.9), 3), round(float(lat[0] - 25.12), 3)
+    (0.011, 0.003)
+    """
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
 def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Baidu BD-09 to WGS84 (through GCJ-02), both steps inverted exactly."""
+    """Baidu BD-09 to WGS84 (through GCJ-02), both steps inverted exactly.
+
+    Examples
+    --------
+    >>> lon, lat = bd09_to_wgs84(*wgs84_to_bd09([118.9], [25.12]))
+    >>> round(float(lon[0]), 9), round(float(lat[0]), 9)
+    (118.9, 25.12)
+    """
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 

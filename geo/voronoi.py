@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay, cKDTree
 
 # Points on a ring far outside the data bound every real cell, so that each
@@ -26,6 +28,14 @@ class Diagram:
 
     Holding a million cells as GEOS polygons costs about a gigabyte; the rings
     cost a few dozen megabytes, and polygons are made a chunk at a time.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> diagram.n, shapely.area(clip_to(diagram.cells(), region)).tolist()
+    (4, [100.0, 100.0, 100.0, 100.0])
     """
 
     sites: np.ndarray
@@ -67,30 +77,63 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: floa
     triangulable. Shared borders have identical vertices, so the cells form
     an exact coverage. With ``grid_size``, vertices are snapped to that grid
     and borders shorter than it count as a point.
+
+    Examples
+    --------
+    Four shops on a square: each cell borders two others, never the opposite corner.
+
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> diagram.indptr.tolist(), diagram.indices.tolist()
+    ([0, 2, 4, 6, 8], [1, 2, 0, 3, 0, 3, 1, 2])
     """
     n = len(xy)
+    centre, frame = _frame(xy, region)
+    # Circumcentres in coordinates relative to the centre: the big false
+    # eastings of a projected CRS would eat the digits that tell co-circular
+    # triangles apart.
+    tri = Delaunay(np.vstack([xy - centre, frame - centre]))
+    simplices = tri.simplices.astype(np.int64)
+    centres = _circumcentres(tri.points, simplices)
+    vertex_id = _merge_coincident(centres, tri.neighbors, tol=max(grid_size, 1e-6))
+    ring_ptr, ring = _cell_rings(tri.points, simplices, vertex_id, n)
+    indptr, indices, ridge = _ridges(simplices, tri.neighbors, centres, vertex_id, n)
+    return Diagram(
+        sites=xy,
+        vertices=_snap(centres + centre, grid_size),
+        ring_ptr=ring_ptr,
+        ring=ring,
+        indptr=indptr,
+        indices=indices,
+        ridge=ridge,
+    )
+
+
+def _frame(xy: np.ndarray, region: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of the data and region, and the frame points on a ring four radii out."""
     xmin, ymin, xmax, ymax = shapely.bounds(region)
     lo = np.minimum(xy.min(axis=0), [xmin, ymin])
     hi = np.maximum(xy.max(axis=0), [xmax, ymax])
     centre = (lo + hi) / 2
     radius = float(np.hypot(*(hi - lo))) / 2 + 1.0
     angle = np.linspace(0, 2 * np.pi, FRAME_POINTS, endpoint=False)
-    frame = centre + 4 * radius * np.c_[np.cos(angle), np.sin(angle)]
-    # Circumcentres in coordinates relative to the centre: the big false
-    # eastings of a projected CRS would eat the digits that tell co-circular
-    # triangles apart.
-    tri = Delaunay(np.vstack([xy - centre, frame - centre]))
-    simplices = tri.simplices.astype(np.int64)
-    pts = tri.points
+    return centre, centre + 4 * radius * np.c_[np.cos(angle), np.sin(angle)]
+
+
+def _circumcentres(pts: np.ndarray, simplices: np.ndarray) -> np.ndarray:
     a, b, c = pts[simplices[:, 0]], pts[simplices[:, 1]], pts[simplices[:, 2]]
     ba, ca = b - a, c - a
     d = 2 * (ba[:, 0] * ca[:, 1] - ba[:, 1] * ca[:, 0])
     d = np.where(np.abs(d) < 1e-12, 1e-12, d)
     nb, nc = (ba**2).sum(1), (ca**2).sum(1)
-    centres = a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
-    del a, b, c, ba, ca, nb, nc, d
-    vertex_id = _merge_coincident(centres, tri.neighbors, tol=max(grid_size, 1e-6))
+    return a + np.c_[ca[:, 1] * nb - ba[:, 1] * nc, ba[:, 0] * nc - ca[:, 0] * nb] / d[:, None]
 
+
+def _cell_rings(
+    pts: np.ndarray, simplices: np.ndarray, vertex_id: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each real point's cell as the ring of its triangles' circumcentres (CSR)."""
     vertex = simplices.ravel()
     triangle = np.repeat(np.arange(len(simplices)), 3)
     real = vertex < n
@@ -105,14 +148,21 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: floa
     order = np.lexsort((around, vertex))
     ring = vertex_id[triangle[order]]
     ring_ptr = np.r_[0, np.cumsum(np.bincount(vertex, minlength=n))].astype(np.int64)
-    del around, order, vertex, triangle
+    return ring_ptr, ring
 
-    # Neighbours: Delaunay edges between real points; each ridge joins the
-    # circumcentres of the two triangles on either side of its edge.
+
+def _ridges(
+    simplices: np.ndarray, neighbors: np.ndarray, centres: np.ndarray, vertex_id: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbours of the real points (CSR) and the length of the border they share.
+
+    Neighbours are Delaunay edges between real points; each ridge joins the
+    circumcentres of the two triangles on either side of its edge.
+    """
     t = np.repeat(np.arange(len(simplices)), 3)
     k = np.tile(np.arange(3), len(simplices))
     u, v = simplices[t, (k + 1) % 3], simplices[t, (k + 2) % 3]
-    across = tri.neighbors.astype(np.int64)[t, k]
+    across = neighbors.astype(np.int64)[t, k]
     keep = (np.maximum(u, v) < n) & ((u < v) | (across < 0))
     u, v, t, across = u[keep], v[keep], t[keep], across[keep]
     length = np.hypot(*(centres[t] - centres[across]).T)
@@ -124,15 +174,7 @@ def voronoi_diagram(xy: np.ndarray, region: shapely.Geometry, *, grid_size: floa
     ridge = np.r_[length, length]
     order = np.lexsort((dst, src))
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n))].astype(np.int64)
-    return Diagram(
-        sites=xy,
-        vertices=_snap(centres + centre, grid_size),
-        ring_ptr=ring_ptr,
-        ring=ring,
-        indptr=indptr,
-        indices=dst[order],
-        ridge=ridge[order],
-    )
+    return indptr, dst[order], ridge[order]
 
 
 def _snap(xy: np.ndarray, grid_size: float) -> np.ndarray:
@@ -151,9 +193,6 @@ def _merge_coincident(
     ids = np.arange(len(centres))
     if not close.any():
         return ids
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     m = len(centres)
     graph = coo_matrix((np.ones(int(close.sum())), (t[close], across[close])), shape=(m, m))
     n_comp, comp = connected_components(graph, directed=False)
@@ -163,7 +202,17 @@ def _merge_coincident(
 
 
 def dissolve_cells(diagram: Diagram, labels: np.ndarray, n_labels: int) -> np.ndarray:
-    """Union of the cells of each label (labels 0..n_labels-1)."""
+    """Union of the cells of each label (labels 0..n_labels-1).
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> halves = dissolve_cells(diagram, np.array([0, 0, 1, 1]), 2)
+    >>> shapely.area(clip_to(halves, region)).tolist()
+    [200.0, 200.0]
+    """
     out = np.empty(n_labels, dtype=object)
     order = np.argsort(labels, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_labels))]
@@ -216,6 +265,14 @@ def cells_touch_within(
     must not be joined in one grid, or its polygon falls apart. Only cells
     that the region cuts need a test; of a cell cut in pieces, only the piece
     holding its point counts.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    >>> region = shapely.box(-5, -5, 15, 15)
+    >>> diagram = voronoi_diagram(xy, region)
+    >>> cells_touch_within(diagram, region, np.array([0, 0]), np.array([1, 3])).tolist()
+    [True, False]
     """
     inside = _cells_inside(diagram, region)
     keep = np.ones(len(src), dtype=bool)
@@ -239,7 +296,14 @@ def cells_touch_within(
 
 
 def clip_to(polygons: np.ndarray, region: shapely.Geometry) -> np.ndarray:
-    """Clip polygons to ``region``, skipping the (many) that lie inside it."""
+    """Clip polygons to ``region``, skipping the (many) that lie inside it.
+
+    Examples
+    --------
+    >>> polygons = np.array([shapely.box(0, 0, 1, 1), shapely.box(0, 0, 4, 4)])
+    >>> shapely.area(clip_to(polygons, shapely.box(0, 0, 2, 2))).tolist()
+    [1.0, 4.0]
+    """
     shapely.prepare(region)
     out = polygons.copy()
     present = ~shapely.is_missing(out)
@@ -260,6 +324,16 @@ def absorb_fragments(
     holding most of them stays, every other part goes to the neighbouring
     polygon that shares the longest border with it. ``movable`` limits which
     polygons may receive parts (default: all).
+
+    Examples
+    --------
+    The stray right-hand square of the first grid goes to its neighbour:
+
+    >>> polygons = np.array([shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)]),
+    ...                      shapely.box(1, 0, 2, 1), shapely.box(3, 0, 4, 1)])
+    >>> anchors = [np.array([[0.5, 0.5]]), np.array([[1.5, 0.5]]), np.array([[3.5, 0.5]])]
+    >>> shapely.area(absorb_fragments(polygons, anchors)).tolist()
+    [1.0, 2.0, 1.0]
     """
     polygons = polygons.copy()
     movable = np.ones(len(polygons), dtype=bool) if movable is None else movable
@@ -293,6 +367,19 @@ def absorb_fragments(
                 polygons[best] = _single(shapely.union(polygons[best], part))
             polygons[i] = _single(shapely.union_all([home, *strays])) if strays else home
     return polygons
+
+
+def group_points(xy: np.ndarray, labels: np.ndarray, n_labels: int) -> list[np.ndarray]:
+    """The points of each label 0..n_labels-1, as :func:`absorb_fragments` takes its anchors.
+
+    Examples
+    --------
+    >>> [p.tolist() for p in group_points(np.array([[0, 0], [1, 1], [2, 2]]), np.array([1, 0, 1]), 3)]
+    [[[1, 1]], [[0, 0], [2, 2]], []]
+    """
+    order = np.argsort(labels, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_labels))]
+    return [xy[order[bounds[i] : bounds[i + 1]]] for i in range(n_labels)]
 
 
 def _single(geom: shapely.Geometry) -> shapely.Geometry:
