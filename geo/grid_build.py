@@ -30,7 +30,7 @@ def build_grids(
     prefix: str = "G",
     margin: float = 30.0,
 ) -> tuple[gpd.GeoDataFrame, pd.Series]:
-    # Over 60 lines by its numpydoc docstring alone; the steps are the functions below it.
+    # Long: over 60 lines by its numpydoc docstring alone; the steps are the functions below it.
     """Partition shops into grids of about ``target`` neighbouring shops.
 
     Parameters

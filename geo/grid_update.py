@@ -64,7 +64,7 @@ def update_grids(
     max_size: int = 12,
     streets: gpd.GeoDataFrame | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.Series, GridChanges]:
-    # Over 60 lines by its numpydoc docstring alone; the steps are the functions below it.
+    # Long: over 60 lines by its numpydoc docstring alone; the steps are the functions below it.
     """Repair existing grids after shops opened and closed.
 
     Every shop goes to the grid that contains it. Grids still within bounds

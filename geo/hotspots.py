@@ -63,7 +63,7 @@ def getis_ord_gi_star(
     weights: sparse.spmatrix | None = None,
     tolerance_m: float = 0.5,
 ) -> gpd.GeoDataFrame:
-    # Over 60 lines by its docstring (the formula and an example); the code is short.
+    # Long: over 60 lines by its docstring (the formula and an example); the code is short.
     """Gi* z-score, p-value and significance class for each polygon.
 
     Parameters

@@ -24,7 +24,7 @@ def grid_quality(
     boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     streets: gpd.GeoDataFrame | None = None,
 ) -> dict:
-    # Over 60 lines by its docstring and the literal of its report; the sums are helpers below.
+    # Long: over 60 lines by its docstring and the literal of its report; the sums are helpers below.
     """Measure a gridding.
 
     Parameters
