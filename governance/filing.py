@@ -47,8 +47,9 @@ from sqlalchemy import String, any_, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from governance.catalog import CaseKind, Category, Severity
+from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
+from governance.checklists import evaluate
 from governance.errors import (
     NUL_REFUSAL,
     LinpuError,
@@ -408,9 +409,6 @@ def record_checks(
     ``record_check`` (ValidationError, NotFoundError, PermissionDenied), with
     ``position``; nothing is written then.
     """
-    from governance.catalog import CHECK_CATEGORIES
-    from governance.checklists import evaluate
-
     missing = [c for c in CHECK_REQUIRED if c not in rows]
     if missing:
         raise ValidationError(f"record_checks: missing columns {missing}; required: {', '.join(CHECK_REQUIRED)}")

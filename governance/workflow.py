@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from governance.attachments import store_attachment
 from governance.catalog import (
     CHECK_CATEGORIES,
     CaseKind,
@@ -218,8 +219,6 @@ def file_case(
         department=department, requester=requester, now=now,
     )
     if attachments:
-        from governance.attachments import store_attachment
-
         history_id = session.scalar(
             select(CaseHistory.id).where(CaseHistory.case_id == case.id, CaseHistory.seq == 1)
         )

@@ -43,6 +43,7 @@ from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.checklists import checklist_for
 from governance.db import transaction
 from governance.errors import LinpuError
+from governance.filing import file_cases, record_checks
 from governance.grids import current_grid_frame, place_in_current_grids
 from governance.models import Case, HazardCheck, Shop, User
 from governance.permissions import system_viewer
@@ -245,8 +246,6 @@ def file_cases_of(session, source: str, file_rows: pd.Index, batch: pd.DataFrame
 
     A row the governance layer still refuses aborts the whole file, naming its row.
     """
-    from governance.filing import file_cases
-
     try:
         return file_cases(session, system_viewer(), batch, progress=lambda done, total: tick("file", done, total))
     except LinpuError as exc:  # validated above; anything left aborts the whole file
@@ -364,8 +363,6 @@ def ingest_checks(
         report.counts.update(failed=failing, cases_raised=failing)
         if dry_run:
             return report
-        from governance.filing import record_checks
-
         batch = pd.DataFrame({
             "shop_code": shop_ids.to_numpy()[good], "category": categories.to_numpy()[good],
             "answers": [answers[i] for i in good], "note": notes.to_numpy()[good],

@@ -28,7 +28,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
+from openpyxl import load_workbook
 from pyproj import CRS
 
 from governance.errors import LinpuError
@@ -251,8 +253,6 @@ def _check_header(header: list[str], source: str) -> None:
 
 def _read_xlsx(data: bytes, source: str) -> RawTable:
     try:
-        from openpyxl import load_workbook
-
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and key errors for non-workbooks
         raise InputFileError(source, 1, "(file)", f"not an Excel .xlsx workbook ({type(exc).__name__})") from None
@@ -352,8 +352,6 @@ def _geojson_crs(document: dict, source: str):
 
 
 def _read_with_gdal(data: bytes, source: str, fmt: str) -> RawTable:
-    import pyogrio
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

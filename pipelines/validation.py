@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from geo.coords import SYSTEMS, convert, in_china
 from governance.errors import NUL_REFUSAL, ConfigurationError
@@ -367,8 +367,6 @@ def _points_of(rows: Rows, geometry: gpd.GeoSeries, required: np.ndarray) -> tup
 def _to_4326(x: np.ndarray, y: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
     if crs.equals(CRS.from_epsg(4326)):
         return x.copy(), y.copy()
-    from pyproj import Transformer
-
     transformer = Transformer.from_crs(crs, 4326, always_xy=True)
     lon, lat = transformer.transform(x, y, errcheck=False)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
