@@ -21,11 +21,12 @@ import streamlit as st
 from governance.permissions import district_viewer
 from governance.settings import get_settings
 from pipelines.export import FORMULA_STARTS, write_layers
+from tests import test_ingest_field as field_tests
 from tests import test_ingest_shops as shop_tests
-from tests.test_ingest_field import cases_csv, finding, shops_db  # noqa: F401  (shops_db is a fixture)
+from tests.test_ingest_field import cases_csv, finding
 from tests.test_ingest_shops import database_url
 
-cli = shop_tests.cli
+cli, shops_db = shop_tests.cli, field_tests.shops_db  # fixtures
 
 #: The issue's payloads, one per formula start: in the title or the description.
 PAYLOADS = {
@@ -40,7 +41,7 @@ def read_csv(text: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def payload_db(shops_db, cli, tmp_path):  # noqa: F811  (the fixture of the same name, used)
+def payload_db(shops_db, cli, tmp_path):
     """The four-grid district with one case per payload, filed through `linpu ingest cases`."""
     rows = [finding(i, title=title) for i, title in enumerate(PAYLOADS["title"])]
     rows += [finding(len(rows) + i, description=text) for i, text in enumerate(PAYLOADS["description"])]
