@@ -318,38 +318,22 @@ def transition(viewer, case_id: int, action: str, *, expected_version: int, note
 # --- analyst ---------------------------------------------------------------
 
 
-def export_files(viewer, *, layers: tuple[str, ...], fmt: str, filters: Filters,
-                 crs: str | None = None) -> tuple[list[tuple[str, bytes]], list[str], dict[str, int]]:
-    """Run the `linpu export` code path into a temporary folder; return the files' bytes.
+def export_files(viewer, *, layers: tuple[str, ...], fmt: str, filters: Filters, crs: str | None = None,
+                 coords: str = "wgs84") -> tuple[list[tuple[str, bytes]], list[str], dict[str, int]]:
+    """The analyst's download: `linpu export`'s own code path, the files' bytes as it writes them.
 
     Returns (name, bytes) per file, the exporter's notes and features per layer.
     """
-    import tempfile  # late: only the analyst's download writes files
-    from pathlib import Path  # late, with tempfile
-
     # Late: the export writers (pyogrio, pyarrow) load only when an analyst downloads.
-    from pipelines.export import FORMATS, ExportFilters, export_layers
+    from pipelines.export import ExportFilters, export_download
 
-    case_filter = filters.case_filter()
-    export_filters = ExportFilters(start=case_filter.start, end=case_filter.end,
-                                   categories=case_filter.categories, states=case_filter.states,
-                                   grid_codes=case_filter.grid_codes)
-    names = list(layers)
-    extension = FORMATS[fmt][1]
-    with tempfile.TemporaryDirectory(prefix="linpu-export-") as folder:
-        single = fmt == "gpkg" or len(names) == 1
-        out = Path(folder) / (f"linpu-{names[0] if len(names) == 1 else 'layers'}{extension}" if single
-                              else "linpu-export")
-        result = export_layers(engine(), layers=names, fmt=fmt, out=out, filters=export_filters,
-                               crs=crs or None, viewer=viewer)
-        files = []
-        for path in result.paths:
-            path = Path(path)
-            if path.is_dir():
-                files.extend((p.name, p.read_bytes()) for p in sorted(path.iterdir()) if p.is_file())
-            elif path.exists():
-                files.append((path.name, path.read_bytes()))
-        return files, list(result.notes), dict(result.features)
+    # The dates are the district's days, as `linpu export --start/--end` reads them.
+    export_filters = ExportFilters.local(filters.start, filters.end, categories=filters.categories,
+                                         states=filters.states, grid_codes=filters.grid_codes)
+    basename = f"linpu-{layers[0]}" if len(layers) == 1 else "linpu-layers"
+    download = export_download(engine(), layers=layers, fmt=fmt, filters=export_filters, crs=crs or None,
+                               coords=coords, viewer=viewer, basename=basename)
+    return [(download.name, download.content)], list(download.notes), dict(download.features)
 
 
 QUALITY_FIGURES = (

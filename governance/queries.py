@@ -119,7 +119,7 @@ def cases_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None 
         "closed_at", "reopen_count", "department", "overdue", "version",
     ])
     for name in ("kind", "category", "severity", "state", "outcome"):
-        frame[name] = frame[name].map(lambda v: None if v is None else str(v))
+        frame[name] = frame[name].map(lambda v: None if pd.isna(v) else str(v))  # NaN is missing, not "nan"
     frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
     return frame
 

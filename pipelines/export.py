@@ -25,6 +25,23 @@ Rules where the formats differ:
   Shapefile parts and ``fields.txt``, the list of long → short names; a
   ``.shp`` target gets its parts and ``<name>.fields.txt`` beside it.
 - **Lists** (a shop's badges) become ``;``-separated text everywhere.
+- **Missing values** are empty (null) cells in every format, never the text
+  ``nan`` or ``None``.
+- **Formulas (CSV injection).** A spreadsheet that opens a CSV runs a cell
+  beginning with ``=``, ``+``, ``-`` or ``@`` as a formula, and some also after
+  a leading tab or carriage return (OWASP "CSV injection"). In a CSV every
+  text cell beginning with one of these six characters is written with a
+  leading ``'``, so the spreadsheet shows it as text; numeric columns
+  (coordinates, counts, z-scores, negative numbers) are written as numbers,
+  untouched. The other formats are read by GIS software as typed fields, not
+  parsed as formulas (Excel opens a Shapefile's DBF as values too), so they
+  keep the text exactly as typed. Linpu writes no XLSX.
+- **GCJ-02** (``coords="gcj02"``, for AMap-based tools): the geometries are
+  offset with :func:`geo.coords.to_gcj02` just before writing, in EPSG:4326
+  only (refused with another ``crs``, since GCJ-02 is an offset of WGS84
+  longitude/latitude). GCJ-02 has no EPSG code, so the files are labelled
+  EPSG:4326 and say GCJ-02 in their name (a ``-gcj02`` suffix) and, where the
+  format has a description (GeoPackage, GeoJSON, FlatGeobuf), there too.
 """
 
 from __future__ import annotations
@@ -37,15 +54,18 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
+from geo.coords import to_gcj02
 from governance.errors import ConfigurationError, LinpuError
+from pipelines.validation import DEFAULT_TIMEZONE
 
 LAYERS = ("grids", "shops", "cases", "checks", "hotspots")
 FORMATS = {
@@ -57,6 +77,11 @@ FORMATS = {
     "kml": ("KML", ".kml"),
     "csv": ("CSV", ".csv"),
 }
+
+COORDS = ("wgs84", "gcj02")
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+GCJ02_DESCRIPTION = "Coordinates are GCJ-02 (AMap/Tencent offset of WGS84), not true WGS84"
 
 Progress = Callable[[str, int, int], None]
 
@@ -74,25 +99,35 @@ class ExportResult:
     paths: list[Path] = field(default_factory=list)
     features: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    coords: str = "wgs84"
 
     def summary(self) -> str:
         layers = ", ".join(f"{name} {n}" for name, n in self.features.items())
         where = ", ".join(str(p) for p in self.paths)
-        return f"wrote {where} ({self.format}, {self.crs}): {layers} features"
+        crs = "GCJ-02 coordinates" if self.coords == "gcj02" else self.crs
+        return f"wrote {where} ({self.format}, {crs}): {layers} features"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "crs": self.crs, "paths": [str(p) for p in self.paths],
-                "features": dict(self.features), "notes": list(self.notes)}
+        return {"format": self.format, "crs": self.crs, "coords": self.coords,
+                "paths": [str(p) for p in self.paths], "features": dict(self.features),
+                "notes": list(self.notes)}
 
 
-def _target_crs(crs: str | None, fmt: str) -> CRS:
+def _target_crs(crs: str | None, fmt: str, coords: str = "wgs84") -> CRS:
     try:
         target = CRS.from_user_input(crs or "EPSG:4326")
     except Exception:
         raise ConfigurationError(f"--crs {crs!r} is not a CRS pyproj knows (try EPSG:4549)") from None
-    if fmt == "kml" and not target.equals(CRS.from_epsg(4326)):
+    if coords not in COORDS:
+        raise ConfigurationError(f"--coords {coords!r} is not known; use one of {', '.join(COORDS)}")
+    wgs84 = target.equals(CRS.from_epsg(4326))
+    if fmt == "kml" and not wgs84:
         raise ConfigurationError("KML is WGS84 (EPSG:4326) by definition; drop --crs or choose "
                                  "another format")
+    if coords == "gcj02" and not wgs84:
+        kind = "a projected CRS" if target.is_projected else "not EPSG:4326"
+        raise ConfigurationError(f"--coords gcj02 offsets WGS84 longitude/latitude and cannot be combined "
+                                 f"with --crs {crs} ({kind}); drop --crs or --coords")
     return target
 
 
@@ -113,6 +148,8 @@ def _plain(frame: gpd.GeoDataFrame, *, text_times: bool) -> gpd.GeoDataFrame:
             continue
         series = out[column]
         if series.dtype == object:
+            # NaN, NaT or pd.NA in a text column would be written as the text "nan".
+            series = out[column] = series.where(series.notna(), None)
             # A column holds one kind of value: judge it by a few, convert it whole.
             sample = series.dropna().head(50).tolist()
             if any(isinstance(v, _LISTS) for v in sample):
@@ -130,6 +167,29 @@ def _plain(frame: gpd.GeoDataFrame, *, text_times: bool) -> gpd.GeoDataFrame:
                 out[column] = stamps
         elif text_times and str(out[column].dtype) == "bool":
             out[column] = out[column].astype(int)
+    return out
+
+
+def neutralise_formula(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula.
+
+    Examples
+    --------
+    >>> neutralise_formula("=1+1"), neutralise_formula("-5"), neutralise_formula(-5), neutralise_formula("5")
+    ("'=1+1", "'-5", -5, '5')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _spreadsheet_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Every text cell neutralised; numeric and boolean columns as they are."""
+    out = frame.copy()
+    for column in out.columns:
+        dtype = out[column].dtype
+        if column != out.geometry.name and (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+            out[column] = [neutralise_formula(v) for v in out[column].tolist()]
     return out
 
 
@@ -158,12 +218,14 @@ def _short_names(columns: Iterable[str], geometry_name: str) -> dict[str, str]:
     return mapping
 
 
-def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: CRS, notes: list[str]) -> list[Path]:
+def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: CRS, notes: list[str],
+               coords: str = "wgs84") -> list[Path]:
     """Write one layer into ``path`` (inside the temporary folder); return every file made."""
     import pyogrio
 
     driver, _ = FORMATS[fmt]
-    frame = frame.to_crs(crs)
+    frame = to_gcj02(frame) if coords == "gcj02" else frame.to_crs(crs)
+    described = {"DESCRIPTION": GCJ02_DESCRIPTION} if coords == "gcj02" else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)
@@ -172,7 +234,7 @@ def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: C
             return [path]
         if fmt == "gpkg":
             pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver,
-                                    append=path.exists())
+                                    append=path.exists(), layer_options=described)
             return [path]
         if fmt == "geojson":
             rfc = crs.equals(CRS.from_epsg(4326))
@@ -181,17 +243,18 @@ def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: C
                              "allows only WGS84")
             pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver,
                                     layer_options={"RFC7946": "YES" if rfc else "NO",
-                                                   "WRITE_NAME": "NO"})
+                                                   "WRITE_NAME": "NO", **described})
             return [path]
         if fmt == "fgb":
-            pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver)
+            pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver,
+                                    layer_options=described)
             return [path]
         if fmt == "kml":
             pyogrio.write_dataframe(_plain(frame, text_times=True), path, layer=layer, driver=driver)
             return [path]
         if fmt == "csv":
-            pyogrio.write_dataframe(_plain(frame, text_times=True), path, layer=layer, driver=driver,
-                                    layer_options={"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"})
+            pyogrio.write_dataframe(_spreadsheet_safe(_plain(frame, text_times=True)), path, layer=layer,
+                                    driver=driver, layer_options={"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"})
             prj = path.with_suffix(".prj")
             # WKT1 with AUTHORITY keeps the EPSG code, which the ESRI dialect drops.
             prj.write_text(crs.to_wkt("WKT1_GDAL"), encoding="utf-8")
@@ -228,18 +291,34 @@ def _write_shapefile(frame: gpd.GeoDataFrame, path: Path, layer: str, notes: lis
     return [path]
 
 
+def _marked(name: str, fmt: str, coords: str) -> str:
+    """``name`` with ``-gcj02`` before its extension when the coordinates are GCJ-02.
+
+    Examples
+    --------
+    >>> _marked("cases.csv", "csv", "gcj02"), _marked("x.shp.zip", "shp", "gcj02"), _marked("g.fgb", "fgb", "wgs84")
+    ('cases-gcj02.csv', 'x-gcj02.shp.zip', 'g.fgb')
+    """
+    if coords != "gcj02" or "gcj02" in name.lower():
+        return name
+    extension = next((e for e in (FORMATS[fmt][1], Path(name).suffix) if e and name.endswith(e)), "")
+    return name[: len(name) - len(extension)] + "-gcj02" + extension
+
+
 def write_layers(
     layers: dict[str, gpd.GeoDataFrame],
     fmt: str,
     out: Path,
     *,
     crs: str | None = None,
+    coords: str = "wgs84",
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write GeoDataFrames (layer name → frame) as ``fmt`` to ``out``, atomically.
 
     With one layer (or ``gpkg``) ``out`` is the file; with several layers in a
-    one-layer format ``out`` is a folder of ``<layer><ext>`` files.
+    one-layer format ``out`` is a folder of ``<layer><ext>`` files. With
+    ``coords="gcj02"`` the files' names end in ``-gcj02``.
 
     Examples
     --------
@@ -253,15 +332,17 @@ def write_layers(
         raise ConfigurationError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if not layers:
         raise ExportError("nothing to export: no layers")
-    target_crs = _target_crs(crs, fmt)
+    target_crs = _target_crs(crs, fmt, coords)
     tick = progress or (lambda *_: None)
     out = Path(out)
-    result = ExportResult(fmt, _crs_name(target_crs))
+    result = ExportResult(fmt, _crs_name(target_crs), coords=coords)
     into_folder = len(layers) > 1 and fmt != "gpkg"
     if not into_folder and not out.suffix:
         out = out.with_name(out.name + FORMATS[fmt][1])  # GDAL picks drivers by extension
     parent = out if into_folder else out.parent
     parent.mkdir(parents=True, exist_ok=True)
+    if coords == "gcj02":
+        result.notes.append(GCJ02_DESCRIPTION + "; the files are labelled EPSG:4326")
     staging = Path(tempfile.mkdtemp(prefix=".linpu-export-", dir=parent))
     try:
         made: list[Path] = []
@@ -269,8 +350,9 @@ def write_layers(
             tick("export", done, len(layers))
             if frame.crs is None:
                 raise ExportError(f"layer {name} has no CRS")
-            path = staging / (name + FORMATS[fmt][1] if into_folder else out.name)
-            made += [p for p in _write_one(frame, fmt, path, name, target_crs, result.notes) if p not in made]
+            path = staging / _marked(name + FORMATS[fmt][1] if into_folder else out.name, fmt, coords)
+            written = _write_one(frame, fmt, path, name, target_crs, result.notes, coords)
+            made += [p for p in written if p not in made]
             result.features[name] = len(frame)
         tick("export", len(layers), len(layers))
         for path in made:
@@ -294,6 +376,30 @@ class ExportFilters:
     categories: tuple[str, ...] = ()
     states: tuple[str, ...] = ()
     grid_codes: tuple[str, ...] = ()
+
+    @classmethod
+    def local(cls, start: date | datetime | None = None, end: date | datetime | None = None, *,
+              categories: Iterable[str] = (), states: Iterable[str] = (),
+              grid_codes: Iterable[str] = (), timezone: str = DEFAULT_TIMEZONE) -> ExportFilters:
+        """Filters from dates as the district reads them: local time, a bare ``end`` date whole.
+
+        The CLI's ``--start/--end`` and the analyst's date range both come
+        through here, so one period selects the same cases in both.
+
+        Examples
+        --------
+        >>> ExportFilters.local(date(2026, 7, 1), date(2026, 7, 1)).end.isoformat()
+        '2026-07-02T00:00:00+08:00'
+        """
+        def aware(value: date | datetime | None, *, whole_day: bool) -> datetime | None:
+            if value is None:
+                return None
+            moment = value if isinstance(value, datetime) else datetime.combine(value, time.min)
+            local = moment.replace(tzinfo=ZoneInfo(timezone))
+            return local + timedelta(days=1) if whole_day and moment.time() == time.min else local
+
+        return cls(start=aware(start, whole_day=False), end=aware(end, whole_day=True),
+                   categories=tuple(categories), states=tuple(states), grid_codes=tuple(grid_codes))
 
     def case_filter(self):
         from governance.filters import CaseFilter
@@ -358,18 +464,23 @@ def export_layers(
     out: Path,
     filters: ExportFilters | None = None,
     crs: str | None = None,
+    coords: str = "wgs84",
     viewer=None,
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """Read the layers (``all`` for every layer) from the database and write them."""
+    """Read the layers (``all`` for every layer) from the database and write them.
+
+    The one export path: ``linpu export`` calls it with its ``--out``, and
+    :func:`export_download` (the dashboard's download) with a temporary folder.
+    """
     from governance.db import transaction
 
     names = list(LAYERS) if "all" in layers else list(dict.fromkeys(layers))
-    _target_crs(crs, fmt)  # refuse a bad CRS before reading anything
+    _target_crs(crs, fmt, coords)  # refuse a bad CRS before reading anything
     with transaction(engine) as session:
         frames = gather_layers(session, names, filters=filters, viewer=viewer, now=now)
-    return write_layers(frames, fmt, out, crs=crs, progress=progress)
+    return write_layers(frames, fmt, out, crs=crs, coords=coords, progress=progress)
 
 
 MEDIA_TYPES = {
@@ -384,33 +495,54 @@ MEDIA_TYPES = {
 }
 
 
-def export_bytes(
+@dataclass(frozen=True)
+class Download:
+    """An export as one file to hand over: its name, bytes and media type, with the exporter's report."""
+
+    name: str
+    content: bytes
+    media_type: str
+    features: dict[str, int]
+    notes: tuple[str, ...]
+
+
+def export_download(
     engine,
     *,
     layers: Iterable[str],
     fmt: str,
     filters: ExportFilters | None = None,
     crs: str | None = None,
+    coords: str = "wgs84",
     viewer=None,
     now: datetime | None = None,
     basename: str = "linpu",
-) -> tuple[str, bytes, str]:
-    """The export as a download: ``(file name, content, media type)``.
+) -> Download:
+    """The export as a download, written by :func:`export_layers` into a temporary folder.
 
     One file is returned as it is; several (one-layer formats with several
-    layers, or a CSV with its ``.prj``) come zipped. The viewer scopes the
-    layers, so a grid leader downloads only their grids.
+    layers, or a CSV with its ``.prj``) come zipped, each file's bytes those
+    that ``linpu export`` writes. The viewer scopes the layers, so a grid
+    leader downloads only their grids.
     """
     with tempfile.TemporaryDirectory(prefix="linpu-download-") as folder:
         names = list(LAYERS) if "all" in layers else list(dict.fromkeys(layers))
         out = Path(folder) / (basename + (FORMATS[fmt][1] if len(names) == 1 or fmt == "gpkg" else ""))
         result = export_layers(engine, layers=names, fmt=fmt, out=out, filters=filters, crs=crs,
-                               viewer=viewer, now=now)
+                               coords=coords, viewer=viewer, now=now)
+        report = {"features": dict(result.features), "notes": tuple(result.notes)}
         if len(result.paths) == 1:
             path = result.paths[0]
-            return path.name, path.read_bytes(), MEDIA_TYPES[fmt]
+            return Download(path.name, path.read_bytes(), MEDIA_TYPES[fmt], **report)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in result.paths:
                 archive.write(path, path.name)
-        return f"{basename}-{fmt}.zip", buffer.getvalue(), MEDIA_TYPES["zip"]
+        name = _marked(f"{basename}-{fmt}.zip", fmt, coords)
+        return Download(name, buffer.getvalue(), MEDIA_TYPES["zip"], **report)
+
+
+def export_bytes(engine, **options: Any) -> tuple[str, bytes, str]:
+    """:func:`export_download` as ``(file name, content, media type)``; it takes the same options."""
+    download = export_download(engine, **options)
+    return download.name, download.content, download.media_type

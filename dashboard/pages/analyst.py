@@ -26,7 +26,7 @@ all_codes = data.grid_codes(viewer, data.viewer_key(viewer), data.epoch())
 
 # --- exports -----------------------------------------------------------------
 st.subheader(t("an.exports"))
-from pipelines.export import FORMATS, LAYERS  # noqa: E402
+from pipelines.export import COORDS, FORMATS, LAYERS  # noqa: E402
 
 today = datetime.now(UTC).date()
 with st.form("export"):
@@ -34,6 +34,8 @@ with st.form("export"):
     layers = c1.multiselect(t("an.layers"), list(LAYERS), default=list(LAYERS), key="an-layers", placeholder=t("sup.all"))
     fmt = c2.selectbox(t("an.format"), list(FORMATS), key="an-format")
     crs = c3.text_input(t("an.crs"), value="EPSG:4326", key="an-crs")
+    coords = c3.selectbox(t("an.coords"), list(COORDS), key="an-export-coords",
+                          format_func=lambda c: t("an.gcj02") if c == "gcj02" else c.upper())
     f1, f2, f3, f4 = st.columns(4)
     dates = f1.date_input(t("sup.date_range"), value=(today - timedelta(days=365), today), key="an-dates")
     categories = f2.multiselect(t("sup.categories"), [c.value for c in Category], key="an-categories", placeholder=t("sup.all"),
@@ -49,7 +51,7 @@ if prepare and layers:
                            grid_codes=tuple(grid_codes))
     try:
         files, notes, features = data.export_files(viewer, layers=tuple(layers), fmt=fmt, filters=filters,
-                                                   crs=crs.strip() or None)
+                                                   crs=crs.strip() or None, coords=coords)
     except LinpuError as exc:
         st.error(t("error.generic", reason=str(exc)))
     else:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
 from governance.catalog import CaseState, Category
 from pipelines.commands.common import echo_json, open_current_database, progress_bar
-from pipelines.export import FORMATS, LAYERS, ExportFilters, export_layers
-from pipelines.validation import DEFAULT_TIMEZONE
+from pipelines.export import COORDS, FORMATS, LAYERS, ExportFilters, export_layers
 
 _DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"])
-
-
-def _aware(value: datetime | None, *, end: bool) -> datetime | None:
-    """Dates are China time; a bare ``--end`` date includes that whole day."""
-    if value is None:
-        return None
-    local = value.replace(tzinfo=ZoneInfo(DEFAULT_TIMEZONE))
-    if end and value.time() == time(0, 0):
-        local += timedelta(days=1)
-    return local
 
 
 @click.command("export")
@@ -39,22 +26,24 @@ def _aware(value: datetime | None, *, end: bool) -> datetime | None:
 @click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in CaseState]))
 @click.option("--grid", "grids", multiple=True, help="Grid code (as stored, e.g. G012); repeat.")
 @click.option("--crs", default=None, help="Reproject, e.g. EPSG:4549 (CGCS2000); default EPSG:4326.")
+@click.option("--coords", type=click.Choice(COORDS), default="wgs84", show_default=True,
+              help="gcj02: AMap/Tencent offset coordinates (file names end in -gcj02); EPSG:4326 only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes.")
-def export(layers, fmt, out, start, end, categories, states, grids, crs, as_json, quiet):
+def export(layers, fmt, out, start, end, categories, states, grids, crs, coords, as_json, quiet):
     """Export grids (with their loop summary), shops, cases, checks or hotspots.
 
     Written to a temporary file and moved into place, so a failed export
     never destroys an earlier file.
     """
-    filters = ExportFilters(start=_aware(start, end=False), end=_aware(end, end=True),
-                            categories=tuple(categories), states=tuple(states), grid_codes=tuple(grids))
+    # Dates are China time; a bare --end date includes that whole day.
+    filters = ExportFilters.local(start, end, categories=categories, states=states, grid_codes=grids)
     if filters.start and filters.end and filters.start >= filters.end:
         raise click.BadParameter("--start must come before --end", param_hint="--start")
     engine = open_current_database(announce=not (quiet or as_json))
     with progress_bar(disable=quiet or as_json) as tick:
         result = export_layers(engine, layers=layers, fmt=fmt, out=out, filters=filters, crs=crs,
-                               progress=tick)
+                               coords=coords, progress=tick)
     if as_json:
         echo_json(result.as_dict())
         return
