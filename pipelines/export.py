@@ -61,10 +61,16 @@ from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 from pyproj import CRS
 
 from geo.coords import to_gcj02
+from geo.hotspots import getis_ord_gi_star
+from governance import loop_summary, queries
+from governance.db import transaction
 from governance.errors import ConfigurationError, LinpuError
+from governance.filters import CaseFilter
+from governance.permissions import system_viewer
 from pipelines.validation import DEFAULT_TIMEZONE
 
 LAYERS = ("grids", "shops", "cases", "checks", "hotspots")
@@ -221,8 +227,6 @@ def _short_names(columns: Iterable[str], geometry_name: str) -> dict[str, str]:
 def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: CRS, notes: list[str],
                coords: str = "wgs84") -> list[Path]:
     """Write one layer into ``path`` (inside the temporary folder); return every file made."""
-    import pyogrio
-
     driver, _ = FORMATS[fmt]
     frame = to_gcj02(frame) if coords == "gcj02" else frame.to_crs(crs)
     described = {"DESCRIPTION": GCJ02_DESCRIPTION} if coords == "gcj02" else {}
@@ -265,8 +269,6 @@ def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: C
 
 
 def _write_shapefile(frame: gpd.GeoDataFrame, path: Path, layer: str, notes: list[str]) -> list[Path]:
-    import pyogrio
-
     plain = _plain(frame, text_times=True)
     mapping = _short_names(plain.columns, plain.geometry.name)
     plain = plain.rename(columns=mapping)
@@ -402,8 +404,6 @@ class ExportFilters:
                    categories=tuple(categories), states=tuple(states), grid_codes=tuple(grid_codes))
 
     def case_filter(self):
-        from governance.filters import CaseFilter
-
         return CaseFilter(start=self.start, end=self.end, categories=self.categories,
                           states=self.states, grid_codes=self.grid_codes)
 
@@ -411,9 +411,6 @@ class ExportFilters:
 def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | None = None, viewer=None,
                   now: datetime | None = None) -> dict[str, gpd.GeoDataFrame]:
     """The named layers as GeoDataFrames in EPSG:4326, through the governance queries."""
-    from governance import loop_summary, queries
-    from governance.permissions import system_viewer
-
     filters = filters or ExportFilters()
     viewer = viewer or system_viewer()
     now = now or datetime.now(UTC)
@@ -448,8 +445,6 @@ def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | Non
 
 def hotspot_layer(grids: gpd.GeoDataFrame, cases: pd.DataFrame) -> gpd.GeoDataFrame:
     """Grids with the cases (of the filtered period) per grid and their Gi* z, p and class."""
-    from geo.hotspots import getis_ord_gi_star
-
     counts = cases.groupby("grid_code").size() if len(cases) else pd.Series(dtype=int)
     frame = grids[["code", "n_shops", "geometry"]].copy()
     frame["cases"] = frame["code"].map(counts).fillna(0).astype(int)
@@ -474,8 +469,6 @@ def export_layers(
     The one export path: ``linpu export`` calls it with its ``--out``, and
     :func:`export_download` (the dashboard's download) with a temporary folder.
     """
-    from governance.db import transaction
-
     names = list(LAYERS) if "all" in layers else list(dict.fromkeys(layers))
     _target_crs(crs, fmt, coords)  # refuse a bad CRS before reading anything
     with transaction(engine) as session:
