@@ -175,6 +175,7 @@ def district_deck(
     show_hotspots: bool = True,
     selected_code: str | None = None,
 ) -> pdk.Deck:
+    # Long: one deck's layers in drawing order, each a few lines; splitting would scatter the order.
     """Grids by worst open state (overdue outlined), streets, hexagons, hotspots and cases.
 
     Picked grids and cases come back (``on_select``) with their code in ``c``; the

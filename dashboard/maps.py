@@ -144,6 +144,7 @@ def leader_map(
     tiles: str = "none",
     tile_key: str | None = None,
 ) -> folium.Map:
+    # Long: one folium map's layers in drawing order.
     """A grid leader's own grid(s): streets, shops, open cases by state, the clicked point.
 
     Only what the caller passes is drawn; the caller passes the leader's

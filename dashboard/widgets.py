@@ -69,6 +69,7 @@ def _shop_label(shops, lang):
 
 
 def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -> None:
+    # Long: one form's widgets in the order the leader sees them.
     """File a patrol finding (at a shop or a clicked point) or a hazard check (at a shop)."""
     t = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
     settings = get_settings()

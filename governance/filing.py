@@ -207,6 +207,7 @@ def file_cases(
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> FiledCases:
+    # Long: one batch's checks, numbering and chunked inserts in one transaction; issue 25's streaming ingest splits it.
     """File every row of ``rows`` as a case (state warning), as ``file_case`` would one by one.
 
     ``rows`` has the columns ``kind``, ``category``, ``severity`` (codes or
@@ -395,6 +396,7 @@ def record_checks(
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> RecordedChecks:
+    # Long: one batch of checks and the cases they raise, in one transaction; issue 25's streaming ingest splits it.
     """Record every row as a hazard check, as ``governance.workflow.record_check`` would one by one.
 
     ``rows`` has the columns ``shop_code``, ``category`` (a check category),

@@ -255,6 +255,7 @@ def transition(
     outcome: Outcome | str | None = None,
     now: datetime | None = None,
 ) -> Case:
+    # Long: one step's checks, state change, history row and figures, kept together so a reader sees the whole step.
     """Move a case one step along the loop.
 
     ``expected_version`` is the version the user saw; if the case has moved

@@ -97,6 +97,7 @@ def demo_shift(columns: list[pd.Series], *, now: datetime) -> timedelta:
 
 
 def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None = None) -> DemoLoadResult:
+    # Long: the demo's files read and written in one transaction, file by file in order.
     """Load the demo district in one transaction, unless it is already there."""
     shops = _read_csv(folder, "shops.csv")
     with transaction(engine) as session:

@@ -222,6 +222,7 @@ def ingest_shops(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
+    # Long: the register's plan, its refusals and its writes in one transaction; issue 25's streaming ingest splits it.
     """Validate a shop register and bring the stored shops in line with it.
 
     Parameters

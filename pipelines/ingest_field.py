@@ -131,6 +131,7 @@ def ingest_cases(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
+    # Long: validation of every column before one batch write; issue 25's streaming ingest splits it.
     """Validate a field export of findings and file every valid row as a case.
 
     Columns: ``category``, ``title``, ``created_at`` and a place (lon/lat,
@@ -293,6 +294,7 @@ def ingest_checks(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
+    # Long: validation of every column before one batch write; issue 25's streaming ingest splits it.
     """Validate a field export of hazard checks and record every valid row.
 
     Columns: ``shop_id``, ``category`` (a check category), ``performed_at``

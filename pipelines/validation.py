@@ -256,6 +256,7 @@ class Located:
 
 def locate(rows: Rows, table: RawTable, *, crs: str | None, coords: str, district: District | None,
            required: np.ndarray | None = None) -> Located:
+    # Long: every way a row can give its place (columns, CRS, coordinate systems), each refusal naming the row.
     """WGS84 longitude/latitude of every row, from lon/lat columns or the file's geometry.
 
     ``crs`` is the CRS of the input numbers (default EPSG:4326, or the file's
