@@ -185,6 +185,7 @@ def demo_load() -> None:
 
 
 def _register_groups() -> None:
+    from pipelines.cli_district import district
     from pipelines.cli_export import export
     from pipelines.cli_ingest import ingest
     from pipelines.grids import grids
@@ -195,6 +196,7 @@ def _register_groups() -> None:
     main.add_command(ingest)
     main.add_command(export)
     main.add_command(users)
+    main.add_command(district)
 
 
 _register_groups()

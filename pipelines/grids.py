@@ -15,6 +15,9 @@ import pandas as pd
 import pyogrio
 
 from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
+from governance.errors import LinpuError
+from pipelines.readers import read_path
+from pipelines.validation import Rows, locate
 
 EXIT_REJECTED = 1
 
@@ -38,6 +41,24 @@ def _read(path: Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFram
         return gpd.read_file(path, **kwargs)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise click.ClickException(f"{what} file {path}: cannot read it ({exc})") from exc
+
+
+def _read_register(path: Path, *, crs: str | None, coords: str) -> gpd.GeoDataFrame:
+    """Shop points from any file `linpu ingest shops` reads, with its headers, encodings and --coords."""
+    try:
+        table = read_path(path)
+        rows = Rows(table.source, table.frame.index, list(table.problems))
+        located = locate(rows, table, crs=crs, coords=coords, district=None)
+    except LinpuError as exc:
+        _reject(str(exc))
+    if rows.problems:
+        lines = [p.text(table.source) for p in sorted(rows.problems, key=lambda p: p.row)]
+        more = [f"… and {len(lines) - 20} more problems"] if len(lines) > 20 else []
+        _reject("\n".join(lines[:20] + more))
+    for note in located.notes:
+        click.echo(f"note: {note}", err=True)
+    return gpd.GeoDataFrame(table.frame.reset_index(drop=True),
+                            geometry=gpd.points_from_xy(located.lon, located.lat), crs="EPSG:4326")
 
 
 def _has_layer(path: Path, layer: str) -> bool:
@@ -116,8 +137,11 @@ def grids() -> None:
     "shops_path",
     type=_FILE,
     required=True,
-    help="Shop points (GPKG, GeoJSON, or CSV with lon/lat).",
+    help="Shop register: CSV (UTF-8 or GBK), XLSX, GeoJSON, GeoPackage or Shapefile, as `linpu ingest shops`.",
 )
+@click.option("--crs", default=None, help="CRS of the input coordinates if not EPSG:4326, e.g. EPSG:4549.")
+@click.option("--coords", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
+              help="System of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu.")
 @click.option(
     "--boundary",
     "boundary_path",
@@ -138,10 +162,11 @@ def grids() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the quality report as JSON on stdout.")
 def build(
-    shops_path, boundary_path, streets_path, target, min_size, max_size, seed, prefix, out, as_json
+    shops_path, crs, coords, boundary_path, streets_path, target, min_size, max_size, seed, prefix, out,
+    as_json
 ):
     """Build grids from scratch and print their quality report."""
-    shops = _read(shops_path, what="shops")
+    shops = _read_register(shops_path, crs=crs, coords=coords)
     boundary = _read(boundary_path, what="boundary") if boundary_path else None
     streets = _read(streets_path, what="streets") if streets_path else None
     try:
