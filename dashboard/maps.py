@@ -25,6 +25,9 @@ from dashboard.theme import (
 )
 from governance.catalog import STATE_SEVERITY_ORDER
 
+#: The district outline: dashed, unfilled, so the grids' state colours read through it.
+BOUNDARY_STYLE = {"color": "#5a4a8a", "weight": 3, "dashArray": "8 6", "fill": False, "opacity": 0.9}
+
 
 class OfflineMap(folium.Map):
     """A folium Map whose only scripts are Leaflet from the app's own static folder."""
@@ -175,6 +178,14 @@ def leader_map(
         ),
     ).add_to(fmap)
 
+    boundary = features[features["kind"] == "boundary"] if len(features) else features
+    if len(boundary):
+        folium.GeoJson(
+            to_display(boundary[["geometry"]], tiles), name="district-boundary",
+            style_function=lambda _: BOUNDARY_STYLE,
+            # An outline only, and not interactive: the leader's clicks and hovers reach the grids.
+            interactive=False,
+        ).add_to(fmap)
     streets = features[features["kind"] == "street"] if len(features) else features
     if len(streets):
         minx, miny, maxx, maxy = grids.total_bounds
