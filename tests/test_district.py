@@ -17,10 +17,11 @@ from geo.coords import wgs84_to_gcj02
 from governance.db import transaction
 from governance.models import DistrictFeature
 from pipelines.district import DistrictRefused, import_district
-from tests.test_cli_grids_store import _register
+from pipelines.ingest import ingest_shops
+from tests import test_ingest_shops as shop_tests
 from tests.test_ingest_shops import DEMO, database_url
-from tests.test_ingest_shops import cli  # noqa: F401 - the fixture
 
+cli = shop_tests.cli
 osmium = pytest.importorskip("osmium")
 from osmium.osm.mutable import Node, Relation, Way  # noqa: E402 - after the skip
 
@@ -44,7 +45,7 @@ def write_osm(path):
     meta = {"version": 1, "changeset": 1, "timestamp": "2026-01-01T00:00:00Z", "uid": 1, "user": "t"}
     writer = osmium.SimpleWriter(str(path))
     points = [(WEST, SOUTH), (EAST, SOUTH), (EAST, NORTH), (WEST, NORTH)]
-    for highway, (line, _) in HIGHWAYS.items():
+    for line, _ in HIGHWAYS.values():
         points.extend(line)
     for number, location in enumerate(points, start=1):
         writer.add_node(Node(id=number, location=location, tags={}, **meta))
@@ -57,6 +58,11 @@ def write_osm(path):
         "type": "boundary", "boundary": "administrative", "admin_level": "9", "name": "山腰街道"}))
     writer.close()
     return path
+
+
+def register(engine, n: int = 30) -> None:
+    shops = pd.read_csv(DEMO / "shops.csv", dtype=str, keep_default_na=False).head(n)
+    ingest_shops(engine, shops.to_csv(index=False).encode(), name="shops.csv")
 
 
 def stored(engine) -> list[tuple[str, str, str | None, shapely.Geometry]]:
@@ -160,7 +166,7 @@ def test_unknown_layer_and_bad_rows_are_refused_writing_nothing(engine, cli, tmp
 
 
 def test_grids_save_reports_main_road_straddling_once_streets_are_stored(engine, cli, tmp_path):
-    _register(engine)
+    register(engine)
     url = database_url(engine)
     before = json.loads(cli(url, "grids", "save", "--dry-run", "--json").stdout)
     assert before["quality"]["straddling_main_road_share"] is None
