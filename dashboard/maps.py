@@ -23,6 +23,7 @@ from dashboard.theme import (
     STATE_COLOURS,
     STREET_STYLE,
 )
+from dashboard.tiles import to_display
 from governance.catalog import STATE_SEVERITY_ORDER
 
 #: The district outline: dashed, unfilled, so the grids' state colours read through it.
@@ -134,6 +135,28 @@ def _base_map(bounds, *, base_url_path: str, tiles: str, tile_key: str | None) -
     return fmap
 
 
+def draw_district(fmap: folium.Map, features: gpd.GeoDataFrame, bounds, *, tiles: str = "none") -> None:
+    """The stored boundary (dashed outline) and the streets near ``bounds``, neither interactive.
+
+    Drawn over the grid fills so that streets still read; not interactive, so
+    clicks and hovers reach the grid underneath.
+    """
+    if not len(features):
+        return
+    boundary = features[features["kind"] == "boundary"]
+    if len(boundary):
+        folium.GeoJson(to_display(boundary[["geometry"]], tiles), name="district-boundary",
+                       style_function=lambda _: BOUNDARY_STYLE, interactive=False).add_to(fmap)
+    minx, miny, maxx, maxy = bounds
+    pad = 0.002
+    streets = features[features["kind"] == "street"].cx[minx - pad:maxx + pad, miny - pad:maxy + pad]
+    if len(streets):
+        folium.GeoJson(
+            to_display(_escaped(streets, ["name"])[["name", "street_class", "geometry"]], tiles),
+            name="streets", style_function=_street_style, interactive=False,
+        ).add_to(fmap)
+
+
 def leader_map(
     grids: gpd.GeoDataFrame,
     summary: pd.DataFrame,
@@ -152,8 +175,6 @@ def leader_map(
     Only what the caller passes is drawn; the caller passes the leader's
     scope alone.  ``clicked`` is (lon, lat) in WGS84.
     """
-    from dashboard.tiles import to_display
-
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layer = grids.merge(summary.drop(columns=[c for c in summary.columns if c in grids.columns and c != "code"]), on="code", how="left")
     layer[["open", "overdue"]] = layer[["open", "overdue"]].fillna(0).astype(int)
@@ -178,28 +199,7 @@ def leader_map(
         ),
     ).add_to(fmap)
 
-    boundary = features[features["kind"] == "boundary"] if len(features) else features
-    if len(boundary):
-        folium.GeoJson(
-            to_display(boundary[["geometry"]], tiles), name="district-boundary",
-            style_function=lambda _: BOUNDARY_STYLE,
-            # An outline only, and not interactive: the leader's clicks and hovers reach the grids.
-            interactive=False,
-        ).add_to(fmap)
-    streets = features[features["kind"] == "street"] if len(features) else features
-    if len(streets):
-        minx, miny, maxx, maxy = grids.total_bounds
-        pad = 0.002
-        streets = streets.cx[minx - pad:maxx + pad, miny - pad:maxy + pad]
-    if len(streets):
-        folium.GeoJson(
-            to_display(_escaped(streets, ["name"])[["name", "street_class", "geometry"]], tiles),
-            name="streets",
-            style_function=_street_style,
-            # Drawn over the grid fills so that streets still read; not
-            # interactive, so hovering reaches the grid underneath.
-            interactive=False,
-        ).add_to(fmap)
+    draw_district(fmap, features, grids.total_bounds, tiles=tiles)
 
     if len(shops):
         folium.GeoJson(
@@ -251,10 +251,14 @@ def grids_map(
     *,
     min_size: int,
     max_size: int,
+    features: gpd.GeoDataFrame | None = None,
     language: str = "zh",
     base_url_path: str = "",
 ) -> folium.Map:
-    """A gridding for comparison: grids within the size bounds pale, others highlighted."""
+    """A gridding for comparison: grids within the size bounds pale, others highlighted.
+
+    ``features`` (the stored boundary and streets) are drawn over the grids, as on every map.
+    """
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layer = grids.to_crs(4326)[["code", "n_shops", "geometry"]].copy()
     layer["ok"] = layer["n_shops"].between(min_size, max_size)
@@ -268,6 +272,8 @@ def grids_map(
         },
         tooltip=folium.GeoJsonTooltip(fields=["code", "n_shops"], aliases=[t("col.code"), t("col.n_shops")]),
     ).add_to(fmap)
+    if features is not None:
+        draw_district(fmap, features, layer.total_bounds)
     if len(shops):
         folium.GeoJson(
             shops.to_crs(4326)[["geometry"]],

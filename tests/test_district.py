@@ -12,7 +12,7 @@ import shapely
 from sqlalchemy import select
 
 from dashboard.deck import district_deck
-from dashboard.maps import leader_map
+from dashboard.maps import grids_map, leader_map
 from geo.coords import wgs84_to_gcj02
 from governance.db import transaction
 from governance.models import DistrictFeature
@@ -198,6 +198,8 @@ def test_every_role_map_draws_the_imported_boundary_and_streets(engine, tmp_path
                       gpd.GeoDataFrame(geometry=[], crs=4326), features).get_root().render()
     assert '"dashArray": "8 6"' in html  # the dashed outline
     assert json.dumps("primary路") in html  # folium writes the streets' names escaped
+    analyst = grids_map(grid, empty, min_size=8, max_size=12, features=features).get_root().render()
+    assert '"dashArray": "8 6"' in analyst and json.dumps("primary路") in analyst
 
 
 def test_grids_build_reads_a_gbk_register_with_chinese_headers_in_gcj02(tmp_path, cli):
