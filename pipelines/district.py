@@ -22,8 +22,8 @@ from geo.coords import SYSTEMS
 from geo.district import HIGHWAY_CLASSES, class_highways, clip_streets, overlap_share, unshift
 from governance.db import session_factory, transaction
 from governance.district import LAYER_KINDS, replace_layer, stored_boundary
-from pipelines.district_files import is_osm, read_map_file, read_osm
-from pipelines.readers import InputFileError, RawTable
+from pipelines.district_files import DistrictRefused, is_osm, read_map_file, read_osm
+from pipelines.readers import RawTable
 from pipelines.validation import find_column, parse_crs, text
 
 NAME_NAMES = ("name", "名称", "路名", "道路名称", "街道名称", "name_zh")
@@ -33,19 +33,6 @@ HIGHWAY_NAMES = ("highway", "fclass")
 CLASS_ALIASES = {"main": "main", "street": "street", "lane": "lane", "主干道": "main", "主干路": "main",
                  "干道": "main", "街": "street", "街道": "street", "支路": "street", "巷": "lane", "小巷": "lane"}
 SHAPES = {"boundary": ("Polygon", "MultiPolygon"), "streets": ("LineString", "MultiLineString")}
-
-
-class DistrictRefused(InputFileError):
-    """A district file refused as a whole; the message names file, feature and field."""
-
-    def __init__(self, source: str, row: int, field: str, *, en: str, zh: str, language: str = "zh"):
-        self.source, self.row, self.field, self.en, self.zh = source, row, field, en, zh
-        Exception.__init__(self, self.text(language))
-
-    def text(self, language: str) -> str:
-        if language == "en":
-            return f"{self.source} feature {self.row} field {self.field}: {self.en}"
-        return f"{self.source} 第 {self.row} 个要素 字段 {self.field}：{self.zh}"
 
 
 @dataclass
@@ -88,7 +75,7 @@ def import_district(engine: Engine, path: Path, *, layer: str, coords: str = "wg
     notes: list[str] = []
     if is_osm(source):
         bbox = tuple(boundary.bounds) if layer == "streets" else None
-        table = read_osm(path, layer=layer, relation=osm_relation, bbox=bbox)
+        table = read_osm(path, layer=layer, relation=osm_relation, bbox=bbox, language=language)
     else:
         table = read_map_file(path)
     frame = _checked_frame(table, layer, language)

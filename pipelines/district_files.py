@@ -27,6 +27,19 @@ from pipelines.validation import text
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm")
 
 
+class DistrictRefused(InputFileError):
+    """A district file refused as a whole; the message names file, feature and field."""
+
+    def __init__(self, source: str, row: int, field: str, *, en: str, zh: str, language: str = "zh"):
+        self.source, self.row, self.field, self.en, self.zh = source, row, field, en, zh
+        Exception.__init__(self, self.text(language))
+
+    def text(self, language: str) -> str:
+        if language == "en":
+            return f"{self.source} feature {self.row} field {self.field}: {self.en}"
+        return f"{self.source} 第 {self.row} 个要素 字段 {self.field}：{self.zh}"
+
+
 def is_osm(name: str) -> bool:
     return name.lower().endswith(OSM_SUFFIXES)
 
@@ -101,7 +114,7 @@ def _kml_shape(element: ET.Element, source: str, number: int) -> shapely.Geometr
 # --- OpenStreetMap ----------------------------------------------------------
 
 
-def read_osm(path: Path, *, layer: str, relation: int | None, bbox=None) -> RawTable:
+def read_osm(path: Path, *, layer: str, relation: int | None, bbox=None, language: str = "zh") -> RawTable:
     """The highways (``layer="streets"``) or one relation's multipolygon (``"boundary"``)."""
     data, source = _local_bytes(path), path.name
     if layer == "streets":
@@ -109,15 +122,19 @@ def read_osm(path: Path, *, layer: str, relation: int | None, bbox=None) -> RawT
         frame = frame[frame["highway"].notna()]
     else:
         if relation is None:
-            raise InputFileError(source, 1, "--osm-relation", "an OSM extract holds many areas: "
-                                 "give the boundary relation's id with --osm-relation "
-                                 "(openstreetmap.org shows it as relation/ID)")
+            raise DistrictRefused(source, 1, "--osm-relation", language=language,
+                                  en="an OSM extract holds many areas: give the boundary relation's id with "
+                                     "--osm-relation (openstreetmap.org shows it as relation/ID)",
+                                  zh="OSM 数据包含许多区域：请用 --osm-relation 给出边界关系的编号"
+                                     "（openstreetmap.org 显示为 relation/编号）")
         frame = _osm_layer(data, source, "multipolygons", ["osm_id", "name", "boundary", "admin_level"], None)
         frame = frame[frame["osm_id"].astype(str) == str(relation)]
         if frame.empty:
-            raise InputFileError(source, 1, "--osm-relation", f"the extract holds no multipolygon relation "
-                                 f"{relation}; its ways may be cut off by the extract: cut it with "
-                                 "osmium extract --strategy complete_ways")
+            raise DistrictRefused(source, 1, "--osm-relation", language=language,
+                                  en=f"the extract holds no multipolygon relation {relation}; its ways may be "
+                                     "cut off by the extract: cut it with osmium extract --strategy complete_ways",
+                                  zh=f"该数据中没有编号为 {relation} 的多边形关系；其路段可能被裁掉了："
+                                     "请用 osmium extract --strategy complete_ways 裁剪")
     frame = frame.reset_index(drop=True)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     attributes = frame.drop(columns=frame.geometry.name).astype(object)

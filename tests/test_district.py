@@ -128,6 +128,11 @@ def test_streets_without_a_stored_boundary_are_refused(engine, cli, tmp_path):
     result = cli(database_url(engine), "district", "import", extract, "--layer", "streets")
     assert result.exit_code == 1
     assert "x.osm.pbf 第 1 个要素 字段 --layer：数据库中尚无街区边界" in result.stderr
+    result = cli(database_url(engine), "district", "import", extract, "--layer", "boundary")
+    assert result.exit_code == 1
+    assert "x.osm.pbf 第 1 个要素 字段 --osm-relation：OSM 数据包含许多区域" in result.stderr
+    result = cli(database_url(engine), "district", "import", extract, "--layer", "boundary", "--osm-relation", 7)
+    assert "字段 --osm-relation：该数据中没有编号为 7 的多边形关系" in result.stderr
     assert stored(engine) == []
 
 
