@@ -368,15 +368,14 @@ def regrid_preview(_viewer, viewer_key: tuple, data_epoch: int, target: int, min
     """Current grids and a proposed re-gridding, each with its quality figures; saves nothing."""
     # Late: the gridding engine (pymetis, scipy) loads only for the analyst's preview.
     from geo.gridding import build_grids, grid_quality
+    from governance.district import stored_layers  # late, with the gridding engine
 
     with _session() as session:
         current = grid_reads.current_grids(session, _viewer)
         shops = queries.open_shops(session, _viewer)
         features = queries.district_features(session)
-    boundary = features[features["kind"] == "boundary"][["geometry"]]
-    streets = features[features["kind"] == "street"].rename(columns={"street_class": "class"})
-    streets = streets.assign(**{"class": streets["class"].astype(str)})[["class", "geometry"]]
-    kwargs = {"boundary": boundary if len(boundary) else None, "streets": streets if len(streets) else None}
+        boundary, streets = stored_layers(session)
+    kwargs = {"boundary": boundary, "streets": streets}
     proposed, shop_codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
                                        seed=seed, **kwargs)
     proposed = proposed.to_crs(4326)
@@ -389,6 +388,7 @@ def regrid_preview(_viewer, viewer_key: tuple, data_epoch: int, target: int, min
         "current": current,
         "proposed": proposed,
         "shops": shops,
+        "features": features,
         "shop_codes": pd.Series(shop_codes.to_numpy(), index=shops["shop_code"].to_numpy()),
         "current_quality": current_quality,
         "proposed_quality": proposed_quality,

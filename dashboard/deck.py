@@ -51,6 +51,7 @@ HOTSPOT_COLOURS = {
     "cold_95": (54, 144, 192),
     "cold_99": (5, 112, 176),
 }
+BOUNDARY_RGB = (90, 74, 138, 255)
 STREET_RGB = {"main": (140, 140, 140, 255), "street": (166, 166, 166, 255), "lane": (189, 189, 189, 255)}
 #: The state index ``s`` of a row: warning 0, in progress 1, follow-up 2, closed 3.
 STATE_INDEX = {state.value: i for i, state in enumerate(STATE_SEVERITY_ORDER)}
@@ -159,6 +160,12 @@ def warning_hexagons(xy: np.ndarray, weights: np.ndarray, bounds) -> pd.DataFram
     return out
 
 
+def boundary_paths(geometry: gpd.GeoSeries) -> list[dict]:
+    """The district's outline as path rows: every ring of every boundary polygon, 6 decimals."""
+    rings = shapely.get_rings(shapely.get_parts(np.asarray(geometry.values, dtype=object)))
+    return [{"path": np.round(shapely.get_coordinates(ring), 6).tolist()} for ring in rings]
+
+
 def _texts(values) -> list[str]:
     return [str(v) for v in values]
 
@@ -185,6 +192,11 @@ def district_deck(
     layers: list[pdk.Layer] = []
     as_polygons = len(grids) <= POLYGON_LIMIT
 
+    boundary = features[features["kind"] == "boundary"] if len(features) else features
+    if len(boundary):
+        layers.append(pdk.Layer("PathLayer", id="district-boundary", data=boundary_paths(boundary.geometry),
+                                get_path="path", get_color=list(BOUNDARY_RGB), get_width=3,
+                                width_units="'pixels'", pickable=False))
     streets = features[features["kind"] == "street"] if len(features) else features
     if len(streets):
         street_rows = [

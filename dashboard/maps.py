@@ -27,6 +27,9 @@ from dashboard.tiles import tile_spec, to_display
 from governance.catalog import STATE_SEVERITY_ORDER
 from governance.loop_summary import with_loop_figures
 
+#: The district outline: dashed, unfilled, so the grids' state colours read through it.
+BOUNDARY_STYLE = {"color": "#5a4a8a", "weight": 3, "dashArray": "8 6", "fill": False, "opacity": 0.9}
+
 
 class OfflineMap(folium.Map):
     """A folium Map whose only scripts are Leaflet from the app's own static folder."""
@@ -131,6 +134,28 @@ def _base_map(bounds, *, base_url_path: str, tiles: str, tile_key: str | None) -
     return fmap
 
 
+def draw_district(fmap: folium.Map, features: gpd.GeoDataFrame, bounds, *, tiles: str = "none") -> None:
+    """The stored boundary (dashed outline) and the streets near ``bounds``, neither interactive.
+
+    Drawn over the grid fills so that streets still read; not interactive, so
+    clicks and hovers reach the grid underneath.
+    """
+    if not len(features):
+        return
+    boundary = features[features["kind"] == "boundary"]
+    if len(boundary):
+        folium.GeoJson(to_display(boundary[["geometry"]], tiles), name="district-boundary",
+                       style_function=lambda _: BOUNDARY_STYLE, interactive=False).add_to(fmap)
+    minx, miny, maxx, maxy = bounds
+    pad = 0.002
+    streets = features[features["kind"] == "street"].cx[minx - pad:maxx + pad, miny - pad:maxy + pad]
+    if len(streets):
+        folium.GeoJson(
+            to_display(_escaped(streets, ["name"])[["name", "street_class", "geometry"]], tiles),
+            name="streets", style_function=_street_style, interactive=False,
+        ).add_to(fmap)
+
+
 def leader_map(
     grids: gpd.GeoDataFrame,
     summary: pd.DataFrame,
@@ -174,20 +199,7 @@ def leader_map(
         ),
     ).add_to(fmap)
 
-    streets = features[features["kind"] == "street"] if len(features) else features
-    if len(streets):
-        minx, miny, maxx, maxy = grids.total_bounds
-        pad = 0.002
-        streets = streets.cx[minx - pad:maxx + pad, miny - pad:maxy + pad]
-    if len(streets):
-        folium.GeoJson(
-            to_display(_escaped(streets, ["name"])[["name", "street_class", "geometry"]], tiles),
-            name="streets",
-            style_function=_street_style,
-            # Drawn over the grid fills so that streets still read; not
-            # interactive, so hovering reaches the grid underneath.
-            interactive=False,
-        ).add_to(fmap)
+    draw_district(fmap, features, grids.total_bounds, tiles=tiles)
 
     if len(shops):
         folium.GeoJson(
@@ -239,10 +251,14 @@ def grids_map(
     *,
     min_size: int,
     max_size: int,
+    features: gpd.GeoDataFrame | None = None,
     language: str = "zh",
     base_url_path: str = "",
 ) -> folium.Map:
-    """A gridding for comparison: grids within the size bounds pale, others highlighted."""
+    """A gridding for comparison: grids within the size bounds pale, others highlighted.
+
+    ``features`` (the stored boundary and streets) are drawn over the grids, as on every map.
+    """
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layer = grids.to_crs(4326)[["code", "n_shops", "geometry"]].copy()
     layer["ok"] = layer["n_shops"].between(min_size, max_size)
@@ -256,6 +272,8 @@ def grids_map(
         },
         tooltip=folium.GeoJsonTooltip(fields=["code", "n_shops"], aliases=[t("col.code"), t("col.n_shops")]),
     ).add_to(fmap)
+    if features is not None:
+        draw_district(fmap, features, layer.total_bounds)
     if len(shops):
         folium.GeoJson(
             shops.to_crs(4326)[["geometry"]],

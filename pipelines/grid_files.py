@@ -18,6 +18,8 @@ import pyogrio
 
 from geo.gridding import GridChanges, GriddingError, build_grids, grid_quality, update_grids
 from governance.errors import LinpuError
+from pipelines.readers import read_path
+from pipelines.validation import Rows, locate
 
 
 class GridFileError(LinpuError):
@@ -39,6 +41,7 @@ class GridFileReport:
     n_shops: int
     out: Path | None = None
     changes: GridChanges | None = None
+    notes: tuple[str, ...] = ()
 
 
 def read_layer(path: Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
@@ -83,11 +86,26 @@ def _write(out: Path, grids: gpd.GeoDataFrame, shops: gpd.GeoDataFrame) -> None:
     tmp.replace(out)
 
 
-def build_grid_file(shops_path: Path, out: Path, *, boundary_path: Path | None = None,
-                    streets_path: Path | None = None, target: int = 10, min_size: int = 8,
-                    max_size: int = 12, seed: int = 0, prefix: str = "G") -> GridFileReport:
+def read_register(path: Path, *, crs: str | None = None, coords: str = "wgs84") -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Shop points from any file ``linpu ingest shops`` reads (GBK or UTF-8 CSV, XLSX, GeoJSON,
+    GeoPackage, Shapefile; its Chinese headers; ``--crs``, ``--coords``), and the notes on them."""
+    table = read_path(path)
+    rows = Rows(table.source, table.frame.index, list(table.problems))
+    located = locate(rows, table, crs=crs, coords=coords, district=None)
+    if rows.problems:
+        lines = [p.text(table.source) for p in sorted(rows.problems, key=lambda p: p.row)]
+        more = [f"… and {len(lines) - 20} more problems"] if len(lines) > 20 else []
+        raise GridFileError("\n".join(lines[:20] + more))
+    shops = gpd.GeoDataFrame(table.frame.reset_index(drop=True),
+                             geometry=gpd.points_from_xy(located.lon, located.lat), crs="EPSG:4326")
+    return shops, list(located.notes)
+
+
+def build_grid_file(shops_path: Path, out: Path, *, crs: str | None = None, coords: str = "wgs84",
+                    boundary_path: Path | None = None, streets_path: Path | None = None, target: int = 10,
+                    min_size: int = 8, max_size: int = 12, seed: int = 0, prefix: str = "G") -> GridFileReport:
     """Build grids from scratch, write them with the shops to ``out``, and measure their quality."""
-    shops = read_layer(shops_path, what="shops")
+    shops, notes = read_register(shops_path, crs=crs, coords=coords)
     boundary = _optional(boundary_path, "boundary")
     streets = _optional(streets_path, "streets")
     try:
@@ -98,7 +116,7 @@ def build_grid_file(shops_path: Path, out: Path, *, boundary_path: Path | None =
     except GriddingError as exc:
         raise GridFileError(f"{shops_path}: {exc}") from None
     _write(out, result, shops.assign(grid_code=codes))
-    return GridFileReport(report, len(result), len(shops), out=out)
+    return GridFileReport(report, len(result), len(shops), out=out, notes=tuple(notes))
 
 
 def update_grid_file(grids_path: Path, shops_path: Path, out: Path, *, streets_path: Path | None = None,

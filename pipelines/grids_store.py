@@ -29,9 +29,10 @@ from geo.gridding import GriddingError, build_grids, grid_quality, update_grids
 from geo.placement import place_points
 from governance.adoption import adopt_generation
 from governance.db import transaction
+from governance.district import stored_layers
 from governance.errors import LinpuError
 from governance.grids import current_grid_frame
-from governance.models import DistrictFeature, Shop
+from governance.models import Shop
 from pipelines.ingest import (
     IngestReport,
     finish_report,
@@ -69,19 +70,6 @@ class SaveResult:
                 "adopted": self.adopted, "changes": self.changes, "quality": self.quality}
 
 
-def _district(session) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
-    rows = session.execute(
-        select(DistrictFeature.kind, DistrictFeature.street_class, DistrictFeature.geometry)
-    ).all()
-    boundary = [g for kind, _, g in rows if kind == "boundary"]
-    streets = [(getattr(c, "value", c), g) for kind, c, g in rows if kind == "street" and c is not None]
-    return (
-        gpd.GeoDataFrame(geometry=boundary, crs=4326) if boundary else None,
-        gpd.GeoDataFrame({"class": [c for c, _ in streets]}, geometry=[g for _, g in streets], crs=4326)
-        if streets else None,
-    )
-
-
 def _open_shops(session) -> gpd.GeoDataFrame:
     rows = session.execute(
         select(Shop.shop_code, Shop.geometry).where(Shop.closed_at.is_(None)).order_by(Shop.shop_code)
@@ -110,7 +98,7 @@ def save_grids(engine: Engine, *, target: int = 10, min_size: int = 8, max_size:
         if shops.empty:
             raise GridStoreError("there are no open shops: ingest the shop register first "
                                  "(`linpu ingest shops FILE`)")
-        boundary, streets = _district(session)
+        boundary, streets = stored_layers(session)
         current = current_grid_frame(session)
         try:
             if update and not current.empty:

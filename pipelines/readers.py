@@ -298,7 +298,8 @@ def _vector_table(source: str, fmt: str, attributes: pd.DataFrame, geometry, crs
     frame = frame.astype(object).where(frame.notna(), "")
     frame = frame.map(lambda v: v.strip() if isinstance(v, str) else _cell_text(v))
     frame.index = index
-    if frame.empty:
+    # Not ``frame.empty``: features without attributes are a frame of rows and no columns.
+    if len(frame.index) == 0:
         raise InputFileError(source, 1, "(data)", "the file holds no features")
     series = gpd.GeoSeries(np.asarray(geometry, dtype=object), index=index, crs=crs)
     return RawTable(source, fmt, frame, geometry=series)

@@ -85,7 +85,7 @@ if preview_clicked or st.session_state.get("an-preview-shown"):
             with column:
                 st.markdown(f"**{t(key)}** ({len(frame)})")
                 st_folium(grids_map(frame, preview["shops"], min_size=int(min_size), max_size=int(max_size),
-                                    language=lang, base_url_path=base_url_path()),
+                                    features=preview["features"], language=lang, base_url_path=base_url_path()),
                           height=380, use_container_width=True, returned_objects=[], key=f"map-{key}")
         st.markdown(f"**{t('an.quality')}**")
         st.dataframe(data.quality_table(preview["current_quality"], preview["proposed_quality"],

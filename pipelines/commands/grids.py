@@ -104,8 +104,11 @@ def grids() -> None:
     "shops_path",
     type=_FILE,
     required=True,
-    help="Shop points (GPKG, GeoJSON, or CSV with lon/lat).",
+    help="Shop register: CSV (UTF-8 or GBK), XLSX, GeoJSON, GeoPackage or Shapefile, as `linpu ingest shops`.",
 )
+@click.option("--crs", default=None, help="CRS of the input coordinates if not EPSG:4326, e.g. EPSG:4549.")
+@click.option("--coords", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
+              help="System of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu.")
 @click.option(
     "--boundary",
     "boundary_path",
@@ -126,13 +129,17 @@ def grids() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the quality report as JSON on stdout.")
 def build(
-    shops_path, boundary_path, streets_path, target, min_size, max_size, seed, prefix, out, as_json
+    shops_path, crs, coords, boundary_path, streets_path, target, min_size, max_size, seed, prefix, out,
+    as_json
 ):
     """Build grids from scratch and print their quality report."""
     with _file_errors():
-        result = build_grid_file(shops_path, out, boundary_path=boundary_path, streets_path=streets_path,
+        result = build_grid_file(shops_path, out, crs=crs, coords=coords,
+                                 boundary_path=boundary_path, streets_path=streets_path,
                                  target=target, min_size=min_size, max_size=max_size, seed=seed,
                                  prefix=prefix)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json(result.quality)
     else:

@@ -14,13 +14,14 @@ import click
 from pipelines.commands.common import LinpuGroup
 from pipelines.commands.db import db
 from pipelines.commands.demo import demo
+from pipelines.commands.district import district
 from pipelines.commands.export import export
 from pipelines.commands.grids import grids
 from pipelines.commands.ingest import ingest
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[db, demo, export, grids, ingest, users],
+@click.group(cls=LinpuGroup, commands=[db, demo, district, export, grids, ingest, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""

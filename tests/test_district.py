@@ -1,0 +1,223 @@
+"""linpu district import: a district's boundary and streets from its files or an OSM extract."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from sqlalchemy import select
+
+from dashboard.deck import district_deck
+from dashboard.maps import grids_map, leader_map
+from geo.coords import wgs84_to_gcj02
+from governance.db import transaction
+from governance.models import DistrictFeature
+from pipelines.district import DistrictRefused, import_district
+from pipelines.ingest import ingest_shops
+from tests import test_ingest_shops as shop_tests
+from tests.test_ingest_shops import DEMO, database_url
+
+cli = shop_tests.cli
+osmium = pytest.importorskip("osmium")
+from osmium.osm.mutable import Node, Relation, Way  # noqa: E402 - after the skip
+
+#: The demo district's box: the demo register's shops lie inside it.
+WEST, SOUTH, EAST, NORTH = 118.8945, 25.1156, 118.9058, 25.1243
+MID_X, MID_Y = (WEST + EAST) / 2, (SOUTH + NORTH) / 2
+RELATION = 4242
+#: highway tag -> where its way runs (it is clipped to the box) and the class it must get.
+HIGHWAYS = {
+    "primary": ([(WEST - 0.01, MID_Y), (EAST + 0.01, MID_Y)], "main"),
+    "secondary_link": ([(MID_X, SOUTH + 0.001), (MID_X, NORTH - 0.001)], "main"),
+    "residential": ([(WEST + 0.001, SOUTH + 0.002), (EAST - 0.001, SOUTH + 0.002)], "street"),
+    "footway": ([(WEST + 0.002, NORTH - 0.002), (MID_X, NORTH - 0.002)], "lane"),
+    "cycleway": ([(WEST + 0.003, SOUTH + 0.003), (MID_X, SOUTH + 0.003)], None),
+    "living_street": ([(EAST + 0.02, NORTH + 0.02), (EAST + 0.03, NORTH + 0.02)], None),  # outside
+}
+
+
+def write_osm(path):
+    """An extract with a boundary relation (one closed way) and highways of several classes."""
+    meta = {"version": 1, "changeset": 1, "timestamp": "2026-01-01T00:00:00Z", "uid": 1, "user": "t"}
+    writer = osmium.SimpleWriter(str(path))
+    points = [(WEST, SOUTH), (EAST, SOUTH), (EAST, NORTH), (WEST, NORTH)]
+    for line, _ in HIGHWAYS.values():
+        points.extend(line)
+    for number, location in enumerate(points, start=1):
+        writer.add_node(Node(id=number, location=location, tags={}, **meta))
+    writer.add_way(Way(id=1, nodes=[1, 2, 3, 4, 1], tags={}, **meta))
+    for offset, highway in enumerate(HIGHWAYS):
+        first = 5 + 2 * offset
+        writer.add_way(Way(id=10 + offset, nodes=[first, first + 1],
+                           tags={"highway": highway, "name": f"{highway}路"}, **meta))
+    writer.add_relation(Relation(id=RELATION, members=[("w", 1, "outer")], **meta, tags={
+        "type": "boundary", "boundary": "administrative", "admin_level": "9", "name": "山腰街道"}))
+    writer.close()
+    return path
+
+
+def register(engine, n: int = 30) -> None:
+    shops = pd.read_csv(DEMO / "shops.csv", dtype=str, keep_default_na=False).head(n)
+    ingest_shops(engine, shops.to_csv(index=False).encode(), name="shops.csv")
+
+
+def stored(engine) -> list[tuple[str, str, str | None, shapely.Geometry]]:
+    with transaction(engine) as session:
+        rows = session.execute(select(DistrictFeature.kind, DistrictFeature.name, DistrictFeature.street_class,
+                                      DistrictFeature.geometry).order_by(DistrictFeature.id)).all()
+    return [(kind, name, None if c is None else str(getattr(c, "value", c)), g) for kind, name, c, g in rows]
+
+
+def box_geojson(path, polygon, **properties):
+    gpd.GeoDataFrame([properties], geometry=[polygon], crs=4326).to_file(path, driver="GeoJSON")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".osm.pbf", ".osm"])
+def test_osm_extract_gives_the_boundary_and_classed_streets_clipped_to_it(engine, cli, tmp_path, suffix):
+    extract = write_osm(tmp_path / f"quanzhou{suffix}")
+    url = database_url(engine)
+    result = cli(url, "district", "import", extract, "--layer", "boundary", "--osm-relation", RELATION)
+    assert result.exit_code == 0, result.stderr
+    result = cli(url, "district", "import", extract, "--layer", "streets")
+    assert result.exit_code == 0, result.stderr
+    rows = stored(engine)
+    boundaries = [g for kind, _, _, g in rows if kind == "boundary"]
+    assert [name for kind, name, _, _ in rows if kind == "boundary"] == ["山腰街道"]
+    assert boundaries[0].equals(shapely.box(WEST, SOUTH, EAST, NORTH).normalize()) or \
+        boundaries[0].symmetric_difference(shapely.box(WEST, SOUTH, EAST, NORTH)).area < 1e-12
+    streets = {name: (cls, g) for kind, name, cls, g in rows if kind == "street"}
+    expected = {f"{h}路": cls for h, (_, cls) in HIGHWAYS.items() if cls is not None}
+    assert {name: cls for name, (cls, _) in streets.items()} == expected  # cycleway and outside road dropped
+    main_road = streets["primary路"][1]
+    assert main_road.bounds[0] == pytest.approx(WEST) and main_road.bounds[2] == pytest.approx(EAST)
+    assert "line parts kept (lane 1, main 2, street 1)" in result.stderr
+
+
+def test_import_again_replaces_the_layer_and_leaves_the_other(engine, cli, tmp_path):
+    extract = write_osm(tmp_path / "x.osm.pbf")
+    url = database_url(engine)
+    cli(url, "district", "import", extract, "--layer", "boundary", "--osm-relation", RELATION)
+    cli(url, "district", "import", extract, "--layer", "streets")
+    lanes = box_geojson(tmp_path / "lanes.geojson", shapely.LineString([(WEST + 0.001, MID_Y + 0.001),
+                                                                        (MID_X, MID_Y + 0.001)]),
+                        名称="古井巷", 道路等级="巷")
+    assert cli(url, "district", "import", lanes, "--layer", "streets").exit_code == 0
+    rows = stored(engine)
+    assert [(k, n, c) for k, n, c, _ in rows] == [("boundary", "山腰街道", None), ("street", "古井巷", "lane")]
+
+
+def test_gcj02_boundary_is_stored_in_wgs84(engine, cli, tmp_path):
+    x, y = wgs84_to_gcj02([WEST, EAST, EAST, WEST], [SOUTH, SOUTH, NORTH, NORTH])
+    amap = box_geojson(tmp_path / "amap.geojson", shapely.Polygon(zip(x, y, strict=True)), name="永嘉国潮街区")
+    result = cli(database_url(engine), "district", "import", amap, "--layer", "boundary", "--coords", "gcj02")
+    assert result.exit_code == 0, result.stderr
+    assert "converted from GCJ02 to WGS84" in result.stderr
+    (kind, name, _, boundary), = stored(engine)
+    assert (kind, name) == ("boundary", "永嘉国潮街区")
+    corners = shapely.get_coordinates(boundary)[:4]
+    assert corners == pytest.approx(np.array([[WEST, SOUTH], [EAST, SOUTH], [EAST, NORTH], [WEST, NORTH]]), abs=1e-7)
+
+
+def test_streets_without_a_stored_boundary_are_refused(engine, cli, tmp_path):
+    extract = write_osm(tmp_path / "x.osm.pbf")
+    result = cli(database_url(engine), "district", "import", extract, "--layer", "streets")
+    assert result.exit_code == 1
+    assert "x.osm.pbf 第 1 个要素 字段 --layer：数据库中尚无街区边界" in result.stderr
+    result = cli(database_url(engine), "district", "import", extract, "--layer", "boundary")
+    assert result.exit_code == 1
+    assert "x.osm.pbf 第 1 个要素 字段 --osm-relation：OSM 数据包含许多区域" in result.stderr
+    result = cli(database_url(engine), "district", "import", extract, "--layer", "boundary", "--osm-relation", 7)
+    assert "字段 --osm-relation：该数据中没有编号为 7 的多边形关系" in result.stderr
+    assert stored(engine) == []
+
+
+def test_a_boundary_elsewhere_is_refused_naming_both(engine, cli, tmp_path, monkeypatch):
+    url = database_url(engine)
+    here = box_geojson(tmp_path / "here.geojson", shapely.box(WEST, SOUTH, EAST, NORTH), name="山腰")
+    assert cli(url, "district", "import", here, "--layer", "boundary").exit_code == 0
+    xiamen = box_geojson(tmp_path / "xiamen.geojson", shapely.box(118.08, 24.47, 118.09, 24.48), name="厦门")
+    monkeypatch.setenv("LINPU_LANGUAGE", "en")
+    result = cli(url, "district", "import", xiamen, "--layer", "boundary")
+    assert result.exit_code == 1
+    assert "xiamen.geojson feature 1 field geometry: the boundary (118.08000, 24.47000" in result.stderr
+    assert f"does not overlap the district stored in the database ({WEST}, {SOUTH}, {EAST}, {NORTH})" \
+        in result.stderr
+    assert [name for _, name, _, _ in stored(engine)] == ["山腰"]
+
+
+def test_unknown_layer_and_bad_rows_are_refused_writing_nothing(engine, cli, tmp_path):
+    here = box_geojson(tmp_path / "here.geojson", shapely.box(WEST, SOUTH, EAST, NORTH))
+    with pytest.raises(DistrictRefused) as refused:
+        import_district(engine, here, layer="zones", language="en")
+    assert str(refused.value) == "here.geojson feature 1 field --layer: unknown layer 'zones'; " \
+                                 "use one of boundary, streets"
+    assert cli(database_url(engine), "district", "import", here, "--layer", "zones").exit_code == 2
+    import_district(engine, here, layer="boundary")
+    frame = gpd.GeoDataFrame({"name": ["a", "b"], "class": ["main", "高速"]}, crs=4326, geometry=[
+        shapely.LineString([(WEST, MID_Y), (EAST, MID_Y)]), shapely.LineString([(MID_X, SOUTH), (MID_X, NORTH)])])
+    frame.to_file(tmp_path / "roads.gpkg", driver="GPKG")
+    with pytest.raises(DistrictRefused) as refused:
+        import_district(engine, tmp_path / "roads.gpkg", layer="streets", language="zh")
+    assert str(refused.value).startswith("roads.gpkg 第 2 个要素 字段 class：未知道路等级 '高速'")
+    points = box_geojson(tmp_path / "points.geojson", shapely.Point(MID_X, MID_Y))
+    with pytest.raises(DistrictRefused, match="points.geojson feature 1 field geometry: is a Point"):
+        import_district(engine, points, layer="boundary", language="en")
+    assert [kind for kind, _, _, _ in stored(engine)] == ["boundary"]
+
+
+def test_grids_save_reports_main_road_straddling_once_streets_are_stored(engine, cli, tmp_path):
+    register(engine)
+    url = database_url(engine)
+    before = json.loads(cli(url, "grids", "save", "--dry-run", "--json").stdout)
+    assert before["quality"]["straddling_main_road_share"] is None
+    extract = write_osm(tmp_path / "x.osm.pbf")
+    cli(url, "district", "import", extract, "--layer", "boundary", "--osm-relation", RELATION)
+    cli(url, "district", "import", extract, "--layer", "streets")
+    after = json.loads(cli(url, "grids", "save", "--dry-run", "--json").stdout)
+    assert after["quality"]["straddling_main_road_share"] is not None
+
+
+def test_every_role_map_draws_the_imported_boundary_and_streets(engine, tmp_path):
+    from governance.queries import district_features
+
+    extract = write_osm(tmp_path / "x.osm.pbf")
+    import_district(engine, extract, layer="boundary", osm_relation=RELATION)
+    import_district(engine, extract, layer="streets")
+    with transaction(engine) as session:
+        features = district_features(session)
+    grid = gpd.GeoDataFrame({"code": ["G001"], "n_shops": [10], "worst_state": ["warning"], "open": [1],
+                             "overdue": [0], "warning": [1]},
+                            geometry=[shapely.box(WEST, SOUTH, MID_X, MID_Y)], crs=4326)
+    deck = json.loads(district_deck(grid, gpd.GeoDataFrame(geometry=[], crs=4326), pd.DataFrame(), features,
+                                    language="zh", show_heat=False, show_hotspots=False,
+                                    show_cases=False).to_json())
+    ids = [layer["id"] for layer in deck["layers"]]
+    assert ids[:2] == ["district-boundary", "streets"]
+    empty = gpd.GeoDataFrame({"name": [], "shop_code": []}, geometry=[], crs=4326)
+    html = leader_map(grid, grid[["code", "open", "overdue", "worst_state"]], empty,
+                      gpd.GeoDataFrame(geometry=[], crs=4326), features).get_root().render()
+    assert '"dashArray": "8 6"' in html  # the dashed outline
+    assert json.dumps("primary路") in html  # folium writes the streets' names escaped
+    analyst = grids_map(grid, empty, min_size=8, max_size=12, features=features).get_root().render()
+    assert '"dashArray": "8 6"' in analyst and json.dumps("primary路") in analyst
+
+
+def test_grids_build_reads_a_gbk_register_with_chinese_headers_in_gcj02(tmp_path, cli):
+    shops = pd.read_csv(DEMO / "shops.csv", dtype=str).head(40)
+    lon, lat = wgs84_to_gcj02(shops["lon"].astype(float), shops["lat"].astype(float))
+    register = pd.DataFrame({"店铺编号": shops["shop_id"], "店名": shops["name"], "经度": lon, "纬度": lat})
+    path = tmp_path / "商户名册.csv"
+    path.write_bytes(register.to_csv(index=False).encode("gbk"))
+    out = tmp_path / "grids.gpkg"
+    result = cli("sqlite://", "grids", "build", "--shops", path, "--coords", "gcj02", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert "converted from GCJ02 to WGS84" in result.stderr
+    placed = gpd.read_file(out, layer="shops")
+    assert placed["店名"].tolist() == shops["name"].tolist()
+    assert placed.geometry.x.to_numpy() == pytest.approx(shops["lon"].astype(float).to_numpy(), abs=1e-7)
+    assert placed["grid_code"].notna().all()
