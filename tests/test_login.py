@@ -8,6 +8,7 @@ import pytest
 
 from governance.auth import hash_password
 from governance.db import session_factory
+from governance.errors import PermissionDenied, ValidationError
 from governance.login import (
     AccountDisabled,
     AccountLocked,
@@ -21,7 +22,6 @@ from governance.login import (
     reset_password,
     sign_in,
 )
-from governance.errors import PermissionDenied, ValidationError
 from governance.models import User, WebSession
 from governance.permissions import viewer_for
 
