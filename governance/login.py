@@ -21,6 +21,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -159,14 +160,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@cache
+def _configured_engine(url: str):
+    # Kept for the process: opening and disposing an engine per call churns SQLite's WAL files.
+    return make_engine(url)
+
+
 def _on_configured_database(work):
     """Run ``work(session)`` in a transaction on LINPU_DATABASE_URL (scripts and tests)."""
-    engine = make_engine(get_settings().resolved_database_url)
-    try:
-        with transaction(engine) as session:
-            return work(session)
-    finally:
-        engine.dispose()
+    with transaction(_configured_engine(get_settings().resolved_database_url)) as session:
+        return work(session)
 
 
 def start_session(session: Session, user: User, *, now: datetime | None = None) -> str:
@@ -192,7 +195,7 @@ def issue_token(username: str, *, now: datetime | None = None, session: Session 
 
 
 def _live(session: Session, token: str | None) -> WebSession | None:
-    if not token or len(token) > 200:
+    if not isinstance(token, str) or not token or len(token) > 200:
         return None
     row = session.scalar(select(WebSession).where(WebSession.token_hash == _hash(token)))
     return row if row is not None and row.ended_at is None else None
