@@ -1,5 +1,11 @@
 """Linpu dashboard entry: `streamlit run streamlit_app.py`.
 
+This file is both the web app and its script.  `streamlit run` finds the
+``app = st.App(...)`` below and serves it (Streamlit on Starlette, plus the
+routes of :mod:`dashboard.routes`: the sign-in cookie); each browser session
+then runs this same file as ``__main__``, which draws the pages.  AppTest runs
+it as ``__main__`` too.
+
 The pages offered follow the signed-in user's role (st.navigation is built
 from it), so a grid leader has no supervisor or analyst page to open, not
 even by URL; each page also guards itself (dashboard.auth.require).
@@ -9,42 +15,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.auth import ROLE_PAGES, current_viewer, role_of, sign_out
+from dashboard.auth import ROLE_PAGES, cookie_bridge, current_viewer, role_of, sign_out
 from dashboard.context import engine, language
 from dashboard.i18n import LANGUAGES, translate
+from dashboard.routes import ROUTES
 from dashboard.static_assets import ensure_leaflet
 from governance.errors import ConfigurationError
-
-st.set_page_config(page_title="邻铺 Linpu", page_icon="🏮", layout="wide")
-ensure_leaflet()
-
-lang = language()
-try:
-    engine()
-except ConfigurationError as exc:
-    st.error(translate("error.database", lang, reason=str(exc)))
-    st.stop()
-
-viewer = current_viewer()
-
-with st.sidebar:
-    st.markdown(f"### {translate('app.title', lang)}")
-    choice = st.selectbox(
-        translate("language", lang),
-        options=list(LANGUAGES),
-        format_func=LANGUAGES.get,
-        index=list(LANGUAGES).index(lang),
-        key="language-switch",
-    )
-    if choice != lang:
-        st.query_params["lang"] = choice
-        st.rerun()
-    if viewer is not None:
-        role = role_of(viewer)
-        st.caption(translate("signed_in_as", lang, name=viewer.username, role=translate(f"role.{role}", lang)))
-        if st.button(translate("signout", lang), key="sign-out"):
-            sign_out()
-            st.rerun()
 
 PAGES = {
     "leader": ("dashboard/pages/leader.py", "nav.leader", ":material/my_location:"),
@@ -52,14 +28,54 @@ PAGES = {
     "analyst": ("dashboard/pages/analyst.py", "nav.analyst", ":material/analytics:"),
 }
 
-if viewer is None:
-    pages = [st.Page("dashboard/pages/login.py", title=translate("nav.login", lang), icon=":material/login:",
-                     url_path="login", default=True)]
+
+def sidebar(lang: str, viewer) -> None:
+    with st.sidebar:
+        st.markdown(f"### {translate('app.title', lang)}")
+        choice = st.selectbox(
+            translate("language", lang),
+            options=list(LANGUAGES),
+            format_func=LANGUAGES.get,
+            index=list(LANGUAGES).index(lang),
+            key="language-switch",
+        )
+        if choice != lang:
+            st.query_params["lang"] = choice
+            st.rerun()
+        if viewer is not None:
+            role = role_of(viewer)
+            st.caption(translate("signed_in_as", lang, name=viewer.username, role=translate(f"role.{role}", lang)))
+            if st.button(translate("signout", lang), key="sign-out"):
+                sign_out()
+                st.rerun()
+
+
+def main() -> None:
+    st.set_page_config(page_title="邻铺 Linpu", page_icon="🏮", layout="wide")
+    ensure_leaflet()
+    lang = language()
+    try:
+        engine()
+    except ConfigurationError as exc:
+        st.error(translate("error.database", lang, reason=str(exc)))
+        st.stop()
+    viewer = current_viewer()
+    cookie_bridge()
+    sidebar(lang, viewer)
+    if viewer is None:
+        pages = [st.Page("dashboard/pages/login.py", title=translate("nav.login", lang), icon=":material/login:",
+                         url_path="login", default=True)]
+    else:
+        allowed = ROLE_PAGES.get(role_of(viewer), ())
+        pages = [
+            st.Page(PAGES[name][0], title=translate(PAGES[name][1], lang), icon=PAGES[name][2],
+                    url_path=name, default=index == 0)
+            for index, name in enumerate(allowed)
+        ]
+    st.navigation(pages).run()
+
+
+if __name__ == "__main__":
+    main()
 else:
-    allowed = ROLE_PAGES.get(role_of(viewer), ())
-    pages = [
-        st.Page(PAGES[name][0], title=translate(PAGES[name][1], lang), icon=PAGES[name][2],
-                url_path=name, default=index == 0)
-        for index, name in enumerate(allowed)
-    ]
-st.navigation(pages).run()
+    app = st.App(__file__, routes=ROUTES)

@@ -1,25 +1,33 @@
-"""Who is signed in: the token in ``st.session_state`` and nothing else.
+"""Who is signed in: a sign-in token from this Streamlit session or the browser's cookie.
 
-The token (see :mod:`governance.login`) is the only thing this module keeps
-in the Streamlit session; the user's role and grids are read from the
-database on every run, through ``governance.permissions.viewer_for``.
+A fresh sign-in keeps its token in ``st.session_state`` and hands it to the
+browser as an HttpOnly cookie through :mod:`dashboard.routes` (a one-off
+script: a page cannot set an HttpOnly cookie itself).  A reload starts a new
+Streamlit session that finds the cookie in ``st.context.cookies``.  Every run
+checks the token against the database (:mod:`governance.login`), so sign-out,
+expiry and a password change elsewhere end it at the next run; the user's
+role and grids are read from the database through ``viewer_for``.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import streamlit as st
 
-from dashboard.context import engine, language
+from dashboard.context import base_url_path, engine, language
 from dashboard.i18n import translate
+from dashboard.routes import COOKIE_NAME, SESSION_PATH, SIGN_OUT_PATH, TOKEN_HEADER
 from governance.db import session_factory
 from governance.errors import LinpuError
-from governance.login import SessionExpired, check_token
+from governance.login import SessionExpired, check_token, end_token
 from governance.settings import get_settings
 
 TOKEN_KEY = "linpu_token"
 NOTICE_KEY = "linpu_signin_notice"
+#: "set" after a sign-in, "clear" after a sign-out: what the browser's cookie still needs.
+COOKIE_KEY = "linpu_cookie"
 
 #: The pages each role may open; the first is where the role lands.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
@@ -37,25 +45,47 @@ def _viewer(username: str):
         return viewer_for(session, username)
 
 
+def _token() -> str | None:
+    if TOKEN_KEY in st.session_state:
+        return st.session_state[TOKEN_KEY]
+    if st.session_state.get(COOKIE_KEY) in ("clear", "done-clear"):
+        return None
+    cookie = st.context.cookies.get(COOKIE_NAME)
+    # Outside a browser (AppTest) the context holds no real cookies.
+    return cookie if isinstance(cookie, str) else None
+
+
 def current_viewer():
     """The signed-in Viewer, or None (with a notice for the sign-in page) if not signed in."""
-    token = st.session_state.get(TOKEN_KEY)
+    token = _token()
     if not token:
         return None
     minutes = get_settings().session_timeout_minutes
+    with session_factory(engine())() as session:
+        try:
+            username, _ = check_token(token, timeout=timedelta(minutes=minutes), session=session)
+        except SessionExpired:
+            st.session_state[NOTICE_KEY] = translate("signin.expired", language(), minutes=minutes)
+            username = None
+        finally:
+            # An expiry is stored too, so the token stays ended.
+            session.commit()
     try:
-        username, refreshed = check_token(token, timeout=timedelta(minutes=minutes))
-        viewer = _viewer(username)
-    except SessionExpired:
-        st.session_state.pop(TOKEN_KEY, None)
-        st.session_state[NOTICE_KEY] = translate("signin.expired", language(), minutes=minutes)
-        return None
+        viewer = _viewer(username) if username else None
     except LinpuError as exc:  # user deleted or disabled since signing in
-        st.session_state.pop(TOKEN_KEY, None)
         st.session_state[NOTICE_KEY] = str(exc)
-        return None
-    st.session_state[TOKEN_KEY] = refreshed
+        viewer = None
+    if viewer is None:
+        st.session_state.pop(TOKEN_KEY, None)
+        if st.session_state.get(COOKIE_KEY) != "done-clear":
+            st.session_state[COOKIE_KEY] = "clear"
     return viewer
+
+
+def signed_in(token: str) -> None:
+    """Keep a fresh sign-in's token for this session and have it set as the browser's cookie."""
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[COOKIE_KEY] = "set"
 
 
 def role_of(viewer) -> str:
@@ -77,5 +107,26 @@ def require(page: str):
 
 
 def sign_out() -> None:
+    """End the sign-in on the server (so every tab and the cookie stop working) and forget it."""
+    token = _token()
+    if token:
+        with session_factory(engine())() as session, session.begin():
+            end_token(token, session=session)
     st.session_state.pop(TOKEN_KEY, None)
+    st.session_state[COOKIE_KEY] = "clear"
     st.session_state[NOTICE_KEY] = translate("signin.signed_out", language())
+
+
+def cookie_bridge() -> None:
+    """Once after a sign-in or sign-out: the browser asks our route to set or clear the cookie."""
+    wanted = st.session_state.get(COOKIE_KEY)
+    if wanted not in ("set", "clear") or not st.context.headers:
+        return
+    base = "/" + base_url_path().strip("/") if base_url_path().strip("/") else ""
+    if wanted == "set":
+        path, headers = SESSION_PATH, {TOKEN_HEADER: st.session_state.get(TOKEN_KEY, "")}
+    else:
+        path, headers = SIGN_OUT_PATH, {}
+    st.html(f"<script>fetch({json.dumps(base + path)}, {{method: 'POST', credentials: 'same-origin', "
+            f"headers: {json.dumps(headers)}}});</script>", unsafe_allow_javascript=True)
+    st.session_state[COOKIE_KEY] = "done-" + wanted

@@ -6,36 +6,39 @@ reused by any other front end.  The database holds everything that matters
 opaque token that :func:`sign_in` returns and hands it back to
 :func:`check_token` on every request.
 
-Tokens are HMAC-signed ``username|issued|last_seen`` strings.  They expire
-``timeout`` after the last activity; :func:`check_token` returns a refreshed
-token (sliding expiry).  The signing key is random per process unless
-``secret`` is given, so a restart signs everybody out, as it would with a
-server-side session store.  The role and grids of the user are *not* in the
-token: they are read from the database on every request, so disabling a
-user or moving them to another grid takes effect at once.
+A token is random (nothing in it names the user); the ``web_sessions`` table
+keeps its SHA-256 and the last activity, so a token expires ``timeout``
+after the last activity (sliding), survives a restart of the app, and is
+ended everywhere at once by sign-out, a password change or an admin's reset.
+The role and grids of the user are *not* tied to the token: they are read
+from the database on every request, so disabling a user or moving them to
+another grid takes effect at once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from governance.auth import hash_password, needs_rehash, verify_password
-from governance.errors import LinpuError
-from governance.models import User
+from governance.db import make_engine, transaction
+from governance.errors import LinpuError, NotFoundError, PermissionDenied, ValidationError
+from governance.models import User, WebSession
+from governance.settings import get_settings
 
 #: Failed attempts in a row that lock an account.
 MAX_FAILURES = 5
 #: How long a locked account stays locked.
 LOCKOUT = timedelta(minutes=15)
 
-_PROCESS_SECRET = os.urandom(32)
+#: Shortest password a user may choose.
+MIN_PASSWORD_LENGTH = 8
 # Verified against when the user does not exist, so that an unknown name
 # takes as long as a wrong password and does not reveal which names exist.
 _DUMMY_HASH = hash_password("linpu-no-such-user")
@@ -68,7 +71,7 @@ class AccountDisabled(SignInError):
 
 
 class SessionExpired(SignInError):
-    """The token is too old, malformed, or signed by another process."""
+    """No such sign-in, or it was ended (sign-out, password change) or idle too long."""
 
     code = "signin.expired"
 
@@ -100,7 +103,6 @@ def sign_in(
     now: datetime | None = None,
     max_failures: int = MAX_FAILURES,
     lockout: timedelta = LOCKOUT,
-    secret: bytes | None = None,
 ) -> SignedIn:
     """Check a user name and password; count failures; lock after ``max_failures``.
 
@@ -151,20 +153,52 @@ def sign_in(
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return SignedIn(user.id, user.username, user.display_name, str(user.role),
-                    issue_token(user.username, now=now, secret=secret))
+                    start_session(session, user, now=now))
 
 
-def _sign(payload: str, secret: bytes | None) -> str:
-    return hmac.new(secret or _PROCESS_SECRET, payload.encode(), hashlib.sha256).hexdigest()
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(username: str, *, now: datetime | None = None, issued: datetime | None = None,
-                secret: bytes | None = None) -> str:
-    """A signed token for ``username`` whose last activity is ``now``."""
+@cache
+def _configured_engine(url: str):
+    # Kept for the process: opening and disposing an engine per call churns SQLite's WAL files.
+    return make_engine(url)
+
+
+def _on_configured_database(work):
+    """Run ``work(session)`` in a transaction on LINPU_DATABASE_URL (scripts and tests)."""
+    with transaction(_configured_engine(get_settings().resolved_database_url)) as session:
+        return work(session)
+
+
+def start_session(session: Session, user: User, *, now: datetime | None = None) -> str:
+    """A new sign-in for ``user``: the random token for the cookie; only its hash is stored."""
     now = _now(now)
-    issued = issued or now
-    payload = f"{username}|{int(issued.timestamp())}|{int(now.timestamp())}"
-    return f"{payload}|{_sign(payload, secret)}"
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(token_hash=_hash(token), user_id=user.id, created_at=now, last_seen_at=now))
+    session.flush()
+    return token
+
+
+def issue_token(username: str, *, now: datetime | None = None, session: Session | None = None) -> str:
+    """A sign-in for ``username`` without a password (scripts, tests); last activity at ``now``.
+
+    Without ``session`` it is written to the configured database.
+    """
+    if session is None:
+        return _on_configured_database(lambda s: issue_token(username, now=now, session=s))
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise SessionExpired(f"no user {username!r}")
+    return start_session(session, user, now=now)
+
+
+def _live(session: Session, token: str | None) -> WebSession | None:
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return None
+    row = session.scalar(select(WebSession).where(WebSession.token_hash == _hash(token)))
+    return row if row is not None and row.ended_at is None else None
 
 
 def check_token(
@@ -172,31 +206,88 @@ def check_token(
     *,
     timeout: timedelta,
     now: datetime | None = None,
-    secret: bytes | None = None,
+    session: Session | None = None,
 ) -> tuple[str, str]:
-    """Validate a token; return ``(username, refreshed token)``.
+    """Validate a sign-in token and record the activity; return ``(username, token)``.
+
+    Without ``session`` the configured database is used.  The caller commits.
 
     Raises
     ------
     SessionExpired
-        No token, a forged or malformed one, or more than ``timeout`` since
-        the last activity.
+        No token, an unknown or ended one, or more than ``timeout`` since
+        the last activity (which also ends it).
     """
+    if session is None:
+        return _on_configured_database(lambda s: check_token(token, timeout=timeout, now=now, session=s))
     now = _now(now)
-    if not token:
-        raise SessionExpired("not signed in")
-    try:
-        username, issued, seen, signature = token.rsplit("|", 3)
-        payload = f"{username}|{issued}|{seen}"
-        last_seen = datetime.fromtimestamp(int(seen), UTC)
-        issued_at = datetime.fromtimestamp(int(issued), UTC)
-    except ValueError:
-        raise SessionExpired("malformed session token") from None
-    if not hmac.compare_digest(signature, _sign(payload, secret)):
-        raise SessionExpired("session token not valid here (the server may have restarted)")
-    if now - last_seen > timeout:
+    row = _live(session, token)
+    if row is None:
+        raise SessionExpired("not signed in, or signed out")
+    if now - _aware(row.last_seen_at) > timeout:
+        row.ended_at = now
         raise SessionExpired(f"no activity for more than {int(timeout.total_seconds() // 60)} minutes")
-    return username, issue_token(username, now=now, issued=issued_at, secret=secret)
+    # Written at most once a minute: a page rerun is not worth a write each time.
+    if now - _aware(row.last_seen_at) >= timedelta(minutes=1):
+        row.last_seen_at = now
+    username = session.scalar(select(User.username).where(User.id == row.user_id))
+    return username, token
+
+
+def end_token(token: str | None, *, now: datetime | None = None, session: Session | None = None) -> None:
+    """Sign out: the token no longer signs in anywhere (unknown tokens are ignored)."""
+    if session is None:
+        return _on_configured_database(lambda s: end_token(token, now=now, session=s))
+    row = _live(session, token)
+    if row is not None:
+        row.ended_at = _now(now)
+    return None
+
+
+def end_sign_ins(session: Session, user: User, *, keep_token: str | None = None,
+                 now: datetime | None = None) -> int:
+    """End every live sign-in of ``user`` but the one holding ``keep_token``; how many ended."""
+    rows = session.scalars(select(WebSession).where(WebSession.user_id == user.id,
+                                                    WebSession.ended_at.is_(None))).all()
+    kept = _hash(keep_token) if keep_token else None
+    ended = [row for row in rows if row.token_hash != kept]
+    for row in ended:
+        row.ended_at = _now(now)
+    return len(ended)
+
+
+def _check_new_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"password: at least {MIN_PASSWORD_LENGTH} characters are required")
+
+
+def change_password(session: Session, user: str, old: str, new: str, *, keep_token: str | None = None,
+                    now: datetime | None = None) -> int:
+    """The user changes their own password; their other sign-ins end. Returns how many ended.
+
+    Raises BadCredentials for a wrong ``old`` password, ValidationError for a short ``new`` one.
+    """
+    row = session.scalar(select(User).where(User.username == user))
+    if row is None or not verify_password(row.password_hash, old or ""):
+        raise BadCredentials("the current password is wrong")
+    _check_new_password(new)
+    row.password_hash = hash_password(new)
+    return end_sign_ins(session, row, keep_token=keep_token, now=now)
+
+
+def reset_password(session: Session, admin, username: str, *, now: datetime | None = None) -> str:
+    """An admin sets a one-off password for ``username`` (returned) and ends all their sign-ins."""
+    if str(getattr(admin.role, "value", admin.role)) != "admin":
+        raise PermissionDenied(f"only an admin may reset a password; {admin.username} is not one")
+    row = session.scalar(select(User).where(User.username == username))
+    if row is None:
+        raise NotFoundError(f"user {username!r}: no such account")
+    temporary = secrets.token_urlsafe(9)
+    row.password_hash = hash_password(temporary)
+    row.failed_logins = 0
+    row.locked_until = None
+    end_sign_ins(session, row, now=now)
+    return temporary
 
 
 def demo_accounts(session: Session) -> dict[str, list[str]]:

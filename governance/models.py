@@ -393,3 +393,20 @@ class CheckSchedule(Base):
     category: Mapped[Category] = mapped_column(code_enum(Category, "schedule_category"))
     trade: Mapped[Trade | None] = mapped_column(code_enum(Trade, "schedule_trade"))
     interval_days: Mapped[int] = mapped_column(Integer)
+
+
+class WebSession(Base):
+    """One browser's sign-in: the cookie carries a random token, this row its hash.
+
+    Ending a row (sign-out, password change, admin reset) ends that sign-in
+    wherever the cookie is; the idle timeout counts from ``last_seen_at``.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

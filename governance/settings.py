@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = Field(
         default=30, ge=1, description="Idle minutes before a signed-in user must sign in again."
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto is believed "
+        "(e.g. 127.0.0.1); from them, https marks the sign-in cookie Secure.",
+    )
     resolve_limit_hours: dict[str, float] = Field(
         default_factory=dict,
         description="Overrides of the per-severity time to resolve, in hours, as JSON "
@@ -62,6 +67,10 @@ class Settings(BaseSettings):
     badge_revoke_days: int = Field(
         default=90, ge=1, description="Window in days for the badge-revocation rule."
     )
+
+    @property
+    def trusted_proxy_addresses(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,20 +8,25 @@ import pytest
 
 from governance.auth import hash_password
 from governance.db import session_factory
+from governance.errors import PermissionDenied, ValidationError
 from governance.login import (
     AccountDisabled,
     AccountLocked,
     BadCredentials,
     SessionExpired,
+    change_password,
     check_token,
     demo_accounts,
+    end_token,
     issue_token,
+    reset_password,
     sign_in,
 )
-from governance.models import User
+from governance.models import User, WebSession
+from governance.permissions import viewer_for
 
 NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
-SECRET = b"test-secret"
+TIMEOUT = timedelta(minutes=30)
 
 
 @pytest.fixture
@@ -41,7 +46,7 @@ def attempt(factory, username, password, now=NOW, **kw):
     """One sign-in in its own committed transaction, as the page does it."""
     with factory() as session:
         try:
-            return sign_in(session, username, password, now=now, secret=SECRET, **kw)
+            return sign_in(session, username, password, now=now, **kw)
         finally:
             session.commit()
 
@@ -49,7 +54,7 @@ def attempt(factory, username, password, now=NOW, **kw):
 def test_right_password_signs_in_and_records_the_time(users):
     signed = attempt(users, "Leader01", "right")
     assert (signed.username, signed.role) == ("leader01", "grid_leader")
-    assert check_token(signed.token, timeout=timedelta(minutes=30), now=NOW, secret=SECRET)[0] == "leader01"
+    assert check(users, signed.token)[0] == "leader01"
     with users() as session:
         user = session.query(User).filter_by(username="leader01").one()
         assert user.last_login_at.replace(tzinfo=UTC) == NOW
@@ -86,26 +91,101 @@ def test_disabled_account_is_refused(users):
         attempt(users, "gone", "right")
 
 
-def test_token_expires_after_idle_timeout_and_slides_with_activity():
-    token = issue_token("leader01", now=NOW, secret=SECRET)
-    timeout = timedelta(minutes=30)
-    _, refreshed = check_token(token, timeout=timeout, now=NOW + timedelta(minutes=20), secret=SECRET)
-    # Activity at +20 min keeps the session alive until +50 min.
-    assert check_token(refreshed, timeout=timeout, now=NOW + timedelta(minutes=45), secret=SECRET)[0] == "leader01"
+def check(factory, token, now=NOW):
+    """One page request with ``token``, committed as the dashboard does it."""
+    with factory() as session:
+        try:
+            return check_token(token, timeout=TIMEOUT, now=now, session=session)
+        finally:
+            session.commit()
+
+
+def test_token_expires_after_idle_timeout_and_slides_with_activity(users):
+    token = attempt(users, "leader01", "right").token
+    assert check(users, token, NOW + timedelta(minutes=20))[0] == "leader01"
+    # Activity at +20 min keeps the session alive until +50 min ...
+    assert check(users, token, NOW + timedelta(minutes=45))[0] == "leader01"
+    # ... and 31 idle minutes end it for good, even if activity came later.
     with pytest.raises(SessionExpired):
-        check_token(token, timeout=timeout, now=NOW + timedelta(minutes=31), secret=SECRET)
-
-
-@pytest.mark.parametrize("token", [None, "", "garbage", "admin|1|1|deadbeef"])
-def test_forged_or_malformed_tokens_are_refused(token):
+        check(users, token, NOW + timedelta(minutes=76))
     with pytest.raises(SessionExpired):
-        check_token(token, timeout=timedelta(minutes=30), now=NOW, secret=SECRET)
+        check(users, token, NOW + timedelta(minutes=46))
 
 
-def test_token_signed_with_another_key_is_refused():
-    token = issue_token("admin", now=NOW, secret=b"other")
+def test_the_token_is_random_and_only_its_hash_is_stored(users):
+    token = attempt(users, "leader01", "right").token
+    assert "leader01" not in token and len(token) >= 40
+    with users() as session:
+        stored = session.query(WebSession).one().token_hash
+    assert token not in stored and len(stored) == 64
+
+
+@pytest.mark.parametrize("token", [None, "", "garbage", "admin|1|1|deadbeef", "x" * 500])
+def test_forged_or_malformed_tokens_are_refused(users, token):
+    attempt(users, "leader01", "right")
     with pytest.raises(SessionExpired):
-        check_token(token, timeout=timedelta(minutes=30), now=NOW, secret=SECRET)
+        check(users, token)
+
+
+def test_a_token_altered_by_one_character_is_refused(users):
+    token = attempt(users, "leader01", "right").token
+    altered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    with pytest.raises(SessionExpired):
+        check(users, altered)
+
+
+def test_sign_out_ends_the_token(users):
+    token = attempt(users, "leader01", "right").token
+    with users() as session, session.begin():
+        end_token(token, now=NOW, session=session)
+    with pytest.raises(SessionExpired):
+        check(users, token)
+
+
+def test_issue_token_without_a_password_signs_in_only_known_users(users):
+    with users() as session, session.begin():
+        token = issue_token("leader01", now=NOW, session=session)
+        with pytest.raises(SessionExpired):
+            issue_token("nobody", now=NOW, session=session)
+    assert check(users, token)[0] == "leader01"
+
+
+def test_password_change_ends_the_other_sign_ins_and_keeps_this_one(users):
+    phone = attempt(users, "leader01", "right").token
+    desk = attempt(users, "leader01", "right").token
+    with users() as session, session.begin():
+        assert change_password(session, "leader01", "right", "new-password", keep_token=desk, now=NOW) == 1
+    with pytest.raises(SessionExpired):
+        check(users, phone)
+    assert check(users, desk)[0] == "leader01"
+    with pytest.raises(BadCredentials):
+        attempt(users, "leader01", "right")
+    assert attempt(users, "leader01", "new-password").username == "leader01"
+
+
+def test_password_change_needs_the_current_password_and_a_long_enough_new_one(users):
+    token = attempt(users, "leader01", "right").token
+    with users() as session:
+        with pytest.raises(BadCredentials):
+            change_password(session, "leader01", "wrong", "new-password")
+        with pytest.raises(ValidationError, match="at least 8"):
+            change_password(session, "leader01", "right", "short")
+        session.rollback()
+    assert check(users, token)[0] == "leader01"
+    assert attempt(users, "leader01", "right").username == "leader01"
+
+
+def test_admin_reset_ends_every_sign_in_and_only_an_admin_may_reset(users):
+    token = attempt(users, "leader01", "right").token
+    with users() as session, session.begin():
+        session.add(User(username="admin", display_name="Admin", role="admin", password_hash=hash_password("x")))
+        session.flush()
+        with pytest.raises(PermissionDenied):
+            reset_password(session, viewer_for(session, "leader01"), "leader01")
+        temporary = reset_password(session, viewer_for(session, "admin"), "leader01", now=NOW)
+    with pytest.raises(SessionExpired):
+        check(users, token)
+    assert attempt(users, "leader01", temporary).username == "leader01"
 
 
 def test_demo_accounts_lists_active_users_per_role(users):

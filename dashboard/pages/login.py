@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.auth import NOTICE_KEY, TOKEN_KEY
+from dashboard.auth import NOTICE_KEY, TOKEN_KEY, signed_in
 from dashboard.context import engine, language
 from dashboard.data import warm_case_facts
 from dashboard.i18n import translate
@@ -43,7 +43,7 @@ if submitted:
             except SignInError as exc:
                 st.error(t(exc.code))
             else:
-                st.session_state[TOKEN_KEY] = signed.token
+                signed_in(signed.token)
             finally:
                 # Failures are counted even though sign-in failed.
                 session.commit()
