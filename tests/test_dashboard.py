@@ -132,22 +132,22 @@ def test_sign_in_lands_on_the_page_of_the_role(use_database, writable_demo, user
     assert [t.value for t in at.title] == [title]
 
 
-def test_expired_session_returns_to_sign_in_with_a_notice(use_database, demo_database):
-    use_database(demo_database)
+def test_expired_session_returns_to_sign_in_with_a_notice(use_database, writable_demo):
+    use_database(writable_demo)
     old = issue_token("supervisor1", now=datetime.now(UTC) - timedelta(hours=3))
     at = app(token=old)
     assert [t.value for t in at.title] == ["登录邻铺"]
     assert any("超时" in i.value for i in at.info)
 
 
-def test_forged_token_is_not_a_session(use_database, demo_database):
-    use_database(demo_database)
+def test_forged_token_is_not_a_session(use_database, writable_demo):
+    use_database(writable_demo)
     at = app(token="admin|1|9999999999|forged")
     assert [t.value for t in at.title] == ["登录邻铺"]
 
 
-def test_sign_out(use_database, demo_database):
-    use_database(demo_database)
+def test_sign_out(use_database, writable_demo):
+    use_database(writable_demo)
     at = app("supervisor1")
     at.button(key="sign-out").click().run()
     assert "linpu_token" not in at.session_state
@@ -158,8 +158,8 @@ def test_sign_out(use_database, demo_database):
 
 
 @pytest.mark.parametrize("page", ["supervisor", "analyst"])
-def test_grid_leader_cannot_open_district_pages_even_directly(use_database, demo_database, page):
-    use_database(demo_database)
+def test_grid_leader_cannot_open_district_pages_even_directly(use_database, writable_demo, page):
+    use_database(writable_demo)
     # Through the app: the leader's navigation has no such page ...
     at = app("leader01")
     with pytest.raises(ValueError, match="Known pages: .*leader.py'\\]"):
@@ -172,8 +172,8 @@ def test_grid_leader_cannot_open_district_pages_even_directly(use_database, demo
     assert not direct.title
 
 
-def test_pages_refuse_without_a_session(use_database, demo_database):
-    use_database(demo_database)
+def test_pages_refuse_without_a_session(use_database, writable_demo):
+    use_database(writable_demo)
     direct = AppTest.from_file(str(ROOT / "dashboard" / "pages" / "leader.py"), default_timeout=TIMEOUT).run()
     assert not direct.title
     assert direct.warning
@@ -182,8 +182,8 @@ def test_pages_refuse_without_a_session(use_database, demo_database):
 # --- grid leader ------------------------------------------------------------------
 
 
-def test_leader_sees_only_their_grid(use_database, demo_database):
-    use_database(demo_database)
+def test_leader_sees_only_their_grid(use_database, writable_demo):
+    use_database(writable_demo)
     at = app("leader01")
     no_exceptions(at)
     caption = at.caption[0].value
@@ -279,8 +279,8 @@ def test_leader_hazard_check_with_a_failed_item_raises_a_case(use_database, writ
 # --- supervisor -------------------------------------------------------------------
 
 
-def test_supervisor_page_filters_drive_map_tables_and_chart(use_database, demo_database):
-    use_database(demo_database)
+def test_supervisor_page_filters_drive_map_tables_and_chart(use_database, writable_demo):
+    use_database(writable_demo)
     at = app("supervisor1", lang="en")
     no_exceptions(at)
     assert at.get("deck_gl_json_chart")
@@ -293,8 +293,8 @@ def test_supervisor_page_filters_drive_map_tables_and_chart(use_database, demo_d
     assert at.get("deck_gl_json_chart")
 
 
-def test_supervisor_ranking_and_trends_are_tabs_drawn_when_open(use_database, demo_database):
-    use_database(demo_database)
+def test_supervisor_ranking_and_trends_are_tabs_drawn_when_open(use_database, writable_demo):
+    use_database(writable_demo)
     at = app("supervisor1", lang="en")
     no_exceptions(at)
     assert [tab.label for tab in at.tabs] == ["Grid ranking", "Trends per category (weekly)"]
@@ -343,10 +343,10 @@ def test_supervisor_grid_detail_and_close_as_not_responsible(use_database, writa
 # --- analyst ----------------------------------------------------------------------
 
 
-def test_analyst_exports_a_geopackage(use_database, demo_database, tmp_path):
+def test_analyst_exports_a_geopackage(use_database, writable_demo, tmp_path):
     import geopandas as gpd
 
-    use_database(demo_database)
+    use_database(writable_demo)
     at = app("analyst1", lang="en")
     no_exceptions(at)
     at.selectbox(key="an-format").select("gpkg").run()
@@ -366,8 +366,8 @@ def test_analyst_exports_a_geopackage(use_database, demo_database, tmp_path):
     assert len(gpd.read_file(path, layer="grids")) == features["grids"] > 0
 
 
-def test_english_switch_translates_the_sign_in_page(use_database, demo_database):
-    use_database(demo_database)
+def test_english_switch_translates_the_sign_in_page(use_database, writable_demo):
+    use_database(writable_demo)
     at = app(lang="en")
     assert [t.value for t in at.title] == ["Sign in to Linpu"]
 

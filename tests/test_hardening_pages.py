@@ -46,8 +46,8 @@ def refused(at: AppTest) -> bool:
 
 
 @pytest.mark.parametrize("username", sorted(ROLES))
-def test_every_role_on_every_page(use_database, demo_database, username):  # noqa: F811
-    use_database(demo_database)
+def test_every_role_on_every_page(use_database, writable_demo, username):  # noqa: F811
+    use_database(writable_demo)
     problems = []
     for page in PAGES:
         at = run_page(page, issue_token(username))
@@ -64,8 +64,8 @@ def test_every_role_on_every_page(use_database, demo_database, username):  # noq
     assert not problems, "\n".join(problems)
 
 
-def test_no_expired_or_forged_session_opens_any_page(use_database, demo_database):  # noqa: F811
-    use_database(demo_database)
+def test_no_expired_or_forged_session_opens_any_page(use_database, writable_demo):  # noqa: F811
+    use_database(writable_demo)
     old = issue_token("admin", now=datetime.now(UTC) - timedelta(hours=12))
     for token in (None, old, "admin|1|9999999999|forged", "admin"):
         for page in PAGES:
@@ -87,14 +87,14 @@ def test_a_user_disabled_after_signing_in_is_refused_at_the_next_request(use_dat
 
 
 @pytest.mark.parametrize(("username", "may_act"), [("supervisor1", True), ("analyst1", False), ("admin", True)])
-def test_only_writing_roles_get_action_buttons_on_the_supervisor_page(use_database, demo_database,  # noqa: F811
+def test_only_writing_roles_get_action_buttons_on_the_supervisor_page(use_database, writable_demo,  # noqa: F811
                                                                        username, may_act):
     from governance import queries
     from governance.db import transaction
     from governance.permissions import system_viewer
 
-    use_database(demo_database)
-    engine = make_engine(demo_database)
+    use_database(writable_demo)
+    engine = make_engine(writable_demo)
     with transaction(engine) as session:
         cases = queries.cases_frame(session, system_viewer())
     engine.dispose()
