@@ -109,7 +109,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "legend.shop": {"zh": "商铺", "en": "Shop"},
     "legend.case": {"zh": "案件（颜色 = 状态）", "en": "Case (colour = state)"},
     "legend.new_point": {"zh": "新上报位置", "en": "New report location"},
-    "legend.hotspot": {"zh": "热点（Gi*，深红 = 99% 显著）", "en": "Hotspot (Gi*, dark red = 99 %)"},
+    "legend.hotspot": {"zh": "热点（Gi*，FDR 校正，深红 = 1%）", "en": "Hotspot (Gi*, FDR-corrected, dark red = 1 %)"},
     "legend.heat": {"zh": "预警密度（六边形）", "en": "Warning density (hexagons)"},
     "col.code": {"zh": "网格编号", "en": "Grid"},
     "col.n_shops": {"zh": "商铺数", "en": "Shops"},
@@ -290,8 +290,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Open {open} · overdue {overdue} · warnings {warning} · on-time closure {on_time}",
     },
     "sup.hotspot_note": {
-        "zh": "热点：各网格未闭环预警数的 Getis-Ord Gi*（邻接 = 共边或共点，含自身），正态近似双侧 p 值，未做多重检验校正。显著热点 {hot} 个（99%：{hot99}）。",
-        "en": "Hotspots: Getis-Ord Gi* of open warnings per grid (neighbours share an edge or corner, self included), two-sided normal p, no multiple-testing correction. {hot} significant hot spots ({hot99} at 99 %).",
+        "zh": "热点：本期（所选日期与类别）各网格新发案件数的 Getis-Ord Gi*（esda G_Local，含自身的共边共点邻接），条件置换 999 次（固定种子），全部网格做错误发现率（FDR）校正；网格及其邻格合计至少 {min_cases} 件、本期范围内至少 {min_total} 件才判为热点。本期 {total} 件，热点 {hot} 个（FDR 1%：{hot99}）。",
+        "en": "Hotspots: Getis-Ord Gi* (esda G_Local, neighbours share an edge or corner, self included) of the cases raised per grid in the period (chosen dates and categories), 999 conditional permutations with a fixed seed, false-discovery-rate cut across all grids; a grid is a hotspot only if it and its neighbours hold at least {min_cases} cases and the period at least {min_total} in scope. {total} cases in the period, {hot} hotspots ({hot99} at FDR 1 %).",
+    },
+    "sup.hotspot_too_few": {
+        "zh": "案件太少，不判热点：本期范围内 {total} 件，至少需要 {min_total} 件。",
+        "en": "Too few cases to call hotspots: {total} in the period and scope, at least {min_total} needed.",
     },
     "sup.ranking": {"zh": "网格排名", "en": "Grid ranking"},
     "sup.ranking_note": {

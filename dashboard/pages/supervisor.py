@@ -76,8 +76,11 @@ with map_col:
         height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
     )
     st.html(deck_legend_html(lang))
-    hot = bundle["hotspots"]["gi_class"].astype(str)
-    st.caption(t("sup.hotspot_note", hot=int(hot.str.startswith("hot").sum()), hot99=int((hot == "hot_99").sum())))
+    hot = data.hotspot_view(viewer, data.viewer_key(viewer), filters.period(), data.epoch())
+    if hot["too_few"]:
+        st.caption(t("sup.hotspot_too_few", total=hot["total"], min_total=hot["min_total"]))
+    st.caption(t("sup.hotspot_note", hot=hot["hot"], hot99=hot["hot99"], total=hot["total"],
+                 min_cases=hot["min_cases"], min_total=hot["min_total"]))
 with side_col:
     # Ranking and trends share the column as tabs that rerun on a switch: only the open one is
     # drawn, so a page load does not ship and draw a chart nobody has looked at yet.
