@@ -134,7 +134,7 @@ def warm_case_facts() -> None:
 
 def viewer_key(viewer) -> tuple:
     """What identifies a viewer's scope, for cache keys."""
-    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)))
+    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)), viewer.scope)
 
 
 def _read_in_parallel(jobs: dict) -> dict:

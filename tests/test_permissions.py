@@ -37,3 +37,28 @@ def test_unknown_and_disabled_users_get_no_viewer(engine):
             viewer_for(session, "nobody")
         with pytest.raises(PermissionDenied, match="disabled"):
             viewer_for(session, "leader2")
+
+
+def test_a_supervisor_with_a_scope_is_a_supervisor_of_that_subtree_only(engine):
+    # Late: the tree's module is only needed by this test of the viewer.
+    from governance.org import NodeRow, replace_tree, set_scope
+
+    district = seed_small_district(engine)
+    with transaction(engine) as session:
+        replace_tree(session, [NodeRow(2, "street", "", "street_committee", "街道党工委"),
+                               NodeRow(3, "district", "street", "district_committee", "街区党委"),
+                               NodeRow(4, "b1", "district", "branch", "第一支部", grids=("G001",)),
+                               NodeRow(5, "b2", "district", "branch", "第二支部", grids=("G002",))])
+        set_scope(session, "supervisor", "b1")
+    with transaction(engine) as session:
+        secretary = viewer_for(session, "supervisor")
+    assert secretary.role is Role.SUPERVISOR and secretary.scope == "b1"
+    assert secretary.grid_ids == {district.grid_ids["G001"]}
+    assert not secretary.is_district_wide and secretary.is_supervising
+    with pytest.raises(PermissionDenied, match="scope b1"):
+        require_grid(secretary, district.grid_ids["G002"])
+    with transaction(engine) as session:
+        set_scope(session, "supervisor", "district")
+    with transaction(engine) as session:
+        committee = viewer_for(session, "supervisor")
+    assert committee.grid_ids == set(district.grid_ids.values()) and not committee.is_district_wide
