@@ -32,6 +32,7 @@ from governance.filters import CaseFilter
 from governance.hotspots import case_hotspots
 from governance.models import Case
 from governance.permissions import require_supervising
+from governance.rollups import level_rollup
 
 CACHE_TTL_S = 60
 
@@ -204,6 +205,15 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
         "features": base["features"],
         "hotspots": hotspot_view(_viewer, viewer_key, filters.period(), data_epoch)["grids"],
     }
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
+def rollup_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int) -> pd.DataFrame:
+    """The loop figures per level of the organisation tree for the filters (today's tree)."""
+
+    summary = supervisor_view(_viewer, viewer_key, filters, data_epoch, min_cases, with_cases=False)["summary"]
+    with _session() as session:
+        return level_rollup(session, summary)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)

@@ -71,6 +71,7 @@ from governance.errors import ConfigurationError, LinpuError
 from governance.filters import CaseFilter
 from governance.hotspots import case_hotspots
 from governance.permissions import system_viewer
+from governance.rollups import with_levels
 from pipelines.validation import DEFAULT_TIMEZONE
 
 LAYERS = ("grids", "shops", "cases", "checks", "hotspots")
@@ -425,7 +426,7 @@ def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | Non
 
     for name in names:
         if name == "grids":
-            layers[name] = grids_with_summary()
+            layers[name] = with_levels(session, grids_with_summary())
         elif name == "shops":
             shops = queries.open_shops(session, viewer)
             if filters.grid_codes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -10,12 +11,16 @@ from dashboard.data import viewer_key
 from governance import org
 from governance.db import make_engine, transaction
 from governance.errors import NotFoundError, ValidationError
+from governance.loop_summary import grid_loop_summary
 from governance.migrate import upgrade
 from governance.models import Grid, OrgNode, User
 from governance.permissions import viewer_for
+from governance.rollups import level_rollup
 from governance.settings import get_settings
-from governance.testing import seed_small_district
+from governance.testing import IN_G001, IN_G002, seed_small_district
+from governance.workflow import file_case
 from pipelines.commands.root import main
+from pipelines.export import export_layers
 
 HEADER = "node_id,parent_id,level,name,grids,shops\n"
 TREE = HEADER + (
@@ -132,3 +137,25 @@ def test_scope_is_for_supervisors_and_known_nodes(database, tmp_path):
     assert run("users", "scope", "supervisor").exit_code == 0
     with transaction(database) as session:
         assert session.scalar(select(User.scope).where(User.username == "supervisor")) is None
+
+
+def test_loop_figures_roll_up_per_level_and_the_grids_export_names_each_grids_nodes(database, tmp_path):
+    assert run("org", "import", write(tmp_path, TREE)).exit_code == 0
+    with transaction(database) as session:
+        admin = viewer_for(session, "admin")
+        for lon, lat in (IN_G001, IN_G001, IN_G002):
+            file_case(session, admin, kind="patrol", category="fumes", severity="low", title="油烟", lon=lon, lat=lat)
+    assert run("users", "scope", "supervisor", "b1").exit_code == 0
+    with transaction(database) as session:
+        whole = level_rollup(session, grid_loop_summary(session, admin)).set_index("node_id")
+        secretary = viewer_for(session, "supervisor")
+        branch = level_rollup(session, grid_loop_summary(session, secretary)).set_index("node_id")
+    assert whole.loc["street", "open"] == 3 and whole.loc["district", "grids"] == 2
+    assert whole.loc["b1", "open"] == 2 and whole.loc["b2", "open"] == 1
+    assert whole.loc["b1", "level"] == "branch" and whole.loc["b1", "name"] == "第一支部"
+    # The secretary's roll-up holds their branch only, up the tree too.
+    assert "b2" not in branch.index and branch.loc["street", "open"] == 2
+    result = export_layers(database, layers=["grids"], fmt="csv", out=tmp_path / "grids.csv")
+    grids = pd.read_csv(result.paths[0], encoding="utf-8-sig").set_index("code")
+    assert grids.loc["G001", "branch"] == "b1" and grids.loc["G002", "branch_name"] == "第二支部"
+    assert grids.loc["G002", "street_committee"] == "street"

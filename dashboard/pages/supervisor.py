@@ -9,7 +9,7 @@ from dashboard import data
 from dashboard.auth import require
 from dashboard.context import language
 from dashboard.deck import POLYGON_LIMIT, deck_background_css, deck_legend_html, picked_grid
-from dashboard.frames import known_codes, picker_options, ranking, shop_table
+from dashboard.frames import known_codes, picker_options, ranking, rollup_table, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
 from governance.catalog import STATE_SEVERITY_ORDER, Category
@@ -119,6 +119,12 @@ if picked_code in set(all_codes) and picked_code != st.session_state.get("sup-ma
     st.session_state["sup-map-last"] = picked_code
     st.session_state["sup-grid"] = picked_code
     st.rerun()
+
+rollup = data.rollup_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK)
+if len(rollup):
+    with st.expander(t("sup.rollup")):
+        st.caption(t("sup.rollup_note"))
+        st.dataframe(rollup_table(rollup, language=lang), hide_index=True, width="stretch")
 
 st.subheader(t("sup.detail"))
 worst = summary.sort_values(["open_per_10_shops", "overdue", "code"], ascending=[False, False, True])["code"]
