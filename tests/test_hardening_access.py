@@ -49,10 +49,10 @@ from governance.login import (
     sign_in,
 )
 from governance.models import User
-from governance.org import NodeRow, replace_tree, set_scope
+from governance.org import set_scope
 from governance.permissions import viewer_for
 from governance.settings import get_settings
-from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district
+from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district, seed_two_branches
 from governance.workflow import dispatch, file_case, record_check, transition
 from pipelines.export import ExportFilters, export_bytes
 
@@ -93,11 +93,8 @@ def world(engine, tmp_path, monkeypatch):
                          password_hash=hashed))
         for user in session.scalars(select(User)):
             user.password_hash = user.password_hash or hashed
-        replace_tree(session, [NodeRow(2, "street", "", "street_committee", "Street committee"),
-                               NodeRow(3, "district", "street", "district_committee", "District committee"),
-                               NodeRow(4, "branch1", "district", "branch", "Branch 1", grids=("G001",)),
-                               NodeRow(5, "branch2", "district", "branch", "Branch 2", grids=("G002",))])
-        set_scope(session, "secretary", "branch1")
+        seed_two_branches(session)
+        set_scope(session, "secretary", "b1")
     with transaction(engine) as session:
         viewers = {name: viewer_for(session, name) for name in ACTORS}
         admin = viewers["admin"]

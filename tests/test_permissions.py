@@ -9,8 +9,9 @@ from governance.catalog import Role
 from governance.db import transaction
 from governance.errors import NotFoundError, PermissionDenied
 from governance.models import User
+from governance.org import set_scope
 from governance.permissions import district_viewer, require_grid, system_viewer, viewer_for
-from governance.testing import seed_small_district
+from governance.testing import seed_small_district, seed_two_branches
 
 
 def test_viewers_carry_their_role_and_grids(engine):
@@ -40,15 +41,9 @@ def test_unknown_and_disabled_users_get_no_viewer(engine):
 
 
 def test_a_supervisor_with_a_scope_is_a_supervisor_of_that_subtree_only(engine):
-    # Late: the tree's module is only needed by this test of the viewer.
-    from governance.org import NodeRow, replace_tree, set_scope
-
     district = seed_small_district(engine)
     with transaction(engine) as session:
-        replace_tree(session, [NodeRow(2, "street", "", "street_committee", "街道党工委"),
-                               NodeRow(3, "district", "street", "district_committee", "街区党委"),
-                               NodeRow(4, "b1", "district", "branch", "第一支部", grids=("G001",)),
-                               NodeRow(5, "b2", "district", "branch", "第二支部", grids=("G002",))])
+        seed_two_branches(session)
         set_scope(session, "supervisor", "b1")
     with transaction(engine) as session:
         secretary = viewer_for(session, "supervisor")
