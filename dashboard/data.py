@@ -20,7 +20,7 @@ import streamlit as st
 
 from dashboard.context import engine
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
-from geo.hotspots import contiguity, getis_ord_gi_star
+from geo.hotspots import contiguity
 from governance import check_due, loop_summary, queries, trends, workflow
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
@@ -29,8 +29,10 @@ from governance.catalog import OPEN_STATES
 from governance.db import session_factory, transaction
 from governance.facts import CaseFactsCache, read_in_subprocess
 from governance.filters import CaseFilter
+from governance.hotspots import case_hotspots
 from governance.models import Case
 from governance.permissions import require_supervising
+from governance.rollups import level_rollup
 
 CACHE_TTL_S = 60
 
@@ -62,6 +64,10 @@ class Filters:
     categories: tuple[str, ...] = ()
     states: tuple[str, ...] = ()
     grid_codes: tuple[str, ...] = ()
+
+    def period(self) -> Filters:
+        """The dates and categories alone (what the hotspots depend on)."""
+        return Filters(self.start, self.end, self.categories)
 
     def case_filter(self):
 
@@ -129,7 +135,7 @@ def warm_case_facts() -> None:
 
 def viewer_key(viewer) -> tuple:
     """What identifies a viewer's scope, for cache keys."""
-    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)))
+    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)), viewer.scope)
 
 
 def _read_in_parallel(jobs: dict) -> dict:
@@ -192,14 +198,38 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     grids, summary = base["grids"], result["summary"]
     layer = loop_summary.with_loop_figures(grids, summary)
     layer["warning"] = layer["warning"].fillna(0)
-    hot = getis_ord_gi_star(layer[["code", "warning", "geometry"]], "warning",
-                            weights=_contiguity(grids, _grids_key(grids)))
     return {
         "grids": layer,
         "summary": summary,
         "cases": result["cases"],
         "features": base["features"],
-        "hotspots": hot[["code", "gi_z", "gi_p", "gi_class"]],
+        "hotspots": hotspot_view(_viewer, viewer_key, filters.period(), data_epoch)["grids"],
+    }
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
+def rollup_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int) -> pd.DataFrame:
+    """The loop figures per level of the organisation tree for the filters (today's tree)."""
+
+    summary = supervisor_view(_viewer, viewer_key, filters, data_epoch, min_cases, with_cases=False)["summary"]
+    with _session() as session:
+        return level_rollup(session, summary)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
+def hotspot_view(_viewer, viewer_key: tuple, period: Filters, data_epoch: int) -> dict:
+    """The hotspots of the period's cases: one permutation run per data change and period
+    (the states, the grids picked, the layers shown and the grid selected do not redo it)."""
+
+    grids = district_base(_viewer, viewer_key, data_epoch)["grids"]
+    with _session() as session:
+        report = case_hotspots(session, _viewer, filters=period.case_filter(), grids=grids,
+                               weights=_contiguity(grids, _grids_key(grids)))
+    hot = report.grids["gi_class"].astype(str)
+    return {
+        "grids": pd.DataFrame(report.grids.drop(columns="geometry")),
+        "total": report.total_cases, "too_few": report.too_few_cases, "hot": report.n_hot,
+        "hot99": int((hot == "hot_99").sum()), "min_cases": report.min_cases, "min_total": report.min_total,
     }
 
 

@@ -122,6 +122,14 @@ def timeline_table(timeline: pd.DataFrame, *, language: str) -> pd.DataFrame:
     return out.rename(columns={c: translate(f"col.{c}", language) for c in out.columns})
 
 
+def rollup_table(rollup: pd.DataFrame, *, language: str) -> pd.DataFrame:
+    """The per-level roll-up with levels named and the on-time rate in per cent."""
+    out = rollup.copy()
+    out["level"] = out["level"].map(lambda level: translate(f"level.{level}", language))
+    out["on_time_rate"] = (out["on_time_rate"].astype(float) * 100).round(0)
+    return out.rename(columns={c: translate(f"col.{c}", language) for c in out.columns})
+
+
 def shop_table(shops: pd.DataFrame, *, language: str) -> pd.DataFrame:
     out = pd.DataFrame(shops.drop(columns="geometry", errors="ignore"))
     keep = [c for c in ("shop_code", "name", "trade", "badges") if c in out]

@@ -63,6 +63,8 @@ def award_badge(session: Session, viewer: Viewer, shop_code: str, badge: Badge |
     require_supervising(viewer, "award a badge")
     badge = _badge(badge)
     shop = _shop(session, shop_code)
+    if viewer.scope is not None:  # a branch secretary awards in their own branch only
+        require_grid(viewer, shop.grid_id)
     if _active(session, shop, badge) is not None:
         raise ValidationError(f"shop {shop_code} already holds the {badge.value} badge")
     row = ShopBadge(shop_id=shop.id, badge=badge, awarded_at=now or datetime.now(UTC), awarded_by_id=viewer.user_id)
@@ -82,6 +84,8 @@ def revoke_badge(session: Session, viewer: Viewer, shop_code: str, badge: Badge 
     if not reason:
         raise ValidationError("reason is empty; say why the badge is revoked (it is kept in the shop's history)")
     shop = _shop(session, shop_code)
+    if viewer.scope is not None:  # a branch secretary revokes in their own branch only
+        require_grid(viewer, shop.grid_id)
     row = _active(session, shop, badge)
     if row is None:
         raise ValidationError(f"shop {shop_code} holds no active {badge.value} badge to revoke")

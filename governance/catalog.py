@@ -108,6 +108,14 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class OrgLevel(StrEnum):
+    """The levels of the organisation tree above the party-member shops, top down."""
+
+    STREET_COMMITTEE = "street_committee"  # 街道党工委
+    DISTRICT_COMMITTEE = "district_committee"  # 街区党委
+    BRANCH = "branch"  # 支部
+
+
 class MemberRole(StrEnum):
     LEADER = "leader"  # 邻铺长
     PROPERTY = "property"  # 物业

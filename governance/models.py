@@ -35,6 +35,7 @@ from governance.catalog import (
     CaseState,
     Category,
     MemberRole,
+    OrgLevel,
     Outcome,
     Role,
     Severity,
@@ -133,6 +134,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A supervisor limited to one node of the organisation tree (its ``node_id``); None: the district.
+    scope: Mapped[str | None] = mapped_column(String(64))
 
 
 class GridMember(Base):
@@ -410,3 +413,32 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OrgNode(Base):
+    """A node of the organisation tree (street committee ▸ district committee ▸ branch)."""
+
+    __tablename__ = "org_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_nodes.node_id"), index=True)
+    level: Mapped[OrgLevel] = mapped_column(code_enum(OrgLevel, "org_level"))
+    name: Mapped[str] = mapped_column(String(128))
+
+
+class OrgNodeGrid(Base):
+    """A grid a node answers for, by code: the link outlives a re-gridding that keeps the code."""
+
+    __tablename__ = "org_node_grids"
+
+    grid_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("org_nodes.node_id"), index=True)
+
+
+class OrgNodeShop(Base):
+    """A party-member shop of a node, by shop code."""
+
+    __tablename__ = "org_node_shops"
+
+    shop_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("org_nodes.node_id"), index=True)

@@ -6,6 +6,8 @@ Rights of the loop (DESIGN.md, issue 4):
 - a supervisor reads and acts in every grid, and alone (with admin) may
   dismiss a warning, close a case as not our responsibility, dispatch a
   service request and award or revoke badges;
+- a supervisor with a scope (a branch secretary) reads and acts like a
+  supervisor, in the grids of that node's subtree of the organisation only;
 - an analyst reads everything and changes nothing;
 - admin may do anything.
 """
@@ -19,6 +21,7 @@ from governance.catalog import Role
 from governance.errors import NotFoundError, PermissionDenied
 from governance.grids import current_generation_id
 from governance.models import Grid, GridMember, User
+from governance.org import grid_ids_of_scope
 from governance.viewer import Viewer
 
 
@@ -29,6 +32,9 @@ def viewer_for(session: Session, username: str) -> Viewer:
         raise NotFoundError(f"no user named {username!r}")
     if not user.is_active:
         raise PermissionDenied(f"user {username!r} is disabled; ask an administrator to enable the account")
+    if user.scope is not None:  # a branch secretary: the grids of the node's subtree
+        return Viewer(user_id=user.id, username=user.username, role=Role(user.role),
+                      grid_ids=grid_ids_of_scope(session, user.scope), scope=user.scope)
     grid_ids = frozenset(
         session.scalars(
             select(GridMember.grid_id)
@@ -55,7 +61,8 @@ def require_grid(viewer: Viewer, grid_id: int | None) -> None:
         return
     if grid_id is None or grid_id not in viewer.grid_ids:
         raise PermissionDenied(
-            f"{viewer.username} ({viewer.role.value}) may only see and act in their own grids; "
+            f"{viewer.username} ({viewer.role.value}{', scope ' + viewer.scope if viewer.scope else ''}) "
+            "may only see and act in their own grids; "
             "this record belongs to another grid"
         )
 

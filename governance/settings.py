@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         default=90, ge=1, description="Window in days for the badge-revocation rule."
     )
 
+    hotspot_min_cases: int = Field(
+        default=5, ge=1,
+        description="Cases a grid's neighbourhood (itself and the grids touching it) must hold "
+        "before it can be called a hotspot.",
+    )
+
     @property
     def trusted_proxy_addresses(self) -> frozenset[str]:
         return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())

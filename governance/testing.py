@@ -17,6 +17,7 @@ from governance.check_due import refresh_check_due
 from governance.db import transaction
 from governance.figures import refresh_grid_stats
 from governance.models import Grid, GridGeneration, GridMember, Shop, User
+from governance.org import NodeRow, replace_tree
 from governance.permissions import Viewer, viewer_for
 
 G001_BOX = (118.90, 25.10, 118.91, 25.11)
@@ -69,3 +70,12 @@ def seed_small_district(engine: Engine, *, now: datetime | None = None) -> Small
         refresh_grid_stats(session)
         refresh_check_due(session)
         return SmallDistrict(grid_ids={c: g.id for c, g in grids.items()}, shop_codes=shops)
+
+
+def seed_two_branches(session) -> None:
+    """The organisation over the small district: a street committee, a district committee and
+    branches ``b1`` (answering for G001) and ``b2`` (G002)."""
+    replace_tree(session, [NodeRow(2, "street", "", "street_committee", "街道党工委"),
+                           NodeRow(3, "district", "street", "district_committee", "街区党委"),
+                           NodeRow(4, "b1", "district", "branch", "第一支部", grids=("G001",)),
+                           NodeRow(5, "b2", "district", "branch", "第二支部", grids=("G002",))])

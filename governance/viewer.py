@@ -21,10 +21,13 @@ class Viewer:
     username: str
     role: Role
     grid_ids: frozenset[int] = frozenset()
+    #: A node of the organisation tree the viewer is limited to (``grid_ids`` then holds its
+    #: subtree's grids); None: not limited by the tree.
+    scope: str | None = None
 
     @property
     def is_district_wide(self) -> bool:
-        return self.role in DISTRICT_ROLES
+        return self.role in DISTRICT_ROLES and self.scope is None
 
     @property
     def may_write(self) -> bool:

@@ -65,12 +65,13 @@ import pyogrio
 from pyproj import CRS
 
 from geo.coords import to_gcj02
-from geo.hotspots import getis_ord_gi_star
 from governance import loop_summary, queries
 from governance.db import transaction
 from governance.errors import ConfigurationError, LinpuError
 from governance.filters import CaseFilter
+from governance.hotspots import case_hotspots
 from governance.permissions import system_viewer
+from governance.rollups import with_levels
 from pipelines.validation import DEFAULT_TIMEZONE
 
 LAYERS = ("grids", "shops", "cases", "checks", "hotspots")
@@ -425,7 +426,7 @@ def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | Non
 
     for name in names:
         if name == "grids":
-            layers[name] = grids_with_summary()
+            layers[name] = with_levels(session, grids_with_summary())
         elif name == "shops":
             shops = queries.open_shops(session, viewer)
             if filters.grid_codes:
@@ -436,19 +437,21 @@ def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | Non
         elif name == "checks":
             layers[name] = queries.checks_frame(session, viewer, filters=case_filter)
         elif name == "hotspots":
-            layers[name] = hotspot_layer(grids_with_summary(),
-                                         queries.cases_frame(session, viewer, filters=case_filter, now=now))
+            layers[name] = hotspot_layer(session, viewer, case_filter)
         else:
             raise ConfigurationError(f"unknown layer {name!r}; use one of {', '.join(LAYERS)} or all")
     return layers
 
 
-def hotspot_layer(grids: gpd.GeoDataFrame, cases: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Grids with the cases (of the filtered period) per grid and their Gi* z, p and class."""
-    counts = cases.groupby("grid_code").size() if len(cases) else pd.Series(dtype=int)
-    frame = grids[["code", "n_shops", "geometry"]].copy()
-    frame["cases"] = frame["code"].map(counts).fillna(0).astype(int)
-    return getis_ord_gi_star(frame, "cases")
+def hotspot_layer(session, viewer, case_filter: CaseFilter) -> gpd.GeoDataFrame:
+    """The grids in scope with the cases of the filtered period, their Gi* figures and class,
+    and, on every row, the method and its thresholds (so a file read alone still says them)."""
+    report = case_hotspots(session, viewer, filters=case_filter)
+    frame = report.grids
+    if case_filter.grid_codes:
+        frame = frame[frame["code"].isin(case_filter.grid_codes)]
+    return frame.assign(period_cases=report.total_cases, min_cases=report.min_cases,
+                        min_period_cases=report.min_total, method=report.method).reset_index(drop=True)
 
 
 def export_layers(

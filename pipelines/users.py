@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from governance import org
 from governance.auth import hash_password
 from governance.catalog import MemberRole, Role
 from governance.db import transaction
@@ -87,3 +88,9 @@ def set_active(engine: Engine, username: str, active: bool) -> None:
         if user is None:
             raise NotFoundError(f"field username: no user named {username!r}")
         user.is_active = active
+
+
+def set_user_scope(engine: Engine, username: str, node_id: str | None) -> None:
+    """Limit a supervisor to a node's subtree of grids (``None``: the whole district)."""
+    with transaction(engine) as session:
+        org.set_scope(session, username, node_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -388,3 +388,17 @@ def test_analyst_previews_a_regridding_without_saving(use_database, writable_dem
     with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(GridGeneration)) == generations
     engine.dispose()
+
+
+def test_supervisor_page_names_the_hotspot_method_and_says_when_there_are_too_few_cases(use_database, demo_database):
+    use_database(demo_database)
+    at = app("supervisor1", lang="en")
+    no_exceptions(at)
+    captions = [c.value for c in at.caption]
+    assert any("esda G_Local" in c and "false-discovery-rate" in c and "at least 5 cases" in c for c in captions)
+    # One quiet day: fewer than 30 cases, so no grid is called a hotspot and the page says why.
+    at.date_input(key="sup-dates").set_value((date(2020, 1, 1), date(2020, 1, 1))).run()
+    no_exceptions(at)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Too few cases to call hotspots: 0 in the period") for c in captions)
+    assert any("0 hotspots" in c for c in captions)

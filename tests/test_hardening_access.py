@@ -10,7 +10,9 @@ contract, written out here independently of ``governance.permissions``:
   dismiss, close as not-responsible, dispatch, award and revoke badges;
 - an analyst reads and exports the whole district and changes nothing;
 - a grid leader who belongs to no grid sees nothing and changes nothing;
-- a point in no grid is refused for everybody.
+- a point in no grid is refused for everybody;
+- a branch secretary (a supervisor whose scope is the branch answering for
+  G001, issue 21) is a supervisor in G001 only, badges included.
 
 Each run of the matrix works in one database per backend; every action runs
 in a transaction that is rolled back, so the cells do not disturb each other.
@@ -47,15 +49,16 @@ from governance.login import (
     sign_in,
 )
 from governance.models import User
+from governance.org import set_scope
 from governance.permissions import viewer_for
 from governance.settings import get_settings
-from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district
+from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district, seed_two_branches
 from governance.workflow import dispatch, file_case, record_check, transition
 from pipelines.export import ExportFilters, export_bytes
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-ACTORS = ("leader1", "nogrid", "supervisor", "analyst", "admin")
+ACTORS = ("leader1", "nogrid", "supervisor", "analyst", "admin", "secretary")
 TARGETS = ("own", "other", "none")  # G001 / G002 / a point in no grid
 GRID_OF = {"own": "G001", "other": "G002"}
 POINT_OF = {"own": IN_G001, "other": IN_G002, "none": OUTSIDE}
@@ -65,7 +68,7 @@ PASSWORD = "Linpu-Secret-7f3a!"
 def may_see(actor: str, grid: str | None) -> bool:
     if grid is None:
         return False
-    return actor in ("supervisor", "analyst", "admin") or (actor == "leader1" and grid == "G001")
+    return actor in ("supervisor", "analyst", "admin") or (actor in ("leader1", "secretary") and grid == "G001")
 
 
 def may_write(actor: str, grid: str | None) -> bool:
@@ -73,7 +76,7 @@ def may_write(actor: str, grid: str | None) -> bool:
 
 
 def supervising(actor: str) -> bool:
-    return actor in ("supervisor", "admin")
+    return actor in ("supervisor", "admin", "secretary")
 
 
 @pytest.fixture
@@ -86,8 +89,12 @@ def world(engine, tmp_path, monkeypatch):
         session.add(User(username="nogrid", display_name="No Grid", role=Role.GRID_LEADER, password_hash=hashed))
         session.add(User(username="gone", display_name="Gone", role=Role.GRID_LEADER, is_active=False,
                          password_hash=hashed))
+        session.add(User(username="secretary", display_name="Branch Secretary", role=Role.SUPERVISOR,
+                         password_hash=hashed))
         for user in session.scalars(select(User)):
             user.password_hash = user.password_hash or hashed
+        seed_two_branches(session)
+        set_scope(session, "secretary", "b1")
     with transaction(engine) as session:
         viewers = {name: viewer_for(session, name) for name in ACTORS}
         admin = viewers["admin"]
@@ -168,7 +175,8 @@ def test_every_role_every_write_action_own_other_and_no_grid(world):
                     continue  # only a new point can lie in no grid; records always have one
                 grid = GRID_OF.get(target)
                 if name in ("award_badge", "revoke_badge"):
-                    allowed = supervising(actor)  # badges are a district matter, not a grid one
+                    # Badges are a district matter, not a grid one; a secretary's district is the branch.
+                    allowed = supervising(actor) and (actor != "secretary" or may_see(actor, grid))
                 elif target == "none":
                     allowed = False
                 else:
@@ -180,7 +188,7 @@ def test_every_role_every_write_action_own_other_and_no_grid(world):
                                       f"got {got}")
                 if target == "none" and got != "ok":
                     assert got in ("OutsideGrids", "PermissionDenied"), got
-    assert cells == 95
+    assert cells == 19 * len(ACTORS)  # 19 cells per actor
     assert not mismatches, "\n".join(mismatches)
 
 

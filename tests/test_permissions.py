@@ -9,8 +9,9 @@ from governance.catalog import Role
 from governance.db import transaction
 from governance.errors import NotFoundError, PermissionDenied
 from governance.models import User
+from governance.org import set_scope
 from governance.permissions import district_viewer, require_grid, system_viewer, viewer_for
-from governance.testing import seed_small_district
+from governance.testing import seed_small_district, seed_two_branches
 
 
 def test_viewers_carry_their_role_and_grids(engine):
@@ -37,3 +38,22 @@ def test_unknown_and_disabled_users_get_no_viewer(engine):
             viewer_for(session, "nobody")
         with pytest.raises(PermissionDenied, match="disabled"):
             viewer_for(session, "leader2")
+
+
+def test_a_supervisor_with_a_scope_is_a_supervisor_of_that_subtree_only(engine):
+    district = seed_small_district(engine)
+    with transaction(engine) as session:
+        seed_two_branches(session)
+        set_scope(session, "supervisor", "b1")
+    with transaction(engine) as session:
+        secretary = viewer_for(session, "supervisor")
+    assert secretary.role is Role.SUPERVISOR and secretary.scope == "b1"
+    assert secretary.grid_ids == {district.grid_ids["G001"]}
+    assert not secretary.is_district_wide and secretary.is_supervising
+    with pytest.raises(PermissionDenied, match="scope b1"):
+        require_grid(secretary, district.grid_ids["G002"])
+    with transaction(engine) as session:
+        set_scope(session, "supervisor", "district")
+    with transaction(engine) as session:
+        committee = viewer_for(session, "supervisor")
+    assert committee.grid_ids == set(district.grid_ids.values()) and not committee.is_district_wide

@@ -9,7 +9,7 @@ from dashboard import data
 from dashboard.auth import require
 from dashboard.context import language
 from dashboard.deck import POLYGON_LIMIT, deck_background_css, deck_legend_html, picked_grid
-from dashboard.frames import known_codes, picker_options, ranking, shop_table
+from dashboard.frames import known_codes, picker_options, ranking, rollup_table, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
 from governance.catalog import STATE_SEVERITY_ORDER, Category
@@ -76,8 +76,11 @@ with map_col:
         height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
     )
     st.html(deck_legend_html(lang))
-    hot = bundle["hotspots"]["gi_class"].astype(str)
-    st.caption(t("sup.hotspot_note", hot=int(hot.str.startswith("hot").sum()), hot99=int((hot == "hot_99").sum())))
+    hot = data.hotspot_view(viewer, data.viewer_key(viewer), filters.period(), data.epoch())
+    if hot["too_few"]:
+        st.caption(t("sup.hotspot_too_few", total=hot["total"], min_total=hot["min_total"]))
+    st.caption(t("sup.hotspot_note", hot=hot["hot"], hot99=hot["hot99"], total=hot["total"],
+                 min_cases=hot["min_cases"], min_total=hot["min_total"]))
 with side_col:
     # Ranking and trends share the column as tabs that rerun on a switch: only the open one is
     # drawn, so a page load does not ship and draw a chart nobody has looked at yet.
@@ -116,6 +119,12 @@ if picked_code in set(all_codes) and picked_code != st.session_state.get("sup-ma
     st.session_state["sup-map-last"] = picked_code
     st.session_state["sup-grid"] = picked_code
     st.rerun()
+
+rollup = data.rollup_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK)
+if len(rollup):
+    with st.expander(t("sup.rollup")):
+        st.caption(t("sup.rollup_note"))
+        st.dataframe(rollup_table(rollup, language=lang), hide_index=True, width="stretch")
 
 st.subheader(t("sup.detail"))
 worst = summary.sort_values(["open_per_10_shops", "overdue", "code"], ascending=[False, False, True])["code"]

@@ -6,7 +6,7 @@ import click
 
 from governance.catalog import Role
 from pipelines.commands.common import LinpuGroup, echo_json, open_current_database
-from pipelines.users import add_user, list_users, set_active
+from pipelines.users import add_user, list_users, set_active, set_user_scope
 
 
 @click.group("users", cls=LinpuGroup)
@@ -58,3 +58,12 @@ def users_enable(username):
     """Allow a disabled account to sign in again."""
     set_active(open_current_database(), username, True)
     click.echo(f"user {username} enabled")
+
+
+@users.command("scope")
+@click.argument("username")
+@click.argument("node_id", required=False)
+def users_scope(username, node_id):
+    """Limit a supervisor to a node of the organisation tree (no NODE_ID: the whole district)."""
+    set_user_scope(open_current_database(), username, node_id or None)
+    click.echo(f"user {username} scope: {node_id or 'the whole district'}")
