@@ -22,6 +22,7 @@ from dashboard.routes import COOKIE_NAME, SESSION_PATH, SIGN_OUT_PATH, TOKEN_HEA
 from governance.db import session_factory
 from governance.errors import LinpuError
 from governance.login import SessionExpired, check_token, end_token
+from governance.permissions import viewer_for
 from governance.settings import get_settings
 
 TOKEN_KEY = "linpu_token"
@@ -39,8 +40,6 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
 
 
 def _viewer(username: str):
-    from governance.permissions import viewer_for
-
     with session_factory(engine())() as session:
         return viewer_for(session, username)
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from dashboard.i18n import LANGUAGES
 from governance.db import make_engine
+from governance.errors import ConfigurationError
 from governance.migrate import is_up_to_date
 from governance.settings import get_settings
 
@@ -20,8 +21,6 @@ def engine() -> Engine:
     created = make_engine(settings.resolved_database_url)
     print(f"database: {created.url.render_as_string(hide_password=True)}", file=sys.stderr)
     if not is_up_to_date(created):
-        from governance.errors import ConfigurationError
-
         raise ConfigurationError(
             "LINPU_DATABASE_URL: the database schema is not current; run `linpu db upgrade`"
         )
