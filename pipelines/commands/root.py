@@ -17,10 +17,11 @@ from pipelines.commands.demo import demo
 from pipelines.commands.export import export
 from pipelines.commands.grids import grids
 from pipelines.commands.ingest import ingest
+from pipelines.commands.notify import notify
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[db, demo, export, grids, ingest, users],
+@click.group(cls=LinpuGroup, commands=[db, demo, export, grids, ingest, notify, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""
