@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from sqlalchemy import Engine, case, func, select
 
@@ -54,7 +54,7 @@ def add_webhook(engine: Engine, *, url: str, fmt: str, grid_code: str | None = N
 def mask_url(url: str) -> str:
     """The URL with its query values (a robot's key or access token) cut to their first 4 characters."""
     parts = urlsplit(url or "")
-    query = urlencode([(k, v[:4] + "…" if len(v) > 4 else v) for k, v in parse_qsl(parts.query)])
+    query = "&".join(f"{k}={v[:4] + '…' if len(v) > 4 else v}" for k, v in parse_qsl(parts.query))
     return urlunsplit(parts._replace(query=query))
 
 
