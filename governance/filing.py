@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
 from governance.checklists import evaluate
+from governance.clock import clock
 from governance.errors import (
     NUL_REFUSAL,
     LinpuError,
@@ -61,6 +62,7 @@ from governance.errors import (
 from governance.figures import count_raised
 from governance.grids import check_point, outside_message, place_in_current_grids
 from governance.models import Case, CaseHistory, HazardCheck, Shop
+from governance.outbox import announce_batch
 from governance.permissions import Viewer, require_write
 from governance.rules import RULES
 from governance.sla import resolve_limit
@@ -339,6 +341,7 @@ def file_cases(
             progress(stop, n)
 
     _after_filing(session, grid_ids, categories, shop_ids)
+    announce_batch(session, case_ids, grid_ids, case_nos, now=clock())
     return FiledCases(case_ids, case_nos, grid_ids)
 
 

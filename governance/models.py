@@ -442,3 +442,78 @@ class OrgNodeShop(Base):
 
     shop_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     node_id: Mapped[str] = mapped_column(ForeignKey("org_nodes.node_id"), index=True)
+
+
+class Webhook(Base):
+    """A group robot (WeCom, DingTalk) or a JSON receiver told of notifications (``linpu notify add``).
+
+    Empty filters match everything: ``grid_code`` a grid's notices, ``role`` an
+    audience (governance.outbox.AUDIENCES), ``member_kind`` a team member's kind.
+    """
+
+    __tablename__ = "notify_webhooks"
+    __table_args__ = (
+        CheckConstraint("format IN ('wecom', 'dingtalk', 'json')", name="format"),
+        CheckConstraint("language IN ('zh', 'en')", name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2), default="zh")
+    grid_code: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[str | None] = mapped_column(String(32))
+    member_kind: Mapped[MemberRole | None] = mapped_column(code_enum(MemberRole, "webhook_member_kind"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """The outbox: one row per change someone must act on, written in the change's transaction.
+
+    ``key`` is unique, so a clock event or digest written twice is refused by
+    the database.  ``fanned_out_at`` is set when the sender has made its
+    deliveries (one per matching webhook).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_unsent", "created_at", sqlite_where=text("fanned_out_at IS NULL"),
+              postgresql_where=text("fanned_out_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    event: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    grid_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    audience: Mapped[list[str]] = mapped_column(JSON, default=list)
+    member_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One notification to one webhook: claimed with a lease, delivered at least once.
+
+    A sender claims a row by setting ``lease_until`` and its ``claim``; only a
+    2xx answer (and ``errcode`` 0 from a robot) sets ``delivered_at``, and a
+    delivered row is never claimed again.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "webhook_id", name="notification_webhook"),
+        Index("ix_notification_deliveries_pending", "next_attempt_at",
+              sqlite_where=text("delivered_at IS NULL"), postgresql_where=text("delivered_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("notify_webhooks.id", ondelete="CASCADE"), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim: Mapped[str | None] = mapped_column(String(32))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -77,6 +77,38 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_addresses(self) -> frozenset[str]:
         return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
+    base_url: str = Field(
+        default="http://localhost:8501",
+        description="Address of the app for staff: the links in notifications point here.",
+    )
+    public_url: str | None = Field(
+        default=None, description="Address of the public pages and QR codes; defaults to base_url."
+    )
+    notify_timeout_seconds: float = Field(
+        default=10, gt=0, description="How long the sender waits for a webhook to answer."
+    )
+    notify_lease_seconds: float = Field(
+        default=120, gt=0,
+        description="How long a claimed delivery is held by one sender before another may retry it; "
+        "longer than the timeout.",
+    )
+    notify_backoff_seconds: float = Field(
+        default=30, gt=0, description="Wait before the first retry of a failed delivery; doubles each attempt."
+    )
+    notify_backoff_max_seconds: float = Field(
+        default=3600, gt=0, description="The longest wait between retries (deliveries are retried until they succeed)."
+    )
+    notify_poll_seconds: float = Field(default=30, gt=0, description="Pause between passes of `linpu notify run`.")
+    notify_due_soon_hours: float = Field(
+        default=4, gt=0, description="A case due within this many hours is announced as due soon."
+    )
+    notify_digest_hour: int = Field(
+        default=8, ge=0, le=23, description="Local hour from which each leader's daily digest is sent."
+    )
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or self.base_url
 
     @property
     def resolved_database_url(self) -> str:

@@ -47,8 +47,9 @@ from governance.errors import (
 from governance.figures import count_raised, refresh_grid_stats
 from governance.grids import check_point, place
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
+from governance.outbox import announce_rating, announce_step
 from governance.permissions import Viewer, require_grid, require_write
-from governance.rules import REQUESTER, RULES, action_of, rating_step, who_may
+from governance.rules import POOR_RATING, REQUESTER, RULES, action_of, rating_step, who_may
 from governance.sla import follow_up_limit, resolve_limit
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
@@ -119,6 +120,7 @@ def _history(session: Session, case: Case, viewer: Viewer, action: str, from_sta
     )
     session.add(row)
     session.flush()
+    announce_step(session, case, action, row.seq, now=now, details=row.details, note=row.note)
     return row
 
 
@@ -449,6 +451,9 @@ def rate_case(
             note=f"reopened by a poor rating ({rating}/5)" + (f": {comment}" if comment else ""),
             now=now, details={"rating_id": row.id, "rating": rating},
         )
+    if rating <= POOR_RATING:
+        announce_rating(session, case, rating_id=row.id, rating=rating, comment=comment or "",
+                        reopened=rule.target is not None, now=now)
     refresh_grid_stats(session, [case.grid_id])
     return row
 
