@@ -49,7 +49,8 @@ from governance.grids import check_point, place
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.permissions import Viewer, require_grid, require_write
 from governance.rules import REQUESTER, RULES, action_of, rating_step, who_may
-from governance.sla import follow_up_limit, resolve_limit
+from governance.sla import due_time, follow_up_due_time
+from governance.working_time import WorkingCalendar, working_calendar
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 
@@ -233,7 +234,8 @@ def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title,
     case = Case(
         case_no=_new_no("L", now), kind=kind, category=category, severity=severity, title=title,
         description=description or "", geometry=point, grid_id=grid_id, shop_id=shop.id if shop else None,
-        reporter_id=viewer.user_id, state=RULES["raise"].target, created_at=now, due_at=now + resolve_limit(category, severity),
+        reporter_id=viewer.user_id, state=RULES["raise"].target, created_at=now,
+        due_at=due_time(now, category, severity, calendar=working_calendar(session)),
         department=department or None, requester=requester or None, reopen_count=0,
     )
     session.add(case)
@@ -296,9 +298,9 @@ def transition(
     case.state = rule.target
     if action == "resolve":
         case.resolved_at = now
-        case.follow_up_due_at = now + follow_up_limit()
+        case.follow_up_due_at = follow_up_due_time(now, case.category, calendar=working_calendar(session))
     elif action == "reopen":
-        _reopen_fields(case, now)
+        _reopen_fields(case, now, working_calendar(session))
     if rule.target == C:
         case.outcome = chosen
         case.closed_at = now
@@ -308,14 +310,14 @@ def transition(
     return case
 
 
-def _reopen_fields(case: Case, now: datetime) -> None:
+def _reopen_fields(case: Case, now: datetime, calendar: WorkingCalendar) -> None:
     # The rework gets a fresh deadline so that "overdue" stays actionable; the
     # reopen itself already keeps the case out of the on-time figure.
     case.reopen_count = (case.reopen_count or 0) + 1
     case.outcome = None
     case.closed_at = None
     case.follow_up_due_at = None
-    case.due_at = now + resolve_limit(case.category, case.severity)
+    case.due_at = due_time(now, case.category, case.severity, calendar=calendar)
 
 
 def dispatch(
@@ -441,7 +443,7 @@ def rate_case(
     rule = RULES[step]
     if rule.target is not None:
         from_state, case.state = case.state, rule.target
-        _reopen_fields(case, now)
+        _reopen_fields(case, now, working_calendar(session))
         # Not a user of ours: recorded by name; the role only fills the dataclass.
         requester = Viewer(user_id=None, username=rated_by or REQUESTER, role=Role.ANALYST)
         _write_change(

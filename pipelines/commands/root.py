@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from pipelines.commands.calendar import calendar
 from pipelines.commands.common import LinpuGroup
 from pipelines.commands.db import db
 from pipelines.commands.demo import demo
@@ -20,7 +21,7 @@ from pipelines.commands.ingest import ingest
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[db, demo, export, grids, ingest, users],
+@click.group(cls=LinpuGroup, commands=[calendar, db, demo, export, grids, ingest, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""
