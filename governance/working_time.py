@@ -87,6 +87,10 @@ class CalendarCoverage:
     def covers(self, day: date) -> bool:
         return day.year in self.known_years
 
+    def ends_within(self, today: date, days: int) -> bool:
+        """True when weekends-only counting starts within ``days`` of ``today`` (time to import a year)."""
+        return (self.weekends_only_from - today).days <= days
+
     def unknown_years(self, start: date, end: date) -> list[int]:
         """Years between two days (inclusive) that no calendar knows: weekends only there."""
         return [year for year in range(start.year, end.year + 1) if year not in self.known_years]

@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+import streamlit as st
 from click.testing import CliRunner
 
+from dashboard.i18n import translate
 from governance.db import make_engine, transaction
 from governance.migrate import upgrade
 from governance.settings import Settings, get_settings
@@ -22,6 +24,7 @@ from governance.workflow import file_case, transition
 from governance.working_time import calendar_coverage, parse_working_hours, working_calendar
 from pipelines.calendar_import import import_calendar
 from pipelines.commands.root import main
+from tests.test_dashboard import app, no_exceptions, use_database, writable_demo  # noqa: F401 (fixtures)
 
 CN = timezone(timedelta(hours=8))
 
@@ -162,3 +165,15 @@ def test_linpu_calendar_show_says_where_weekends_only_begin(tmp_path, monkeypatc
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "from 2027-01-01 deadlines count weekends only" in result.output
+
+
+def test_supervisor_page_says_how_far_the_holiday_calendar_reaches(use_database, writable_demo, tmp_path):  # noqa: F811
+    use_database(writable_demo)
+    at = app("supervisor1", lang="en")
+    no_exceptions(at)
+    shown = [e.value for e in (*at.caption, *at.warning) if "holiday schedule" in e.value]
+    assert shown == [translate("sup.calendar", "en", year=2026, date="2027-01-01")]
+    import_calendar(make_engine(writable_demo), _schedule(tmp_path, "2027-01-01,休,元旦\n"))
+    st.cache_data.clear()  # as once the page's cache time has passed: the import ran outside the app
+    at = app("supervisor1", lang="en")
+    assert any("known up to 2027; from 2028-01-01" in e.value for e in (*at.caption, *at.warning))
