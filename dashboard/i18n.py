@@ -102,6 +102,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "action.close_not_responsible": {"zh": "非本单位职责，关闭", "en": "Close as not responsible"},
     "action.dispatch": {"zh": "派单", "en": "Dispatch"},
     "action.raise": {"zh": "上报", "en": "Raised"},
+    "action.add_finding": {"zh": "补充发现", "en": "Finding added"},
+    "action.merge": {"zh": "重复案件，合并关闭", "en": "Merged as a duplicate"},
+    "action.merged_in": {"zh": "并入重复案件", "en": "Duplicate merged in"},
     # --- legend and maps -------------------------------------------------------
     "legend.title": {"zh": "网格状态（最差未闭环）", "en": "Grid status (worst open case)"},
     "legend.closed_only": {"zh": "全部闭环", "en": "All closed"},

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     follow_up_hours: float = Field(
         default=72, gt=0, description="Hours allowed for the follow-up visit after a case is resolved."
     )
+    duplicate_radius_m: float = Field(
+        default=50, gt=0, description="A new finding this close to an open case of its category is offered to it."
+    )
+    duplicate_days: float = Field(
+        default=7, gt=0, description="...if that case was raised within this many days."
+    )
     max_attachment_mb: float = Field(
         default=8, gt=0, description="Largest photo accepted as an attachment, in MB."
     )
