@@ -21,11 +21,12 @@ import streamlit as st
 from dashboard.context import engine
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
-from governance import check_due, loop_summary, queries, trends, workflow
+from governance import check_due, loop_summary, queries, trends, workflow, working_time
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
 from governance.catalog import OPEN_STATES
+from governance.clock import clock
 from governance.db import session_factory, transaction
 from governance.facts import CaseFactsCache, read_in_subprocess
 from governance.filters import CaseFilter
@@ -35,6 +36,8 @@ from governance.permissions import require_supervising
 from governance.rollups import level_rollup
 
 CACHE_TTL_S = 60
+#: The supervisor is warned this many days before deadlines start counting weekends only.
+CALENDAR_WARNING_DAYS = 60
 
 
 @st.cache_resource(show_spinner=False)
@@ -275,6 +278,15 @@ def early_warnings(_viewer, viewer_key: tuple, data_epoch: int) -> pd.DataFrame:
 
     with _session() as session:
         return warning_reads.early_warnings(session, _viewer)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def calendar_notice(data_epoch: int) -> dict:
+    """The holiday calendar's reach for the supervisor's page: its last known year and the weekends-only date."""
+    with _session() as session:
+        coverage = working_time.calendar_coverage(session)
+    return {"last_year": coverage.last_known_year, "from": coverage.weekends_only_from.isoformat(),
+            "soon": coverage.ends_within(clock().astimezone(working_time.CHINA).date(), CALENDAR_WARNING_DAYS)}
 
 
 def grid_detail(viewer, grid_code: str, filters: Filters) -> dict:

@@ -102,6 +102,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "action.close_not_responsible": {"zh": "非本单位职责，关闭", "en": "Close as not responsible"},
     "action.dispatch": {"zh": "派单", "en": "Dispatch"},
     "action.raise": {"zh": "上报", "en": "Raised"},
+    "action.add_finding": {"zh": "补充发现", "en": "Finding added"},
+    "action.merge": {"zh": "重复案件，合并关闭", "en": "Merged as a duplicate"},
+    "action.merged_in": {"zh": "并入重复案件", "en": "Duplicate merged in"},
     # --- legend and maps -------------------------------------------------------
     "legend.title": {"zh": "网格状态（最差未闭环）", "en": "Grid status (worst open case)"},
     "legend.closed_only": {"zh": "全部闭环", "en": "All closed"},
@@ -324,6 +327,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "sup.cases": {"zh": "案件", "en": "Cases"},
     "sup.warnings_early": {"zh": "预警提示", "en": "Early warnings"},
     "sup.no_cases": {"zh": "所选条件下没有案件。", "en": "No cases match the filters."},
+    "sup.calendar": {
+        "zh": "时限按工作日计算（法定节假日与调休）：节假日安排已知至 {year} 年；自 {date} 起只按周末计算，"
+              "请用 `linpu calendar import` 导入新一年的安排。",
+        "en": "Limits count working days (public holidays and make-up days): the holiday schedule is known "
+              "up to {year}; from {date} they count weekends only; import the next year's schedule with "
+              "`linpu calendar import`.",
+    },
     "sup.type_grids": {"zh": "输入网格编号", "en": "Type grid codes"},
     "sup.type_grid": {"zh": "输入网格编号，或点击地图", "en": "Type a grid code, or click the map"},
     "sup.unknown_grids": {"zh": "没有这些网格，已忽略：{codes}", "en": "No such grids, ignored: {codes}"},

@@ -97,6 +97,21 @@ DEFAULT_CATEGORY_LIMITS: dict[Category, timedelta] = {
     Category.AMUSEMENT_RIDE: timedelta(days=2),
 }
 
+class LimitUnit(StrEnum):
+    """How a category's time limits are counted (``governance.working_time``)."""
+
+    WORKING_HOURS = "working_hours"  # 工作小时: every hour of the limit is a working hour
+    WORKING_DAYS = "working_days"  # 工作日: a day of the limit is one working day, hours below a day working hours
+    CALENDAR_HOURS = "calendar_hours"  # 自然小时: the clock on the wall, holidays included (emergencies)
+
+
+#: Limits count working time on China's holiday calendar unless the category
+#: is an emergency kept in calendar hours (DESIGN "Conventions").
+DEFAULT_LIMIT_UNIT = LimitUnit.WORKING_DAYS
+DEFAULT_CATEGORY_LIMIT_UNITS: dict[Category, LimitUnit] = {
+    Category.GAS: LimitUnit.CALENDAR_HOURS,
+}
+
 #: After a case is resolved, the follow-up visit is due within this time.
 DEFAULT_FOLLOW_UP_LIMIT = timedelta(days=3)
 

@@ -65,8 +65,9 @@ from governance.models import Case, CaseHistory, HazardCheck, Shop
 from governance.outbox import announce_batch
 from governance.permissions import Viewer, require_write
 from governance.rules import RULES
-from governance.sla import resolve_limit
+from governance.sla import due_times
 from governance.workflow import failed_check_case, record_numbers, require_step
+from governance.working_time import working_calendar
 
 #: Rows written per INSERT batch: large enough to amortise a round trip,
 #: small enough that a million-row import stays within a few hundred MB.
@@ -285,9 +286,8 @@ def file_cases(
             except PermissionDenied as exc:
                 raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
 
-    # Deadlines: one resolve_limit per (category, severity) pair, as file_case asks it per case.
-    limits = {(c, s): resolve_limit(c, s) for c, s in set(zip(categories, severities, strict=True))}
-    due = created + pd.to_timedelta([limits[(c, s)] for c, s in zip(categories, severities, strict=True)])
+    # Deadlines: the clock file_case asks per case, once per distinct start.
+    due = due_times(created, categories, severities, calendar=working_calendar(session))
     reporters = _reporters(rows, viewer)
     notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, note or "", dtype=object)
     descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]

@@ -7,7 +7,7 @@ a test checks that the migrations and these models agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -517,3 +518,19 @@ class Delivery(Base):
     claim: Mapped[str | None] = mapped_column(String(32))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CalendarDay(Base):
+    """A day of a year's published holiday schedule that ``linpu calendar import`` loaded.
+
+    Only the days that differ from a plain week: holidays (working false) and
+    make-up working days (调休, working true).  An imported year replaces the
+    calendar library's schedule for that year (``governance.working_time``).
+    """
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -68,6 +68,11 @@ RULES: dict[str, Rule] = {
     "rate_closed": Rule(frozenset({C}), None, frozenset({REQUESTER}), ratings=ALL_RATINGS[POOR_RATING:],
                         action="rate"),
     "reopen_after_rating": Rule(frozenset({C}), P, frozenset({REQUESTER}), ratings=POOR_RATINGS, action="reopen"),
+    # No duplicate cases (governance.duplicates): a new finding added to an open case instead of a
+    # second case; a supervisor merges a later case into the first, history on both.
+    "add_finding": Rule(frozenset({W, P, F}), None, WRITERS),
+    "merge": Rule(frozenset({W, P, F}), C, SUPERVISING, outcomes=(Outcome.DUPLICATE,)),
+    "merged_in": Rule(frozenset(CaseState), None, SUPERVISING),
     # Rebuilding the grids moves a case to its new grid; only the system job (as admin) does it.
     "regrid": Rule(frozenset(CaseState), None, frozenset({Role.ADMIN})),
 }

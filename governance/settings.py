@@ -54,8 +54,24 @@ class Settings(BaseSettings):
         description="Overrides of the per-category cap on the time to resolve, in hours, as JSON "
         '(e.g. {"gas": 12}); the limit is the smaller of severity and category.',
     )
+    category_limit_units: dict[str, str] = Field(
+        default_factory=dict,
+        description="How each category's limits are counted, as JSON: working_hours, working_days or "
+        'calendar_hours (e.g. {"fire_exit": "working_hours"}); default working_days, gas calendar_hours.',
+    )
+    working_hours: str = Field(
+        default="08:30-12:00,14:00-18:00",
+        description="Working periods of a working day in China time (HH:MM-HH:MM, comma-separated); "
+        "working-time limits count only these.",
+    )
     follow_up_hours: float = Field(
         default=72, gt=0, description="Hours allowed for the follow-up visit after a case is resolved."
+    )
+    duplicate_radius_m: float = Field(
+        default=50, gt=0, description="A new finding this close to an open case of its category is offered to it."
+    )
+    duplicate_days: float = Field(
+        default=7, gt=0, description="...if that case was raised within this many days."
     )
     max_attachment_mb: float = Field(
         default=8, gt=0, description="Largest photo accepted as an attachment, in MB."

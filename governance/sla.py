@@ -1,5 +1,12 @@
 """Time limits (SLAs) of the loop, from the catalog defaults and the settings, and what "overdue" means.
 
+A limit is an amount (per severity, capped per category) counted in its
+category's unit (``catalog.LimitUnit``: working hours, working days or
+calendar hours) on China's working calendar (``governance.working_time``).
+:func:`due_time` and :func:`follow_up_due_time` are the one clock: every
+stored deadline comes from them, so overdue figures, lists and SLA columns,
+which all compare ``due_at`` with now, count the same working time.
+
 ``LINPU_RESOLVE_LIMIT_HOURS`` and ``LINPU_CATEGORY_LIMIT_HOURS`` override
 single entries of the defaults in ``governance.catalog``; a key that is not a
 severity or category is a configuration error rather than silently ignored,
@@ -10,18 +17,23 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import and_, or_
 
 from governance.catalog import (
+    DEFAULT_CATEGORY_LIMIT_UNITS,
     DEFAULT_CATEGORY_LIMITS,
+    DEFAULT_LIMIT_UNIT,
     DEFAULT_RESOLVE_LIMITS,
     CaseState,
     Category,
+    LimitUnit,
     Severity,
 )
 from governance.errors import ConfigurationError
 from governance.models import Case
 from governance.settings import Settings, get_settings
+from governance.working_time import WorkingCalendar
 
 
 def _overrides(raw: dict[str, float], enum, setting: str) -> dict:
@@ -58,6 +70,49 @@ def resolve_limit(category: Category | str, severity: Severity | str, settings: 
 def follow_up_limit(settings: Settings | None = None) -> timedelta:
     """Time allowed for the follow-up visit after a case is resolved."""
     return timedelta(hours=(settings or get_settings()).follow_up_hours)
+
+
+def limit_unit(category: Category | str, settings: Settings | None = None) -> LimitUnit:
+    """How this category's limits are counted: ``LINPU_CATEGORY_LIMIT_UNITS`` over the catalog default."""
+    settings = settings or get_settings()
+    units = dict(DEFAULT_CATEGORY_LIMIT_UNITS)
+    for key, value in settings.category_limit_units.items():
+        try:
+            units[Category(key)] = LimitUnit(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"LINPU_CATEGORY_LIMIT_UNITS: {key}={value!r}: categories are "
+                f"{', '.join(c.value for c in Category)}; units are {', '.join(u.value for u in LimitUnit)}"
+            ) from None
+    return units.get(Category(category), DEFAULT_LIMIT_UNIT)
+
+
+def due_time(start: datetime, category: Category | str, severity: Severity | str, *,
+             calendar: WorkingCalendar, settings: Settings | None = None) -> datetime:
+    """When a case raised (or reopened) at ``start`` must be resolved, counted in its category's unit."""
+    return calendar.add_limit(start, resolve_limit(category, severity, settings), limit_unit(category, settings))
+
+
+def due_times(created: pd.Series, categories, severities, *, calendar: WorkingCalendar,
+              settings: Settings | None = None) -> pd.Series:
+    """:func:`due_time` for a column of UTC instants (the batch filing path); calendar hours stay vectorised."""
+    pairs = pd.Series(list(zip(categories, severities, strict=True)), index=created.index)
+    due = pd.Series(pd.NaT, index=created.index, dtype=created.dtype)
+    for (category, severity), where in pairs.groupby(pairs).groups.items():
+        limit, unit = resolve_limit(category, severity, settings), limit_unit(category, settings)
+        starts = created.loc[where]
+        if unit is LimitUnit.CALENDAR_HOURS:
+            due.loc[where] = starts + limit
+        else:
+            deadline = {s: calendar.add_limit(s.to_pydatetime(), limit, unit) for s in starts.unique()}
+            due.loc[where] = starts.map(deadline)
+    return due
+
+
+def follow_up_due_time(start: datetime, category: Category | str, *, calendar: WorkingCalendar,
+                       settings: Settings | None = None) -> datetime:
+    """When the follow-up visit of a case resolved at ``start`` is due, in its category's unit."""
+    return calendar.add_limit(start, follow_up_limit(settings), limit_unit(category, settings))
 
 
 def overdue_condition(now: datetime):

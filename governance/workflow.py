@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from governance.attachments import store_attachment
@@ -50,13 +51,15 @@ from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.outbox import announce_rating, announce_step
 from governance.permissions import Viewer, require_grid, require_write
 from governance.rules import POOR_RATING, REQUESTER, RULES, action_of, rating_step, who_may
-from governance.sla import follow_up_limit, resolve_limit
+from governance.sla import due_time, follow_up_due_time
+from governance.working_time import WorkingCalendar, working_calendar
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 
-#: Steps with a function of their own: raise (file_case), dispatch (names a department) and
-#: regrid (governance.grids); the requester's rating steps are rate_case's.
-_OWN_FUNCTION = frozenset({"raise", "dispatch", "regrid"})
+#: Steps with a function of their own: raise (file_case), dispatch (names a department),
+#: regrid (governance.grids), add_finding, merge and merged_in (governance.duplicates);
+#: the requester's rating steps are rate_case's.
+_OWN_FUNCTION = frozenset({"raise", "dispatch", "regrid", "add_finding", "merge", "merged_in"})
 #: The steps ``transition`` takes, in the table's order, which is the UI's button order.
 ACTION_ORDER = tuple(step for step, rule in RULES.items() if step not in _OWN_FUNCTION and not rule.ratings)
 ACTIONS = frozenset(ACTION_ORDER)
@@ -235,7 +238,8 @@ def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title,
     case = Case(
         case_no=_new_no("L", now), kind=kind, category=category, severity=severity, title=title,
         description=description or "", geometry=point, grid_id=grid_id, shop_id=shop.id if shop else None,
-        reporter_id=viewer.user_id, state=RULES["raise"].target, created_at=now, due_at=now + resolve_limit(category, severity),
+        reporter_id=viewer.user_id, state=RULES["raise"].target, created_at=now,
+        due_at=due_time(now, category, severity, calendar=working_calendar(session)),
         department=department or None, requester=requester or None, reopen_count=0,
     )
     session.add(case)
@@ -270,21 +274,8 @@ def transition(
     now = _now(now)
     if action not in ACTIONS:
         raise ValidationError(f"action={action!r} is not known; allowed: {', '.join(ACTION_ORDER)}")
-    case = _load_case(session, viewer, case_id)
-    require_write(viewer, case.grid_id)
-    if case.version != expected_version:
-        raise VersionConflict(
-            f"case {case.case_no} is at version {case.version}, you saw version {expected_version}: "
-            "someone else changed it; reload it and decide again"
-        )
+    case = checked_case(session, viewer, case_id, action, expected_version=expected_version)
     rule = RULES[action]
-    if case.state not in rule.sources:
-        raise IllegalTransition(
-            f"case {case.case_no} is {case.state.value}: cannot {action} "
-            f"(needs {' or '.join(sorted(s.value for s in rule.sources))}); "
-            f"allowed now: {_allowed_text(viewer, case)}"
-        )
-    require_step(viewer, action, action.replace("_", " ") + " a case")
     if outcome is not None and not rule.outcomes:
         raise ValidationError(f"outcome={outcome!r}: {action} does not close the case, so it takes no outcome")
     chosen = None
@@ -298,9 +289,9 @@ def transition(
     case.state = rule.target
     if action == "resolve":
         case.resolved_at = now
-        case.follow_up_due_at = now + follow_up_limit()
+        case.follow_up_due_at = follow_up_due_time(now, case.category, calendar=working_calendar(session))
     elif action == "reopen":
-        _reopen_fields(case, now)
+        _reopen_fields(case, now, working_calendar(session))
     if rule.target == C:
         case.outcome = chosen
         case.closed_at = now
@@ -310,14 +301,54 @@ def transition(
     return case
 
 
-def _reopen_fields(case: Case, now: datetime) -> None:
+def checked_case(session: Session, viewer: Viewer, case_id: int, step: str, *, expected_version: int) -> Case:
+    """The case, once the viewer may write it, it is at the version they saw and ``step`` starts from its state."""
+    case = _load_case(session, viewer, case_id)
+    require_write(viewer, case.grid_id)
+    if case.version != expected_version:
+        raise VersionConflict(
+            f"case {case.case_no} is at version {case.version}, you saw version {expected_version}: "
+            "someone else changed it; reload it and decide again"
+        )
+    rule = RULES[step]
+    if case.state not in rule.sources:
+        raise IllegalTransition(
+            f"case {case.case_no} is {case.state.value}: cannot {step} "
+            f"(needs {' or '.join(sorted(s.value for s in rule.sources))}); "
+            f"allowed now: {_allowed_text(viewer, case)}"
+        )
+    require_step(viewer, step, step.replace("_", " ") + " a case")
+    return case
+
+
+def write_step(session: Session, viewer: Viewer, case: Case, step: str, *, note: str, now: datetime,
+               details: Mapping | None = None, attachments: Sequence[tuple[str, str, bytes]] = ()) -> CaseHistory:
+    """Apply a step of the table that :func:`checked_case` allowed: its state (and outcome), history row, photos."""
+    rule = RULES[step]
+    from_state = case.state
+    if rule.target is not None:
+        case.state = rule.target
+    else:
+        flag_modified(case, "state")  # the state stays, but the step is one more version of the case
+    if rule.target == C:
+        case.outcome = rule.outcomes[0] if rule.outcomes else None
+        case.closed_at = now
+    row = _write_change(session, case, viewer, action_of(step), from_state, note=note, now=_now(now),
+                        details=details, stats=rule.target == C)
+    for filename, content_type, data in attachments:
+        store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
+                         data=data, history_id=row.id)
+    return row
+
+
+def _reopen_fields(case: Case, now: datetime, calendar: WorkingCalendar) -> None:
     # The rework gets a fresh deadline so that "overdue" stays actionable; the
     # reopen itself already keeps the case out of the on-time figure.
     case.reopen_count = (case.reopen_count or 0) + 1
     case.outcome = None
     case.closed_at = None
     case.follow_up_due_at = None
-    case.due_at = now + resolve_limit(case.category, case.severity)
+    case.due_at = due_time(now, case.category, case.severity, calendar=calendar)
 
 
 def dispatch(
@@ -443,7 +474,7 @@ def rate_case(
     rule = RULES[step]
     if rule.target is not None:
         from_state, case.state = case.state, rule.target
-        _reopen_fields(case, now)
+        _reopen_fields(case, now, working_calendar(session))
         # Not a user of ours: recorded by name; the role only fills the dataclass.
         requester = Viewer(user_id=None, username=rated_by or REQUESTER, role=Role.ANALYST)
         _write_change(
@@ -460,6 +491,6 @@ def rate_case(
 
 __all__ = [
     "ACTIONS", "ACTION_ORDER", "RULES", "IllegalTransition", "PermissionDenied", "VersionConflict",
-    "allowed_actions", "can_dispatch", "dispatch", "file_case", "rate_case", "record_check", "require_step",
-    "transition",
+    "allowed_actions", "can_dispatch", "checked_case", "dispatch", "file_case", "rate_case", "record_check",
+    "require_step", "transition", "write_step",
 ]

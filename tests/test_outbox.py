@@ -13,6 +13,7 @@ from governance.db import transaction
 from governance.filing import file_cases
 from governance.models import CheckDue, Notification
 from governance.outbox_clock import local_day, write_clock_events, write_digests
+from governance.settings import get_settings
 from governance.testing import IN_G001, IN_G002, seed_small_district
 from governance.workflow import dispatch, file_case, rate_case, transition
 
@@ -99,9 +100,15 @@ def test_a_batch_import_writes_one_summary_per_grid_not_one_per_case(world):
         ("cases_imported", ["G001"], 3), ("cases_imported", ["G002"], 2)]
 
 
-def test_clock_events_are_written_once_per_case_and_event(world):
+def test_clock_events_are_written_once_per_case_and_event(world, monkeypatch):
     engine, district, v = world
-    case_id = _file(engine, v["leader1"], category="noise", severity="urgent")  # due 4 h after filing
+    # In calendar hours so "due 4 h after filing" holds whatever the working-time calendar says.
+    monkeypatch.setenv("LINPU_CATEGORY_LIMIT_UNITS", '{"noise": "calendar_hours"}')
+    get_settings.cache_clear()
+    try:
+        case_id = _file(engine, v["leader1"], category="noise", severity="urgent")  # due 4 h after filing
+    finally:
+        get_settings.cache_clear()
     soon, late = NOW + timedelta(hours=1), NOW + timedelta(hours=5)
     for _ in range(2):
         with transaction(engine) as session:

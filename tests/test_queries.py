@@ -58,7 +58,7 @@ def busy(world):
             _walk(session, lead, _file(session, lead, at=t0 + timedelta(days=i)), ["take_on", "resolve", "confirm"],
                   start=t0 + timedelta(days=i))
         _walk(session, lead, _file(session, lead, at=t0), ["take_on", "resolve", "confirm"], start=t0,
-              step=timedelta(days=2))  # resolved after 4 days: late
+              step=timedelta(days=3))  # resolved after 6 days, past 3 working days: late
         reopened = _file(session, lead, at=t0 + timedelta(days=5), kind="service_request")
         reopened = _walk(session, lead, reopened, ["take_on", "resolve", "reopen", "resolve", "confirm"],
                          start=t0 + timedelta(days=5))

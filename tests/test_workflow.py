@@ -316,6 +316,8 @@ def test_configured_limits_set_the_due_time(world, monkeypatch):
 
     monkeypatch.setenv("LINPU_RESOLVE_LIMIT_HOURS", '{"low": 10}')
     monkeypatch.setenv("LINPU_CATEGORY_LIMIT_HOURS", '{"noise": 5}')
+    # In calendar hours so the override shows as it is (working time: tests/test_working_time.py).
+    monkeypatch.setenv("LINPU_CATEGORY_LIMIT_UNITS", '{"noise": "calendar_hours", "fumes": "calendar_hours"}')
     get_settings.cache_clear()
     try:
         noise = _case(engine, _file(engine, v["leader1"], category="noise", severity="low"))

@@ -65,6 +65,9 @@ on_time = (summary["on_time_rate"] * summary["closed"]).sum() / closed if closed
 st.caption(t("sup.kpis", open=int(summary["open"].sum()), overdue=int(summary["overdue"].sum()),
              warning=int(summary["warning"].sum()), on_time="—" if closed == 0 else f"{on_time:.0%}"))
 
+calendar = data.calendar_notice(data.epoch())
+(st.warning if calendar["soon"] else st.caption)(t("sup.calendar", year=calendar["last_year"], date=calendar["from"]))
+
 selected = st.session_state.get("sup-grid")
 map_col, side_col = st.columns([3, 2], gap="medium")
 with map_col:
