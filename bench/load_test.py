@@ -1,6 +1,6 @@
 """Load test (issue 7): grid leaders file and advance cases while a supervisor reads.
 
-Not a test run by pytest (``tests/test_hardening_load.py`` runs a short
+Not a test run by pytest (``tests/test_concurrent_leaders.py`` runs a short
 version of the same code and asserts the integrity properties).  Loopback
 only, bounded in workers and time, stops by itself.
 

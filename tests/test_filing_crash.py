@@ -3,7 +3,7 @@
 ``linpu ingest cases`` files its rows in chunks (``governance.filing``), all
 in the ingest's one transaction: a kill after some chunks are written must
 leave no case, no history row and no changed figure behind.  The helpers
-are those of ``test_hardening_crash`` (kill once the command holds the
+are those of ``test_killed_writes`` (kill once the command holds the
 write lock; restart; compare).
 """
 
@@ -20,8 +20,8 @@ from governance.db import transaction
 from governance.figures import refresh_grid_stats
 from governance.models import Case, CaseHistory, CheckDue, GridStats
 from pipelines.ingest import ingest_shops
-from tests.test_hardening_crash import _after_restart, _start, kill_inside_write, register
 from tests.test_ingest_shops import GOOD_SHOPS, seed_district
+from tests.test_killed_writes import _after_restart, _start, kill_inside_write, register
 
 
 def findings(tmp_path, n: int):
