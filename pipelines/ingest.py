@@ -21,17 +21,18 @@ to keep history across moves.
 The shop register is the whole list: re-ingesting the same file changes
 nothing; shops missing from a newer file are closed (``closed_at`` set; never
 deleted), shops that return are reopened. ``close_missing=False``
-(``--partial``) only adds and updates.
+(``--partial``) only adds and updates; a run that would close more than a
+tenth of the open shops is refused unless ``close_missing=True``
+(``--close-missing``) confirms it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -44,7 +45,9 @@ from governance.catalog import Badge, Trade
 from governance.db import transaction
 from governance.grids import current_generation_id, current_grid_frame, place_in_current_grids
 from governance.models import DistrictFeature, Grid, Shop, ShopBadge
+from pipelines.ingest_report import IngestReport
 from pipelines.readers import Problem, RawTable, read_bytes, read_path
+from pipelines.register_guard import closing_refusal
 from pipelines.validation import (
     District,
     Rows,
@@ -85,72 +88,6 @@ ID_DECIMALS = 5
 #: A stored shop counts as moved when its point changes by more than this (~1 cm).
 MOVE_DEGREES = 1e-7
 _CHUNK = 900  # below SQLite's bound-parameter limit
-
-
-@dataclass
-class IngestReport:
-    """What an ingest found and did; ``refused`` means nothing was written."""
-
-    kind: str
-    source: str
-    rows: int
-    problems: list[Problem] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    skip_invalid: bool = False
-    written: bool = False
-    rejected: pd.DataFrame | None = None
-
-    @property
-    def rejected_rows(self) -> int:
-        return len({p.row for p in self.problems})
-
-    @property
-    def accepted_rows(self) -> int:
-        return self.rows - self.rejected_rows
-
-    @property
-    def refused(self) -> bool:
-        return bool(self.problems) and not self.skip_invalid
-
-    def problem_lines(self, limit: int | None = None) -> list[str]:
-        ordered = sorted(self.problems, key=lambda p: p.row)
-        lines = [p.text(self.source) for p in ordered[:limit]]
-        if limit is not None and len(ordered) > limit:
-            lines.append(f"… and {len(ordered) - limit} more problems")
-        return lines
-
-    def summary(self) -> str:
-        counted = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.counts.items())
-        head = f"{self.source}: {self.rows} rows, {self.accepted_rows} valid, {self.rejected_rows} refused"
-        if self.refused:
-            return f"{head}; file refused, nothing written (fix the rows or use --skip-invalid)"
-        verb = "would write" if self.dry_run else "written"
-        return f"{head}; {verb}: {counted}" if counted else head
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "source": self.source,
-            "rows": self.rows,
-            "accepted_rows": self.accepted_rows,
-            "rejected_rows": self.rejected_rows,
-            "refused": self.refused,
-            "dry_run": self.dry_run,
-            "written": self.written,
-            "counts": dict(self.counts),
-            "notes": list(self.notes),
-            "problems": [
-                {"row": p.row, "field": p.field, "message": p.message}
-                for p in sorted(self.problems, key=lambda p: p.row)
-            ],
-        }
-
-    def rejected_csv(self) -> bytes:
-        """The refused rows as they came, plus ``row`` and ``reason``: UTF-8 with BOM for Excel."""
-        frame = self.rejected if self.rejected is not None else pd.DataFrame()
-        return frame.to_csv(index=False).encode("utf-8-sig")
 
 
 def load_table(source: bytes | Path, name: str | None = None) -> RawTable:
@@ -218,7 +155,7 @@ def ingest_shops(
     coords: str = "wgs84",
     dry_run: bool = False,
     skip_invalid: bool = False,
-    close_missing: bool = True,
+    close_missing: bool | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
@@ -233,7 +170,10 @@ def ingest_shops(
     coords : ``wgs84``, ``gcj02`` (AMap, Tencent) or ``bd09`` (Baidu) longitude/latitude.
     dry_run : validate and count, write nothing.
     skip_invalid : write the valid rows even when some are refused.
-    close_missing : close stored open shops that the file does not list.
+    close_missing : close stored open shops that the file does not list: ``None`` (the default)
+        closes them unless that is more than a tenth of the open shops (and more than five), which
+        refuses the file (:mod:`pipelines.register_guard`); ``True`` confirms the closing;
+        ``False`` (``--partial``) adds and updates only.
     now : the time stamped on opened and closed shops (default: the clock).
 
     Returns
@@ -309,7 +249,7 @@ def ingest_shops(
         })
         incoming_badges = [badges[i] for i in np.flatnonzero(good)] if badges is not None else None
         seen_ids = set(ids[ids != ""])
-        plan = _plan_shops(incoming, stored, seen_ids=seen_ids, close_missing=close_missing)
+        plan = _plan_shops(incoming, stored, seen_ids=seen_ids, close_missing=close_missing is not False)
         grids = current_grid_frame(session)
         placed = _place(session, plan.needs_grid, grids)
         found = plan.gridless["shop_code"].map(placed["grid_id"]).notna().to_numpy()
@@ -332,7 +272,9 @@ def ingest_shops(
         badge_plan = _plan_badges(session, incoming, incoming_badges) if incoming_badges is not None else ([], [])
         report.counts["badges_awarded"] = len(badge_plan[0])
         report.counts["badges_revoked"] = len(badge_plan[1])
-        if dry_run:
+        if close_missing is None:
+            report.refusal = closing_refusal(len(plan.closing), int((~stored.frame["closed"]).sum()))
+        if dry_run or report.refusal:
             return report
         _write_shops(session, plan, placed, badge_plan, now=now, tick=tick, source=table.source)
         report.written = True

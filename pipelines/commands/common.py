@@ -22,7 +22,7 @@ from governance.db import make_engine
 from governance.errors import ConfigurationError, LinpuError
 from governance.migrate import current_revision, head_revision
 from governance.settings import get_settings
-from pipelines.ingest import IngestReport
+from pipelines.ingest_report import IngestReport
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
