@@ -15,7 +15,12 @@ from governance.catalog import Role
 from governance.errors import PermissionDenied
 from governance.settings import get_settings
 from governance.viewer import Viewer
-from tests.test_ingest_shops import GOOD_SHOPS, cli, database_url, district, snapshot, stored_shops  # noqa: F401
+from tests import test_ingest_shops
+from tests.test_ingest_shops import GOOD_SHOPS, database_url, snapshot, stored_shops
+
+#: The fixtures of the register tests: a database with the demo boundary and four grids, and the CLI.
+district = test_ingest_shops.district
+cli = test_ingest_shops.cli
 
 
 @pytest.fixture
