@@ -41,18 +41,18 @@ import shapely
 from sqlalchemy import Engine, LargeBinary, String, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
-from governance.catalog import Badge, Trade
+from governance.catalog import Badge
 from governance.db import transaction
 from governance.grids import current_generation_id, current_grid_frame, place_in_current_grids
 from governance.models import DistrictFeature, Grid, Shop, ShopBadge
 from pipelines.ingest_report import IngestReport
 from pipelines.readers import Problem, RawTable, read_bytes, read_path
 from pipelines.register_guard import closing_refusal
+from pipelines.shop_words import SHOP_WORDS, shop_words, unknown_words_note, words_of
 from pipelines.validation import (
     District,
     Rows,
     booleans,
-    codes,
     locate,
     no_nul_bytes,
     require_columns,
@@ -67,18 +67,16 @@ SHOP_COLUMNS = {
     "shop_id": ("shop_id", "shop_code", "shop_no", "id", "code", "编号", "商户编号", "店铺编号",
                 "门店编号", "商户代码"),
     "name": ("name", "shop_name", "名称", "店名", "商户名称", "店铺名称", "门店名称", "商户名"),
-    "trade": ("trade", "industry", "type", "行业", "业态", "经营类别", "类型", "行业类别"),
+    "trade": ("trade", "industry", "type", "行业", "业态", "经营类别", "类型", "行业类别", "经营范围", "高德分类"),
+    "uses_gas": ("uses_gas", "gas", "用气", "是否用气", "使用燃气", "燃气"),
+    "address": ("address", "地址", "详细地址", "经营地址", "经营场所"),
+    "phone": ("phone", "contact_phone", "tel", "联系电话", "电话", "手机", "联系方式"),
     "street": ("street", "road", "街道", "所在街道", "路名", "道路", "所在道路"),
     "party_member_operator": ("party_member_operator", "party_memb", "party_member", "党员经营户", "是否党员经营户",
                               "党员"),
     "badges": ("badges", "badge", "标识", "荣誉", "称号"),
 }
 
-TRADE_ALIASES = {
-    "餐饮": "catering", "小吃": "snacks", "茶饮": "tea", "零售": "retail", "服装": "clothing",
-    "文创": "crafts", "便利店": "convenience", "药店": "pharmacy", "民宿": "lodging",
-    "娱乐": "entertainment", "游乐": "amusement", "生活服务": "services",
-}
 BADGE_ALIASES = {
     "党员经营户": "party_member_operator", "示范户": "model_shop", "放心店": "trusted_shop",
     "先锋商户": "pioneer",
@@ -191,13 +189,13 @@ def ingest_shops(
     tick = progress or (lambda *_: None)
     table = load_table(source, name)
     tick("validate", 0, len(table.frame))
-    columns = require_columns(table, SHOP_COLUMNS, ["name", "trade"])
+    columns = require_columns(table, SHOP_COLUMNS, ["name"])
     frame = table.frame
     rows = Rows(table.source, frame.index, list(table.problems))
     report = IngestReport("shops", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
 
     names = required_text(rows, text(frame, columns["name"]), "name", max_length=255)
-    trades = codes(rows, text(frame, columns["trade"]), "trade", [t.value for t in Trade], TRADE_ALIASES)
+    words = shop_words(rows, frame, columns)
     streets = text(frame, columns.get("street"))
     party = (booleans(rows, text(frame, columns["party_member_operator"]), "party_member_operator")
              if "party_member_operator" in columns else np.zeros(len(frame), dtype=bool))
@@ -244,7 +242,7 @@ def ingest_shops(
         good = rows.good_mask()
         incoming = pd.DataFrame({
             "shop_code": ids[good].to_numpy(), "name": names[good].to_numpy(),
-            "trade": trades[good].to_numpy(), "street": streets[good].to_numpy(),
+            **{k: v[good].to_numpy() for k, v in words.items()}, "street": streets[good].to_numpy(),
             "party_member_operator": party[good], "lon": lon[good], "lat": lat[good],
         })
         incoming_badges = [badges[i] for i in np.flatnonzero(good)] if badges is not None else None
@@ -263,7 +261,9 @@ def ingest_shops(
             "closed": len(plan.closing),
             "unchanged": plan.unchanged,
             "without_grid": int(placed["grid_id"].isna().sum()) if len(placed) else 0,
+            "without_trade": int(incoming["trade"].isna().sum()),
         }
+        report.notes.extend(unknown_words_note(incoming))
         if report.counts["without_grid"]:
             report.notes.append(
                 f"{report.counts['without_grid']} shops stored without a grid: "
@@ -349,12 +349,13 @@ def raw_wkb(session: Session, column):
 
 def _stored_shops(session: Session) -> _Stored:
     rows = session.execute(
-        select(Shop.id, Shop.shop_code, Shop.name, type_coerce(Shop.trade, String), Shop.street,
+        select(Shop.id, Shop.shop_code, Shop.name, type_coerce(Shop.trade, String), Shop.trade_label,
+               Shop.uses_gas, Shop.address, Shop.phone, Shop.street,
                Shop.party_member_operator, raw_wkb(session, Shop.geometry), Shop.grid_id, Shop.closed_at)
     ).all()
-    frame = pd.DataFrame(rows, columns=["id", "shop_code", "name", "trade", "street",
+    frame = pd.DataFrame(rows, columns=["id", "shop_code", "name", *SHOP_WORDS, "street",
                                         "party_member_operator", "geometry", "grid_id", "closed_at"])
-    frame["trade"] = frame["trade"].astype(object)
+    frame[list(SHOP_WORDS)] = frame[list(SHOP_WORDS)].astype(object)
     wkb = np.asarray([bytes(v) for v in frame["geometry"]], dtype=object)
     xy = shapely.get_coordinates(shapely.from_wkb(wkb)) if len(frame) else np.zeros((0, 2))
     frame["lon"], frame["lat"] = xy[:, 0], xy[:, 1]
@@ -388,6 +389,11 @@ class _ShopPlan:
     gridless: pd.DataFrame  # unchanged shops that had no grid
 
 
+def _as_text(values: pd.Series) -> np.ndarray:
+    """Values as text for comparing a file with the store, every missing value ('', None, NaN) alike."""
+    return np.asarray(["" if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
 def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], close_missing: bool) -> _ShopPlan:
     known = incoming["shop_code"].map(stored.by_code)
     is_new = known.isna().to_numpy()
@@ -400,8 +406,8 @@ def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], 
     moved = ((np.abs(old["lon"].to_numpy() - before["lon"].to_numpy()) > MOVE_DEGREES)
              | (np.abs(old["lat"].to_numpy() - before["lat"].to_numpy()) > MOVE_DEGREES))
     differs = moved.copy()
-    for column in ("name", "trade", "street"):
-        differs |= old[column].astype(str).to_numpy() != before[column].astype(str).to_numpy()
+    for column in ("name", *SHOP_WORDS, "street"):
+        differs |= _as_text(old[column]) != _as_text(before[column])
     differs |= old["party_member_operator"].astype(bool).to_numpy() != before["party_member_operator"].astype(bool).to_numpy()
     reopened = old[was_closed].assign(moved=moved[was_closed])
     changed = old[~was_closed & differs].assign(moved=moved[~was_closed & differs])
@@ -462,7 +468,7 @@ def _write_shops(session: Session, plan: _ShopPlan, placed: pd.DataFrame, badge_
         return shapely.Point(float(lon), float(lat))
 
     inserts = [
-        {"shop_code": r.shop_code, "name": r.name, "trade": r.trade, "street": r.street,
+        {"shop_code": r.shop_code, "name": r.name, **words_of(r), "street": r.street,
          "party_member_operator": bool(r.party_member_operator), "geometry": point(r.lon, r.lat),
          "grid_id": grid_of.get(r.shop_code), "opened_at": now, "closed_at": None}
         for r in plan.new.itertuples()
@@ -470,7 +476,7 @@ def _write_shops(session: Session, plan: _ShopPlan, placed: pd.DataFrame, badge_
     updates = []
     for frame, reopen in ((plan.reopened, True), (plan.changed, False)):
         for r in frame.itertuples():
-            values = {"id": int(r.id), "name": r.name, "trade": r.trade, "street": r.street,
+            values = {"id": int(r.id), "name": r.name, **words_of(r), "street": r.street,
                       "party_member_operator": bool(r.party_member_operator),
                       "geometry": point(r.lon, r.lat)}
             if r.shop_code in grid_of:
