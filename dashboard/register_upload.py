@@ -25,6 +25,15 @@ def counts_text(counts: dict[str, int], lang: str) -> str:
     return translate("an.counts", lang, **{k: counts.get(k, 0) for k in COUNTS})
 
 
+def _run(viewer, upload, lang: str, **options):
+    """Validate or apply the uploaded register; None (the error shown) when the domain refuses it."""
+    try:
+        return data.ingest_register(viewer, upload.getvalue(), upload.name, **options)
+    except LinpuError as exc:
+        st.error(translate("error.generic", lang, reason=str(exc)))
+        return None
+
+
 def upload_section(viewer, lang: str) -> None:
     """Validate an uploaded register; let the admin apply it, confirming any closing first."""
     t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
@@ -41,11 +50,8 @@ def upload_section(viewer, lang: str) -> None:
         st.session_state["an-validated"] = stamp
     if st.session_state.get("an-validated") != stamp:
         return
-    try:
-        report = data.ingest_register(viewer, upload.getvalue(), upload.name, coords=coords,
-                                      close_missing=close_missing, dry_run=True)
-    except LinpuError as exc:
-        st.error(t("error.generic", reason=str(exc)))
+    report = _run(viewer, upload, lang, coords=coords, close_missing=close_missing, dry_run=True)
+    if report is None:
         return
     if report.problems:
         st.error(t("an.invalid", n=len(report.problems)))
@@ -65,11 +71,8 @@ def upload_section(viewer, lang: str) -> None:
         return
     confirmed = not closing or st.checkbox(t("an.confirm_close", n=closing), value=False, key="an-confirm-close")
     if st.button(t("an.write"), type="primary", key="an-write", disabled=not confirmed):
-        try:
-            written = data.ingest_register(viewer, upload.getvalue(), upload.name, coords=coords,
-                                           close_missing=close_missing, dry_run=False)
-        except LinpuError as exc:
-            st.error(t("error.generic", reason=str(exc)))
+        written = _run(viewer, upload, lang, coords=coords, close_missing=close_missing, dry_run=False)
+        if written is None:
             return
         st.session_state.pop("an-validated", None)
         done(t("an.written", n=written.accepted_rows) + " " + counts_text(written.counts, lang))
