@@ -38,7 +38,7 @@ def test_a_register_closing_most_shops_is_refused_naming_the_count_and_the_ways_
         result = cli(url, "ingest", "shops", three_shops, *extra)
         assert result.exit_code == 1
         assert "17 of the 20 open shops" in result.stdout and "文件未列出 17 家在营商铺" in result.stdout
-        assert result.stderr.startswith("error: 文件未列出 17 家")  # said where errors are said
+        assert "\nerror: 文件未列出 17 家" in result.stderr  # said where errors are said
         assert "--partial" in result.stdout and "--close-missing" in result.stdout
     assert snapshot(district) == before
 
