@@ -32,7 +32,7 @@ from governance.facts import CaseFactsCache, read_in_subprocess
 from governance.filters import CaseFilter
 from governance.hotspots import case_hotspots
 from governance.models import Case
-from governance.permissions import require_supervising
+from governance.permissions import require_admin, require_supervising
 from governance.rollups import level_rollup
 
 CACHE_TTL_S = 60
@@ -449,8 +449,10 @@ def adopt_preview(viewer, preview: dict) -> None:
     bump_epoch()
 
 
-def ingest_register(payload: bytes, name: str, *, coords: str, close_missing: bool, dry_run: bool):
-    """Validate (``dry_run``) or write a shop register through the pipelines' ingest."""
+def ingest_register(viewer, payload: bytes, name: str, *, coords: str, close_missing: bool, dry_run: bool):
+    """Validate (``dry_run``, anyone on the page) or apply (the admin only) a shop register."""
+    if not dry_run:
+        require_admin(viewer, "apply a shop register")
     # Late: the register reader loads only when an admin uploads a register.
     from pipelines.ingest import ingest_shops
 

@@ -372,7 +372,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "an.max": {"zh": "每格最多商铺", "en": "Most shops per grid"},
     "an.seed": {"zh": "随机种子", "en": "Seed"},
     "an.coords": {"zh": "坐标系统", "en": "Coordinate system"},
-    "an.close_missing": {"zh": "关闭名册中已无的商铺", "en": "Close shops missing from the file"},
+    "an.close_missing": {"zh": "同时关闭文件中没有的商铺（默认只新增和更新）", "en": "Also close the shops the file leaves out (default: add and update only)"},
+    "an.counts": {"zh": "新开 {opened} 家，重新开业 {reopened} 家，更新 {updated} 家，关闭 {closed} 家，未变 {unchanged} 家，无所属网格 {without_grid} 家。", "en": "{opened} opened, {reopened} reopened, {updated} updated, {closed} closed, {unchanged} unchanged, {without_grid} without a grid."},
+    "an.confirm_close": {"zh": "我确认关闭文件中没有的 {n} 家商铺", "en": "I confirm closing the {n} shops the file leaves out"},
+    "an.admin_applies": {"zh": "校验完成。名册只能由管理员（街道办文员）写入；分析员只做校验和预览。", "en": "Validated. Only the admin (the office clerk) applies a register; analysts validate and preview."},
     "an.quality": {"zh": "质量指标", "en": "Quality figures"},
 }
 

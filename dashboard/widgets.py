@@ -39,7 +39,8 @@ def flash() -> None:
         slot.success(message)
 
 
-def _done(message: str) -> None:
+def done(message: str) -> None:
+    """Leave ``message`` for the next run and rerun the page (after a write)."""
     st.session_state[FLASH_KEY] = message
     st.rerun()
 
@@ -123,7 +124,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
         except LinpuError as exc:
             _error(exc, lang)
             return
-        _done(t("report.check_passed", check_no=check_no) if case_no is None
+        done(t("report.check_passed", check_no=check_no) if case_no is None
               else t("report.check_failed", check_no=check_no, case_no=case_no))
         return
 
@@ -159,7 +160,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     except LinpuError as exc:
         _error(exc, lang)
         return
-    _done(t("report.filed", case_no=case_no))
+    done(t("report.filed", case_no=case_no))
 
 
 def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False) -> None:
@@ -190,7 +191,7 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
     except LinpuError as exc:
         _error(exc, lang)
         return
-    _done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))
+    done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))
 
 
 def case_panel(viewer, cases, lang: str, *, key: str, supervisor: bool = False) -> None:
@@ -203,52 +204,3 @@ def case_panel(viewer, cases, lang: str, *, key: str, supervisor: bool = False) 
     st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
                  hide_index=True, width="stretch")
     case_actions(viewer, row, lang, key=key, supervisor=supervisor)
-
-
-def upload_section(viewer, lang: str) -> None:
-    """Shop-register upload: validate first (row errors shown), write only on request."""
-    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
-    upload = st.file_uploader(t("an.upload_file"), type=["csv", "xlsx", "geojson", "json", "gpkg", "zip"],
-                              key="an-upload")
-    c1, c2 = st.columns(2)
-    coords = c1.selectbox(t("an.coords"), ["wgs84", "gcj02", "bd09"], key="an-upload-coords",
-                          format_func=lambda c: t("an.gcj02") if c == "gcj02" else c.upper())
-    close_missing = c2.toggle(t("an.close_missing"), value=False,
-                              key="an-upload-close")
-    if upload is None:
-        return
-    stamp = f"{upload.name}:{upload.size}:{coords}:{close_missing}"
-    if st.button(t("an.validate"), key="an-validate"):
-        st.session_state["an-validated"] = stamp
-    if st.session_state.get("an-validated") != stamp:
-        return
-    try:
-        report = data.ingest_register(upload.getvalue(), upload.name, coords=coords,
-                                      close_missing=close_missing, dry_run=True)
-    except LinpuError as exc:
-        st.error(t("error.generic", reason=str(exc)))
-        return
-    if report.problems:
-        st.error(t("an.invalid", n=len(report.problems)))
-        st.dataframe(
-            data.problems_frame(report).rename(columns={"row": t("col.row"), "field": t("col.field"),
-                                                        "message": t("col.message")}),
-            hide_index=True, width="stretch",
-        )
-        return
-    st.success(t("an.valid", n=report.accepted_rows) + " " +
-               ", ".join(f"{k}: {v}" for k, v in report.counts.items()))
-    for note in report.notes:
-        st.caption(note)
-    if not getattr(viewer, "is_supervising", False):
-        st.caption(translate("guard.denied", lang, role=translate(f"role.{viewer.role}", lang)))
-        return
-    if st.button(t("an.write"), type="primary", key="an-write"):
-        try:
-            written = data.ingest_register(upload.getvalue(), upload.name, coords=coords,
-                                           close_missing=close_missing, dry_run=False)
-        except LinpuError as exc:
-            st.error(t("error.generic", reason=str(exc)))
-            return
-        st.session_state.pop("an-validated", None)
-        _done(t("an.written", n=written.accepted_rows))

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import (
+    Boolean,
     Float,
     String,
     and_,
@@ -37,13 +38,14 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    type_coerce,
     union,
     values,
 )
 from sqlalchemy.orm import Session
 
 from governance.catalog import OPEN_STATES, Category, Trade
-from governance.checklists import CHECK_INTERVALS, categories_for_trade
+from governance.checklists import CHECK_INTERVALS, GAS_TRADES, categories_for_trade
 from governance.clock import clock
 from governance.grids import grid_ids_in_scope, grid_scope
 from governance.models import Case, CheckDue, CheckSchedule, Grid, HazardCheck, Shop
@@ -95,13 +97,15 @@ def _check_rules(session: Session, now: datetime):
     """
     intervals = check_intervals(session)
     rows = []
-    for trade in Trade:
-        for category in categories_for_trade(trade, under_renovation=True):
-            interval = intervals.get((category.value, trade.value), intervals[(category.value, None)])
-            rows.append((trade.value, category.value, interval.total_seconds() / 86400,
+    for trade in (*Trade, None):  # None: a shop whose trade word no rule knows
+        code = "" if trade is None else trade.value
+        for category in categories_for_trade(trade, uses_gas=True, under_renovation=True):
+            interval = intervals.get((category.value, code or None), intervals[(category.value, None)])
+            rows.append((code, category.value, trade in GAS_TRADES, interval.total_seconds() / 86400,
                          now - interval, now + CHECKS_DUE_WINDOW - interval))
     return values(
-        column("trade", String(32)), column("category", String(32)), column("interval_days", Float()),
+        column("trade", String(32)), column("category", String(32)), column("gas_by_trade", Boolean()),
+        column("interval_days", Float()),
         column("overdue_before", UTCDateTime()), column("soon_before", UTCDateTime()), name="check_rules",
     ).data(rows).cte("check_rules")  # a CTE: SQLite cannot alias (VALUES ...) columns in FROM
 
@@ -138,11 +142,14 @@ def _check_pairs(session: Session, viewer: Viewer, now: datetime, grid_codes=())
             select(*columns)
             .select_from(Shop)
             .join(Grid, Grid.id == Shop.grid_id)
-            .join(rules, rules.c.trade == Shop.trade)
+            .join(rules, rules.c.trade == func.coalesce(type_coerce(Shop.trade, String), ""))
             .outerjoin(last, and_(last.c.shop_id == Shop.id, last.c.category == rules.c.category))
             .where(
                 Shop.closed_at.is_(None), scope,
                 or_(rules.c.category != Category.CONSTRUCTION.value, Shop.id.in_(renovating)),
+                # The gas check: the register's 用气 column decides, else the trade.
+                or_(rules.c.category != Category.GAS.value, Shop.uses_gas.is_(True),
+                    and_(Shop.uses_gas.is_(None), rules.c.gas_by_trade)),
             )
         )
 
@@ -239,8 +246,8 @@ def refresh_check_due(session: Session, shop_ids: Iterable[int] | None = None) -
     intervals = check_intervals(session)
     construction = Category.CONSTRUCTION.value
     records = []
-    for shop_id, trade, opened_at, grid_id in shops:
-        categories = [c.value for c in categories_for_trade(Trade(trade))]
+    for shop_id, trade, uses_gas, opened_at, grid_id in shops:
+        categories = [c.value for c in categories_for_trade(trade, uses_gas=uses_gas)]
         applies_until = {}
         if shop_id in renovating:
             categories.append(construction)
@@ -249,7 +256,8 @@ def refresh_check_due(session: Session, shop_ids: Iterable[int] | None = None) -
             categories.append(construction)
             applies_until[construction] = last[(shop_id, construction)] + RENOVATION_WINDOW
         for category in categories:
-            interval = intervals.get((category, str(trade)), intervals[(category, None)])
+            interval = intervals.get((category, None if trade is None else str(trade)),
+                                     intervals[(category, None)])
             checked = last.get((shop_id, category))
             records.append({
                 "shop_id": shop_id, "category": category, "grid_id": grid_id, "last_checked_at": checked,
@@ -266,7 +274,7 @@ def _due_inputs(session: Session, ids: list[int] | None):
     """(open placed shops, last check per (shop, category), shops under renovation) for these shops."""
     shop_filter = [] if ids is None else [Shop.id.in_(ids)]
     shops = session.execute(
-        select(Shop.id, Shop.trade, Shop.opened_at, Shop.grid_id).where(
+        select(Shop.id, Shop.trade, Shop.uses_gas, Shop.opened_at, Shop.grid_id).where(
             Shop.closed_at.is_(None), Shop.grid_id.is_not(None), *shop_filter
         )
     ).all()

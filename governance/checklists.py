@@ -108,11 +108,16 @@ def checklist_for(category: Category | str) -> tuple[ChecklistItem, ...]:
     return CHECKLISTS[cat]
 
 
-def categories_for_trade(trade: Trade | str, *, under_renovation: bool = False) -> tuple[Category, ...]:
-    """The check categories that apply to a shop of this trade."""
-    t = Trade(trade)
+def categories_for_trade(trade: Trade | str | None, *, uses_gas: bool | None = None,
+                         under_renovation: bool = False) -> tuple[Category, ...]:
+    """The check categories that apply to a shop of this trade (None: no Linpu trade).
+
+    The gas check applies when the register's 用气 column says so (``uses_gas``),
+    else when the trade cooks or boils on gas (``GAS_TRADES``).
+    """
+    t = None if trade is None else Trade(trade)
     cats = [Category.ELECTRICITY]
-    if t in GAS_TRADES:
+    if uses_gas or (uses_gas is None and t in GAS_TRADES):
         cats.append(Category.GAS)
     if under_renovation:
         cats.append(Category.CONSTRUCTION)

@@ -155,7 +155,7 @@ def _unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> 
     numbers = _numbers(days, prefix)
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:
-        clash = pd.Series(numbers).duplicated().to_numpy()
+        clash = pd.Series(numbers).duplicated().to_numpy(copy=True)  # written below: pandas 3 views are read-only
         for start in range(0, len(numbers), CHUNK_SIZE):
             wanted = numbers[start : start + CHUNK_SIZE].tolist()
             # One array parameter on PostgreSQL rather than thousands of bound values.

@@ -162,7 +162,15 @@ class Shop(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
-    trade: Mapped[Trade] = mapped_column(code_enum(Trade, "shop_trade"))
+    #: The Linpu trade (None: the office's word is not in governance.trades' table).
+    trade: Mapped[Trade | None] = mapped_column(code_enum(Trade, "shop_trade"))
+    #: The office's own trade word, as the register wrote it.
+    trade_label: Mapped[str | None] = mapped_column(String(64))
+    #: From a 用气 column; None: the trade decides whether the gas check applies.
+    uses_gas: Mapped[bool | None] = mapped_column(Boolean)
+    address: Mapped[str | None] = mapped_column(String(255))
+    #: Shown masked (138****1234) to everyone but the admin.
+    phone: Mapped[str | None] = mapped_column(String(32))
     street: Mapped[str] = mapped_column(String(128), default="")
     party_member_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     geometry: Mapped[Any] = mapped_column(Geometry("POINT"))

@@ -81,3 +81,11 @@ def require_supervising(viewer: Viewer, what: str) -> None:
         raise PermissionDenied(
             f"only a supervisor (or admin) may {what}; {viewer.username} is a {viewer.role.value}"
         )
+
+
+def require_admin(viewer: Viewer, what: str) -> None:
+    """PermissionDenied unless the viewer is the admin (the office clerk), e.g. to apply a register."""
+    if viewer.role is not Role.ADMIN:
+        raise PermissionDenied(
+            f"only the admin (the office clerk) may {what}; {viewer.username} is a {viewer.role.value}"
+        )

@@ -44,6 +44,7 @@ from governance.models import (
 )
 from governance.sla import follow_up_limit
 from pipelines.demo_generate import DEMO_PASSWORD
+from pipelines.demo_guard import refuse_unless_demo
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 
@@ -98,9 +99,13 @@ def demo_shift(columns: list[pd.Series], *, now: datetime) -> timedelta:
 
 def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None = None) -> DemoLoadResult:
     # Long: the demo's files read and written in one transaction, file by file in order.
-    """Load the demo district in one transaction, unless it is already there."""
+    """Load the demo district in one transaction, unless it is already there.
+
+    Refuses (:class:`~pipelines.demo_guard.NotADemoDatabase`) a database holding anything but the demo.
+    """
     shops = _read_csv(folder, "shops.csv")
     with transaction(engine) as session:
+        refuse_unless_demo(session, folder)
         already = session.scalar(
             select(func.count()).select_from(Shop).where(Shop.shop_code.in_(shops["shop_id"].head(50).tolist()))
         )

@@ -21,17 +21,18 @@ to keep history across moves.
 The shop register is the whole list: re-ingesting the same file changes
 nothing; shops missing from a newer file are closed (``closed_at`` set; never
 deleted), shops that return are reopened. ``close_missing=False``
-(``--partial``) only adds and updates.
+(``--partial``) only adds and updates; a run that would close more than a
+tenth of the open shops is refused unless ``close_missing=True``
+(``--close-missing``) confirms it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -40,16 +41,18 @@ import shapely
 from sqlalchemy import Engine, LargeBinary, String, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
-from governance.catalog import Badge, Trade
+from governance.catalog import Badge
 from governance.db import transaction
 from governance.grids import current_generation_id, current_grid_frame, place_in_current_grids
 from governance.models import DistrictFeature, Grid, Shop, ShopBadge
+from pipelines.ingest_report import IngestReport
 from pipelines.readers import Problem, RawTable, read_bytes, read_path
+from pipelines.register_guard import closing_refusal
+from pipelines.shop_words import SHOP_WORDS, shop_words, unknown_words_note, words_of
 from pipelines.validation import (
     District,
     Rows,
     booleans,
-    codes,
     locate,
     no_nul_bytes,
     require_columns,
@@ -64,18 +67,16 @@ SHOP_COLUMNS = {
     "shop_id": ("shop_id", "shop_code", "shop_no", "id", "code", "编号", "商户编号", "店铺编号",
                 "门店编号", "商户代码"),
     "name": ("name", "shop_name", "名称", "店名", "商户名称", "店铺名称", "门店名称", "商户名"),
-    "trade": ("trade", "industry", "type", "行业", "业态", "经营类别", "类型", "行业类别"),
+    "trade": ("trade", "industry", "type", "行业", "业态", "经营类别", "类型", "行业类别", "经营范围", "高德分类"),
+    "uses_gas": ("uses_gas", "gas", "用气", "是否用气", "使用燃气", "燃气"),
+    "address": ("address", "地址", "详细地址", "经营地址", "经营场所"),
+    "phone": ("phone", "contact_phone", "tel", "联系电话", "电话", "手机", "联系方式"),
     "street": ("street", "road", "街道", "所在街道", "路名", "道路", "所在道路"),
     "party_member_operator": ("party_member_operator", "party_memb", "party_member", "党员经营户", "是否党员经营户",
                               "党员"),
     "badges": ("badges", "badge", "标识", "荣誉", "称号"),
 }
 
-TRADE_ALIASES = {
-    "餐饮": "catering", "小吃": "snacks", "茶饮": "tea", "零售": "retail", "服装": "clothing",
-    "文创": "crafts", "便利店": "convenience", "药店": "pharmacy", "民宿": "lodging",
-    "娱乐": "entertainment", "游乐": "amusement", "生活服务": "services",
-}
 BADGE_ALIASES = {
     "党员经营户": "party_member_operator", "示范户": "model_shop", "放心店": "trusted_shop",
     "先锋商户": "pioneer",
@@ -85,72 +86,6 @@ ID_DECIMALS = 5
 #: A stored shop counts as moved when its point changes by more than this (~1 cm).
 MOVE_DEGREES = 1e-7
 _CHUNK = 900  # below SQLite's bound-parameter limit
-
-
-@dataclass
-class IngestReport:
-    """What an ingest found and did; ``refused`` means nothing was written."""
-
-    kind: str
-    source: str
-    rows: int
-    problems: list[Problem] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    skip_invalid: bool = False
-    written: bool = False
-    rejected: pd.DataFrame | None = None
-
-    @property
-    def rejected_rows(self) -> int:
-        return len({p.row for p in self.problems})
-
-    @property
-    def accepted_rows(self) -> int:
-        return self.rows - self.rejected_rows
-
-    @property
-    def refused(self) -> bool:
-        return bool(self.problems) and not self.skip_invalid
-
-    def problem_lines(self, limit: int | None = None) -> list[str]:
-        ordered = sorted(self.problems, key=lambda p: p.row)
-        lines = [p.text(self.source) for p in ordered[:limit]]
-        if limit is not None and len(ordered) > limit:
-            lines.append(f"… and {len(ordered) - limit} more problems")
-        return lines
-
-    def summary(self) -> str:
-        counted = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.counts.items())
-        head = f"{self.source}: {self.rows} rows, {self.accepted_rows} valid, {self.rejected_rows} refused"
-        if self.refused:
-            return f"{head}; file refused, nothing written (fix the rows or use --skip-invalid)"
-        verb = "would write" if self.dry_run else "written"
-        return f"{head}; {verb}: {counted}" if counted else head
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "source": self.source,
-            "rows": self.rows,
-            "accepted_rows": self.accepted_rows,
-            "rejected_rows": self.rejected_rows,
-            "refused": self.refused,
-            "dry_run": self.dry_run,
-            "written": self.written,
-            "counts": dict(self.counts),
-            "notes": list(self.notes),
-            "problems": [
-                {"row": p.row, "field": p.field, "message": p.message}
-                for p in sorted(self.problems, key=lambda p: p.row)
-            ],
-        }
-
-    def rejected_csv(self) -> bytes:
-        """The refused rows as they came, plus ``row`` and ``reason``: UTF-8 with BOM for Excel."""
-        frame = self.rejected if self.rejected is not None else pd.DataFrame()
-        return frame.to_csv(index=False).encode("utf-8-sig")
 
 
 def load_table(source: bytes | Path, name: str | None = None) -> RawTable:
@@ -218,7 +153,7 @@ def ingest_shops(
     coords: str = "wgs84",
     dry_run: bool = False,
     skip_invalid: bool = False,
-    close_missing: bool = True,
+    close_missing: bool | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
@@ -233,7 +168,10 @@ def ingest_shops(
     coords : ``wgs84``, ``gcj02`` (AMap, Tencent) or ``bd09`` (Baidu) longitude/latitude.
     dry_run : validate and count, write nothing.
     skip_invalid : write the valid rows even when some are refused.
-    close_missing : close stored open shops that the file does not list.
+    close_missing : close stored open shops that the file does not list: ``None`` (the default)
+        closes them unless that is more than a tenth of the open shops (and more than five), which
+        refuses the file (:mod:`pipelines.register_guard`); ``True`` confirms the closing;
+        ``False`` (``--partial``) adds and updates only.
     now : the time stamped on opened and closed shops (default: the clock).
 
     Returns
@@ -251,13 +189,13 @@ def ingest_shops(
     tick = progress or (lambda *_: None)
     table = load_table(source, name)
     tick("validate", 0, len(table.frame))
-    columns = require_columns(table, SHOP_COLUMNS, ["name", "trade"])
+    columns = require_columns(table, SHOP_COLUMNS, ["name"])
     frame = table.frame
     rows = Rows(table.source, frame.index, list(table.problems))
     report = IngestReport("shops", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
 
     names = required_text(rows, text(frame, columns["name"]), "name", max_length=255)
-    trades = codes(rows, text(frame, columns["trade"]), "trade", [t.value for t in Trade], TRADE_ALIASES)
+    words = shop_words(rows, frame, columns)
     streets = text(frame, columns.get("street"))
     party = (booleans(rows, text(frame, columns["party_member_operator"]), "party_member_operator")
              if "party_member_operator" in columns else np.zeros(len(frame), dtype=bool))
@@ -304,12 +242,12 @@ def ingest_shops(
         good = rows.good_mask()
         incoming = pd.DataFrame({
             "shop_code": ids[good].to_numpy(), "name": names[good].to_numpy(),
-            "trade": trades[good].to_numpy(), "street": streets[good].to_numpy(),
+            **{k: v[good].to_numpy() for k, v in words.items()}, "street": streets[good].to_numpy(),
             "party_member_operator": party[good], "lon": lon[good], "lat": lat[good],
         })
         incoming_badges = [badges[i] for i in np.flatnonzero(good)] if badges is not None else None
         seen_ids = set(ids[ids != ""])
-        plan = _plan_shops(incoming, stored, seen_ids=seen_ids, close_missing=close_missing)
+        plan = _plan_shops(incoming, stored, seen_ids=seen_ids, close_missing=close_missing is not False)
         grids = current_grid_frame(session)
         placed = _place(session, plan.needs_grid, grids)
         found = plan.gridless["shop_code"].map(placed["grid_id"]).notna().to_numpy()
@@ -323,7 +261,9 @@ def ingest_shops(
             "closed": len(plan.closing),
             "unchanged": plan.unchanged,
             "without_grid": int(placed["grid_id"].isna().sum()) if len(placed) else 0,
+            "without_trade": int(incoming["trade"].isna().sum()),
         }
+        report.notes.extend(unknown_words_note(incoming))
         if report.counts["without_grid"]:
             report.notes.append(
                 f"{report.counts['without_grid']} shops stored without a grid: "
@@ -332,7 +272,9 @@ def ingest_shops(
         badge_plan = _plan_badges(session, incoming, incoming_badges) if incoming_badges is not None else ([], [])
         report.counts["badges_awarded"] = len(badge_plan[0])
         report.counts["badges_revoked"] = len(badge_plan[1])
-        if dry_run:
+        if close_missing is None:
+            report.refusal = closing_refusal(len(plan.closing), int((~stored.frame["closed"]).sum()))
+        if dry_run or report.refusal:
             return report
         _write_shops(session, plan, placed, badge_plan, now=now, tick=tick, source=table.source)
         report.written = True
@@ -407,12 +349,13 @@ def raw_wkb(session: Session, column):
 
 def _stored_shops(session: Session) -> _Stored:
     rows = session.execute(
-        select(Shop.id, Shop.shop_code, Shop.name, type_coerce(Shop.trade, String), Shop.street,
+        select(Shop.id, Shop.shop_code, Shop.name, type_coerce(Shop.trade, String), Shop.trade_label,
+               Shop.uses_gas, Shop.address, Shop.phone, Shop.street,
                Shop.party_member_operator, raw_wkb(session, Shop.geometry), Shop.grid_id, Shop.closed_at)
     ).all()
-    frame = pd.DataFrame(rows, columns=["id", "shop_code", "name", "trade", "street",
+    frame = pd.DataFrame(rows, columns=["id", "shop_code", "name", *SHOP_WORDS, "street",
                                         "party_member_operator", "geometry", "grid_id", "closed_at"])
-    frame["trade"] = frame["trade"].astype(object)
+    frame[list(SHOP_WORDS)] = frame[list(SHOP_WORDS)].astype(object)
     wkb = np.asarray([bytes(v) for v in frame["geometry"]], dtype=object)
     xy = shapely.get_coordinates(shapely.from_wkb(wkb)) if len(frame) else np.zeros((0, 2))
     frame["lon"], frame["lat"] = xy[:, 0], xy[:, 1]
@@ -446,6 +389,11 @@ class _ShopPlan:
     gridless: pd.DataFrame  # unchanged shops that had no grid
 
 
+def _as_text(values: pd.Series) -> np.ndarray:
+    """Values as text for comparing a file with the store, every missing value ('', None, NaN) alike."""
+    return np.asarray(["" if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
 def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], close_missing: bool) -> _ShopPlan:
     known = incoming["shop_code"].map(stored.by_code)
     is_new = known.isna().to_numpy()
@@ -458,8 +406,8 @@ def _plan_shops(incoming: pd.DataFrame, stored: _Stored, *, seen_ids: set[str], 
     moved = ((np.abs(old["lon"].to_numpy() - before["lon"].to_numpy()) > MOVE_DEGREES)
              | (np.abs(old["lat"].to_numpy() - before["lat"].to_numpy()) > MOVE_DEGREES))
     differs = moved.copy()
-    for column in ("name", "trade", "street"):
-        differs |= old[column].astype(str).to_numpy() != before[column].astype(str).to_numpy()
+    for column in ("name", *SHOP_WORDS, "street"):
+        differs |= _as_text(old[column]) != _as_text(before[column])
     differs |= old["party_member_operator"].astype(bool).to_numpy() != before["party_member_operator"].astype(bool).to_numpy()
     reopened = old[was_closed].assign(moved=moved[was_closed])
     changed = old[~was_closed & differs].assign(moved=moved[~was_closed & differs])
@@ -520,7 +468,7 @@ def _write_shops(session: Session, plan: _ShopPlan, placed: pd.DataFrame, badge_
         return shapely.Point(float(lon), float(lat))
 
     inserts = [
-        {"shop_code": r.shop_code, "name": r.name, "trade": r.trade, "street": r.street,
+        {"shop_code": r.shop_code, "name": r.name, **words_of(r), "street": r.street,
          "party_member_operator": bool(r.party_member_operator), "geometry": point(r.lon, r.lat),
          "grid_id": grid_of.get(r.shop_code), "opened_at": now, "closed_at": None}
         for r in plan.new.itertuples()
@@ -528,7 +476,7 @@ def _write_shops(session: Session, plan: _ShopPlan, placed: pd.DataFrame, badge_
     updates = []
     for frame, reopen in ((plan.reopened, True), (plan.changed, False)):
         for r in frame.itertuples():
-            values = {"id": int(r.id), "name": r.name, "trade": r.trade, "street": r.street,
+            values = {"id": int(r.id), "name": r.name, **words_of(r), "street": r.street,
                       "party_member_operator": bool(r.party_member_operator),
                       "geometry": point(r.lon, r.lat)}
             if r.shop_code in grid_of:

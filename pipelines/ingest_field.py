@@ -49,7 +49,6 @@ from governance.models import Case, HazardCheck, Shop, User
 from governance.permissions import system_viewer
 from pipelines.ingest import (
     ID_DECIMALS,
-    IngestReport,
     Progress,
     district_of,
     finish_report,
@@ -57,6 +56,7 @@ from pipelines.ingest import (
     raw_wkb,
     refuse_duplicates_in_file,
 )
+from pipelines.ingest_report import IngestReport
 from pipelines.readers import InputFileError
 from pipelines.validation import (
     Rows,

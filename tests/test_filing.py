@@ -290,3 +290,22 @@ def test_a_refused_check_is_named_and_nothing_is_written(district):
         record_checks(session, system_viewer(), batch)
     assert raised.value.position == 4
     assert case_count(district) == (0, 0)
+
+
+def test_a_case_number_that_collides_with_a_stored_one_is_drawn_again(district, monkeypatch):
+    """Random suffixes can repeat a stored number (8 hex digits a day); the batch draws again
+    instead of failing.  The first draws are forced to collide: chance alone almost never does."""
+    import secrets
+
+    from governance import workflow
+
+    draws = iter([b"\x00" * 4, b"\x00" * 4])
+    monkeypatch.setattr(workflow.secrets, "token_bytes",
+                        lambda n: next(draws, None) or secrets.SystemRandom().randbytes(n))
+    batch = rows(1)
+    with transaction(district) as session:
+        first = file_cases(session, system_viewer(), batch)
+    with transaction(district) as session:
+        second = file_cases(session, system_viewer(), batch)
+    assert first.case_nos[0].endswith("-00000000")
+    assert second.case_nos[0] != first.case_nos[0]

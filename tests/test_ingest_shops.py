@@ -111,7 +111,6 @@ BAD_FILES = {
     "truncated.csv": "truncated.csv row 6 field lon: the line has 4 fields, the header 8: it is cut short",
     "unclosed_quote.csv": "unclosed_quote.csv row 5 field name: unexpected end of data",
     "wrong_encoding.csv": "wrong_encoding.csv row 2 field name: bytes E9 20 are neither UTF-8 nor GBK",
-    "missing_columns.csv": "missing_columns.csv row 1 field trade: missing column",
     "text_in_numbers.csv": "text_in_numbers.csv row 4 field lon: '东经118.90度' is not a number",
     "swapped_coordinates.csv": "swapped_coordinates.csv row 2 field lon: longitude 25.1167 and "
                                "latitude 118.9 look swapped",
@@ -123,14 +122,17 @@ BAD_FILES = {
     "not_a_feature_collection.geojson": "not_a_feature_collection.geojson row 1 field type: not GeoJSON: "
                                         "expected a FeatureCollection, found 'Topology'",
     "empty.xlsx": "empty.xlsx row 1 field (header): the file is empty (0 bytes)",
-    "unknown_trade.csv": "unknown_trade.csv row 3 field trade: unknown value 'casino'",
     "outside_district.csv": "outside_district.csv row 4 field lon: (118.950000, 25.117118) lies 4.5 km "
                             "outside the district boundary",
 }
 
 
+#: Files refused until issue 16 made trade optional and kept unknown trade words (see test_register_trades.py).
+ACCEPTED_SINCE_ISSUE_16 = ("missing_columns.csv", "unknown_trade.csv")
+
+
 def test_the_corpus_has_every_file_named_in_the_issue():
-    assert sorted(p.name for p in BAD.iterdir()) == sorted(BAD_FILES)
+    assert sorted(p.name for p in BAD.iterdir()) == sorted([*BAD_FILES, *ACCEPTED_SINCE_ISSUE_16])
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))

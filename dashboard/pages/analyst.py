@@ -12,7 +12,8 @@ from dashboard.auth import require
 from dashboard.context import base_url_path, language
 from dashboard.i18n import translate
 from dashboard.maps import grids_map
-from dashboard.widgets import flash, upload_section
+from dashboard.register_upload import upload_section
+from dashboard.widgets import flash
 from governance.catalog import STATE_SEVERITY_ORDER, Category
 from governance.errors import LinpuError
 

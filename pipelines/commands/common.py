@@ -22,7 +22,7 @@ from governance.db import make_engine
 from governance.errors import ConfigurationError, LinpuError
 from governance.migrate import current_revision, head_revision
 from governance.settings import get_settings
-from pipelines.ingest import IngestReport
+from pipelines.ingest_report import IngestReport
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -113,6 +113,8 @@ def echo_file_report(report: IngestReport, *, as_json: bool = False, quiet: bool
         # Problems are shown even with --quiet: a script needs to know why a file was refused.
         for line in report.problem_lines(MAX_SHOWN):
             click.echo(line, err=True)
+        if report.refusal:
+            click.echo(f"error: {report.refusal}", err=True)
         if not quiet:
             for note in report.notes:
                 click.echo(f"note: {note}", err=True)

@@ -62,18 +62,26 @@ def ingest() -> None:
 @_location_options
 @click.option("--partial", is_flag=True,
               help="The file lists only some shops: add and update, never close missing shops.")
+@click.option("--close-missing", is_flag=True,
+              help="Confirm closing the shops FILE leaves out, even more than a tenth of the open shops.")
 @_common
-def ingest_shops_command(file, crs, coords, partial, dry_run, skip_invalid, rejected_path, as_json, quiet):
+def ingest_shops_command(file, crs, coords, partial, close_missing, dry_run, skip_invalid, rejected_path,
+                         as_json, quiet):
     """Bring the stored shop register in line with FILE (the whole register).
 
     New shops are opened and placed in the current grid that contains them,
     changed ones updated, shops missing from FILE closed (unless --partial).
+    A run that would close more than a tenth of the open shops (and more
+    than five) is refused unless --close-missing confirms it.
     Re-ingesting the same file changes nothing.
     """
+    if partial and close_missing:
+        raise click.UsageError("--partial and --close-missing contradict each other; choose one")
     engine = open_current_database(announce=not (quiet or as_json))
     with progress_bar(disable=quiet or as_json) as tick:
         report = ingest_shops(engine, file, crs=crs, coords=coords, dry_run=dry_run,
-                              skip_invalid=skip_invalid, close_missing=not partial, progress=tick)
+                              skip_invalid=skip_invalid, close_missing=False if partial else (True if close_missing else None),
+                              progress=tick)
     report_and_exit(report, file, rejected_path=rejected_path, as_json=as_json, quiet=quiet)
 
 
