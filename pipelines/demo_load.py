@@ -10,7 +10,6 @@ week, whatever the date, and nothing happens in the future.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,20 +20,20 @@ from sqlalchemy import Engine, bindparam, func, select, update
 
 from geo.gridding import build_grids, grid_quality
 from geo.placement import place_points
+from governance.adoption import adopt_generation
 from governance.auth import hash_password
 from governance.catalog import CaseState, MemberRole, Role
 from governance.check_due import refresh_check_due
 from governance.checklists import CHECK_INTERVALS, checklist_for
 from governance.db import transaction
+from governance.district import replace_layer
 from governance.errors import LinpuError
 from governance.figures import refresh_grid_stats
 from governance.models import (
     Case,
     CaseHistory,
     CheckSchedule,
-    DistrictFeature,
     Grid,
-    GridGeneration,
     GridMember,
     HazardCheck,
     Rating,
@@ -130,36 +129,16 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
 
     with transaction(engine) as session:
         now = datetime.now(UTC)
-        generation = GridGeneration(
-            method="linpu-gridding",
+        replace_layer(session, "boundary", boundary)
+        replace_layer(session, "streets", streets)
+        # The one adopt path (as `linpu grids save` and the analyst's page): keeps the mall flag.
+        adopted = adopt_generation(
+            session, grids, {}, method="linpu-gridding",
             params={"target": 10, "min_size": 8, "max_size": 12, "source": "demo"},
-            quality=json.loads(json.dumps(quality, default=float)),
-            is_current=True,
-            note="demo district",
-            created_at=now,
+            quality=quality, note="demo district", now=now,
         )
-        session.add(generation)
-        for geometry in boundary.geometry:
-            session.add(DistrictFeature(kind="boundary", name=str(boundary["name"].iloc[0]), geometry=geometry))
-        for name, street_class, geometry in zip(
-            streets["name"], streets["class"], streets.geometry, strict=True
-        ):
-            session.add(
-                DistrictFeature(kind="street", name=name, street_class=street_class, geometry=geometry)
-            )
-        session.flush()
-        grid_rows = {}
-        for row in grids.itertuples():
-            grid = Grid(
-                generation_id=generation.id,
-                code=row.code,
-                n_shops=int(row.n_shops),
-                is_building=bool(getattr(row, "is_building", False)),
-                geometry=row.geometry,
-            )
-            session.add(grid)
-            grid_rows[row.code] = grid
-        session.flush()
+        grid_rows = {grid.code: grid for grid in session.scalars(
+            select(Grid).where(Grid.generation_id == adopted.generation_id))}
         grid_by_index = {i + 1: grid_rows[code] for i, code in enumerate(sorted(grid_rows))}
 
         password_hash = hash_password(DEMO_PASSWORD)
