@@ -48,6 +48,14 @@ def sign_in(page, base: str, username: str, password: str = "linpu-demo", landin
     raise AssertionError("the sign-in cookie was never set")
 
 
+def in_database(url: str, work) -> None:
+    """Run ``work(session)`` in one transaction on the app's database, as another process would."""
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        work(session)
+    engine.dispose()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESK], ids=["390px", "desktop"])
 def test_sign_in_survives_a_reload_in_an_httponly_cookie_without_the_name(browser, app_url, viewport):
     base, _ = app_url
@@ -67,10 +75,7 @@ def test_a_password_change_ends_the_other_browser(browser, app_url):
     other = browser.new_context(viewport=DESK)
     page = other.new_page()
     sign_in(page, base, "leader02")
-    engine = make_engine(url)
-    with transaction(engine) as session:
-        change_password(session, "leader02", "linpu-demo", "a-new-password")
-    engine.dispose()
+    in_database(url, lambda session: change_password(session, "leader02", "linpu-demo", "a-new-password"))
     page.reload(wait_until="domcontentloaded")
     page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
     other.close()
@@ -113,12 +118,13 @@ def test_an_idle_sign_in_ends_in_the_sign_in_page_with_a_notice(browser, app_url
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     sign_in(page, base, "leader03")
-    engine = make_engine(url)
-    with transaction(engine) as session:
+
+    def age(session) -> None:
         user_id = session.query(User.id).filter(User.username == "leader03").scalar()
         session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
                         .values(last_seen_at=datetime.now(UTC) - timedelta(hours=2)))
-    engine.dispose()
+
+    in_database(url, age)
     page.reload(wait_until="domcontentloaded")
     page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
     page.get_by_text("timed out after 30 minutes without activity").wait_for(timeout=30_000)
