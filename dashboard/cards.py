@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.frames import deadline, timeline_table
+from dashboard.frames import case_table, deadline, timeline_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_actions
 from governance.catalog import OPEN_STATES
@@ -186,3 +186,5 @@ def my_cases(viewer, cases: pd.DataFrame, lang: str) -> None:
         st.info(translate("cases.none", lang))
         return
     card_list(card_items(shown, None, language=lang), lang, key="mine")
+    with st.expander(translate("card.as_table", lang)):
+        st.dataframe(case_table(shown, language=lang), hide_index=True, width="stretch")

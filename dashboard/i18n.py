@@ -220,6 +220,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "card.open": {"zh": "打开 {case_no} ›", "en": "Open {case_no} ›"},
     "card.record": {"zh": "填写检查 ›", "en": "Record the check ›"},
     "card.back": {"zh": "‹ 返回我的案件", "en": "‹ All my cases"},
+    "card.as_table": {"zh": "表格视图", "en": "As a table"},
     "card.more": {"zh": "另有 {n} 项未显示。", "en": "{n} more not shown."},
     "leader.tab_map": {"zh": "地图", "en": "Map"},
     "leader.tab_today": {"zh": "待办", "en": "Today"},
