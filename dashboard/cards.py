@@ -22,13 +22,13 @@ import streamlit as st
 from dashboard import data
 from dashboard.frames import case_table, deadline, timeline_table
 from dashboard.i18n import translate
+from dashboard.theme import STATE_COLOURS
 from dashboard.widgets import case_actions
 from governance.catalog import OPEN_STATES
 from governance.outbox_clock import DISTRICT_TZ
 
-#: The state colours of the cards (a check that falls due has its own).
-STATE_COLOURS = {"warning": "#d97706", "in_progress": "#2563eb", "follow_up": "#7c3aed",
-                 "closed": "#6b7280", "check": "#0d9488"}
+#: The state colours of the cards: the maps' and legends' (dashboard.theme); a check has its own.
+CARD_COLOURS = {**{str(getattr(k, "value", k)): v for k, v in STATE_COLOURS.items()}, "check": "#0d9488"}
 OVERDUE_COLOUR = "#b91c1c"
 CASE_PARAM = "case"
 #: At most this many cards are drawn in one list; the rest are counted.
@@ -84,7 +84,7 @@ def card_items(cases: pd.DataFrame, checks_due: pd.DataFrame | None, *, language
                           "shop": row.shop_name if isinstance(row.shop_name, str) else "",
                           "deadline": None if state == "closed" else when})
     for item in items:
-        item["colour"] = STATE_COLOURS.get(item["state"], "#6b7280")
+        item["colour"] = CARD_COLOURS.get(item["state"], "#6b7280")
         item["due"], item["overdue"] = due_phrase(item["deadline"], now, language)
     far = pd.Timestamp.max.tz_localize(UTC)
     return sorted(items, key=lambda i: (pd.Timestamp(i["deadline"]) if i["deadline"] is not None
