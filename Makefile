@@ -19,6 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,postgis]"
 	touch $@ $(VENV)/.installed-app
 
+# streamlit_app.py is the entry point: under `streamlit run` it builds st.App with the sign-in routes.
 demo: $(VENV)/.installed-app
 	$(BIN)/linpu demo load
 	LINPU_DEMO_MODE=true $(BIN)/streamlit run streamlit_app.py --server.port $(PORT) --server.address 127.0.0.1 --server.enableStaticServing true --server.headless true

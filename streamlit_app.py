@@ -50,6 +50,22 @@ def sidebar(lang: str, viewer) -> None:
                 st.rerun()
 
 
+def sign_in_pages(lang: str) -> list:
+    """Signed out (or timed out), every page's address shows the sign-in page.
+
+    The back button after a sign-out, a bookmark or a restored tab may ask for
+    /analyst or /leader: it gets the sign-in page (not Streamlit's "page not
+    found"), and after signing in the same address opens that page if the
+    role has it.
+    """
+    login = "dashboard/pages/login.py"
+    title, icon = translate("nav.login", lang), ":material/login:"
+    return [
+        st.Page(login, title=title, icon=icon, url_path="login", default=True),
+        *(st.Page(login, title=title, icon=icon, url_path=name, visibility="hidden") for name in PAGES),
+    ]
+
+
 def main() -> None:
     st.set_page_config(page_title="邻铺 Linpu", page_icon="🏮", layout="wide")
     ensure_leaflet()
@@ -63,8 +79,7 @@ def main() -> None:
     cookie_bridge()
     sidebar(lang, viewer)
     if viewer is None:
-        pages = [st.Page("dashboard/pages/login.py", title=translate("nav.login", lang), icon=":material/login:",
-                         url_path="login", default=True)]
+        pages = sign_in_pages(lang)
     else:
         allowed = ROLE_PAGES.get(role_of(viewer), ())
         pages = [

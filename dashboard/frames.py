@@ -13,6 +13,7 @@ import pandas as pd
 
 from dashboard.i18n import translate
 from governance.catalog import OPEN_STATES
+from governance.outbox_clock import DISTRICT_TZ
 
 
 def _label(language: str, prefix: str):
@@ -113,7 +114,10 @@ def ranking(summary: pd.DataFrame, *, language: str) -> tuple[pd.DataFrame, int]
 
 
 def timeline_table(timeline: pd.DataFrame, *, language: str) -> pd.DataFrame:
+    """A case's history with labels, its times in China time (stored in UTC)."""
     out = timeline.copy()
+    if "at" in out and not out.empty:
+        out["at"] = pd.to_datetime(out["at"], utc=True).dt.tz_convert(DISTRICT_TZ).dt.strftime("%Y-%m-%d %H:%M")
     if "action" in out:
         out["action"] = out["action"].astype(str).map(_label(language, "action"))
     for column in ("from_state", "to_state"):

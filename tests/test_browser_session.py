@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from governance.db import make_engine, transaction
 from governance.login import change_password
+from governance.models import User, WebSession
 from tests.conftest import running_app
 
 #: The sign-in page's heading, in whichever language the page fell back to.
@@ -31,18 +34,26 @@ def app_url(demo_database, tmp_path_factory) -> Iterator[tuple[str, str]]:
         yield base, url
 
 
-def sign_in(page, base: str, username: str, password: str = "linpu-demo") -> None:
+def sign_in(page, base: str, username: str, password: str = "linpu-demo", landing: str = "My grid") -> None:
     page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="My grid").wait_for(timeout=60_000)
+    page.get_by_role("heading", name=landing).wait_for(timeout=60_000)
     # The page hands its token to the route; wait until the browser holds the cookie.
     for _ in range(100):
         if any(c["name"] == "linpu_session" for c in page.context.cookies()):
             return
         page.wait_for_timeout(100)
     raise AssertionError("the sign-in cookie was never set")
+
+
+def in_database(url: str, work) -> None:
+    """Run ``work(session)`` in one transaction on the app's database, as another process would."""
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        work(session)
+    engine.dispose()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESK], ids=["390px", "desktop"])
@@ -64,10 +75,60 @@ def test_a_password_change_ends_the_other_browser(browser, app_url):
     other = browser.new_context(viewport=DESK)
     page = other.new_page()
     sign_in(page, base, "leader02")
-    engine = make_engine(url)
-    with transaction(engine) as session:
-        change_password(session, "leader02", "linpu-demo", "a-new-password")
-    engine.dispose()
+    in_database(url, lambda session: change_password(session, "leader02", "linpu-demo", "a-new-password"))
     page.reload(wait_until="domcontentloaded")
     page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
     other.close()
+
+
+def test_sign_out_then_the_back_button_shows_the_sign_in_page(browser, app_url):
+    """The page left behind by the back button (here /analyst) no longer exists once signed
+    out; it shows the sign-in page, not the analyst's page nor Streamlit's "page not found"."""
+    base, _ = app_url
+    context = browser.new_context(viewport=DESK)
+    page = context.new_page()
+    sign_in(page, base, "supervisor1", landing="District supervision")
+    page.get_by_role("link", name="Analysis and exports").click()
+    page.get_by_role("heading", name="Analysis and exports").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    page.get_by_text("You are signed out.").wait_for(timeout=30_000)
+    page.go_back(wait_until="domcontentloaded")
+    page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    page.go_forward(wait_until="domcontentloaded")
+    page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    assert page.get_by_role("heading", name="Analysis and exports").count() == 0
+    assert page.get_by_text("Page not found").count() == 0
+    # Nor does a reload of that address bring the sign-in back: the cookie is gone.
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    assert not any(c["name"] == "linpu_session" for c in context.cookies())
+    # Signing in again from that address opens the page it names.
+    page.get_by_label("User name").fill("supervisor1")
+    page.get_by_label("Password", exact=True).fill("linpu-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Analysis and exports").wait_for(timeout=60_000)
+    context.close()
+
+
+def test_an_idle_sign_in_ends_in_the_sign_in_page_with_a_notice(browser, app_url):
+    """Idle past LINPU_SESSION_TIMEOUT_MINUTES (the row aged by two hours): a reload on the
+    phone shows the sign-in page saying why, and the old token no longer signs in."""
+    base, url = app_url
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    sign_in(page, base, "leader03")
+
+    def age(session) -> None:
+        user_id = session.query(User.id).filter(User.username == "leader03").scalar()
+        session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+                        .values(last_seen_at=datetime.now(UTC) - timedelta(hours=2)))
+
+    in_database(url, age)
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    page.get_by_text("timed out after 30 minutes without activity").wait_for(timeout=30_000)
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    assert page.get_by_role("heading", name="My grid").count() == 0
+    context.close()

@@ -226,8 +226,9 @@ def test_leader_files_a_patrol_finding_and_moves_it_through_the_loop(use_databas
         case_no = case.case_no
 
     # Move it: take on, resolve, confirm at the follow-up visit.
+    # Its card in My cases opens it at its next step (and it stays open through the steps).
+    at.button(key=f"mine-open-{case_no}").click().run()
     for action, state in (("take_on", "in_progress"), ("resolve", "follow_up"), ("confirm", "closed")):
-        at.selectbox(key="leader-case").select(case_no).run()
         at.radio(key="leader-action-choice").set_value(action)
         at.text_area(key="leader-note").input(f"note for {action}")
         next(b for b in at.button if b.label == "Apply").click().run()
@@ -235,6 +236,7 @@ def test_leader_files_a_patrol_finding_and_moves_it_through_the_loop(use_databas
         with session_factory(engine)() as session:
             assert str(session.scalar(select(Case.state).where(Case.case_no == case_no))) == state
         if state == "closed":
+            at.button(key="case-view-back").click().run()
             at.toggle(key="leader-open-only").set_value(False).run()
     engine.dispose()
 

@@ -10,12 +10,12 @@ from streamlit_folium import st_folium
 
 from dashboard import data
 from dashboard.auth import require
+from dashboard.cards import my_cases, today_cards
 from dashboard.context import base_url_path, language
-from dashboard.frames import today_list
 from dashboard.i18n import translate
 from dashboard.maps import leader_map
 from dashboard.tiles import from_display
-from dashboard.widgets import case_panel, flash, report_form
+from dashboard.widgets import flash, report_form
 from geo.placement import code_at
 from governance.settings import get_settings
 
@@ -64,23 +64,10 @@ with tab_map:
         st.warning(t("leader.click_outside"))
 
 with tab_today:
-    todo = today_list(cases, work["checks_due"], language=lang)
-    if todo.empty:
-        st.info(t("leader.today_empty"))
-    else:
-        st.dataframe(
-            todo.rename(columns={c: t(f"col.{c}") for c in ("what", "shop", "overdue", "case_no")}
-                        | {"deadline": t("col.due_at")}),
-            hide_index=True, width="stretch",
-        )
+    today_cards(cases, work["checks_due"], lang)
 
 with tab_report:
     report_form(viewer, shops, clicked if clicked_grid else None, lang)
 
 with tab_cases:
-    only_open = st.toggle(t("cases.open_only"), value=True, key="leader-open-only")
-    shown = cases[cases["state"].astype(str) != "closed"] if only_open else cases
-    if shown.empty:
-        st.info(t("cases.none"))
-    else:
-        case_panel(viewer, shown, lang, key="leader")
+    my_cases(viewer, cases, lang)
