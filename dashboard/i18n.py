@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from governance.settings import get_settings
+from governance.words import CASE_WORDS
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
@@ -68,20 +69,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "kind.patrol": {"zh": "巡查发现", "en": "Patrol finding"},
     "kind.hazard_check": {"zh": "隐患排查", "en": "Hazard check"},
     "kind.service_request": {"zh": "群众点单", "en": "Service request"},
-    "category.electricity": {"zh": "用电", "en": "Electricity"},
-    "category.gas": {"zh": "用气", "en": "Gas"},
-    "category.construction": {"zh": "装修施工", "en": "Renovation"},
-    "category.amusement_ride": {"zh": "游乐设施", "en": "Amusement rides"},
-    "category.fire_exit": {"zh": "消防通道", "en": "Fire exits"},
-    "category.sanitation": {"zh": "门前三包", "en": "Shop-front upkeep"},
-    "category.road_occupation": {"zh": "占道经营", "en": "Road occupation"},
-    "category.fumes": {"zh": "油烟", "en": "Cooking fumes"},
-    "category.noise": {"zh": "噪音", "en": "Noise"},
-    "category.other": {"zh": "其他", "en": "Other"},
-    "severity.low": {"zh": "一般", "en": "Low"},
-    "severity.medium": {"zh": "较重", "en": "Medium"},
-    "severity.high": {"zh": "严重", "en": "High"},
-    "severity.urgent": {"zh": "紧急", "en": "Urgent"},
+    **CASE_WORDS,
     "outcome.fixed": {"zh": "已整改", "en": "Fixed"},
     "outcome.no_action_needed": {"zh": "无需处置", "en": "No action needed"},
     "outcome.not_responsible": {"zh": "非本单位职责", "en": "Not our responsibility"},

@@ -24,27 +24,13 @@ from typing import Any
 from urllib.parse import quote
 
 from governance.outbox_clock import DISTRICT_TZ
+from governance.words import CASE_WORDS
 
 FORMATS = ("wecom", "dingtalk", "json")
 LANGUAGES = ("zh", "en")
 WECOM_MAX_BYTES = 4096
 
-LABELS: dict[str, dict[str, str]] = {
-    "category.electricity": {"zh": "用电", "en": "Electricity"},
-    "category.gas": {"zh": "用气", "en": "Gas"},
-    "category.construction": {"zh": "装修施工", "en": "Renovation"},
-    "category.amusement_ride": {"zh": "游乐设施", "en": "Amusement rides"},
-    "category.fire_exit": {"zh": "消防通道", "en": "Fire exits"},
-    "category.sanitation": {"zh": "门前三包", "en": "Shop-front upkeep"},
-    "category.road_occupation": {"zh": "占道经营", "en": "Road occupation"},
-    "category.fumes": {"zh": "油烟", "en": "Cooking fumes"},
-    "category.noise": {"zh": "噪音", "en": "Noise"},
-    "category.other": {"zh": "其他", "en": "Other"},
-    "severity.low": {"zh": "一般", "en": "Low"},
-    "severity.medium": {"zh": "较重", "en": "Medium"},
-    "severity.high": {"zh": "严重", "en": "High"},
-    "severity.urgent": {"zh": "紧急", "en": "Urgent"},
-}
+LABELS: dict[str, dict[str, str]] = CASE_WORDS
 
 TEXTS: dict[str, dict[str, str]] = {
     "event.case_raised": {"zh": "新案件", "en": "New case"},
