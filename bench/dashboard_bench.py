@@ -499,7 +499,7 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
     from dashboard import data
 
     def deck_json():
-        return data.supervisor_map(viewer, data.viewer_key(viewer), data.Filters(), data.epoch(), 5,
+        return data.supervisor_map(viewer, data.viewer_key(viewer), CaseFilter(), data.epoch(), 5,
                                    with_cases=False, show_heat=True, show_hotspots=True,
                                    selected_code=None, language="en").to_json()
 

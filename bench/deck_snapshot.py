@@ -28,6 +28,7 @@ def main() -> None:
     # Late: the settings above must be in the environment before the app's modules read them.
     from dashboard import data
     from governance.db import make_engine
+    from governance.filters import CaseFilter
     from governance.migrate import upgrade
     from governance.permissions import system_viewer
     from pipelines.demo_load import load_demo
@@ -37,7 +38,7 @@ def main() -> None:
     load_demo(engine)
     viewer = system_viewer()
     for language in ("en", "zh"):
-        deck = data.supervisor_map(viewer, data.viewer_key(viewer), data.Filters(), data.epoch(), 5,
+        deck = data.supervisor_map(viewer, data.viewer_key(viewer), CaseFilter(), data.epoch(), 5,
                                    with_cases=True, show_heat=True, show_hotspots=True,
                                    selected_code=None, language=language).to_json()
         Path(f"{args.prefix}.{language}.json").write_text(deck)

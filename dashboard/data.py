@@ -10,8 +10,7 @@ at once and everybody else within the cache's time-to-live.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from dataclasses import replace
 from functools import partial
 
 import geopandas as gpd
@@ -56,31 +55,6 @@ def bump_epoch() -> None:
 
 def _session():
     return session_factory(engine())()
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The supervisor's filters, hashable so they key the caches."""
-
-    start: date | None = None
-    end: date | None = None
-    categories: tuple[str, ...] = ()
-    states: tuple[str, ...] = ()
-    grid_codes: tuple[str, ...] = ()
-
-    def period(self) -> Filters:
-        """The dates and categories alone (what the hotspots depend on)."""
-        return Filters(self.start, self.end, self.categories)
-
-    def case_filter(self):
-
-        return CaseFilter(
-            start=datetime.combine(self.start, time.min, UTC) if self.start else None,
-            end=datetime.combine(self.end, time.max, UTC) if self.end else None,
-            categories=self.categories,
-            states=self.states,
-            grid_codes=self.grid_codes,
-        )
 
 
 # --- reads -----------------------------------------------------------------
@@ -169,7 +143,7 @@ def district_base(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int,
+def supervisor_view(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: int, min_cases: int,
                     with_cases: bool = True) -> dict:
     """The map and the ranking of the supervisor page for one set of filters.
 
@@ -182,10 +156,10 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
     open.
     """
 
-    case_filter = filters.case_filter()
+    case_filter = filters
     open_states = tuple(s for s in (filters.states or [s.value for s in OPEN_STATES])
                         if s in {s.value for s in OPEN_STATES})
-    open_filter = Filters(filters.start, filters.end, filters.categories, open_states, filters.grid_codes)
+    open_filter = replace(filters, states=open_states)
     base = district_base(_viewer, viewer_key, data_epoch)
     # Looked up here: the reads below run in worker threads, outside Streamlit's context.
     facts = _case_facts_cache() if loop_summary.needs_counting(case_filter) else None
@@ -194,7 +168,7 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
             s, _viewer, filters=case_filter, min_cases_for_rank=min_cases, checks=base["checks"],
             facts=facts.current(s) if facts is not None else None),
         # Only "closed" chosen: no open case to draw.
-        "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter.case_filter(),
+        "cases": (lambda s: queries.cases_frame(s, _viewer, filters=open_filter,
                                                 limit=CASE_POINT_LIMIT, urgent_first=True))
         if open_states and with_cases else (lambda s: pd.DataFrame()),
     })
@@ -211,7 +185,7 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: in
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
-def rollup_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int) -> pd.DataFrame:
+def rollup_view(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: int, min_cases: int) -> pd.DataFrame:
     """The loop figures per level of the organisation tree for the filters (today's tree)."""
 
     summary = supervisor_view(_viewer, viewer_key, filters, data_epoch, min_cases, with_cases=False)["summary"]
@@ -220,13 +194,13 @@ def rollup_view(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, m
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
-def hotspot_view(_viewer, viewer_key: tuple, period: Filters, data_epoch: int) -> dict:
+def hotspot_view(_viewer, viewer_key: tuple, period: CaseFilter, data_epoch: int) -> dict:
     """The hotspots of the period's cases: one permutation run per data change and period
     (the states, the grids picked, the layers shown and the grid selected do not redo it)."""
 
     grids = district_base(_viewer, viewer_key, data_epoch)["grids"]
     with _session() as session:
-        report = case_hotspots(session, _viewer, filters=period.case_filter(), grids=grids,
+        report = case_hotspots(session, _viewer, filters=period, grids=grids,
                                weights=_contiguity(grids, _grids_key(grids)))
     hot = report.grids["gi_class"].astype(str)
     return {
@@ -237,7 +211,7 @@ def hotspot_view(_viewer, viewer_key: tuple, period: Filters, data_epoch: int) -
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def supervisor_map(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int, min_cases: int, *,
+def supervisor_map(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: int, min_cases: int, *,
                    with_cases: bool, show_heat: bool, show_hotspots: bool, selected_code: str | None,
                    language: str):
     """The supervisor's deck for one set of filters and layers, built and serialised once
@@ -252,12 +226,11 @@ def supervisor_map(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
-def supervisor_series(_viewer, viewer_key: tuple, filters: Filters, data_epoch: int) -> pd.DataFrame:
+def supervisor_series(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: int) -> pd.DataFrame:
     """Cases raised and closed per category and week, counted from the case facts."""
 
-    case_filter = filters.case_filter()
     with _session() as session:
-        return trends.category_series(session, _viewer, filters=case_filter, freq="W",
+        return trends.category_series(session, _viewer, filters=filters, freq="W",
                                        facts=_case_facts_cache().current(session))
 
 
@@ -289,14 +262,13 @@ def calendar_notice(data_epoch: int) -> dict:
             "soon": coverage.ends_within(clock().astimezone(working_time.CHINA).date(), CALENDAR_WARNING_DAYS)}
 
 
-def grid_detail(viewer, grid_code: str, filters: Filters) -> dict:
+def grid_detail(viewer, grid_code: str, filters: CaseFilter) -> dict:
 
     with _session() as session:
         team = queries.grid_team(session, viewer, grid_code)
         shops = queries.open_shops(session, viewer, grid_codes=(grid_code,))
         cases = queries.cases_frame(
-            session, viewer, filters=Filters(filters.start, filters.end, filters.categories,
-                                             filters.states, (grid_code,)).case_filter()
+            session, viewer, filters=filters.with_grid(grid_code)
         )
     return {"team": team, "shops": shops, "cases": cases}
 
@@ -360,20 +332,17 @@ def transition(viewer, case_id: int, action: str, *, expected_version: int, note
 # --- analyst ---------------------------------------------------------------
 
 
-def export_files(viewer, *, layers: tuple[str, ...], fmt: str, filters: Filters, crs: str | None = None,
+def export_files(viewer, *, layers: tuple[str, ...], fmt: str, filters: CaseFilter, crs: str | None = None,
                  coords: str = "wgs84") -> tuple[list[tuple[str, bytes]], list[str], dict[str, int]]:
     """The analyst's download: `linpu export`'s own code path, the files' bytes as it writes them.
 
     Returns (name, bytes) per file, the exporter's notes and features per layer.
     """
     # Late: the export writers (pyogrio, pyarrow) load only when an analyst downloads.
-    from pipelines.export import ExportFilters, export_download
+    from pipelines.export import export_download
 
-    # The dates are the district's days, as `linpu export --start/--end` reads them.
-    export_filters = ExportFilters.local(filters.start, filters.end, categories=filters.categories,
-                                         states=filters.states, grid_codes=filters.grid_codes)
     basename = f"linpu-{layers[0]}" if len(layers) == 1 else "linpu-layers"
-    download = export_download(engine(), layers=layers, fmt=fmt, filters=export_filters, crs=crs or None,
+    download = export_download(engine(), layers=layers, fmt=fmt, filters=filters, crs=crs or None,
                                coords=coords, viewer=viewer, basename=basename)
     return [(download.name, download.content)], list(download.notes), dict(download.features)
 

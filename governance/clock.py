@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+#: The district's time zone: days in filters and times people read are in it.
+DISTRICT_TIMEZONE = "Asia/Shanghai"
+
 
 def clock(now: datetime | None = None) -> datetime:
     """``now`` when given, else the current time in UTC."""

@@ -8,10 +8,12 @@ hashable, so it keys the dashboard's caches as it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from governance.catalog import CaseState, Category
+from governance.clock import DISTRICT_TIMEZONE
 from governance.errors import ValidationError
 from governance.models import Case
 
@@ -34,13 +36,39 @@ class CaseFilter:
                     raise ValidationError(f"{field}: {value!r} is not known; allowed: {allowed}") from None
 
     @classmethod
-    def for_days(cls, start: date | None = None, end: date | None = None, **others) -> CaseFilter:
-        """A filter over whole days, ``start`` to ``end`` inclusive (as the date pickers give them)."""
-        return cls(
-            start=datetime.combine(start, time.min, UTC) if start else None,
-            end=datetime.combine(end, time.max, UTC) if end else None,
-            **others,
-        )
+    def for_days(cls, start: date | datetime | None = None, end: date | datetime | None = None, *,
+                 timezone: str = DISTRICT_TIMEZONE, categories=(), states=(), grid_codes=()) -> CaseFilter:
+        """A filter over the district's days, ``start`` to ``end`` inclusive, as people pick them.
+
+        A date is a whole local day; a datetime without a zone is local time
+        and kept to its minute. The supervisor's and analyst's date pickers
+        and ``linpu export --start/--end`` all come through here, so one
+        period selects the same cases on every page and in every file.
+
+        Examples
+        --------
+        >>> CaseFilter.for_days(date(2026, 7, 1), date(2026, 7, 1)).end.isoformat()
+        '2026-07-02T00:00:00+08:00'
+        """
+        zone = ZoneInfo(timezone)
+
+        def local(value: date | datetime | None, *, whole_day: bool) -> datetime | None:
+            if value is None:
+                return None
+            moment = value if isinstance(value, datetime) else datetime.combine(value, time.min)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
+            return moment + timedelta(days=1) if whole_day and moment.time() == time.min else moment
+
+        return cls(start=local(start, whole_day=False), end=local(end, whole_day=True),
+                   categories=tuple(categories), states=tuple(states), grid_codes=tuple(grid_codes))
+
+    def period(self) -> CaseFilter:
+        """The dates and categories alone (what the hotspots depend on)."""
+        return CaseFilter(self.start, self.end, self.categories)
+
+    def with_grid(self, grid_code: str) -> CaseFilter:
+        """The same filter on one grid."""
+        return replace(self, grid_codes=(grid_code,))
 
     @property
     def is_empty(self) -> bool:

@@ -54,10 +54,9 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -72,7 +71,6 @@ from governance.filters import CaseFilter
 from governance.hotspots import case_hotspots
 from governance.permissions import system_viewer
 from governance.rollups import with_levels
-from pipelines.validation import DEFAULT_TIMEZONE
 
 LAYERS = ("grids", "shops", "cases", "checks", "hotspots")
 FORMATS = {
@@ -370,52 +368,12 @@ def write_layers(
 # --- gathering layers from the database -----------------------------------
 
 
-@dataclass(frozen=True)
-class ExportFilters:
-    """Filters of ``linpu export``; empty means everything."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-    categories: tuple[str, ...] = ()
-    states: tuple[str, ...] = ()
-    grid_codes: tuple[str, ...] = ()
-
-    @classmethod
-    def local(cls, start: date | datetime | None = None, end: date | datetime | None = None, *,
-              categories: Iterable[str] = (), states: Iterable[str] = (),
-              grid_codes: Iterable[str] = (), timezone: str = DEFAULT_TIMEZONE) -> ExportFilters:
-        """Filters from dates as the district reads them: local time, a bare ``end`` date whole.
-
-        The CLI's ``--start/--end`` and the analyst's date range both come
-        through here, so one period selects the same cases in both.
-
-        Examples
-        --------
-        >>> ExportFilters.local(date(2026, 7, 1), date(2026, 7, 1)).end.isoformat()
-        '2026-07-02T00:00:00+08:00'
-        """
-        def aware(value: date | datetime | None, *, whole_day: bool) -> datetime | None:
-            if value is None:
-                return None
-            moment = value if isinstance(value, datetime) else datetime.combine(value, time.min)
-            local = moment.replace(tzinfo=ZoneInfo(timezone))
-            return local + timedelta(days=1) if whole_day and moment.time() == time.min else local
-
-        return cls(start=aware(start, whole_day=False), end=aware(end, whole_day=True),
-                   categories=tuple(categories), states=tuple(states), grid_codes=tuple(grid_codes))
-
-    def case_filter(self):
-        return CaseFilter(start=self.start, end=self.end, categories=self.categories,
-                          states=self.states, grid_codes=self.grid_codes)
-
-
-def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | None = None, viewer=None,
+def gather_layers(session, names: Iterable[str], *, filters: CaseFilter | None = None, viewer=None,
                   now: datetime | None = None) -> dict[str, gpd.GeoDataFrame]:
     """The named layers as GeoDataFrames in EPSG:4326, through the governance queries."""
-    filters = filters or ExportFilters()
+    case_filter = filters or CaseFilter()
     viewer = viewer or system_viewer()
     now = now or datetime.now(UTC)
-    case_filter = filters.case_filter()
     layers: dict[str, gpd.GeoDataFrame] = {}
     grids_cache: dict[str, gpd.GeoDataFrame] = {}
 
@@ -429,8 +387,8 @@ def gather_layers(session, names: Iterable[str], *, filters: ExportFilters | Non
             layers[name] = with_levels(session, grids_with_summary())
         elif name == "shops":
             shops = queries.open_shops(session, viewer)
-            if filters.grid_codes:
-                shops = shops[shops["grid_code"].isin(filters.grid_codes)]
+            if case_filter.grid_codes:
+                shops = shops[shops["grid_code"].isin(case_filter.grid_codes)]
             layers[name] = shops.reset_index(drop=True)
         elif name == "cases":
             layers[name] = queries.cases_frame(session, viewer, filters=case_filter, now=now)
@@ -460,7 +418,7 @@ def export_layers(
     layers: Iterable[str],
     fmt: str,
     out: Path,
-    filters: ExportFilters | None = None,
+    filters: CaseFilter | None = None,
     crs: str | None = None,
     coords: str = "wgs84",
     viewer=None,
@@ -507,7 +465,7 @@ def export_download(
     *,
     layers: Iterable[str],
     fmt: str,
-    filters: ExportFilters | None = None,
+    filters: CaseFilter | None = None,
     crs: str | None = None,
     coords: str = "wgs84",
     viewer=None,

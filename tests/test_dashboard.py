@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.i18n import translate
 from governance.db import make_engine, session_factory
+from governance.filters import CaseFilter
 from governance.login import issue_token
 from governance.models import Case, User
 from governance.settings import get_settings
@@ -361,7 +362,7 @@ def test_analyst_exports_a_geopackage(use_database, writable_demo, tmp_path):
 
     files, _, features = data.export_files(
         __import__("governance.permissions", fromlist=["x"]).district_viewer(),
-        layers=("grids", "cases"), fmt="gpkg", filters=data.Filters())
+        layers=("grids", "cases"), fmt="gpkg", filters=CaseFilter())
     name, payload = files[0]
     path = tmp_path / name
     path.write_bytes(payload)

@@ -18,6 +18,7 @@ import pytest
 import shapely
 import streamlit as st
 
+from governance.filters import CaseFilter
 from governance.permissions import district_viewer
 from governance.settings import get_settings
 from pipelines.export import FORMULA_STARTS, write_layers
@@ -105,7 +106,7 @@ def test_the_analysts_download_has_the_bytes_of_the_cli(payload_db, cli, tmp_pat
     st.cache_resource.clear()
     try:
         files, _, features = data.export_files(district_viewer(), layers=("cases",), fmt="csv",
-                                               filters=data.Filters(start=date(2026, 7, 2), end=date(2026, 7, 3)))
+                                               filters=CaseFilter.for_days(date(2026, 7, 2), date(2026, 7, 3)))
     finally:
         st.cache_resource.clear()
         get_settings.cache_clear()

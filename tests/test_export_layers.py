@@ -16,7 +16,7 @@ from governance.grids import current_grids
 from governance.models import Grid
 from governance.permissions import system_viewer
 from governance.queries import cases_frame, checks_frame, open_shops
-from pipelines.export import FORMATS, LAYERS, ExportFilters, export_layers, gather_layers
+from pipelines.export import FORMATS, LAYERS, export_layers, gather_layers
 from pipelines.ingest import ingest_shops
 from pipelines.ingest_field import ingest_cases
 from tests import test_ingest_shops as shop_tests
@@ -130,14 +130,14 @@ def test_export_from_postgis_and_sqlite_alike(engine, tmp_path):
                              "created_at": f"2026-09-0{i + 1} 22:00"} for i in range(3)])
     ingest_cases(engine, finding.to_csv(index=False).encode(), name="f.csv")
     result = export_layers(engine, layers=["all"], fmt="gpkg", out=tmp_path / "x.gpkg",
-                           filters=ExportFilters(categories=("noise",)))
+                           filters=CaseFilter(categories=("noise",)))
     assert result.features == {"grids": 4, "shops": 20, "cases": 3, "checks": 0, "hotspots": 4}
     grids = gpd.read_file(tmp_path / "x.gpkg", layer="grids")
     assert grids["warning"].sum() == 3 and grids.crs.to_epsg() == 4326
     if OGRINFO:
         assert {name: n for name, (n, _) in ogr_layers(tmp_path / "x.gpkg").items()}["cases"] == 3
     with transaction(engine) as session:
-        frames = gather_layers(session, ["cases"], filters=ExportFilters(grid_codes=("G999",)))
+        frames = gather_layers(session, ["cases"], filters=CaseFilter(grid_codes=("G999",)))
     assert len(frames["cases"]) == 0
     assert CaseFilter  # the filters travel as the governance CaseFilter
 

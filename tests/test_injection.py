@@ -39,7 +39,7 @@ from governance.permissions import viewer_for
 from governance.settings import get_settings
 from governance.testing import IN_G001, seed_small_district
 from governance.workflow import file_case, transition
-from pipelines.export import ExportFilters, export_bytes
+from pipelines.export import export_bytes
 from pipelines.ingest import ingest_shops
 from tests.conftest import running_app
 
@@ -205,9 +205,9 @@ def test_filter_values_are_validated_or_bound(engine, statements):
         assert queries.checks_frame(session, viewer, filters=evil).empty
         assert len(queries.cases_frame(session, viewer, filters=CaseFilter(grid_codes=("G001",)))) == 1
     with pytest.raises(ValidationError):
-        export_bytes(engine, layers=["cases"], fmt="geojson", filters=ExportFilters(categories=("x' OR '1'='1",)))
+        export_bytes(engine, layers=["cases"], fmt="geojson", filters=CaseFilter(categories=("x' OR '1'='1",)))
     _, data, _ = export_bytes(engine, layers=["cases"], fmt="geojson",
-                              filters=ExportFilters(grid_codes=("x' OR '1'='1",)))
+                              filters=CaseFilter(grid_codes=("x' OR '1'='1",)))
     assert json.loads(data)["features"] == []
     with transaction(engine) as session, pytest.raises(BadCredentials):
         sign_in(session, "admin' --", "x' OR '1'='1")

@@ -39,6 +39,7 @@ from governance.badges import award_badge, badge_history, revoke_badge
 from governance.catalog import Role
 from governance.db import session_factory, transaction
 from governance.errors import NotFoundError, OutsideGrids, PermissionDenied
+from governance.filters import CaseFilter
 from governance.login import (
     AccountDisabled,
     AccountLocked,
@@ -54,7 +55,7 @@ from governance.permissions import viewer_for
 from governance.settings import get_settings
 from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district, seed_two_branches
 from governance.workflow import dispatch, file_case, record_check, transition
-from pipelines.export import ExportFilters, export_bytes
+from pipelines.export import export_bytes
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -256,7 +257,7 @@ def _check_export(engine, viewers, actor):
         assert _codes(frame, column) <= visible, (actor, layer)
     # One-layer formats with a category filter, zipped: the same scope.
     name, data, _ = export_bytes(engine, layers=["cases", "shops"], fmt="geojson", viewer=viewers[actor],
-                                 filters=ExportFilters(categories=("gas",)), now=NOW)
+                                 filters=CaseFilter(categories=("gas",)), now=NOW)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for member in archive.namelist():
             frame = gpd.read_file(io.BytesIO(archive.read(member)))

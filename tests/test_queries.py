@@ -350,3 +350,27 @@ def test_shops_written_in_bulk_by_an_import_get_their_checks_due(world):
         summary = grid_loop_summary(session, v["supervisor"], now=NOW).set_index("code")
     assert set(due.loc[due["shop_code"] == "S-NEW", "category"]) == {"electricity", "gas"}
     assert summary.loc["G002", "checks_overdue"] == len(due[(due["grid_code"] == "G002") & due["overdue"]])
+
+
+def test_a_picked_day_is_the_districts_day_on_the_page_and_in_the_export(world):
+    """A finding at 07:30 China time (23:30 UTC the day before) is in "1 July" wherever the day is picked.
+
+    The supervisor's page and `linpu export --start/--end` both filter through
+    CaseFilter.for_days, so they select the same cases.
+    """
+    from datetime import date
+
+    from pipelines.export import gather_layers
+
+    engine, _, v = world
+    early = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)   # 1 July, 07:30 in Shanghai
+    late = datetime(2026, 7, 1, 16, 30, tzinfo=UTC)     # 2 July, 00:30 in Shanghai
+    with transaction(engine) as session:
+        first = _file(session, v["leader1"], at=early).case_no
+        second = _file(session, v["leader1"], at=late).case_no
+    july_first = CaseFilter.for_days(date(2026, 7, 1), date(2026, 7, 1))
+    with transaction(engine) as session:
+        on_page = set(cases_frame(session, v["supervisor"], filters=july_first)["case_no"])
+        in_file = set(gather_layers(session, ["cases"], filters=july_first, viewer=v["supervisor"])["cases"]["case_no"])
+    assert on_page == in_file == {first}
+    assert second not in on_page

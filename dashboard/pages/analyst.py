@@ -16,6 +16,7 @@ from dashboard.register_upload import upload_section
 from dashboard.widgets import flash
 from governance.catalog import STATE_SEVERITY_ORDER, Category
 from governance.errors import LinpuError
+from governance.filters import CaseFilter
 
 viewer = require("analyst")
 lang = language()
@@ -48,7 +49,7 @@ with st.form("export"):
 
 if prepare and layers:
     start, end = (tuple(dates) + (None, None))[:2]
-    filters = data.Filters(start=start, end=end, categories=tuple(categories), states=tuple(states),
+    filters = CaseFilter.for_days(start, end, categories=tuple(categories), states=tuple(states),
                            grid_codes=tuple(grid_codes))
     try:
         files, notes, features = data.export_files(viewer, layers=tuple(layers), fmt=fmt, filters=filters,

@@ -13,6 +13,7 @@ from dashboard.frames import known_codes, picker_options, ranking, rollup_table,
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
 from governance.catalog import STATE_SEVERITY_ORDER, Category
+from governance.filters import CaseFilter
 
 MIN_CASES_TO_RANK = 5
 
@@ -52,7 +53,7 @@ with st.container(border=True):
     show_hot = l3.toggle(t("sup.layer_hotspots"), value=True, key="sup-layer-hotspots")
 
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, None)
-filters = data.Filters(start=start, end=end, categories=tuple(categories), states=tuple(states),
+filters = CaseFilter.for_days(start, end, categories=tuple(categories), states=tuple(states),
                        grid_codes=tuple(grid_codes))
 bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
                               with_cases=show_cases)

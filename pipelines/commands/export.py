@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from governance.catalog import CaseState, Category
+from governance.filters import CaseFilter
 from pipelines.commands.common import echo_json, open_current_database, progress_bar
-from pipelines.export import COORDS, FORMATS, LAYERS, ExportFilters, export_layers
+from pipelines.export import COORDS, FORMATS, LAYERS, export_layers
 
 _DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"])
 
@@ -37,7 +38,7 @@ def export(layers, fmt, out, start, end, categories, states, grids, crs, coords,
     never destroys an earlier file.
     """
     # Dates are China time; a bare --end date includes that whole day.
-    filters = ExportFilters.local(start, end, categories=categories, states=states, grid_codes=grids)
+    filters = CaseFilter.for_days(start, end, categories=categories, states=states, grid_codes=grids)
     if filters.start and filters.end and filters.start >= filters.end:
         raise click.BadParameter("--start must come before --end", param_hint="--start")
     engine = open_current_database(announce=not (quiet or as_json))
