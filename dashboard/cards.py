@@ -25,7 +25,7 @@ from dashboard.i18n import translate
 from dashboard.theme import STATE_COLOURS
 from dashboard.widgets import case_actions
 from governance.catalog import OPEN_STATES
-from governance.outbox_clock import DISTRICT_TZ
+from governance.clock import district_zone
 
 #: The state colours of the cards: the maps' and legends' (dashboard.theme); a check has its own.
 CARD_COLOURS = {**{str(getattr(k, "value", k)): v for k, v in STATE_COLOURS.items()}, "check": "#0d9488"}
@@ -50,7 +50,7 @@ def due_phrase(due, now: datetime, lang: str) -> tuple[str, bool]:
     due = pd.Timestamp(due)
     due = due.tz_localize(UTC) if due.tzinfo is None else due
     delta = due - pd.Timestamp(now)
-    local = due.tz_convert(DISTRICT_TZ).strftime("%m-%d %H:%M")
+    local = due.tz_convert(district_zone()).strftime("%m-%d %H:%M")
     key = "card.due_in" if delta >= pd.Timedelta(0) else "card.overdue_by"
     return translate(key, lang, span=span_text(delta, lang), at=local), delta < pd.Timedelta(0)
 
@@ -66,7 +66,7 @@ def card_items(cases: pd.DataFrame, checks_due: pd.DataFrame | None, *, language
     now = now or datetime.now(UTC)
     items = []
     if checks_due is not None and not checks_due.empty:
-        end_of_day = pd.Timestamp(now).tz_convert(DISTRICT_TZ).normalize() + pd.Timedelta(days=1)
+        end_of_day = pd.Timestamp(now).tz_convert(district_zone()).normalize() + pd.Timedelta(days=1)
         due = checks_due[pd.to_datetime(checks_due["due_at"], utc=True) < end_of_day] if today_only else checks_due
         for row in due.itertuples():
             items.append({"kind": "check", "state": "check", "case_no": "", "shop_code": row.shop_code,

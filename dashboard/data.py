@@ -25,7 +25,7 @@ from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
 from governance.catalog import OPEN_STATES
-from governance.clock import clock
+from governance.clock import clock, district_zone
 from governance.db import session_factory, transaction
 from governance.facts import CaseFactsCache, read_in_subprocess
 from governance.filters import CaseFilter
@@ -259,7 +259,7 @@ def calendar_notice(data_epoch: int) -> dict:
     with _session() as session:
         coverage = working_time.calendar_coverage(session)
     return {"last_year": coverage.last_known_year, "from": coverage.weekends_only_from.isoformat(),
-            "soon": coverage.ends_within(clock().astimezone(working_time.CHINA).date(), CALENDAR_WARNING_DAYS)}
+            "soon": coverage.ends_within(clock().astimezone(district_zone()).date(), CALENDAR_WARNING_DAYS)}
 
 
 def grid_detail(viewer, grid_code: str, filters: CaseFilter) -> dict:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dashboard.i18n import translate
 from governance.catalog import OPEN_STATES
-from governance.outbox_clock import DISTRICT_TZ
+from governance.clock import district_zone, local_text
 
 
 def _label(language: str, prefix: str):
@@ -48,7 +48,7 @@ def today_list(cases: pd.DataFrame, checks_due: pd.DataFrame, *, language: str,
     Columns: what, shop, deadline, overdue, case_no (empty for checks).
     """
     now = now or datetime.now(UTC)
-    end_of_day = pd.Timestamp(now).tz_convert(UTC).normalize() + pd.Timedelta(days=1)
+    end_of_day = pd.Timestamp(now).tz_convert(district_zone()).normalize() + pd.Timedelta(days=1)
     rows = []
     if not checks_due.empty:
         due = checks_due[pd.to_datetime(checks_due["due_at"], utc=True) < end_of_day]
@@ -90,6 +90,9 @@ def case_table(cases: pd.DataFrame, *, language: str) -> pd.DataFrame:
     for column, prefix in (("category", "category"), ("severity", "severity"), ("state", "state")):
         if column in out:
             out[column] = out[column].astype(str).map(_label(language, prefix))
+    for column in ("created_at", "due_at"):
+        if column in out:
+            out[column] = local_text(out[column]).to_numpy()
     return out.rename(columns={c: translate("col.shop" if c == "shop_name" else f"col.{c}", language)
                                for c in out.columns})
 
@@ -114,10 +117,10 @@ def ranking(summary: pd.DataFrame, *, language: str) -> tuple[pd.DataFrame, int]
 
 
 def timeline_table(timeline: pd.DataFrame, *, language: str) -> pd.DataFrame:
-    """A case's history with labels, its times in China time (stored in UTC)."""
+    """A case's history with labels, its times in the district's time (stored in UTC)."""
     out = timeline.copy()
     if "at" in out and not out.empty:
-        out["at"] = pd.to_datetime(out["at"], utc=True).dt.tz_convert(DISTRICT_TZ).dt.strftime("%Y-%m-%d %H:%M")
+        out["at"] = local_text(out["at"]).to_numpy()
     if "action" in out:
         out["action"] = out["action"].astype(str).map(_label(language, "action"))
     for column in ("from_state", "to_state"):

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from governance.catalog import CaseState, Category
-from governance.clock import DISTRICT_TIMEZONE
+from governance.clock import district_zone
 from governance.errors import ValidationError
 from governance.models import Case
 
@@ -37,10 +37,11 @@ class CaseFilter:
 
     @classmethod
     def for_days(cls, start: date | datetime | None = None, end: date | datetime | None = None, *,
-                 timezone: str = DISTRICT_TIMEZONE, categories=(), states=(), grid_codes=()) -> CaseFilter:
+                 timezone: str | None = None, categories=(), states=(), grid_codes=()) -> CaseFilter:
         """A filter over the district's days, ``start`` to ``end`` inclusive, as people pick them.
 
-        A date is a whole local day; a datetime without a zone is local time
+        Local means the district's zone (``LINPU_TIMEZONE``) unless ``timezone`` names
+        another. A date is a whole local day; a datetime without a zone is local time
         and kept to its minute. The supervisor's and analyst's date pickers
         and ``linpu export --start/--end`` all come through here, so one
         period selects the same cases on every page and in every file.
@@ -50,7 +51,7 @@ class CaseFilter:
         >>> CaseFilter.for_days(date(2026, 7, 1), date(2026, 7, 1)).end.isoformat()
         '2026-07-02T00:00:00+08:00'
         """
-        zone = ZoneInfo(timezone)
+        zone = ZoneInfo(timezone) if timezone else district_zone()
 
         def local(value: date | datetime | None, *, whole_day: bool) -> datetime | None:
             if value is None:

@@ -13,24 +13,23 @@ ignored by the database (``governance.outbox.write``):
 
 The deadline is part of a case's keys: a reopened case gets a fresh deadline
 and so, once, its own due-soon and overdue notices.  Days are the district's
-(Asia/Shanghai); everything stored stays UTC.
+(``LINPU_TIMEZONE``); everything stored stays UTC.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from governance.catalog import OPEN_STATES, CaseState, MemberRole
+from governance.clock import district_zone
 from governance.grids import current_generation_id
 from governance.models import Case, CheckDue, Grid, GridMember, Shop, User
 from governance.outbox import MEMBER_KIND_OF, case_notification, iso, write
 from governance.sla import overdue_condition
 
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 #: Overdue cases older than this are not announced again after a long outage (each was once).
 OVERDUE_LOOKBACK = timedelta(days=7)
 W, P, F = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP
@@ -38,8 +37,9 @@ W, P, F = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP
 
 def local_day(now: datetime) -> tuple[datetime, datetime]:
     """The district's day holding ``now``: its start and the next day's start, as aware datetimes."""
-    start = datetime.combine(now.astimezone(DISTRICT_TZ).date(), time(), DISTRICT_TZ)
-    return start, datetime.combine(start.date() + timedelta(days=1), time(), DISTRICT_TZ)
+    zone = district_zone()
+    start = datetime.combine(now.astimezone(zone).date(), time(), zone)
+    return start, datetime.combine(start.date() + timedelta(days=1), time(), zone)
 
 
 def write_clock_events(session: Session, now: datetime, *, due_soon: timedelta) -> None:
@@ -81,7 +81,7 @@ def _checks_due_tomorrow(session: Session, now: datetime) -> list[dict]:
 
 def write_digests(session: Session, now: datetime, *, digest_hour: int) -> None:
     """Each grid leader's digest of the district's day (from ``digest_hour`` local time), once a day."""
-    if now.astimezone(DISTRICT_TZ).hour < digest_hour:
+    if now.astimezone(district_zone()).hour < digest_hour:
         return
     generation = current_generation_id(session)
     if generation is None:
@@ -119,4 +119,4 @@ def write_digests(session: Session, now: datetime, *, digest_hour: int) -> None:
     write(session, digests.values())
 
 
-__all__ = ["DISTRICT_TZ", "OVERDUE_LOOKBACK", "local_day", "write_clock_events", "write_digests"]
+__all__ = ["OVERDUE_LOOKBACK", "local_day", "write_clock_events", "write_digests"]

@@ -8,9 +8,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from governance.errors import ConfigurationError
 
 #: The checkout (or install) root; the default data folder lives beneath it.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +33,16 @@ class Settings(BaseSettings):
     )
     demo_mode: bool = Field(
         default=False, description="Show the demo accounts on the sign-in page."
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The district's IANA time zone: times are stored in UTC and shown, printed and "
+        "exported in it; a picked day is a day in it.",
+    )
+    snap_to_grid_m: float = Field(
+        default=10, ge=0,
+        description="A finding this close (metres) outside the current grids' outline is filed in the "
+        "nearest grid with a note; farther out it is refused naming the distance.",
     )
     language: Literal["zh", "en"] = Field(default="zh", description="Default UI language.")
     tiles: Literal["none", "osm", "amap", "tianditu"] = Field(
@@ -122,6 +135,15 @@ class Settings(BaseSettings):
         default=8, ge=0, le=23, description="Local hour from which each leader's daily digest is sent."
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value
+
     @property
     def resolved_public_url(self) -> str:
         return self.public_url or self.base_url
@@ -135,4 +157,9 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; a bad value stops the app and the CLI with one line naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"LINPU_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(problems) from None

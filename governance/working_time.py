@@ -20,19 +20,17 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.catalog import LimitUnit
+from governance.clock import district_zone
 from governance.errors import ConfigurationError
 from governance.models import CalendarDay
 from governance.settings import Settings, get_settings
 
-#: The district's time zone: China keeps one, without daylight saving.
-CHINA = ZoneInfo("Asia/Shanghai")
 _PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 #: No limit runs longer than this many days; a longer search means the calendar has no working time.
 _MAX_DAYS = 3660
@@ -120,20 +118,21 @@ class WorkingCalendar:
         not count; a deadline that uses up a period ends at its end (12:00, 18:00).
         """
         remaining = duration
-        cursor = start.astimezone(CHINA)
+        zone = district_zone()
+        cursor = start.astimezone(zone)
         day = cursor.date()
         for _ in range(_MAX_DAYS):
             if self.is_working_day(day):
                 for begin_at, end_at in self.periods:
-                    begin = max(cursor, datetime.combine(day, begin_at, CHINA))
-                    end = datetime.combine(day, end_at, CHINA)
+                    begin = max(cursor, datetime.combine(day, begin_at, zone))
+                    end = datetime.combine(day, end_at, zone)
                     if begin >= end:
                         continue
                     if remaining <= end - begin:
                         return (begin + remaining).astimezone(UTC)
                     remaining -= end - begin
             day += timedelta(days=1)
-            cursor = datetime.combine(day, time(0), CHINA)
+            cursor = datetime.combine(day, time(0), zone)
         raise ConfigurationError(f"no working time within {_MAX_DAYS} days of {start:%Y-%m-%d}: check the calendar")
 
     def add_limit(self, start: datetime, limit: timedelta, unit: LimitUnit | str) -> datetime:

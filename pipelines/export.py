@@ -25,6 +25,12 @@ Rules where the formats differ:
   Shapefile parts and ``fields.txt``, the list of long → short names; a
   ``.shp`` target gets its parts and ``<name>.fields.txt`` beside it.
 - **Lists** (a shop's badges) become ``;``-separated text everywhere.
+- **Times** (stored in UTC) follow the shared rule "Times in files": CSV,
+  GeoJSON and KML carry local time (``LINPU_TIMEZONE``) with its offset
+  (``2026-07-01T15:20:00+08:00``); GeoPackage, FlatGeobuf and Parquet keep
+  the UTC datetime (their formats say it is UTC) plus a ``<column>_local``
+  text column in that form; a Shapefile gets the local text alone (DBF has
+  no time zone).
 - **Missing values** are empty (null) cells in every format, never the text
   ``nan`` or ``None``.
 - **Formulas (CSV injection).** A spreadsheet that opens a CSV runs a cell
@@ -65,6 +71,7 @@ from pyproj import CRS
 
 from geo.coords import to_gcj02
 from governance import loop_summary, queries
+from governance.clock import district_zone, local_iso
 from governance.db import transaction
 from governance.errors import ConfigurationError, LinpuError
 from governance.filters import CaseFilter
@@ -144,8 +151,13 @@ def _crs_name(crs: CRS) -> str:
 _LISTS = (list, tuple, set, frozenset)
 
 
-def _plain(frame: gpd.GeoDataFrame, *, text_times: bool) -> gpd.GeoDataFrame:
-    """Values every driver can store: lists joined, enums as text, optional ISO times."""
+def _plain(frame: gpd.GeoDataFrame, *, text_times: bool, typed_times: str = "utc") -> gpd.GeoDataFrame:
+    """Values every driver can store: lists joined, enums as text, times by "Times in files".
+
+    ``text_times``: local ISO text with its offset. Else typed datetimes, in UTC
+    with a ``<column>_local`` text column beside (``typed_times="utc"``) or in
+    local time with their offset (``"local"``, GeoJSON).
+    """
     out = frame.copy()
     geometry_name = out.geometry.name
     for column in out.columns:
@@ -167,9 +179,12 @@ def _plain(frame: gpd.GeoDataFrame, *, text_times: bool) -> gpd.GeoDataFrame:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
             stamps = pd.to_datetime(out[column], utc=True)
             if text_times:
-                out[column] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00").astype(object).where(stamps.notna(), "")
+                out[column] = local_iso(stamps).to_numpy()
+            elif typed_times == "local":
+                out[column] = stamps.dt.tz_convert(district_zone())
             else:
                 out[column] = stamps
+                out.insert(out.columns.get_loc(column) + 1, f"{column}_local", local_iso(stamps).to_numpy())
         elif text_times and str(out[column].dtype) == "bool":
             out[column] = out[column].astype(int)
     return out
@@ -244,8 +259,8 @@ def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: C
             if not rfc:
                 notes.append(f"{path.name}: GeoJSON with a 'crs' member ({_crs_name(crs)}); RFC 7946 "
                              "allows only WGS84")
-            pyogrio.write_dataframe(_plain(frame, text_times=False), path, layer=layer, driver=driver,
-                                    layer_options={"RFC7946": "YES" if rfc else "NO",
+            pyogrio.write_dataframe(_plain(frame, text_times=False, typed_times="local"), path, layer=layer,
+                                    driver=driver, layer_options={"RFC7946": "YES" if rfc else "NO",
                                                    "WRITE_NAME": "NO", **described})
             return [path]
         if fmt == "fgb":

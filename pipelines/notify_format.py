@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from governance.outbox_clock import DISTRICT_TZ
+from governance.clock import district_zone
 from governance.words import CASE_WORDS
 
 FORMATS = ("wecom", "dingtalk", "json")
@@ -76,7 +76,7 @@ def typed(text: Any) -> str:
 def china_time(value: str | None, language: str) -> str:
     if not value:
         return "—"
-    moment = datetime.fromisoformat(value).astimezone(DISTRICT_TZ)
+    moment = datetime.fromisoformat(value).astimezone(district_zone())
     return word("time", language, t=f"{moment:%Y-%m-%d %H:%M}")
 
 

@@ -20,11 +20,11 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geo.coords import SYSTEMS, convert, in_china
+from governance.clock import district_zone
 from governance.errors import NUL_REFUSAL, ConfigurationError
 from pipelines.readers import InputFileError, Problem, RawTable
 
 #: Field exports from Chinese apps give local time without an offset.
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: A point this far outside the district boundary is refused (GPS in a
 #: narrow street drifts by tens of metres; a wrong district is kilometres off).
 OUTSIDE_TOLERANCE_M = 100.0
@@ -164,7 +164,7 @@ def codes(rows: Rows, values: pd.Series, field_name: str, allowed: Iterable[str]
     return mapped
 
 
-def times(rows: Rows, values: pd.Series, field_name: str, *, timezone: str = DEFAULT_TIMEZONE,
+def times(rows: Rows, values: pd.Series, field_name: str, *, timezone: str | None = None,
           required: bool = True, now=None) -> pd.Series:
     """Parse timestamps; naive ones are local time in ``timezone``. Refuse future times."""
     present = values != ""
@@ -181,7 +181,7 @@ def times(rows: Rows, values: pd.Series, field_name: str, *, timezone: str = DEF
                 stamps = pd.to_datetime(part, errors="coerce", format="mixed", utc=True)
             else:
                 local = pd.to_datetime(part, errors="coerce", format="mixed")
-                stamps = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(UTC)
+                stamps = local.dt.tz_localize(timezone or district_zone(), ambiguous="NaT", nonexistent="NaT").dt.tz_convert(UTC)
             parsed[part.index] = stamps.astype("datetime64[ns, UTC]")
         bad = present & parsed.isna()
         for row, value in zip(values.index[bad], values[bad], strict=True):

@@ -125,7 +125,7 @@ def test_csv_is_utf8_with_bom_wkt_geometry_and_a_prj(tmp_path):
     text = data.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("WKT,")
     assert "POINT (118.9003603 25.1167322)" in text and "黄记超市" in text
-    assert "model_shop;trusted_shop" in text and "2026-01-01T08:00:00+00:00" in text
+    assert "model_shop;trusted_shop" in text and "2026-01-01T16:00:00+08:00" in text
     assert path.with_suffix(".prj") in result.paths
     assert CRS.from_wkt(path.with_suffix(".prj").read_text()).to_epsg() == 4326
 

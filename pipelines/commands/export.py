@@ -21,7 +21,7 @@ _DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", 
               help="gpkg holds all layers in one file; the others one layer per file.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="File to write; a folder when several layers go to a one-layer format.")
-@click.option("--start", type=_DATE, help="Cases/checks from this date (China time).")
+@click.option("--start", type=_DATE, help="Cases/checks from this date (the district's time, LINPU_TIMEZONE).")
 @click.option("--end", type=_DATE, help="Cases/checks up to this date, inclusive.")
 @click.option("--category", "categories", multiple=True, type=click.Choice([c.value for c in Category]))
 @click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in CaseState]))
@@ -37,7 +37,7 @@ def export(layers, fmt, out, start, end, categories, states, grids, crs, coords,
     Written to a temporary file and moved into place, so a failed export
     never destroys an earlier file.
     """
-    # Dates are China time; a bare --end date includes that whole day.
+    # Dates are the district's (LINPU_TIMEZONE); a bare --end date includes that whole day.
     filters = CaseFilter.for_days(start, end, categories=categories, states=states, grid_codes=grids)
     if filters.start and filters.end and filters.start >= filters.end:
         raise click.BadParameter("--start must come before --end", param_hint="--start")
