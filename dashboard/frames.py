@@ -138,8 +138,14 @@ def rollup_table(rollup: pd.DataFrame, *, language: str) -> pd.DataFrame:
 
 
 def shop_table(shops: pd.DataFrame, *, language: str) -> pd.DataFrame:
+    """Shops with their trade in words (the office's own word beside Linpu's, or alone when it maps
+    to none), badges in words, address and the phone as the query gave it (masked but for the admin)."""
     out = pd.DataFrame(shops.drop(columns="geometry", errors="ignore"))
-    keep = [c for c in ("shop_code", "name", "trade", "badges") if c in out]
+    if "trade" in out:
+        named = out["trade"].map(_label(language, "trade"))
+        label = out["trade_label"].fillna("") if "trade_label" in out else pd.Series("", index=out.index)
+        out["trade"] = [f"{n}（{lab}）" if n and lab else n or lab for n, lab in zip(named, label, strict=True)]
+    keep = [c for c in ("shop_code", "name", "trade", "badges", "address", "phone") if c in out]
     out = out[keep].copy()
     if "badges" in out:
         out["badges"] = out["badges"].map(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from governance.settings import get_settings
-from governance.words import CASE_WORDS
+from governance.words import CASE_WORDS, TRADE_WORDS
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
@@ -61,15 +61,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "role.analyst": {"zh": "分析员", "en": "Analyst"},
     "role.admin": {"zh": "管理员", "en": "Administrator"},
     # --- states, kinds, categories, severities --------------------------------
-    "state.warning": {"zh": "预警", "en": "Warning"},
-    "state.in_progress": {"zh": "处置中", "en": "In progress"},
-    "state.follow_up": {"zh": "回访", "en": "Follow-up"},
-    "state.closed": {"zh": "闭环", "en": "Closed"},
-    "state.overdue": {"zh": "超期", "en": "Overdue"},
-    "kind.patrol": {"zh": "巡查发现", "en": "Patrol finding"},
-    "kind.hazard_check": {"zh": "隐患排查", "en": "Hazard check"},
-    "kind.service_request": {"zh": "群众点单", "en": "Service request"},
-    **CASE_WORDS,
+    **CASE_WORDS,  # states, kinds, categories, severities: governance.words
+    **TRADE_WORDS,
     "outcome.fixed": {"zh": "已整改", "en": "Fixed"},
     "outcome.no_action_needed": {"zh": "无需处置", "en": "No action needed"},
     "outcome.not_responsible": {"zh": "非本单位职责", "en": "Not our responsibility"},
@@ -125,6 +118,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "col.name": {"zh": "名称", "en": "Name"},
     "col.role": {"zh": "角色", "en": "Role"},
     "col.phone": {"zh": "电话", "en": "Phone"},
+    "col.address": {"zh": "地址", "en": "Address"},
+    "col.username": {"zh": "账号", "en": "Account"},
     "col.n_attachments": {"zh": "附件", "en": "Photos"},
     "col.from_state": {"zh": "原状态", "en": "From"},
     "col.to_state": {"zh": "新状态", "en": "To"},

@@ -12,24 +12,27 @@ def place_points(
     grids: gpd.GeoDataFrame,
     *,
     code_column: str = "code",
+    snap_m: float = 0.0,
 ) -> pd.DataFrame:
     """Find the grid whose polygon contains each point.
 
     Grids cover without overlap, so a point has at most one grid; a point on
     a shared edge goes to the grid listed first.  Points in no grid get a
     missing code and their distance in metres to the nearest grid, so that a
-    caller can say how far off a refused point is.
+    caller can say how far off a refused point is, or, within ``snap_m``, the nearest grid.
 
     Parameters
     ----------
     points : GeoDataFrame or GeoSeries of Points, with a CRS.
     grids : GeoDataFrame of polygons with a ``code_column``, with a CRS.
     code_column : column of ``grids`` to return.
+    snap_m : points this close (metres) outside the grids go to the nearest grid (``distance_m`` > 0).
 
     Returns
     -------
     DataFrame aligned to ``points.index`` with columns ``code`` (object, NaN
-    when outside every grid) and ``distance_m`` (0 inside a grid).
+    when outside every grid and farther than ``snap_m``) and ``distance_m``
+    (0 inside a grid).
 
     Examples
     --------
@@ -38,6 +41,10 @@ def place_points(
     >>> pts = gpd.GeoSeries([shapely.Point(118.905, 25.105), shapely.Point(118.92, 25.105)], crs=4326)
     >>> place_points(pts, grids)["code"].tolist()
     ['G1', nan]
+    >>> edge = gpd.GeoSeries([shapely.Point(118.91003, 25.105)], crs=4326)  # about 3 m east of G1
+    >>> placed = place_points(edge, grids, snap_m=10)
+    >>> placed["code"].tolist(), bool(0 < placed["distance_m"].iloc[0] < 10)
+    (['G1'], True)
     """
     if points.crs is None or grids.crs is None:
         raise ValueError("place_points needs a CRS on both the points and the grids")
@@ -54,16 +61,24 @@ def place_points(
         codes[point_idx[first]] = grids[code_column].to_numpy()[grid_idx[first]]
         outside = pd.isna(codes)
         if outside.any():
-            metric = grids.estimate_utm_crs()
-            metric_points = geometry[outside].to_crs(metric)
-            metric_grids = grids.to_crs(metric)
-            _, nearest_dist = metric_grids.sindex.nearest(
-                metric_points.values, return_distance=True, return_all=False
-            )
-            distances[outside] = nearest_dist
+            nearest, distances[outside] = _nearest(geometry[outside], grids)
+            close = distances[outside] <= snap_m
+            codes[np.flatnonzero(outside)[close]] = grids[code_column].to_numpy()[nearest[close]]
     elif len(geometry):
         distances[:] = np.inf
     return pd.DataFrame({"code": codes, "distance_m": distances}, index=geometry.index)
+
+
+def _nearest(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Position of the nearest grid to each point and the distance to it in metres (local UTM)."""
+    metric = grids.estimate_utm_crs()
+    pairs, found = grids.to_crs(metric).sindex.nearest(
+        points.to_crs(metric).values, return_distance=True, return_all=False
+    )
+    # A point that cannot be projected (latitude beyond 90) has no nearest grid: infinitely far.
+    nearest, distance = np.zeros(len(points), dtype=np.int64), np.full(len(points), np.inf)
+    nearest[pairs[0]], distance[pairs[0]] = pairs[1], found
+    return nearest, distance
 
 
 def code_at(grids: gpd.GeoDataFrame, lon: float, lat: float, *, code_column: str = "code") -> str | None:

@@ -55,12 +55,12 @@ from governance.errors import (
     NUL_REFUSAL,
     LinpuError,
     NotFoundError,
-    OutsideGrids,
     PermissionDenied,
     ValidationError,
 )
 from governance.figures import count_raised
-from governance.grids import check_point, outside_message, place_in_current_grids
+from governance.finding_place import place_findings
+from governance.grids import check_point
 from governance.models import Case, CaseHistory, HazardCheck, Shop
 from governance.outbox import announce_batch
 from governance.permissions import Viewer, require_write
@@ -173,13 +173,6 @@ def _first_nul(values: np.ndarray) -> int | None:
     return _first(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))
 
 
-def _points_in_grids(session: Session, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Grid id of each point in the current generation, as ``governance.grids.place`` would pick it."""
-    placed = place_in_current_grids(session, lon, lat)  # NotFoundError when there are no grids, as place()
-    if placed.outside.any():
-        i = int(np.flatnonzero(placed.outside)[0])
-        raise _refuse(OutsideGrids, i, outside_message(lon[i], lat[i], float(placed.distance_m[i])))
-    return placed.grid_ids
 
 
 def _shop_ids(session: Session, codes: np.ndarray) -> np.ndarray:
@@ -265,20 +258,21 @@ def file_cases(
                       "WGS84 point")
     created, days = _times(rows["created_at"])
     shop_ids = _shop_ids(session, texts["shop_code"])
-    if "grid_id" in rows:  # given (record_checks: the shop's grid), else placed by the point
-        given = rows["grid_id"].to_numpy(dtype=object)
-        placed = pd.isna(given)
-        grid_ids = np.zeros(n, dtype=np.int64)
-        grid_ids[~placed] = [int(g) for g in given[~placed]]
-        if placed.any():
-            where = np.flatnonzero(placed)
-            try:
-                grid_ids[where] = _points_in_grids(session, lon[where], lat[where])
-            except LinpuError as exc:
-                exc.position = int(where[exc.position])  # type: ignore[attr-defined]
-                raise
-    else:
-        grid_ids = _points_in_grids(session, lon, lat)
+    # Given (record_checks: the shop's grid), else placed by the point as file_case places it
+    # (NotFoundError when there are no grids), with what the history must say about it.
+    given = rows["grid_id"].to_numpy(dtype=object) if "grid_id" in rows else np.full(n, None, dtype=object)
+    placed = pd.isna(given)
+    grid_ids = np.zeros(n, dtype=np.int64)
+    grid_ids[~placed] = [int(g) for g in given[~placed]]
+    place_notes = np.full(n, "", dtype=object)
+    if placed.any():
+        where = np.flatnonzero(placed)
+        try:
+            places = place_findings(session, lon[where], lat[where], shop_ids[where])
+        except LinpuError as exc:
+            exc.position = int(where[exc.position])  # type: ignore[attr-defined]
+            raise
+        grid_ids[where], place_notes[where] = places.grid_ids, places.notes
     if not viewer.is_district_wide:
         for grid_id in pd.unique(grid_ids):
             try:
@@ -290,6 +284,8 @@ def file_cases(
     due = due_times(created, categories, severities, calendar=working_calendar(session))
     reporters = _reporters(rows, viewer)
     notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, note or "", dtype=object)
+    notes = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(notes, place_notes, strict=True)],
+                     dtype=object)
     descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
 
     cases, history = Case.__table__, CaseHistory.__table__

@@ -149,9 +149,18 @@ class Placement:
     def outside(self) -> np.ndarray:
         return self.grid_ids < 0
 
+    @property
+    def snapped(self) -> np.ndarray:
+        """Points outside every grid given the nearest one (within ``snap_m``)."""
+        return (self.grid_ids >= 0) & (self.distance_m > 0)
 
-def place_in_current_grids(session: Session, lon, lat) -> Placement:
-    """Place WGS84 points in the current grids, in chunks; the one placement every path uses."""
+
+def place_in_current_grids(session: Session, lon, lat, *, snap_m: float = 0.0) -> Placement:
+    """Place WGS84 points in the current grids, in chunks; the one placement every path uses.
+
+    ``snap_m``: a point this close outside the grids' outline goes to the nearest grid
+    (findings: ``LINPU_SNAP_TO_GRID_M``; shops are placed strictly).
+    """
     grids, _ = current_grid_index(session)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     grid_ids = np.full(len(lon), -1, dtype=np.int64)
@@ -160,7 +169,7 @@ def place_in_current_grids(session: Session, lon, lat) -> Placement:
     for start in range(0, len(lon), PLACEMENT_CHUNK):
         part = slice(start, start + PLACEMENT_CHUNK)
         points = gpd.GeoSeries.from_xy(lon[part], lat[part], crs=4326)
-        placed = place_points(points, grids, code_column="grid_id")
+        placed = place_points(points, grids, code_column="grid_id", snap_m=snap_m)
         inside = placed["code"].notna().to_numpy()
         ids = np.where(inside, placed["code"].fillna(-1).to_numpy(), -1).astype(np.int64)
         grid_ids[part] = ids

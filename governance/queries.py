@@ -34,25 +34,31 @@ from governance.models import (
     User,
 )
 from governance.permissions import Viewer, require_grid
+from governance.phones import phone_for
 from governance.rows import frame_of, geo_frame_of
 from governance.sla import overdue_condition
 from governance.spatial import ewkb, from_ewkb
 
 
 def open_shops(session: Session, viewer: Viewer, *, grid_codes: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
-    """Open shops in scope (of these grids, when given) with grid code, party-member flag and active badges."""
+    """Open shops in scope (of these grids, when given) with grid code, party-member flag and active badges.
+
+    ``trade`` is Linpu's code ("" when the register's word maps to none), ``trade_label`` the
+    office's own word; ``phone`` is masked unless the viewer is the admin (``governance.phones``).
+    """
     scope = grid_scope(session, viewer, tuple(grid_codes))
     rows = session.execute(
         select(
-            Shop.id, Shop.shop_code, Shop.name, Shop.trade, Grid.code, Shop.party_member_operator,
-            ewkb(Shop.geometry),
+            Shop.id, Shop.shop_code, Shop.name, Shop.trade, Shop.trade_label, Grid.code,
+            Shop.party_member_operator, Shop.address, Shop.phone, ewkb(Shop.geometry),
         )
         .join(Grid, Grid.id == Shop.grid_id)
         .where(Shop.closed_at.is_(None), scope)
         .order_by(Shop.shop_code)
     ).all()
     frame = frame_of(
-        rows, columns=["shop_id", "shop_code", "name", "trade", "grid_code", "party_member_operator", "geometry"]
+        rows, columns=["shop_id", "shop_code", "name", "trade", "trade_label", "grid_code", "party_member_operator",
+                       "address", "phone", "geometry"]
     )
     frame["geometry"] = from_ewkb(frame["geometry"].tolist())
     badges = frame_of(
@@ -66,8 +72,11 @@ def open_shops(session: Session, viewer: Viewer, *, grid_codes: tuple[str, ...] 
         columns=["shop_id", "badge"],
     )
     by_shop = badges.assign(badge=badges["badge"].map(str)).groupby("shop_id")["badge"].agg(list)
-    frame.insert(6, "badges", [by_shop.get(shop_id, []) for shop_id in frame["shop_id"]])
-    frame["trade"] = frame["trade"].map(str)
+    frame.insert(frame.columns.get_loc("geometry"), "badges", [by_shop.get(shop_id, []) for shop_id in frame["shop_id"]])
+    frame["trade"] = frame["trade"].map(lambda trade: "" if trade is None or trade != trade else str(trade))
+    for column in ("trade_label", "address"):
+        frame[column] = frame[column].fillna("")
+    frame["phone"] = [phone_for(viewer, phone) for phone in frame["phone"]]
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)
 
 
@@ -204,5 +213,6 @@ def grid_team(session: Session, viewer: Viewer, grid_code: str) -> pd.DataFrame:
     ).all()
     frame = frame_of(rows, columns=["role", "name", "phone", "username"])
     frame["role"] = frame["role"].map(str)
+    frame["phone"] = [phone_for(viewer, phone) for phone in frame["phone"]]
     frame = frame.sort_values(["role", "name"], key=lambda s: s.map(order) if s.name == "role" else s)
     return frame.reset_index(drop=True)

@@ -1,11 +1,19 @@
-"""The words of the case categories and severities, in Chinese and English.
+"""The words of every coded value a user reads or writes, in Chinese and English.
 
-One home for the words that the dashboard (``dashboard.i18n``) and the
-messages sent outside it (``pipelines.notify_format``) both show, so a
-category reads the same on the page and in a WeCom group.
+One home for the words that the dashboard (``dashboard.i18n``), the files
+read (``pipelines.ingest_field``, the register's trades) and the messages
+sent outside (``pipelines.notify_format``) all use, so a category reads the
+same on the page, in a CSV and in a WeCom group, and 一般 means one thing
+everywhere (low).  Files may also use a few plain synonyms
+(``FILE_SYNONYMS``), none of which means something else on a page.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from governance.catalog import Trade
+from governance.trades import TRADE_NAMES
 
 CASE_WORDS: dict[str, dict[str, str]] = {
     "category.electricity": {"zh": "用电", "en": "Electricity"},
@@ -22,4 +30,66 @@ CASE_WORDS: dict[str, dict[str, str]] = {
     "severity.medium": {"zh": "较重", "en": "Medium"},
     "severity.high": {"zh": "严重", "en": "High"},
     "severity.urgent": {"zh": "紧急", "en": "Urgent"},
+    "state.warning": {"zh": "预警", "en": "Warning"},
+    "state.in_progress": {"zh": "处置中", "en": "In progress"},
+    "state.follow_up": {"zh": "回访", "en": "Follow-up"},
+    "state.closed": {"zh": "闭环", "en": "Closed"},
+    "state.overdue": {"zh": "超期", "en": "Overdue"},
+    "kind.patrol": {"zh": "巡查发现", "en": "Patrol finding"},
+    "kind.hazard_check": {"zh": "隐患排查", "en": "Hazard check"},
+    "kind.service_request": {"zh": "群众点单", "en": "Service request"},
 }
+
+_TRADE_ENGLISH = {
+    Trade.CATERING: "Catering", Trade.SNACKS: "Snacks", Trade.TEA: "Tea drinks", Trade.RETAIL: "Retail",
+    Trade.CLOTHING: "Clothing", Trade.CRAFTS: "Crafts", Trade.CONVENIENCE: "Convenience store",
+    Trade.PHARMACY: "Pharmacy", Trade.LODGING: "Guesthouse", Trade.ENTERTAINMENT: "Entertainment",
+    Trade.AMUSEMENT: "Amusement", Trade.SERVICES: "Services",
+}
+#: A trade's words: Linpu's Chinese name (``trades.TRADE_NAMES``, also read from registers) and English.
+TRADE_WORDS: dict[str, dict[str, str]] = {
+    f"trade.{trade.value}": {"zh": TRADE_NAMES[trade], "en": _TRADE_ENGLISH[trade]} for trade in Trade
+}
+
+#: Plain words field exports use beside the shown ones; none of them is a shown word of another code.
+FILE_SYNONYMS: dict[str, dict[str, str]] = {
+    "severity": {"低": "low", "轻微": "low", "中": "medium", "较大": "high", "高": "high", "重大": "urgent"},
+    "category": {"燃气": "gas", "装修": "construction"},
+    "kind": {"巡查": "patrol", "点单": "service_request"},
+}
+
+
+def file_words(prefix: str) -> dict[str, str]:
+    """Every word a file may give for a ``prefix`` code (``severity``, ``category``, ``kind``):
+    its Chinese and English words as shown, and the synonyms; keys lower-cased."""
+    words = {}
+    for key, entry in {**CASE_WORDS, **TRADE_WORDS}.items():
+        group, _, code = key.partition(".")
+        if group == prefix:
+            words.update({entry["zh"].lower(): code, entry["en"].lower(): code})
+    return {**words, **FILE_SYNONYMS.get(prefix, {})}
+
+
+def accepted(prefix: str, codes: Iterable[str]) -> list[str]:
+    """The accepted values of ``codes`` as a message lists them: ``low (一般, Low)``."""
+    table = {**CASE_WORDS, **TRADE_WORDS}
+    out = []
+    for code in codes:
+        entry = table.get(f"{prefix}.{code}")
+        out.append(f"{code} ({entry['zh']}, {entry['en']})" if entry else code)
+    return out
+
+#: What a case's first history row says about where it was filed (``governance.finding_place``);
+#: stored once, so both languages are kept in it.
+PLACE_WORDS: dict[str, dict[str, str]] = {
+    "place.snapped": {"zh": "点位在网格范围外 {metres} 米，已归入最近的网格 {grid}",
+                      "en": "the point lay {metres} m outside the grids; filed in the nearest grid {grid}"},
+    "place.other_grid": {"zh": "点位在网格 {grid}，所指店铺 {shop} 属网格 {shop_grid}",
+                         "en": "the point lies in grid {grid}; the named shop {shop} is in grid {shop_grid}"},
+}
+
+
+def both_words(key: str, **values: object) -> str:
+    """A stored note in Chinese and English ("中文 / English"): it is written once and read in either."""
+    words = PLACE_WORDS[key]
+    return f"{words['zh'].format(**values)} / {words['en'].format(**values)}"

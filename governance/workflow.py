@@ -46,7 +46,8 @@ from governance.errors import (
     VersionConflict,
 )
 from governance.figures import count_raised, refresh_grid_stats
-from governance.grids import check_point, place
+from governance.finding_place import place_findings
+from governance.grids import check_point
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.outbox import announce_rating, announce_step
 from governance.permissions import Viewer, require_grid, require_write
@@ -216,12 +217,13 @@ def file_case(
         shop = session.scalar(select(Shop).where(Shop.shop_code == shop_code))
         if shop is None:
             raise NotFoundError(f"shop_code={shop_code!r}: no such shop")
-    grid_id, _ = place(session, lon, lat)
+    places = place_findings(session, [lon], [lat], [shop.id if shop else None])
+    grid_id = int(places.grid_ids[0])
     require_write(viewer, grid_id)
     case = _raise(
         session, viewer, kind=kind, category=category, severity=severity, title=title,
         description=description, point=check_point(lon, lat), grid_id=grid_id, shop=shop,
-        department=department, requester=requester, now=now,
+        department=department, requester=requester, now=now, note=places.notes[0],
     )
     if attachments:
         history_id = session.scalar(

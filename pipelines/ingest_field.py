@@ -47,6 +47,8 @@ from governance.filing import file_cases, record_checks
 from governance.grids import current_grid_frame, place_in_current_grids
 from governance.models import Case, HazardCheck, Shop, User
 from governance.permissions import system_viewer
+from governance.settings import get_settings
+from governance.words import accepted, file_words
 from pipelines.ingest import (
     ID_DECIMALS,
     Progress,
@@ -71,15 +73,10 @@ from pipelines.validation import (
     times,
 )
 
-CATEGORY_ALIASES = {
-    "用电": "electricity", "用气": "gas", "燃气": "gas", "装修施工": "construction", "装修": "construction",
-    "游乐设施": "amusement_ride", "消防通道": "fire_exit", "门前三包": "sanitation",
-    "占道经营": "road_occupation", "油烟": "fumes", "噪音": "noise", "其他": "other",
-}
-KIND_ALIASES = {"巡查发现": "patrol", "巡查": "patrol", "隐患排查": "hazard_check",
-                "群众点单": "service_request", "点单": "service_request"}
-SEVERITY_ALIASES = {"低": "low", "一般": "medium", "中": "medium", "较大": "high", "高": "high",
-                    "紧急": "urgent", "重大": "urgent"}
+# The words of the UI (governance.words) and a few synonyms: 一般 is low here as on the page.
+CATEGORY_ALIASES = file_words("category")
+KIND_ALIASES = file_words("kind")
+SEVERITY_ALIASES = file_words("severity")
 
 CASE_COLUMNS = {
     "case_id": ("case_id", "case_no", "id", "编号", "案件编号", "事件编号"),
@@ -153,11 +150,12 @@ def ingest_cases(
     tick("validate", 0, len(frame))
 
     kinds = codes(rows, text(frame, columns.get("kind")), "kind", [k.value for k in CaseKind], KIND_ALIASES,
+                  shown=accepted("kind", [k.value for k in CaseKind]),
                   default="patrol")
     categories = codes(rows, text(frame, columns["category"]), "category", [c.value for c in Category],
-                       CATEGORY_ALIASES)
+                       CATEGORY_ALIASES, shown=accepted("category", [c.value for c in Category]))
     severities = codes(rows, text(frame, columns.get("severity")), "severity", [s.value for s in Severity],
-                       SEVERITY_ALIASES, default="medium")
+                       SEVERITY_ALIASES, default="medium", shown=accepted("severity", [s.value for s in Severity]))
     if "severity" not in columns:
         report.notes.append("no severity column: every case filed as medium")
     titles = required_text(rows, text(frame, columns["title"]), "title", max_length=255)
@@ -200,11 +198,14 @@ def ingest_cases(
         if grids.empty:
             raise InputFileError(table.source, 1, "(grids)", "there are no grids yet: cases are filed into "
                                  "grids; run `linpu grids save` or load the demo first")
-        grid_ids = _grid_ids(session, lon, lat)
+        grid_ids, distance = _grid_ids(session, lon, lat)
+        snap_m = get_settings().snap_to_grid_m
         for i in np.flatnonzero(np.isfinite(lon) & pd.isna(grid_ids)):
             row = frame.index[i]
             if row not in rows.bad_rows:
-                rows.add(row, "lon", f"({lon[i]:.6f}, {lat[i]:.6f}) lies in no current grid")
+                rows.add(row, "lon", f"({lon[i]:.6f}, {lat[i]:.6f}) lies in no current grid: "
+                         f"{distance[i]:,.1f} m outside the nearest, farther than LINPU_SNAP_TO_GRID_M "
+                         f"({snap_m:g} m)")
         user_ids = _user_ids(session, reporters)
 
         keys = categories.astype(str) + "|" + _key_time(created) + "|" \
@@ -255,14 +256,17 @@ def file_cases_of(session, source: str, file_rows: pd.Index, batch: pd.DataFrame
         raise InputFileError(source, row, "(row)", f"{exc}; nothing was written") from None
 
 
-def _grid_ids(session, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Grid id of each point with coordinates (None outside every grid or without a point)."""
+def _grid_ids(session, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grid id of each point with coordinates as a finding is placed (None outside every grid
+    beyond the snap distance, or without a point), and its distance in metres to the nearest grid."""
     out = np.full(len(lon), None, dtype=object)
+    distance = np.zeros(len(lon))
     ok = np.isfinite(lon) & np.isfinite(lat)
     if ok.any():
-        placed = place_in_current_grids(session, lon[ok], lat[ok])
+        placed = place_in_current_grids(session, lon[ok], lat[ok], snap_m=get_settings().snap_to_grid_m)
         out[ok] = np.where(placed.outside, None, placed.grid_ids.astype(object))
-    return out
+        distance[ok] = placed.distance_m
+    return out, distance
 
 
 def _stored_case_keys(session, created: pd.Series) -> dict[str, str]:
@@ -315,7 +319,8 @@ def ingest_checks(
     report = IngestReport("checks", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
     shop_ids = required_text(rows, text(frame, columns["shop_id"]), "shop_id", max_length=64)
     categories = codes(rows, text(frame, columns["category"]), "category",
-                       [c.value for c in CHECK_CATEGORIES], CATEGORY_ALIASES)
+                       [c.value for c in CHECK_CATEGORIES], CATEGORY_ALIASES,
+                       shown=accepted("category", [c.value for c in CHECK_CATEGORIES]))
     performed = times(rows, text(frame, columns["performed_at"]), "performed_at", now=now)
     inspectors = text(frame, columns.get("inspector"))
     notes = text(frame, columns.get("note"))

@@ -24,7 +24,6 @@ from governance.clock import district_zone
 from governance.errors import NUL_REFUSAL, ConfigurationError
 from pipelines.readers import InputFileError, Problem, RawTable
 
-#: Field exports from Chinese apps give local time without an offset.
 #: A point this far outside the district boundary is refused (GPS in a
 #: narrow street drifts by tens of metres; a wrong district is kilometres off).
 OUTSIDE_TOLERANCE_M = 100.0
@@ -146,11 +145,16 @@ def booleans(rows: Rows, values: pd.Series, field_name: str) -> np.ndarray:
 
 
 def codes(rows: Rows, values: pd.Series, field_name: str, allowed: Iterable[str],
-          aliases: Mapping[str, str] | None = None, *, default: str | None = None) -> pd.Series:
-    """Map values to catalogue codes (code itself, any case, or a Chinese alias)."""
+          aliases: Mapping[str, str] | None = None, *, default: str | None = None,
+          shown: Iterable[str] | None = None) -> pd.Series:
+    """Map values to catalogue codes (code itself, any case, or a Chinese alias).
+
+    ``shown``: the accepted values as a refusal lists them (default the codes), e.g.
+    ``governance.words.accepted`` for codes with Chinese and English words."""
     allowed = list(allowed)
     lookup = {a.lower(): a for a in allowed}
-    lookup.update({k.lower(): v for k, v in (aliases or {}).items()})
+    # A word of a code this field does not take (noise in a check file) stays unknown.
+    lookup.update({k.lower(): v for k, v in (aliases or {}).items() if v in allowed})
     lowered = values.astype(str).str.strip().str.lower()
     if default is not None:
         lowered = lowered.where(lowered != "", default)
@@ -160,13 +164,14 @@ def codes(rows: Rows, values: pd.Series, field_name: str, allowed: Iterable[str]
         if value == "":
             rows.add(row, field_name, "is empty; a value is required")
         else:
-            rows.add(row, field_name, f"unknown value {value!r}; allowed: {', '.join(allowed)}")
+            rows.add(row, field_name, f"unknown value {value!r}; allowed: {', '.join(shown or allowed)}")
     return mapped
 
 
 def times(rows: Rows, values: pd.Series, field_name: str, *, timezone: str | None = None,
           required: bool = True, now=None) -> pd.Series:
-    """Parse timestamps; naive ones are local time in ``timezone``. Refuse future times."""
+    """Parse timestamps; naive ones (field exports from Chinese apps) are local time in ``timezone``
+    (default the district's, ``LINPU_TIMEZONE``). Refuse future times."""
     present = values != ""
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     if present.any():
