@@ -36,6 +36,8 @@ class AdoptionResult:
     cases_moved: int
     members_carried: int
     members_dropped: list[tuple[str, str]] = field(default_factory=list)  # (old grid code, name)
+    #: Shops whose grid code is not the one they had (every shop gets a new grid row; few change grid).
+    shops_changed_grid: int = 0
 
 
 def adopt_generation(
@@ -77,7 +79,7 @@ def adopt_generation(
     generation, new_ids = _save_generation(session, grids_gdf, method=method, params=params, quality=quality,
                                            note=note, now=now)
     frame = grids_gdf[["code", "geometry"]].copy()
-    shop_grid = _reassign_shops(session, frame, mapping, new_ids)
+    shop_grid, changed = _reassign_shops(session, frame, mapping, new_ids)
     moved = _move_cases(session, frame, shop_grid, new_ids, generation_id=generation.id, now=now)
     carried, dropped = _carry_members(session, old, new_ids)
     session.expire_all()
@@ -85,7 +87,7 @@ def adopt_generation(
     refresh_check_due(session)
     return AdoptionResult(
         generation_id=generation.id, grids=len(new_ids), shops_reassigned=len(shop_grid),
-        cases_moved=moved, members_carried=carried, members_dropped=dropped,
+        cases_moved=moved, members_carried=carried, members_dropped=dropped, shops_changed_grid=changed,
     )
 
 
@@ -138,8 +140,9 @@ def _save_generation(session: Session, grids_gdf: gpd.GeoDataFrame, *, method: s
 
 
 def _reassign_shops(session: Session, frame: gpd.GeoDataFrame, mapping: dict,
-                    new_ids: dict[str, int]) -> dict[int, int | None]:
-    """Shops into the new grids: listed ones by the given code, the rest by their point."""
+                    new_ids: dict[str, int]) -> tuple[dict[int, int | None], int]:
+    """Shops into the new grids: listed ones by the given code, the rest by their point;
+    and how many of them now lie in a grid of another code than before (or gained or lost one)."""
     shops = session.execute(select(Shop.id, Shop.shop_code, Shop.geometry, Shop.grid_id)).all()
     shop_grid: dict[int, int | None] = {}
     unplaced = []
@@ -153,12 +156,17 @@ def _reassign_shops(session: Session, frame: gpd.GeoDataFrame, mapping: dict,
         placed = place_points(gpd.GeoSeries([g for _, g in unplaced], crs=4326), frame)
         for (shop_id, _), code in zip(unplaced, placed["code"], strict=True):
             shop_grid[shop_id] = None if pd.isna(code) else new_ids[code]
+    old_codes = dict(session.execute(select(Grid.id, Grid.code).where(
+        Grid.id.in_({grid_id for *_, grid_id in shops if grid_id is not None}))).all())
+    new_codes = {grid_id: code for code, grid_id in new_ids.items()}
+    changed = sum(1 for shop_id, _, _, old in shops
+                  if old_codes.get(old) != new_codes.get(shop_grid[shop_id]))
     if shop_grid:
         session.execute(
             update(Shop.__table__).where(Shop.__table__.c.id == bindparam("sid")),
             [{"sid": sid, "grid_id": gid} for sid, gid in shop_grid.items()],
         )
-    return shop_grid
+    return shop_grid, changed
 
 
 def _move_cases(session: Session, frame: gpd.GeoDataFrame, shop_grid: dict[int, int | None],

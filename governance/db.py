@@ -59,6 +59,15 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
     parsed = parse_database_url(url)
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_absolute() and not parsed.database.startswith("file:"):
+            # A relative path is the folder each process starts in: the app and a `linpu` command
+            # run elsewhere would each create and use their own file, silently.
+            raise ConfigurationError(
+                f"{SETTING}={shown!r}: the SQLite path {parsed.database!r} is relative, so it would name "
+                f"a different file in each folder the app or a command starts in; give an absolute path: "
+                f"sqlite:///{Path(parsed.database).resolve().as_posix()} (four slashes before an absolute "
+                f"path on Linux), or unset {SETTING} for the default file under LINPU_VAR_DIR"
+            )
         folder = Path(parsed.database).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,8 @@ class SaveResult:
         a = self.adopted
         dropped = len(a.get("members_dropped", []))
         return (f"saved generation {a['generation_id']}: {a['grids']} grids ({self.method}); "
-                f"{a['shops_reassigned']} shops reassigned, {a['cases_moved']} cases moved, "
+                f"{a['shops_changed_grid']} of {a['shops_reassigned']} shops changed grid, "
+                f"{a['cases_moved']} cases moved, "
                 f"{a['members_carried']} members carried over, {dropped} dropped")
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def _adopt(session, frame: gpd.GeoDataFrame, shop_codes: pd.Series, *, method: s
     result = adopt_generation(session, frame, shop_codes, method=method, params=params, quality=quality,
                               note=note, now=now)
     return {"generation_id": result.generation_id, "grids": result.grids,
-            "shops_reassigned": result.shops_reassigned, "cases_moved": result.cases_moved,
+            "shops_reassigned": result.shops_reassigned, "shops_changed_grid": result.shops_changed_grid,
+            "cases_moved": result.cases_moved,
             "members_carried": result.members_carried,
             "members_dropped": [list(m) for m in result.members_dropped]}
 

@@ -115,6 +115,7 @@ def _rejected_frame(table: RawTable, problems: list[Problem]) -> pd.DataFrame:
 def finish_report(report: IngestReport, table: RawTable, rows: Rows) -> IngestReport:
     """The report of a validated file: its problems, a note on swapped coordinates, the refused rows."""
     report.problems = rows.problems
+    report.notes.extend(table.notes)
     note = swap_note(rows.problems, len(table.frame))
     if note:
         report.notes.append(note)

@@ -75,6 +75,8 @@ class RawTable:
     geometry: gpd.GeoSeries | None = None
     encoding: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: What the reader decided that the user should know (the sheet of a workbook it read).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -256,15 +258,24 @@ def _read_xlsx(data: bytes, source: str) -> RawTable:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and key errors for non-workbooks
         raise InputFileError(source, 1, "(file)", f"not an Excel .xlsx workbook ({type(exc).__name__})") from None
-    sheet = book.worksheets[0]
-    rows = []
-    for values in sheet.iter_rows(values_only=True):
-        rows.append(["" if v is None else _cell_text(v) for v in values])
+    # Every sheet is read: a register split over sheets, or a summary sheet before it, must not
+    # pass as a file of its first sheet alone.
+    sheets = {}
+    for sheet in book.worksheets:
+        cells = [["" if v is None else _cell_text(v) for v in values] for values in sheet.iter_rows(values_only=True)]
+        if any(c.strip() for row in cells for c in row):
+            sheets[sheet.title] = cells
     book.close()
-    while rows and not any(rows[0]):
+    if len(sheets) > 1:
+        named = ", ".join(f"'{name}'" for name in sheets)
+        raise InputFileError(source, 1, "(file)", f"the workbook has {len(sheets)} sheets with data ({named}); "
+                             "one file holds one table: keep it on one sheet (delete or empty the others) "
+                             "or save the sheet as its own .xlsx or CSV")
+    if not sheets:
+        raise InputFileError(source, 1, "(header)", "the workbook is empty: no sheet holds any data")
+    [(title, rows)] = sheets.items()
+    while not any(c.strip() for c in rows[0]):
         rows.pop(0)
-    if not rows:
-        raise InputFileError(source, 1, "(header)", "the first sheet is empty")
     header = [h.strip() for h in rows[0]]
     while header and not header[-1]:
         header.pop()
@@ -278,7 +289,7 @@ def _read_xlsx(data: bytes, source: str) -> RawTable:
     frame = pd.DataFrame(body, columns=header, index=pd.Index(index, name="row"), dtype=object)
     if frame.empty:
         raise InputFileError(source, 2, "(data)", "the sheet has a header but no data rows")
-    return RawTable(source, "xlsx", frame)
+    return RawTable(source, "xlsx", frame, notes=[f"read sheet '{title}' of the workbook"])
 
 
 def _cell_text(value) -> str:
