@@ -25,6 +25,7 @@ from dashboard.theme import (
 )
 from dashboard.tiles import tile_spec, to_display
 from governance.catalog import STATE_SEVERITY_ORDER
+from governance.clock import local_text
 from governance.loop_summary import with_loop_figures
 
 #: The district outline: dashed, unfilled, so the grids' state colours read through it.
@@ -214,7 +215,7 @@ def leader_map(
         shown = cases.copy()
         shown["state_label"] = shown["state"].map(lambda s: t(f"state.{s}"))
         shown["category_label"] = shown["category"].map(lambda s: t(f"category.{s}"))
-        shown["due"] = shown["due_at"].map(lambda v: f"{pd.Timestamp(v):%m-%d %H:%M}" if pd.notna(v) else "")
+        shown["due"] = local_text(shown["due_at"], fmt="%m-%d %H:%M").to_numpy()  # stored UTC, read local
         shown["overdue"] = shown["overdue"].astype(bool)
         shown = _escaped(shown, ["case_no", "title", "state_label", "category_label", "due"])
         folium.GeoJson(

@@ -76,8 +76,13 @@ def typed(text: Any) -> str:
 def china_time(value: str | None, language: str) -> str:
     if not value:
         return "—"
-    moment = datetime.fromisoformat(value).astimezone(district_zone())
-    return word("time", language, t=f"{moment:%Y-%m-%d %H:%M}")
+    zone = district_zone()
+    moment = datetime.fromisoformat(value).astimezone(zone)
+    if zone.key == "Asia/Shanghai":
+        return word("time", language, t=f"{moment:%Y-%m-%d %H:%M}")
+    # Another district's zone (LINPU_TIMEZONE) is not Beijing time: say its offset instead.
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def case_link(base_url: str, case_no: str) -> str:

@@ -14,15 +14,18 @@ from datetime import UTC, date, datetime
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from dashboard.frames import case_table
+from dashboard.maps import leader_map
 from governance.db import transaction
 from governance.filters import CaseFilter
 from governance.models import Case
 from governance.outbox_clock import local_day
 from governance.settings import Settings, get_settings
+from pipelines.notify_format import china_time
 from tests import test_ingest_field as field_tests
 from tests import test_ingest_shops as shop_tests
 from tests.test_ingest_field import cases_csv, finding
@@ -100,3 +103,24 @@ def test_an_unknown_time_zone_is_refused_naming_the_setting(shops_db, cli, zone)
     result = cli(database_url(shops_db), "db", "current")
     assert result.exit_code == 2
     assert "LINPU_TIMEZONE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_leaders_map_shows_a_due_time_in_china_time():
+    grid = gpd.GeoDataFrame({"code": ["G001"], "n_shops": [10], "open": [1], "overdue": [0],
+                             "worst_state": ["warning"], "warning": [1]},
+                            geometry=[shapely.box(118.90, 25.10, 118.91, 25.11)], crs=4326)
+    cases = gpd.GeoDataFrame({"case_no": ["L1"], "title": ["安全出口上锁"], "state": ["warning"],
+                              "category": ["fire_exit"], "overdue": [False],
+                              "due_at": [datetime(2026, 7, 1, 7, 20, tzinfo=UTC)]},
+                             geometry=[shapely.Point(118.905, 25.105)], crs=4326)
+    shops = gpd.GeoDataFrame({"name": [], "shop_code": []}, geometry=[], crs=4326)
+    html = leader_map(grid, grid[["code", "open", "overdue", "worst_state"]], shops, cases,
+                      gpd.GeoDataFrame({"kind": [], "name": [], "street_class": []}, geometry=[], crs=4326)
+                      ).get_root().render()
+    assert '"due": "07-01 15:20"' in html and "07-01 07:20" not in html
+
+
+def test_a_notification_says_beijing_time_only_in_beijing_time(zone):
+    assert china_time("2026-07-01T07:20:00+00:00", "zh") == "2026-07-01 15:20（北京时间）"
+    zone("Asia/Tokyo")
+    assert china_time("2026-07-01T07:20:00+00:00", "zh") == "2026-07-01 16:20 (UTC+09:00)"
