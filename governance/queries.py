@@ -214,5 +214,6 @@ def grid_team(session: Session, viewer: Viewer, grid_code: str) -> pd.DataFrame:
     frame = frame_of(rows, columns=["role", "name", "phone", "username"])
     frame["role"] = frame["role"].map(str)
     frame["phone"] = [phone_for(viewer, phone) for phone in frame["phone"]]
+    frame["username"] = frame["username"].fillna("")  # a member without an account: no "None" in the table
     frame = frame.sort_values(["role", "name"], key=lambda s: s.map(order) if s.name == "role" else s)
     return frame.reset_index(drop=True)

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from dashboard.auth import ROLE_PAGES
-from dashboard.i18n import CATALOGUE
+from dashboard.i18n import CATALOGUE, translate
 from governance.catalog import (
     CaseKind,
     CaseState,
@@ -26,19 +26,21 @@ from governance.catalog import (
     Trade,
 )
 from tests.conftest import ROOT, running_app
-from tests.test_browser_roles import PASSWORD, open_page, role_db, settle  # noqa: F401 (role_db: a fixture)
+from tests.test_browser_roles import PASSWORD, choose, open_page, role_db, settle  # noqa: F401 (role_db: a fixture)
 
 pytestmark = pytest.mark.browser
 
 #: The demo's accounts, one per role.
 ACCOUNTS = {"grid_leader": "leader01", "supervisor": "supervisor1", "analyst": "analyst1", "admin": "admin"}
+#: A missing value printed by Python or pandas instead of an empty cell.
+MISSING = ["None", "nan", "NaT"]
 CODES = sorted({m.value for enum in (CaseKind, CaseState, Category, MemberRole, Outcome, Role, Severity, Trade)
                 for m in enum})
 #: An i18n key left as it is: a known prefix, a dot, a code-like name.
 PREFIXES = "|".join(sorted({k.split(".")[0] for k in CATALOGUE}))
 KEY = re.compile(rf"\b(?:{PREFIXES})\.[a-z_0-9]+\b")
 #: A code as a whole word (not part of an identifier, a file name or an address).
-CODE = re.compile(r"(?<![\w./-])(?:" + "|".join(map(re.escape, CODES)) + r")(?![\w./-])")
+CODE = re.compile(r"(?<![\w./-])(?:" + "|".join(map(re.escape, [*CODES, *MISSING])) + r")(?![\w./-])")
 
 #: The text Chromium holds: the main area with every tab, and the cells and headers tables draw.
 READ_PAGE = """() => {
@@ -64,6 +66,8 @@ def sign_in_zh(page, base: str, username: str) -> None:
     page.get_by_role("textbox", name="用户名").fill(username)
     page.get_by_role("textbox", name="密码").fill(PASSWORD)
     page.get_by_role("button", name="登录", exact=True).click()
+    # Signed in once the form is gone (a page opened before would show the sign-in page again).
+    page.get_by_role("textbox", name="密码").wait_for(state="detached")
 
 
 #: File names look like keys (cases.csv); their extensions are not names of keys.
@@ -84,7 +88,8 @@ def problems_in(text: str) -> list[str]:
 
 def test_the_reader_finds_keys_and_codes():
     # The check itself can fail: a key, a code; not a file name, an address or a variable.
-    assert problems_in("列 col.username 状态 in_progress，业态 catering") == ["catering", "col.username", "in_progress"]
+    assert problems_in("列 col.username 状态 in_progress，业态 catering，账号 None") == [
+        "None", "catering", "col.username", "in_progress"]
     assert problems_in("cases.csv LINPU_SNAP_TO_GRID_M /leader?case=1 G001 预警 操作人 admin") == []
 
 
@@ -95,9 +100,18 @@ def test_every_page_in_chinese_shows_words_not_keys_or_codes(vocab_app, browser,
     settle(page)
     found = {}
     for name in ROLE_PAGES[role]:
-        page.goto(f"{vocab_app}/{name}?lang=zh", wait_until="domcontentloaded")
+        # The first page is where the role lands; the others through the navigation, as a user goes
+        # (a typed address reloads the app, which then runs its main page).
+        if name != ROLE_PAGES[role][0]:
+            page.locator("[data-testid='stSidebarNav'] a", has_text=translate(f"nav.{name}", "zh")).click()
+            page.wait_for_url(re.compile(rf"/{name}"))
         page.locator("[data-testid='stMain'] h1, [data-testid='stMain'] h2").first.wait_for()
         settle(page)
+        assert page.get_by_role("textbox", name="密码").count() == 0, f"{name}: the sign-in page, not the page"
+        if name == "supervisor":  # a grid's detail: its team and its shop table
+            choose(page, "选择网格", "G001")
+            page.get_by_text("网格团队").first.wait_for()
+            settle(page)
         page.wait_for_timeout(1500)  # tables draw their cells after the run
         text = page.evaluate(READ_PAGE)
         assert re.search(r"[\u4e00-\u9fff]", text), f"{name} is not in Chinese"
