@@ -340,8 +340,8 @@ def test_grid_leader_sees_every_payload_as_text_in_tables_and_map_tooltips(injec
     page.get_by_role("tab", name="My cases").click()
     settle(page)
     # The cards show the title as text; the table view sits in a collapsed expander.
-    page.get_by_text(PAYLOADS["title"], exact=False).first.wait_for()
-    page.get_by_text("As a table").click()
+    page.get_by_text(PAYLOADS["title"]).filter(visible=True).first.wait_for()
+    page.get_by_text("As a table").filter(visible=True).first.click()
     settle(page)
     _cell(page, PAYLOADS["title"])
     page.get_by_role("tab", name="Today").click()
