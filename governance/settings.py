@@ -122,6 +122,17 @@ class Settings(BaseSettings):
         default=8, ge=0, le=23, description="Local hour from which each leader's daily digest is sent."
     )
 
+    db_pool_size: int = Field(
+        default=5, ge=1, description="PostgreSQL connections the app keeps open (per process)."
+    )
+    db_pool_overflow: int = Field(
+        default=10, ge=0, description="Connections opened beyond the pool size at a peak, closed after."
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10, gt=0,
+        description="Wait for a free connection before a step is refused as busy (the form is kept; try again).",
+    )
+
     @property
     def resolved_public_url(self) -> str:
         return self.public_url or self.base_url
