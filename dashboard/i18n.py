@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from governance.settings import get_settings
-from governance.words import CASE_WORDS
+from governance.words import CASE_WORDS, TEAM_WORDS
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
@@ -56,10 +56,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "您的角色（{role}）无权查看此页面。",
         "en": "Your role ({role}) may not open this page.",
     },
-    "role.grid_leader": {"zh": "邻铺长", "en": "Grid leader"},
-    "role.supervisor": {"zh": "督办员", "en": "Supervisor"},
-    "role.analyst": {"zh": "分析员", "en": "Analyst"},
-    "role.admin": {"zh": "管理员", "en": "Administrator"},
     # --- states, kinds, categories, severities --------------------------------
     "state.warning": {"zh": "预警", "en": "Warning"},
     "state.in_progress": {"zh": "处置中", "en": "In progress"},
@@ -70,6 +66,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "kind.hazard_check": {"zh": "隐患排查", "en": "Hazard check"},
     "kind.service_request": {"zh": "群众点单", "en": "Service request"},
     **CASE_WORDS,
+    **TEAM_WORDS,
     "outcome.fixed": {"zh": "已整改", "en": "Fixed"},
     "outcome.no_action_needed": {"zh": "无需处置", "en": "No action needed"},
     "outcome.not_responsible": {"zh": "非本单位职责", "en": "Not our responsibility"},
@@ -78,10 +75,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "badge.model_shop": {"zh": "示范户", "en": "Model shop"},
     "badge.trusted_shop": {"zh": "放心店", "en": "Trusted shop"},
     "badge.pioneer": {"zh": "先锋商户", "en": "Pioneer merchant"},
-    "member.leader": {"zh": "邻铺长", "en": "Grid leader"},
-    "member.property": {"zh": "物业", "en": "Property"},
-    "member.security": {"zh": "治安", "en": "Public security"},
-    "member.fire": {"zh": "消防", "en": "Fire safety"},
     "action.take_on": {"zh": "接单处置", "en": "Take on"},
     "action.resolve": {"zh": "处置完成，转回访", "en": "Resolved, to follow-up"},
     "action.confirm": {"zh": "回访确认，闭环", "en": "Follow-up confirmed, close"},
