@@ -1,4 +1,6 @@
-"""Grid-team members without an account: the property, security and fire members (and leaders
+"""The grid teams: members without an account, and every grid's roster (``linpu grids list``).
+
+Members without an account are the property, security and fire members (and leaders
 who do not sign in) that ``linpu members import`` records.
 
 A member is a ``grid_members`` row with no ``user_id``; the supervisor's grid
@@ -11,15 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+import pandas as pd
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from governance import admin_log
 from governance.accounts import PHONE, AccountProblem
-from governance.catalog import MemberRole
+from governance.catalog import OPEN_STATES, MemberRole
 from governance.errors import ValidationError
 from governance.grids import current_generation_id
-from governance.models import Grid, GridMember
+from governance.models import Case, Grid, GridMember, Shop
 from governance.words import code_for_word
 
 
@@ -78,3 +81,29 @@ def record_members(session: Session, rows: list[MemberRow], *, actor: str) -> tu
     admin_log.record(session, actor=actor, action="members_imported", target=f"{len(rows)} rows",
                      rows=added + updated)
     return added, updated
+
+
+def grid_roster(session: Session) -> pd.DataFrame:
+    """Every current grid: code, open shops, leader(s), other members (kind:name), open cases."""
+    generation = current_generation_id(session)
+    grids = session.execute(select(Grid.id, Grid.code).where(Grid.generation_id == generation)
+                            .order_by(Grid.code)).all()
+    shops = dict(session.execute(select(Shop.grid_id, func.count()).where(Shop.closed_at.is_(None))
+                                 .group_by(Shop.grid_id)).all())
+    cases = dict(session.execute(select(Case.grid_id, func.count()).where(Case.state.in_(OPEN_STATES))
+                                 .group_by(Case.grid_id)).all())
+    leaders: dict[int, list[str]] = {}
+    members: dict[int, list[str]] = {}
+    rank = {kind: i for i, kind in enumerate(MemberRole)}  # leader, property, security, fire
+    people = session.execute(select(GridMember.grid_id, GridMember.role, GridMember.name)
+                             .join(Grid, Grid.id == GridMember.grid_id).where(Grid.generation_id == generation)).all()
+    for grid_id, role, name in sorted(people, key=lambda p: (rank[MemberRole(p[1])], p[2])):
+        if MemberRole(role) is MemberRole.LEADER:
+            leaders.setdefault(grid_id, []).append(name)
+        else:
+            members.setdefault(grid_id, []).append(f"{MemberRole(role).value}:{name}")
+    return pd.DataFrame(
+        [(code, shops.get(gid, 0), ";".join(leaders.get(gid, [])), ";".join(members.get(gid, [])),
+          cases.get(gid, 0)) for gid, code in grids],
+        columns=["code", "shops", "leader", "members", "open_cases"],
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -27,8 +28,9 @@ from governance import accounts, team
 from governance.admin_log import shell_actor
 from governance.db import transaction
 from governance.errors import ValidationError
+from pipelines.ingest import load_table
 from pipelines.ingest_report import IngestReport
-from pipelines.readers import Problem, RawTable, read_path
+from pipelines.readers import Problem, RawTable
 from pipelines.validation import require_columns
 
 ACCOUNT_COLUMNS = {
@@ -80,31 +82,45 @@ def _open_passwords_file(path: Path):
     return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
-def import_accounts(engine: Engine, path: str | Path, *, passwords_out: str | Path | None,
+def import_accounts(engine: Engine, source: bytes | Path, *, name: str | None = None,
+                    keep_passwords: Callable[[accounts.AccountsApplied], None] | None = None,
                     actor: str | None = None, dry_run: bool = False) -> IngestReport:
-    """Create or update every account of the file; new accounts' one-time passwords to ``passwords_out``."""
-    table = read_path(path)
+    """Create or update every account of the file (bytes of an upload named ``name``, or a path).
+
+    ``keep_passwords`` receives the new accounts' one-time passwords inside the transaction, before
+    the commit: if it fails, no account is created.  New accounts without it are refused.
+    """
+    table = load_table(source, name)
     rows = account_rows(table)
     report = IngestReport(kind="accounts", source=table.source, rows=len(rows), problems=list(table.problems),
                           dry_run=dry_run)
-    out = Path(passwords_out) if passwords_out else None
-    if out is not None and out.exists():
-        raise ValidationError(f"--passwords-out {out}: the file exists already; give a new file name "
-                              "/ 文件已存在，请换一个文件名")
     with transaction(engine) as session:
         report.problems += [Problem(p.row, p.field, p.message) for p in accounts.check_accounts(session, rows)]
         if report.refused or dry_run:
             return report
         done = accounts.apply_accounts(session, rows, actor=actor or shell_actor())
         report.counts = {"accounts_created": len(done.created), "accounts_updated": len(done.updated)}
-        if done.created and out is None:
+        if done.created and keep_passwords is None:
             raise ValidationError("new accounts need --passwords-out FILE for their one-time passwords "
                                   "/ 新账号需要 --passwords-out 文件保存一次性密码")
         if done.created:
-            _write_passwords(out, done)
-            report.notes.append(f"one-time passwords of {len(done.created)} new accounts in {out} (mode 0600); "
-                                "each must choose their own at first sign-in")
+            keep_passwords(done)
         report.written = True
+    return report
+
+
+def import_accounts_to_file(engine: Engine, path: str | Path, *, passwords_out: str | Path | None,
+                            actor: str | None = None, dry_run: bool = False) -> IngestReport:
+    """``linpu users import``: as :func:`import_accounts`, the passwords to a new 0600 file."""
+    out = Path(passwords_out) if passwords_out else None
+    if out is not None and out.exists():
+        raise ValidationError(f"--passwords-out {out}: the file exists already; give a new file name "
+                              "/ 文件已存在，请换一个文件名")
+    report = import_accounts(engine, Path(path), actor=actor, dry_run=dry_run,
+                             keep_passwords=None if out is None else lambda done: _write_passwords(out, done))
+    if report.written and report.counts["accounts_created"]:
+        report.notes.append(f"one-time passwords of {report.counts['accounts_created']} new accounts in {out} "
+                            "(mode 0600); each must choose their own at first sign-in")
     return report
 
 
@@ -130,10 +146,10 @@ def passwords_csv(done: accounts.AccountsApplied) -> str:
     return buffer.getvalue()
 
 
-def import_members(engine: Engine, path: str | Path, *, actor: str | None = None,
+def import_members(engine: Engine, source: bytes | Path, *, name: str | None = None, actor: str | None = None,
                    dry_run: bool = False) -> IngestReport:
     """Record the file's team members (no accounts) in their grids; refused whole on any problem."""
-    table = read_path(path)
+    table = load_table(source, name)
     rows = [team.MemberRow(row=i, grid=c["grid"], member_kind=c["member_kind"], name=c["name"], phone=c["phone"])
             for i, c in _cells(table, MEMBER_COLUMNS, ("grid", "member_kind", "name"))]
     report = IngestReport(kind="members", source=table.source, rows=len(rows), problems=list(table.problems),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from pipelines.accounts import import_members
@@ -19,5 +21,5 @@ def members() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def members_import(file, dry_run, as_json):
     """Record FILE's members (CSV/XLSX: grid, member_kind leader|property|security|fire, name, phone)."""
-    report = import_members(open_current_database(announce=not as_json), file, dry_run=dry_run)
+    report = import_members(open_current_database(announce=not as_json), Path(file), dry_run=dry_run)
     echo_file_report(report, as_json=as_json)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from governance.catalog import Role
-from pipelines.accounts import import_accounts
+from pipelines.accounts import import_accounts_to_file
 from pipelines.commands.common import LinpuGroup, echo_file_report, echo_json, open_current_database
 from pipelines.users import (
     add_user,
@@ -86,7 +86,7 @@ def users_scope(username, node_id):
 def users_import(file, passwords_out, dry_run, as_json):
     """Create or update every account of FILE (CSV/XLSX: username, display_name, role, grids,
     member_kind, department, scope, phone); new accounts must set their own password at first sign-in."""
-    report = import_accounts(open_current_database(announce=not as_json), file, passwords_out=passwords_out,
+    report = import_accounts_to_file(open_current_database(announce=not as_json), file, passwords_out=passwords_out,
                              dry_run=dry_run)
     echo_file_report(report, as_json=as_json)
 
