@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from geo.coords import wgs84_to_gcj02
 from governance.db import transaction
-from governance.loop_summary import grid_layer
 from governance.login import change_password, must_change_password, sign_in
+from governance.loop_summary import grid_layer
 from governance.models import Shop
 from governance.permissions import viewer_for
 from tests import test_ingest_shops as shop_tests
