@@ -414,7 +414,7 @@ def adopt_preview(viewer, preview: dict) -> None:
     with transaction(engine()) as session:
         adopt_generation(session, preview["proposed"], preview["shop_codes"], method="metis",
                          params=preview["params"], quality=preview["proposed_quality"],
-                         note=f"saved from the dashboard by {viewer.username}")
+                         note=f"saved from the dashboard by {viewer.username}", actor=viewer.username)
     bump_epoch()
 
 
@@ -426,7 +426,7 @@ def ingest_register(viewer, payload: bytes, name: str, *, coords: str, close_mis
     from pipelines.ingest import ingest_shops
 
     report = ingest_shops(engine(), payload, name=name, coords=coords, dry_run=dry_run,
-                          close_missing=close_missing)
+                          close_missing=close_missing, actor=viewer.username)
     if report.written:
         bump_epoch()
     return report

@@ -169,3 +169,12 @@ def known_codes(picked, all_codes) -> tuple[list[str], list[str]]:
     known_set = set(all_codes)
     picked = [str(c).strip() for c in ([picked] if isinstance(picked, str) else picked or []) if str(c).strip()]
     return [c for c in picked if c in known_set], [c for c in picked if c not in known_set]
+
+
+def admin_log_table(entries: pd.DataFrame, *, language: str) -> pd.DataFrame:
+    """The admin log in China time with its action words and column labels."""
+    out = entries.copy()
+    if not out.empty:
+        out["at"] = pd.to_datetime(out["at"], utc=True).dt.tz_convert(DISTRICT_TZ).dt.strftime("%Y-%m-%d %H:%M")
+        out["action"] = out["action"].astype(str).map(_label(language, "admin.action"))
+    return out.rename(columns={c: translate(f"admin.log.{c}", language) for c in out.columns})

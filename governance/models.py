@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy import Enum as SAEnum
@@ -137,6 +138,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: A supervisor limited to one node of the organisation tree (its ``node_id``); None: the district.
     scope: Mapped[str | None] = mapped_column(String(64))
+    #: Set for a one-time password (import, reset): the next sign-in must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    phone: Mapped[str | None] = mapped_column(String(32))
 
 
 class GridMember(Base):
@@ -542,3 +546,17 @@ class CalendarDay(Base):
     working: Mapped[bool] = mapped_column(Boolean)
     name: Mapped[str] = mapped_column(String(64), default="")
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AdminLogEntry(Base):
+    """One administrative step (who, when, what, how many rows); append-only by trigger (0013)."""
+
+    __tablename__ = "admin_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(255), default="")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")

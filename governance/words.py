@@ -1,4 +1,4 @@
-"""The words of the case categories and severities, in Chinese and English.
+"""The words of the case categories and severities, roles and member kinds, in Chinese and English.
 
 One home for the words that the dashboard (``dashboard.i18n``) and the
 messages sent outside it (``pipelines.notify_format``) both show, so a
@@ -23,3 +23,26 @@ CASE_WORDS: dict[str, dict[str, str]] = {
     "severity.high": {"zh": "严重", "en": "High"},
     "severity.urgent": {"zh": "紧急", "en": "Urgent"},
 }
+
+#: Roles and grid-team member kinds: the UI's labels and the words an account or team file may use.
+TEAM_WORDS: dict[str, dict[str, str]] = {
+    "role.grid_leader": {"zh": "邻铺长", "en": "Grid leader"},
+    "role.supervisor": {"zh": "督办员", "en": "Supervisor"},
+    "role.analyst": {"zh": "分析员", "en": "Analyst"},
+    "role.admin": {"zh": "管理员", "en": "Administrator"},
+    "member.leader": {"zh": "邻铺长", "en": "Grid leader"},
+    "member.property": {"zh": "物业", "en": "Property"},
+    "member.security": {"zh": "治安", "en": "Public security"},
+    "member.fire": {"zh": "消防", "en": "Fire safety"},
+}
+
+
+def code_for_word(prefix: str, text: str) -> str | None:
+    """The code whose ``<prefix>.<code>`` entry is ``text`` (the code itself, its Chinese or English
+    word, any case), or None.  How files written in either language are read."""
+    wanted = (text or "").strip().lower()
+    for key, words in {**CASE_WORDS, **TEAM_WORDS}.items():
+        group, _, code = key.partition(".")
+        if group == prefix and wanted in {code, words["zh"].lower(), words["en"].lower()}:
+            return code
+    return None

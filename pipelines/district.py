@@ -20,6 +20,8 @@ from sqlalchemy import Engine
 
 from geo.coords import SYSTEMS
 from geo.district import HIGHWAY_CLASSES, class_highways, clip_streets, overlap_share, unshift
+from governance import admin_log
+from governance.admin_log import shell_actor
 from governance.db import session_factory, transaction
 from governance.district import LAYER_KINDS, replace_layer, stored_boundary
 from pipelines.district_files import DistrictRefused, is_osm, read_map_file, read_osm
@@ -53,7 +55,8 @@ class DistrictReport:
 
 
 def import_district(engine: Engine, path: Path, *, layer: str, coords: str = "wgs84", crs: str | None = None,
-                    osm_relation: int | None = None, language: str = "zh") -> DistrictReport:
+                    osm_relation: int | None = None, language: str = "zh",
+                    actor: str | None = None) -> DistrictReport:
     """Replace the stored ``layer`` (``boundary`` or ``streets``) by the features of ``path``."""
     source = path.name
     if layer not in LAYER_KINDS:
@@ -88,6 +91,8 @@ def import_district(engine: Engine, path: Path, *, layer: str, coords: str = "wg
         elif boundary is not None:
             _check_overlap(frame, boundary, table.source, language)
         written = replace_layer(session, layer, frame)
+        admin_log.record(session, actor=actor or shell_actor(), action="district_imported",
+                         target=f"{layer}: {table.source}", rows=written)
     return DistrictReport(layer, table.source, len(table.frame), written, notes)
 
 

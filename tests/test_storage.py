@@ -20,7 +20,7 @@ from governance.models import Base, Case, Grid, GridGeneration, Shop, User
 EXPECTED_TABLES = {
     "shops", "shop_badges", "grids", "grid_generations", "grid_members", "users", "cases",
     "case_history", "attachments", "ratings", "hazard_checks", "check_schedules",
-    "district_features", "notify_webhooks", "notifications", "notification_deliveries",
+    "district_features", "notify_webhooks", "notifications", "notification_deliveries", "admin_log",
 }
 
 
