@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Address of the public pages and QR codes; defaults to base_url."
     )
+    public_orders_per_ip_per_day: int = Field(
+        default=5, ge=1,
+        description="Orders and complaints the public pages accept from one client address a day (China time).",
+    )
+    public_orders_per_phone_per_day: int = Field(
+        default=3, ge=1, description="Orders and complaints the public pages accept for one phone number a day.",
+    )
+    public_keep_days: int = Field(
+        default=365, ge=30,
+        description="Days a public request's phone and text are kept after it closes (said in the privacy notice).",
+    )
     notify_timeout_seconds: float = Field(
         default=10, gt=0, description="How long the sender waits for a webhook to answer."
     )
