@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         default=365, ge=30,
         description="Days a public request's phone and text are kept after it closes (said in the privacy notice).",
     )
+    board_font: Path | None = Field(
+        default=None,
+        description="Font file (TTF/OTF/TTC with Chinese) for the printed boards; default: the first Noto CJK "
+        "font installed (Debian: fonts-noto-cjk).",
+    )
     notify_timeout_seconds: float = Field(
         default=10, gt=0, description="How long the sender waits for a webhook to answer."
     )

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from pipelines.commands.boards import boards
 from pipelines.commands.calendar import calendar
 from pipelines.commands.common import LinpuGroup
 from pipelines.commands.db import db
@@ -24,7 +25,7 @@ from pipelines.commands.org import org
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[calendar, db, demo, district, export, grids, ingest, notify, org, users],
+@click.group(cls=LinpuGroup, commands=[boards, calendar, db, demo, district, export, grids, ingest, notify, org, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""
