@@ -76,6 +76,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "outcome.not_responsible": {"zh": "非本单位职责", "en": "Not our responsibility"},
     "outcome.duplicate": {"zh": "重复上报", "en": "Duplicate"},
     "action.take_on": {"zh": "接单处置", "en": "Take on"},
+    "action.hide": {"zh": "屏蔽恶意诉求（需填写理由）", "en": "Hide as abusive (give the reason)"},
     "action.resolve": {"zh": "处置完成，转回访", "en": "Resolved, to follow-up"},
     "action.confirm": {"zh": "回访确认，闭环", "en": "Follow-up confirmed, close"},
     "action.dismiss": {"zh": "核实无需处置", "en": "Dismiss"},

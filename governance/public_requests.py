@@ -286,18 +286,22 @@ def rate_request(session: Session, *, token: str, rating: int, comment: str = ""
     return rate_case(session, case_id=case.id, rating=rating, comment=comment, rated_by="public", now=now)
 
 
-def hide_request(session: Session, viewer: Viewer, *, case_no: str, reason: str,
+def is_public_request(session: Session, case_id: int) -> bool:
+    """Whether the case was filed by the public from a shop's page."""
+    return session.scalar(select(PublicRequest.id).where(PublicRequest.case_id == case_id)) is not None
+
+
+def hide_request(session: Session, viewer: Viewer, case_id: int, *, expected_version: int, reason: str,
                  now: datetime | None = None) -> Case:
     """A supervisor hides an abusive public order: closed (step ``hide``) with the reason in its history."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("reason is empty; say why the order is hidden (it is kept in the case's history)")
-    case = session.scalar(select(Case).where(Case.case_no == case_no))
-    row = case and session.scalar(select(PublicRequest).where(PublicRequest.case_id == case.id))
+    row = session.scalar(select(PublicRequest).where(PublicRequest.case_id == case_id))
     if row is None:
-        raise NotFoundError(f"case_no={case_no!r}: no public request has this number")
+        raise NotFoundError(f"case {case_id} was not placed by the public; only public orders are hidden")
     now = clock(now)
-    case = checked_case(session, viewer, case.id, "hide", expected_version=case.version)
+    case = checked_case(session, viewer, case_id, "hide", expected_version=expected_version)
     write_step(session, viewer, case, "hide", note=reason, now=now, details={"outcome": "no_action_needed"})
     session.execute(update(PublicRequest).where(PublicRequest.id == row.id)
                     .values(hidden_at=now, hidden_reason=reason))
@@ -306,6 +310,6 @@ def hide_request(session: Session, viewer: Viewer, *, case_no: str, reason: str,
 
 __all__ = [
     "COMPLAINT_TOPICS", "ORDER_TOPICS", "Placed", "Tracking", "client_hash", "find_request", "followed_case",
-    "hide_request", "normal_phone", "open_shop", "place_request", "rate_request", "recover_link",
+    "hide_request", "is_public_request", "normal_phone", "open_shop", "place_request", "rate_request", "recover_link",
     "token_hash", "tracking_view",
 ]

@@ -190,3 +190,23 @@ def test_a_public_link_reaches_no_staff_page_and_no_other_request(site):
     assert http.get(first[:-3] + "xyz").status_code == 404
     for path in ("/p/t/", "/p/s/", "/p/g/", "/p/t/../../linpu/session"):
         assert http.get(path).status_code in (404, 405)
+
+
+def test_the_supervisors_case_actions_hide_an_abusive_order_and_its_page_says_withdrawn(site):
+    from dashboard import data
+
+    public_id = badged_shop(site)["public_id"]
+    http = client()
+    link = tracking_link(order(http, public_id, text="骂人的话"))
+    engine = make_engine(site)
+    with transaction(engine) as session:
+        case_id = session.scalar(select(PublicRequest.case_id))
+        supervisor, leader = viewer_for(session, "supervisor1"), viewer_for(session, "leader01")
+        staff_case = session.scalar(select(Case.id).where(Case.id != case_id, Case.state == "warning"))
+    engine.dispose()
+    assert data.may_hide(supervisor, case_id) and not data.may_hide(leader, case_id)
+    assert not data.may_hide(supervisor, staff_case)  # a staff finding is not hidden this way
+    assert data.transition(supervisor, case_id, "hide", expected_version=1, note="辱骂，非诉求") == "closed"
+    assert "已被街道办撤销" in http.get(link).text
+    timeline = data.case_timeline(supervisor, case_id)
+    assert "辱骂，非诉求" in timeline.to_string()

@@ -17,7 +17,13 @@ from governance.badges import award_badge, badges_due_for_revocation
 from governance.catalog import CaseState
 from governance.db import transaction
 from governance.duplicates import merge_cases
-from governance.errors import AttachmentError, NotFoundError, PermissionDenied, PublicRefusal
+from governance.errors import (
+    AttachmentError,
+    NotFoundError,
+    PermissionDenied,
+    PublicRefusal,
+    ValidationError,
+)
 from governance.models import Attachment, Case, CaseHistory, PublicRequest, Shop
 from governance.public_requests import (
     hide_request,
@@ -206,10 +212,14 @@ def test_photos_lose_their_gps_tags_and_bad_ones_leave_nothing_written(world):
 def test_a_supervisor_hides_an_abusive_order_with_the_reason_in_history(world):
     engine, _, public_ids, v = world
     placed = _place(engine, public_ids["G001"], text="辱骂内容")
+    case = _case(engine, placed.case_no)
     with transaction(engine) as session, pytest.raises(PermissionDenied):
-        hide_request(session, v["leader1"], case_no=placed.case_no, reason="abuse")
+        hide_request(session, v["leader1"], case.id, expected_version=case.version, reason="abuse")
+    with transaction(engine) as session, pytest.raises(ValidationError):
+        hide_request(session, v["supervisor"], case.id, expected_version=case.version, reason="  ")
     with transaction(engine) as session:
-        hide_request(session, v["supervisor"], case_no=placed.case_no, reason="辱骂，非诉求", now=NOW + timedelta(hours=1))
+        hide_request(session, v["supervisor"], case.id, expected_version=case.version, reason="辱骂，非诉求",
+                     now=NOW + timedelta(hours=1))
     action, _, to_state, note, details = _history(engine, placed.case_no)[-1]
     assert (action, to_state, note) == ("hide", "closed", "辱骂，非诉求")
     view = _view(engine, placed.token)
