@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="",
-        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto is believed "
-        "(e.g. 127.0.0.1); from them, https marks the sign-in cookie Secure.",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For "
+        "are believed (e.g. 127.0.0.1); from them, https marks the sign-in cookie Secure and the public pages "
+        "count orders per visitor's address.",
     )
     resolve_limit_hours: dict[str, float] = Field(
         default_factory=dict,
