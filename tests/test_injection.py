@@ -381,4 +381,8 @@ def test_the_public_pages_show_every_payload_as_text(injected, browser, tmp_path
     page.screenshot(path=str(tmp_path / "public-injection.png"), full_page=True)
     _no_injected_elements(page)
     assert not dialogs, dialogs
+    # The same public browser asking for a staff page gets the sign-in page and nothing of the district.
+    page.goto(f"{base}/supervisor?lang=en")
+    page.get_by_role("textbox", name="Password").wait_for()
+    assert page.get_by_role("heading", name="District supervision").count() == 0
     page.close()
