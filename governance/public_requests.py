@@ -24,7 +24,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -286,6 +286,20 @@ def rate_request(session: Session, *, token: str, rating: int, comment: str = ""
     return rate_case(session, case_id=case.id, rating=rating, comment=comment, rated_by="public", now=now)
 
 
+def forget_phones(session: Session, *, now: datetime | None = None, settings: Settings | None = None) -> int:
+    """Blank the phone of every public request closed more than ``LINPU_PUBLIC_KEEP_DAYS`` ago; how many.
+
+    The privacy notice promises it.  The text and photos stay: they are the case's record.
+    """
+    keep_days = (settings or get_settings()).public_keep_days
+    cutoff = clock(now) - timedelta(days=keep_days)
+    closed_long_ago = select(Case.id).where(Case.state == CaseState.CLOSED, Case.closed_at < cutoff)
+    result = session.execute(update(PublicRequest).where(PublicRequest.phone.is_not(None),
+                                                         PublicRequest.case_id.in_(closed_long_ago))
+                             .values(phone=None))
+    return result.rowcount or 0
+
+
 def is_public_request(session: Session, case_id: int) -> bool:
     """Whether the case was filed by the public from a shop's page."""
     return session.scalar(select(PublicRequest.id).where(PublicRequest.case_id == case_id)) is not None
@@ -309,7 +323,7 @@ def hide_request(session: Session, viewer: Viewer, case_id: int, *, expected_ver
 
 
 __all__ = [
-    "COMPLAINT_TOPICS", "ORDER_TOPICS", "Placed", "Tracking", "client_hash", "find_request", "followed_case",
+    "COMPLAINT_TOPICS", "ORDER_TOPICS", "Placed", "Tracking", "client_hash", "find_request", "followed_case", "forget_phones",
     "hide_request", "is_public_request", "normal_phone", "open_shop", "place_request", "rate_request", "recover_link",
     "token_hash", "tracking_view",
 ]

@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     )
     public_keep_days: int = Field(
         default=365, ge=30,
-        description="Days a public request's phone and text are kept after it closes (said in the privacy notice).",
+        description="Days a public request's phone is kept after it closes (said in the privacy notice); "
+        "`linpu public forget-phones` deletes older ones.",
     )
     board_font: Path | None = Field(
         default=None,

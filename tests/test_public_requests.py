@@ -26,6 +26,7 @@ from governance.errors import (
 )
 from governance.models import Attachment, Case, CaseHistory, PublicRequest, Shop
 from governance.public_requests import (
+    forget_phones,
     hide_request,
     place_request,
     rate_request,
@@ -243,3 +244,19 @@ def test_a_closed_shop_takes_no_orders(world):
         session.scalar(select(Shop).where(Shop.public_id == public_ids["G002"])).closed_at = NOW
     with pytest.raises(NotFoundError):
         _place(engine, public_ids["G002"])
+
+
+def test_phones_are_forgotten_after_the_keep_days_once_the_request_is_closed(world):
+    engine, _, public_ids, v = world
+    old = _place(engine, public_ids["G001"], phone="13800003333")
+    still_open = _place(engine, public_ids["G001"], phone="13800004444", address="198.51.100.8")
+    for action, hours in (("take_on", 1), ("resolve", 2), ("confirm", 3)):
+        _step(engine, v["leader1"], old.case_no, action, NOW + timedelta(hours=hours))
+    keep = Settings(public_keep_days=30)
+    with transaction(engine) as session:
+        assert forget_phones(session, now=NOW + timedelta(days=29), settings=keep) == 0
+    with transaction(engine) as session:
+        assert forget_phones(session, now=NOW + timedelta(days=31), settings=keep) == 1
+    with transaction(engine) as session:
+        phones = dict(session.execute(select(PublicRequest.short_code, PublicRequest.phone)).all())
+    assert phones == {old.short_code: None, still_open.short_code: "13800004444"}

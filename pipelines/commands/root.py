@@ -22,10 +22,11 @@ from pipelines.commands.grids import grids
 from pipelines.commands.ingest import ingest
 from pipelines.commands.notify import notify
 from pipelines.commands.org import org
+from pipelines.commands.public import public
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[boards, calendar, db, demo, district, export, grids, ingest, notify, org, users],
+@click.group(cls=LinpuGroup, commands=[boards, calendar, db, demo, district, export, grids, ingest, notify, org, public, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""
