@@ -260,3 +260,19 @@ def test_phones_are_forgotten_after_the_keep_days_once_the_request_is_closed(wor
     with transaction(engine) as session:
         phones = dict(session.execute(select(PublicRequest.short_code, PublicRequest.phone)).all())
     assert phones == {old.short_code: None, still_open.short_code: "13800004444"}
+
+
+@pytest.mark.parametrize(("fields", "key"), [
+    ({"kind": "complaint", "topic": "legal_advice"}, "public.error.topic"),
+    ({"kind": "praise"}, "public.error.kind"),
+    ({"text": "   "}, "public.error.text_empty"),
+    ({"text": "长" * 2001}, "public.error.text_long"),
+    ({"phone": "call me"}, "public.error.phone"),
+])
+def test_a_bad_form_is_refused_with_the_words_to_show_and_nothing_is_written(world, fields, key):
+    engine, _, public_ids, _ = world
+    with pytest.raises(PublicRefusal) as refused:
+        _place(engine, public_ids["G001"], **fields)
+    assert refused.value.key == key
+    with transaction(engine) as session:
+        assert session.query(Case).count() == 0 and session.query(PublicRequest).count() == 0
