@@ -276,3 +276,30 @@ def test_a_bad_form_is_refused_with_the_words_to_show_and_nothing_is_written(wor
     assert refused.value.key == key
     with transaction(engine) as session:
         assert session.query(Case).count() == 0 and session.query(PublicRequest).count() == 0
+
+
+def test_the_grids_public_figures_count_the_last_90_days_and_the_leader_is_masked(world):
+    from governance.public_view import grid_figures, grid_page, mask_phone
+
+    engine, district, public_ids, v = world
+    old = _place(engine, public_ids["G001"], text="旧", at=NOW - timedelta(days=100), address="198.51.100.20")
+    late = _place(engine, public_ids["G001"], text="晚")
+    on_time = _place(engine, public_ids["G001"], text="准", address="198.51.100.21")
+    _place(engine, public_ids["G002"], text="别的网格", address="198.51.100.22")
+    for action, hours in (("take_on", 1), ("resolve", 2), ("confirm", 3)):
+        _step(engine, v["leader1"], on_time.case_no, action, NOW + timedelta(hours=hours))
+    late_case = _case(engine, late.case_no)
+    for action, at in (("take_on", 1), ("resolve", 2), ("confirm", 3)):
+        _step(engine, v["leader1"], late.case_no, action, late_case.due_at + timedelta(hours=at))
+    with transaction(engine) as session:
+        rate_request(session, token=on_time.token, rating=5, now=NOW + timedelta(hours=4))
+        rate_request(session, token=late.token, rating=4, now=late_case.due_at + timedelta(hours=4))
+    now = late_case.due_at + timedelta(days=1)
+    with transaction(engine) as session:
+        figures = grid_figures(session, district.grid_ids["G001"], now=now)
+        page = grid_page(session, "G001", now=now)
+    assert (figures.raised, figures.closed, figures.on_time_share, figures.mean_rating) == (2, 2, 0.5, 4.5)
+    assert old.case_no  # raised 100 days before: outside the window
+    assert page.leader_name == "Leader1" and page.team_roles == ("fire",)
+    assert [s.public_id for s in page.shops] == [public_ids["G001"]]
+    assert mask_phone("138-0000-0000") == "138****0000" and "Fire G001" not in repr(page)
