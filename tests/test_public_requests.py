@@ -303,3 +303,32 @@ def test_the_grids_public_figures_count_the_last_90_days_and_the_leader_is_maske
     assert page.leader_name == "Leader1" and page.team_roles == ("fire",)
     assert [s.public_id for s in page.shops] == [public_ids["G001"]]
     assert mask_phone("138-0000-0000") == "138****0000" and "Fire G001" not in repr(page)
+
+
+def test_the_migration_gives_every_existing_shop_its_own_random_public_id(empty_engine):
+    from sqlalchemy import text
+
+    from governance.migrate import downgrade, upgrade
+
+    upgrade(empty_engine, "0009")
+    with empty_engine.begin() as connection:
+        for n in range(3):
+            connection.execute(text(
+                "INSERT INTO shops (shop_code, name, street, party_member_operator, geometry, opened_at) "
+                "VALUES (:code, :name, '', false, :geom, :opened)"
+            ), {"code": f"OLD{n}", "name": f"老店{n}", "geom": _point_wkb(empty_engine),
+                "opened": NOW.isoformat() if empty_engine.dialect.name == "sqlite" else NOW})
+    upgrade(empty_engine)
+    with transaction(empty_engine) as session:
+        ids = session.scalars(select(Shop.public_id)).all()
+    assert len(ids) == len(set(ids)) == 3 and all(len(i) == 12 and not i.startswith("OLD") for i in ids)
+    downgrade(empty_engine, "0009")
+    upgrade(empty_engine)
+
+
+def _point_wkb(engine):
+    import shapely
+
+    from governance.spatial import Geometry
+
+    return Geometry("POINT").bind_processor(engine.dialect)(shapely.Point(118.905, 25.105))
