@@ -20,7 +20,15 @@ import streamlit as st
 from dashboard.context import engine
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
-from governance import check_due, loop_summary, queries, trends, workflow, working_time
+from governance import (
+    check_due,
+    loop_summary,
+    public_requests,
+    queries,
+    trends,
+    workflow,
+    working_time,
+)
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
@@ -33,6 +41,7 @@ from governance.hotspots import case_hotspots
 from governance.models import Case
 from governance.permissions import require_admin, require_supervising
 from governance.rollups import level_rollup
+from governance.rules import RULES
 
 CACHE_TTL_S = 60
 #: The supervisor is warned this many days before deadlines start counting weekends only.
@@ -286,6 +295,16 @@ def allowed_actions(viewer, case_id: int) -> list[str]:
         return list(workflow.allowed_actions(viewer, case)) if case is not None else []
 
 
+def may_hide(viewer, case_id: int) -> bool:
+    """Whether the viewer may hide this case: an open public order, and a supervising viewer."""
+    if not getattr(viewer, "is_supervising", False):
+        return False
+    with _session() as session:
+        case = session.get(Case, case_id)
+        return (case is not None and str(case.state) in RULES["hide"].sources
+                and public_requests.is_public_request(session, case_id))
+
+
 # --- writes ----------------------------------------------------------------
 
 
@@ -318,7 +337,10 @@ def transition(viewer, case_id: int, action: str, *, expected_version: int, note
     """Move a case; returns its new state."""
 
     with transaction(engine()) as session:
-        if action == "dispatch":
+        if action == "hide":
+            case = public_requests.hide_request(session, viewer, case_id, expected_version=expected_version,
+                                                reason=note)
+        elif action == "dispatch":
             case = workflow.dispatch(session, viewer, case_id, department=department or "",
                                      expected_version=expected_version, note=note)
         else:

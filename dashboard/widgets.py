@@ -27,7 +27,7 @@ from governance.settings import get_settings
 
 FLASH_KEY = "linpu_flash"
 #: Actions that need a written reason.
-REASON_ACTIONS = {"dismiss", "close_not_responsible", "reopen"}
+REASON_ACTIONS = {"dismiss", "close_not_responsible", "reopen", "hide"}
 
 
 def flash() -> None:
@@ -170,6 +170,8 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
     if supervisor and str(case.get("kind")) == "service_request" and "dispatch" not in actions \
             and str(case["state"]) == "warning" and getattr(viewer, "is_supervising", False):
         actions = ["dispatch", *actions]
+    if supervisor and data.may_hide(viewer, int(case["case_id"])):
+        actions = [*actions, "hide"]
     if not actions:
         st.caption(t("cases.no_actions"))
         return

@@ -9,9 +9,11 @@ photo reuses it and nothing lists files without a row.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from governance.errors import AttachmentError, NotFoundError
@@ -33,6 +35,29 @@ def sniff_image_type(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+_GPS_IFD = 0x8825
+
+
+def without_location(data: bytes) -> bytes:
+    """The photo without its EXIF GPS tags (the public's photos may tell where the sender lives).
+
+    Re-encoded only when a GPS tag is present; anything Pillow cannot read is returned as given
+    for :func:`store_attachment` to refuse.
+    """
+    try:
+        image = Image.open(io.BytesIO(data))
+        exif = image.getexif()
+    except (UnidentifiedImageError, OSError, ValueError):
+        return data
+    if _GPS_IFD not in exif:
+        return data
+    del exif[_GPS_IFD]
+    out = io.BytesIO()
+    options = {"quality": 92} if image.format == "JPEG" else {}
+    image.save(out, format=image.format, exif=exif.tobytes(), **options)
+    return out.getvalue()
 
 
 def attachment_root() -> Path:

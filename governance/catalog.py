@@ -71,6 +71,17 @@ CHECK_CATEGORIES: tuple[Category, ...] = (
 )
 
 
+#: The public services a request may ask for (issue 20's catalogue; one list, kept by the lead at merge).
+SERVICE_CATEGORIES: tuple[str, ...] = ("policy", "legal_advice", "finance", "jobs", "culture", "hardship_aid")
+
+
+class PublicKind(StrEnum):
+    """What the public placed from a shop's page (governance.public_requests)."""
+
+    ORDER = "order"  # 请求服务 (群众点单)
+    COMPLAINT = "complaint"  # 投诉 about this shop
+
+
 class Severity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"

@@ -7,6 +7,7 @@ a test checks that the migrations and these models agree.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -39,6 +40,7 @@ from governance.catalog import (
     MemberRole,
     OrgLevel,
     Outcome,
+    PublicKind,
     Role,
     Severity,
     StreetClass,
@@ -57,6 +59,11 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_public_id() -> str:
+    """A shop's public id: 72 random bits, URL-safe; it says nothing of the shop's register code."""
+    return secrets.token_urlsafe(9)
 
 
 def code_enum(enum: type[StrEnum], name: str) -> SAEnum:
@@ -181,6 +188,8 @@ class Shop(Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The key of the shop's public page and board QR code; never the internal shop_code.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
 
     grid: Mapped[Grid | None] = relationship()
     badges: Mapped[list[ShopBadge]] = relationship(back_populates="shop")
@@ -560,3 +569,28 @@ class AdminLogEntry(Base):
     target: Mapped[str] = mapped_column(String(255), default="")
     rows: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class PublicRequest(Base):
+    """An order or complaint the public placed on a shop's page: the case it filed and how it is followed.
+
+    Only the tracking token's hash is kept; the short code with the phone finds a lost link.
+    """
+
+    __tablename__ = "public_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    kind: Mapped[PublicKind] = mapped_column(code_enum(PublicKind, "public_kind"))
+    #: One of catalog.SERVICE_CATEGORIES when the order asks for a service (the case is then "other").
+    service: Mapped[str | None] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    short_code: Mapped[str] = mapped_column(String(16), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: A keyed hash of the client address: enough to count a day's orders, not to tell the address.
+    client_hash: Mapped[str] = mapped_column(String(64), index=True)
+    language: Mapped[str] = mapped_column(String(2), default="zh")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_reason: Mapped[str | None] = mapped_column(Text)

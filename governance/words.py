@@ -2,7 +2,9 @@
 
 One home for the words that the dashboard (``dashboard.i18n``) and the
 messages sent outside it (``pipelines.notify_format``) both show, so a
-category reads the same on the page and in a WeCom group.
+category reads the same on the page and in a WeCom group; ``PUBLIC_WORDS``
+are also those of the printed boards (``pipelines.boards``) and the public
+pages (``dashboard.public_pages``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,28 @@ TEAM_WORDS: dict[str, dict[str, str]] = {
     "member.property": {"zh": "物业", "en": "Property"},
     "member.security": {"zh": "治安", "en": "Public security"},
     "member.fire": {"zh": "消防", "en": "Fire safety"},
+}
+
+#: What the public pages and the printed boards say: badges, services, the board's lines.
+PUBLIC_WORDS: dict[str, dict[str, str]] = {
+    "badge.party_member_operator": {"zh": "党员经营户", "en": "Party-member operator"},
+    "badge.model_shop": {"zh": "示范户", "en": "Model shop"},
+    "badge.trusted_shop": {"zh": "放心店", "en": "Trusted shop"},
+    "badge.pioneer": {"zh": "先锋商户", "en": "Pioneer merchant"},
+    "service.policy": {"zh": "政策咨询", "en": "Policy advice"},
+    "service.legal_advice": {"zh": "法律咨询", "en": "Legal advice"},
+    "service.finance": {"zh": "金融服务", "en": "Finance"},
+    "service.jobs": {"zh": "就业服务", "en": "Jobs"},
+    "service.culture": {"zh": "文化服务", "en": "Culture"},
+    "service.hardship_aid": {"zh": "困难帮扶", "en": "Hardship aid"},
+    "public.kind.order": {"zh": "请求服务", "en": "Ask for a service"},
+    "public.kind.complaint": {"zh": "投诉本店", "en": "Complain about this shop"},
+    "public.promise": {"zh": "亮身份、亮职责、亮承诺：诚信经营，明码标价，接受群众监督。",
+                       "en": "Showing identity, duties and promise: honest trade, clear prices, open to the public's supervision."},
+    "public.grid": {"zh": "网格", "en": "Grid"},
+    "public.leader": {"zh": "邻铺长", "en": "Grid leader"},
+    "public.scan": {"zh": "扫码请求服务或投诉，可跟踪办理进度", "en": "Scan to ask for a service or complain, and follow it"},
+    "public.board_title": {"zh": "邻铺公示牌", "en": "Neighbourhood shop board"},
 }
 
 

@@ -49,17 +49,18 @@ from governance.figures import count_raised, refresh_grid_stats
 from governance.grids import check_point, place
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.outbox import announce_rating, announce_step
-from governance.permissions import Viewer, require_grid, require_write
+from governance.permissions import Viewer, require_grid, require_write, system_viewer
 from governance.rules import POOR_RATING, REQUESTER, RULES, action_of, rating_step, who_may
 from governance.sla import due_time, follow_up_due_time
 from governance.working_time import WorkingCalendar, working_calendar
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 
-#: Steps with a function of their own: raise (file_case), dispatch (names a department),
+#: Steps with a function of their own: raise (file_case), request (file_public_request), hide
+#: (governance.public_requests), dispatch (names a department),
 #: regrid (governance.grids), add_finding, merge and merged_in (governance.duplicates);
 #: the requester's rating steps are rate_case's.
-_OWN_FUNCTION = frozenset({"raise", "dispatch", "regrid", "add_finding", "merge", "merged_in"})
+_OWN_FUNCTION = frozenset({"raise", "request", "dispatch", "regrid", "add_finding", "merge", "merged_in", "hide"})
 #: The steps ``transition`` takes, in the table's order, which is the UI's button order.
 ACTION_ORDER = tuple(step for step, rule in RULES.items() if step not in _OWN_FUNCTION and not rule.ratings)
 ACTIONS = frozenset(ACTION_ORDER)
@@ -233,18 +234,54 @@ def file_case(
     return case
 
 
+def file_public_request(
+    session: Session,
+    *,
+    shop: Shop,
+    category: Category,
+    severity: Severity,
+    title: str,
+    description: str,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+    now: datetime | None = None,
+    about_shop: bool = False,
+) -> Case:
+    """The public's order or complaint (step ``request``): a service request at the shop, in the shop's grid.
+
+    A complaint names the shop (``about_shop``), so a complaint closed as fixed counts in the badge rule;
+    an order placed from the shop's page only takes its place.  Checks of the words and the sender are
+    ``governance.public_requests``'.
+    """
+    now = _now(now)
+    if shop.grid_id is None:
+        raise ValidationError(f"shop {shop.shop_code} lies in no grid; rebuild the grids first")
+    requester = Viewer(user_id=None, username=REQUESTER, role=Role.ANALYST)  # no account: only the name counts
+    case = _raise(
+        session, requester, kind=CaseKind.SERVICE_REQUEST, category=category, severity=severity,
+        title=title[:255], description=description, point=shop.geometry, grid_id=shop.grid_id,
+        shop=shop if about_shop else None, department=None, requester=REQUESTER, now=now, step="request",
+    )
+    history_id = session.scalar(select(CaseHistory.id).where(CaseHistory.case_id == case.id, CaseHistory.seq == 1))
+    for filename, content_type, data in attachments:
+        # The same size and type checks as a staff photo; the system stores it, the public holds no write right.
+        store_attachment(session, system_viewer(), case.id, filename=filename, content_type=content_type,
+                         data=data, history_id=history_id)
+    return case
+
+
 def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title, description, point,
-           grid_id: int, shop: Shop | None, department, requester, now: datetime, note: str = "") -> Case:
+           grid_id: int, shop: Shop | None, department, requester, now: datetime, note: str = "",
+           step: str = "raise") -> Case:
     case = Case(
         case_no=_new_no("L", now), kind=kind, category=category, severity=severity, title=title,
         description=description or "", geometry=point, grid_id=grid_id, shop_id=shop.id if shop else None,
-        reporter_id=viewer.user_id, state=RULES["raise"].target, created_at=now,
+        reporter_id=viewer.user_id, state=RULES[step].target, created_at=now,
         due_at=due_time(now, category, severity, calendar=working_calendar(session)),
         department=department or None, requester=requester or None, reopen_count=0,
     )
     session.add(case)
     session.flush()
-    _history(session, case, viewer, "raise", None, note=note, now=now)
+    _history(session, case, viewer, action_of(step), None, note=note, now=now)
     count_raised(session, {(grid_id, str(case.category)): 1})
     _renovation_changed(session, case)
     return case
@@ -491,6 +528,6 @@ def rate_case(
 
 __all__ = [
     "ACTIONS", "ACTION_ORDER", "RULES", "IllegalTransition", "PermissionDenied", "VersionConflict",
-    "allowed_actions", "can_dispatch", "checked_case", "dispatch", "file_case", "rate_case", "record_check",
+    "allowed_actions", "can_dispatch", "checked_case", "dispatch", "file_case", "file_public_request", "rate_case", "record_check",
     "require_step", "transition", "write_step",
 ]

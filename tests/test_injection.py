@@ -232,7 +232,7 @@ def injected(demo_database, tmp_path_factory):
     code = grids["code"].iloc[0]
     inside = grids.loc[grids["code"] == code, "geometry"].iloc[0].representative_point()
     _plant_shop_and_member(engine, folder, code, (inside.x, inside.y))
-    ids = _plant(engine, code, "leader01", shop_xy=(inside.x, inside.y))
+    ids = {**_plant(engine, code, "leader01", shop_xy=(inside.x, inside.y)), "database_url": url}
     assert _stored(engine, ids)["title"] == PAYLOADS["title"]
     engine.dispose()
     with running_app(url, folder / "streamlit.log", extra_env={"LINPU_DEMO_MODE": "true"}) as base:
@@ -348,4 +348,41 @@ def test_grid_leader_sees_every_payload_as_text_in_tables_and_map_tooltips(injec
     page.screenshot(path=str(tmp_path / "leader-injection.png"), full_page=True)
     _no_injected_elements(page)
     assert not dialogs, dialogs
+    page.close()
+
+
+@pytest.mark.browser
+def test_the_public_pages_show_every_payload_as_text(injected, browser, tmp_path):
+    """A shop named with every payload, its grid's page, and the public form sent back with payload text."""
+    base, code, ids = injected
+    engine = make_engine(ids["database_url"])
+    evil_name = HTML + SCRIPT + MIXED
+    with transaction(engine) as session:
+        shop = session.scalar(select(Shop).where(Shop.shop_code == "INJ001"))
+        other = session.scalar(select(Shop).where(Shop.grid_id == shop.grid_id, Shop.shop_code != "INJ001",
+                                                  Shop.closed_at.is_(None)).order_by(Shop.id))
+        other.name = evil_name
+        public_ids = (shop.public_id, other.public_id)
+    engine.dispose()
+    page, dialogs = _page(browser)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/p/s/{public_ids[0]}?lang=en")
+    page.get_by_role("heading", name=PAYLOADS["shop"]).wait_for()
+    page.goto(f"{base}/p/s/{public_ids[1]}")
+    page.get_by_role("heading", name=evil_name).wait_for()
+    page.fill("#text", evil_name)
+    page.fill("#phone", "not a phone")
+    page.get_by_role("button", name="提交").click()
+    page.get_by_role("alert").wait_for()
+    assert page.input_value("#text") == evil_name
+    page.goto(f"{base}/p/g/{code}")
+    page.get_by_text(evil_name).wait_for()
+    page.get_by_text(PAYLOADS["shop"]).wait_for()
+    page.screenshot(path=str(tmp_path / "public-injection.png"), full_page=True)
+    _no_injected_elements(page)
+    assert not dialogs, dialogs
+    # The same public browser asking for a staff page gets the sign-in page and nothing of the district.
+    page.goto(f"{base}/supervisor?lang=en")
+    page.get_by_role("textbox", name="Password").wait_for()
+    assert page.get_by_role("heading", name="District supervision").count() == 0
     page.close()
