@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard.context import engine
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
-from governance import check_due, loop_summary, queries, trends, workflow, working_time
+from governance import check_due, compact, loop_summary, queries, trends, workflow, working_time
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
@@ -62,7 +62,7 @@ def _session():
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
 def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
-    """Grids, loop summary, shops and streets in the viewer's scope."""
+    """Grids, loop summary, shops, streets and the compact's zones and service points in the viewer's scope."""
 
     with _session() as session:
         return {
@@ -70,6 +70,7 @@ def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
             "summary": loop_summary.grid_loop_summary(session, _viewer),
             "shops": queries.open_shops(session, _viewer),
             "features": queries.district_features(session),
+            "compact": compact.compact_layer(session, _viewer),
         }
 
 

@@ -4,6 +4,7 @@ and road-occupation findings checked against the stall zones when filed."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 
 import geopandas as gpd
@@ -212,3 +213,40 @@ def test_nearest_service_points_come_nearest_first_with_their_hours_and_whether_
     with transaction(engine) as session:
         sunday_night = nearest_service_points(session, *IN_G001, limit=1, now=datetime(2026, 7, 5, 14, tzinfo=UTC))
     assert sunday_night[0].open_now is False
+
+
+def test_the_leader_map_draws_the_zones_escaped_and_the_card_says_how_the_finding_stood(world, tmp_path):
+    from dashboard.cards import card_html, card_items
+    from dashboard.deck import district_deck
+    from dashboard.frames import case_table, compact_table
+    from dashboard.maps import leader_map
+    from governance.grids import current_grids
+    from governance.loop_summary import grid_loop_summary as summary_of
+    from governance.queries import district_features, open_shops
+
+    engine, _, v = world
+    payload = '<img src=x onerror="alert(1)">'
+    import_district(engine, write(tmp_path, "s.geojson", [{"name": f"夜市{payload}", "hours": "Mo-Su 18:00-23:00"}],
+                                  [NIGHT_MARKET]), layer="stalls")
+    case_id = file_road(engine, v["leader1"], IN_G001, EVENING)
+    leader = v["leader1"]
+    with transaction(engine) as session:
+        grids, shops = current_grids(session, leader), open_shops(session, leader)
+        cases, layer = cases_frame(session, leader), compact_layer(session, leader)
+        features, summary = district_features(session), summary_of(session, leader)
+    html = leader_map(grids, summary, shops, cases, features, compact=layer, language="zh").get_root().render()
+    assert payload not in html and "lt;img src=x" in html  # the office's text, escaped
+    assert "Mo-Su 18:00-23:00" in html and "准许摆摊区" in html and "门前三包区域" in html  # tooltip and legend
+    assert json.dumps("不在任何摊区")[1:-1] in html  # the case's tooltip names its check (folium writes \\u escapes)
+    zones = compact_table(layer, language="en")
+    assert zones.to_dict("records") == [
+        {"Kind": "Stall zone", "Name": f"夜市{payload}", "Hours": "Mo-Su 18:00-23:00"},
+        {"Kind": "Service point", "Name": "新时代文明实践站", "Hours": "Mo-Fr 08:30-17:30"},
+    ]
+    item = next(i for i in card_items(cases, None, language="en") if i["case_no"])
+    assert "Stall-zone check：Outside any stall zone" in card_html(item, "en")
+    assert case_table(cases[cases["case_id"] == case_id], language="zh")["占道核查"].tolist() == ["不在任何摊区"]
+    deck = json.loads(district_deck(grids.assign(worst_state="warning", open=1, overdue=0, warning=1), cases.iloc[0:0],
+                                    pd.DataFrame(), features, language="zh", show_heat=False,
+                                    show_hotspots=False, show_cases=False).to_json())
+    assert {"stall-zones", "service-points"} <= {layer["id"] for layer in deck["layers"]}
