@@ -20,7 +20,7 @@ from governance.filing import file_cases
 from governance.filters import CaseFilter
 from governance.loop_summary import grid_loop_summary
 from governance.models import Case, DistrictFeature
-from governance.queries import cases_frame
+from governance.queries import cases_frame, open_shops
 from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district
 from governance.workflow import file_case
 from pipelines.district import DistrictRefused, import_district
@@ -250,3 +250,24 @@ def test_the_leader_map_draws_the_zones_escaped_and_the_card_says_how_the_findin
                                     pd.DataFrame(), features, language="zh", show_heat=False,
                                     show_hotspots=False, show_cases=False).to_json())
     assert {"stall-zones", "service-points"} <= {layer["id"] for layer in deck["layers"]}
+
+
+def test_the_demo_has_stall_zones_service_points_and_checked_road_occupation_findings(demo_database):
+    from governance.db import make_engine
+    from governance.permissions import viewer_for
+
+    engine = make_engine(demo_database)
+    with transaction(engine) as session:
+        checks = pd.Series([str(o) for o in session.scalars(
+            select(Case.occupation).where(Case.category == "road_occupation"))]).value_counts()
+        unchecked = session.scalar(select(Case.id).where(Case.category != "road_occupation",
+                                                         Case.occupation.is_not(None)))
+        leader = viewer_for(session, "leader01")
+        layer = compact_layer(session, leader)
+        shops = open_shops(session, leader)
+        near = nearest_service_points(session, *shops.geometry.iloc[0].coords[0], limit=3)
+    engine.dispose()
+    assert set(checks.index) == {"permitted", "outside_zone", "outside_hours"} and unchecked is None
+    frontage = layer[layer["kind"] == "frontage"]
+    assert sorted(frontage["shop_code"]) == sorted(shops["shop_code"]) and frontage["generated"].all()
+    assert len(near) == 3 and [p.distance_m for p in near] == sorted(p.distance_m for p in near)
