@@ -141,18 +141,21 @@ def occupation_checks(session: Session, lon, lat, at: Sequence[datetime]) -> lis
     """
     zones = _stored(session, ("stall",))
     points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    hours = [parse_hours(h) if h else None for h in zones["hours"]]
+    at = list(at)
+    # One zones x points matrix: a file of many findings is checked in one pass, not point by point.
+    inside = shapely.covers(np.asarray(zones.geometry.values, dtype=object)[:, None], points[None, :])
+    open_then = np.zeros(len(points), dtype=bool)
     zone = ZoneInfo(DISTRICT_TIMEZONE)
-    out = []
-    for point, when in zip(points, at, strict=True):
-        inside = [i for i, geom in enumerate(zones.geometry.values) if geom.covers(point)]
-        if not inside:
-            out.append(OccupationCheck.OUTSIDE_ZONE)
+    for row, hours in zip(inside, zones["hours"], strict=True):
+        if hours is None:
+            open_then |= row
             continue
-        local = when.astimezone(zone).replace(tzinfo=None)
-        open_now = any(hours[i] is None or hours[i].is_open(local) for i in inside)
-        out.append(OccupationCheck.PERMITTED if open_now else OccupationCheck.OUTSIDE_HOURS)
-    return out
+        parsed = parse_hours(hours)
+        for i in np.flatnonzero(row & ~open_then):
+            open_then[i] = parsed.is_open(at[i].astimezone(zone).replace(tzinfo=None))
+    in_any = inside.any(axis=0) if len(zones) else np.zeros(len(points), dtype=bool)
+    return [OccupationCheck.PERMITTED if o else OccupationCheck.OUTSIDE_HOURS if z else OccupationCheck.OUTSIDE_ZONE
+            for z, o in zip(in_any, open_then, strict=True)]
 
 
 @dataclass(frozen=True)
