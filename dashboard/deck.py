@@ -326,12 +326,15 @@ def district_deck(
             overdue = c["overdue"].astype(bool)
             categories = {k: t(f"category.{k}") for k in c["category"].astype(str).unique()}
             overdue_text = f" · {t('state.overdue')}"
+            # A road-occupation finding's stall-zone check follows its category.
+            checks = [f" · {t(f'occupation.{v}')}" if isinstance(v, str) else ""
+                      for v in (c["occupation"] if "occupation" in c else [None] * len(c))]
             case_rows = pd.DataFrame({
                 "c": _texts(c["case_no"]),
                 "t": _texts(c["title"]),
-                "d": _texts(f"{categories[k]} · {t(f'state.{s}')}" + (overdue_text if o else "")
-                              for k, s, o in zip(c["category"].astype(str), c["state"].astype(str), overdue,
-                                                 strict=True)),
+                "d": _texts(f"{categories[k]}{check} · {t(f'state.{s}')}" + (overdue_text if o else "")
+                              for k, check, s, o in zip(c["category"].astype(str), checks, c["state"].astype(str),
+                                                        overdue, strict=True)),
                 "s": [STATE_INDEX.get(s, 3) for s in c["state"].astype(str)],
                 "o": overdue.astype(int).tolist(),
                 "p": np.round(shapely.get_coordinates(c.geometry.values), 5).tolist(),

@@ -250,6 +250,10 @@ def test_the_leader_map_draws_the_zones_escaped_and_the_card_says_how_the_findin
                                     pd.DataFrame(), features, language="zh", show_heat=False,
                                     show_hotspots=False, show_cases=False).to_json())
     assert {"stall-zones", "service-points"} <= {layer["id"] for layer in deck["layers"]}
+    with_cases = district_deck(grids.assign(worst_state="warning", open=1, overdue=0, warning=1), cases,
+                               pd.DataFrame(), features, language="zh", show_heat=False, show_hotspots=False)
+    drawn = next(layer for layer in json.loads(with_cases.to_json())["layers"] if layer["id"] == "cases")
+    assert [row["d"][:18] for row in drawn["data"]] == ["占道经营 · 不在任何摊区 · 预警"]  # then: overdue
 
 
 def test_the_demo_has_stall_zones_service_points_and_checked_road_occupation_findings(demo_database):
