@@ -123,6 +123,10 @@ def test_bad_hours_an_unknown_shop_or_a_wrong_shape_are_refused_and_nothing_chan
     line = write(tmp_path, "l.geojson", [{"name": "x"}], [STREET])
     with pytest.raises(DistrictRefused, match="l.geojson feature 1 field geometry: is a LineString"):
         import_district(engine, line, layer="service_points", language="en")
+    osm = tmp_path / "district.osm"
+    osm.write_text("<osm/>")
+    with pytest.raises(DistrictRefused, match="district.osm feature 1 field --layer: the stalls layer is read from"):
+        import_district(engine, osm, layer="stalls", language="en")
     assert stored(engine, "frontage") == []
 
 
