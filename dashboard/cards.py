@@ -61,7 +61,8 @@ def card_items(cases: pd.DataFrame, checks_due: pd.DataFrame | None, *, language
 
     With ``checks_due`` (Today): the checks due by the end of the day and the open
     cases; without (My cases): every case given.  Each card: kind, title, shop,
-    state, colour, due, overdue, case_no, shop_code, category.
+    state, colour, due, overdue, case_no, shop_code, category and, for a
+    road-occupation finding, its stall-zone check (``occupation``).
     """
     now = now or datetime.now(UTC)
     items = []
@@ -79,8 +80,10 @@ def card_items(cases: pd.DataFrame, checks_due: pd.DataFrame | None, *, language
             shown = cases[cases["state"].astype(str).isin([s.value for s in OPEN_STATES])]
         for row, when in zip(shown.itertuples(), deadline(shown), strict=True):
             state = str(row.state)
+            occupation = getattr(row, "occupation", None)
             items.append({"kind": "case", "state": state, "case_no": row.case_no, "shop_code": "",
                           "category": str(row.category), "title": str(row.title),
+                          "occupation": occupation if isinstance(occupation, str) else "",
                           "shop": row.shop_name if isinstance(row.shop_name, str) else "",
                           "deadline": None if state == "closed" else when})
     for item in items:
@@ -98,6 +101,11 @@ def card_html(item: dict, lang: str) -> str:
     due_colour = OVERDUE_COLOUR if item["overdue"] else "inherit"
     due = (f'<div style="color:{due_colour};font-weight:{600 if item["overdue"] else 400}">'
            f'{html.escape(item["due"])}</div>') if item["due"] else ""
+    if item.get("occupation"):  # a road-occupation finding: where it stood against the stall zones
+        check = html.escape(f'{translate("col.occupation", lang)}：{translate("occupation." + item["occupation"], lang)}')
+        colour = "#166534" if item["occupation"] == "permitted" else OVERDUE_COLOUR
+        due = f'<div class="linpu-card-occupation" style="color:{colour};font-size:0.9em">{check}</div>{due}'
+
     return (
         f'<div class="linpu-card" style="border-left:6px solid {item["colour"]};padding:2px 0 2px 10px;'
         f'overflow-wrap:anywhere;word-break:break-word;white-space:normal">'

@@ -22,6 +22,7 @@ from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
 from governance import (
     check_due,
+    compact,
     loop_summary,
     public_requests,
     queries,
@@ -71,7 +72,7 @@ def _session():
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
 def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
-    """Grids, loop summary, shops and streets in the viewer's scope."""
+    """Grids, loop summary, shops, streets and the compact's zones and service points in the viewer's scope."""
 
     with _session() as session:
         return {
@@ -79,6 +80,7 @@ def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
             "summary": loop_summary.grid_loop_summary(session, _viewer),
             "shops": queries.open_shops(session, _viewer),
             "features": queries.district_features(session),
+            "compact": compact.compact_layer(session, _viewer),
         }
 
 

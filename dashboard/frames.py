@@ -82,14 +82,18 @@ def today_list(cases: pd.DataFrame, checks_due: pd.DataFrame, *, language: str,
 
 def case_table(cases: pd.DataFrame, *, language: str) -> pd.DataFrame:
     """Cases with translated labels, for st.dataframe (which shows text as text)."""
-    columns = ["case_no", "title", "category", "severity", "state", "grid_code", "shop_name",
+    columns = ["case_no", "title", "category", "occupation", "severity", "state", "grid_code", "shop_name",
                "created_at", "due_at", "overdue"]
     out = pd.DataFrame(cases.drop(columns="geometry", errors="ignore"))[[c for c in columns if c in cases]].copy()
     if "shop_name" in out:
         out["shop_name"] = out["shop_name"].fillna("")
+    if "occupation" in out and out["occupation"].isna().all():
+        out = out.drop(columns="occupation")  # no road-occupation finding listed: no empty column
     for column, prefix in (("category", "category"), ("severity", "severity"), ("state", "state")):
         if column in out:
             out[column] = out[column].astype(str).map(_label(language, prefix))
+    if "occupation" in out:
+        out["occupation"] = out["occupation"].map(_label(language, "occupation"))
     return out.rename(columns={c: translate("col.shop" if c == "shop_name" else f"col.{c}", language)
                                for c in out.columns})
 
@@ -178,3 +182,15 @@ def admin_log_table(entries: pd.DataFrame, *, language: str) -> pd.DataFrame:
         out["at"] = pd.to_datetime(out["at"], utc=True).dt.tz_convert(DISTRICT_TZ).dt.strftime("%Y-%m-%d %H:%M")
         out["action"] = out["action"].astype(str).map(_label(language, "admin.action"))
     return out.rename(columns={c: translate(f"admin.log.{c}", language) for c in out.columns})
+def compact_table(compact: pd.DataFrame, *, language: str) -> pd.DataFrame:
+    """The stall zones, then the service points, of a leader's grids: kind, name, hours (frontage is counted
+    apart). Names are the office's text: ``st.dataframe`` shows them as text."""
+    shown = compact[compact["kind"].isin(["stall", "service_point"])]
+    shown = shown.iloc[shown["kind"].map({"stall": 0, "service_point": 1}).argsort(kind="stable")]
+    out = pd.DataFrame({
+        translate("compact.kind", language): [translate(f"compact.kind_{k}", language) for k in shown["kind"]],
+        translate("col.name", language): shown["name"].astype(str).tolist(),
+        translate("compact.hours", language): [h if isinstance(h, str) and h else translate("compact.no_hours", language)
+                                               for h in shown["hours"]],
+    })
+    return out

@@ -26,6 +26,8 @@ SHOTS = [
     ("login.png", None, "zh", "登录邻铺", None, (1400, 860)),
     ("leader-mobile.png", "leader01", "zh", "我的网格", "folium", (390, 844)),
     ("leader.png", "leader01", "en", "My grid", "folium", (1400, 860)),
+    # A grid with a stall zone and a service point: the compact's layers and the list under the map.
+    ("leader-zones-mobile.png", "leader05", "zh", "我的网格", "folium", (390, 1300)),
     ("supervisor.png", "supervisor1", "zh", "街区督办", "deck", (1400, 1100)),
     ("supervisor-en.png", "supervisor1", "en", "District supervision", "deck", (1400, 1100)),
     ("analyst.png", "analyst1", "zh", "数据分析与导出", None, (1400, 860)),
@@ -81,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", default=f"sqlite:///{ROOT / 'var' / 'linpu.sqlite3'}")
     parser.add_argument("--public", action="store_true", help="A board and the public pages only.")
+    parser.add_argument("--only", action="append", default=[], help="Take only this file (repeat).")
     args = parser.parse_args()
     log = ROOT / "var" / "screenshots-streamlit.log"
     log.parent.mkdir(exist_ok=True)
@@ -94,6 +97,8 @@ def main() -> None:
         if args.public:
             public_shots(browser, base, args.database_url)
         for name, user, lang, heading, wait, (width, height) in [] if args.public else SHOTS:
+            if args.only and name not in args.only:
+                continue
             page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(120_000)
             page.goto(f"{base}/?lang={lang}", wait_until="domcontentloaded")

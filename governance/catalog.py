@@ -177,6 +177,14 @@ class StreetClass(StrEnum):
     LANE = "lane"  # 巷
 
 
+class OccupationCheck(StrEnum):
+    """Where a road-occupation finding stands against the compact's stall zones, when filed."""
+
+    PERMITTED = "permitted"  # 准许摆摊：在摊区内、开放时段内
+    OUTSIDE_ZONE = "outside_zone"  # 不在任何摊区内
+    OUTSIDE_HOURS = "outside_hours"  # 在摊区内但不在开放时段
+
+
 def resolve_limit(category: Category, severity: Severity) -> timedelta:
     """Time allowed to resolve a case of this category and severity.
 

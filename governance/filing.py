@@ -51,6 +51,7 @@ from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
 from governance.checklists import evaluate
 from governance.clock import clock
+from governance.compact import occupation_checks
 from governance.errors import (
     NUL_REFUSAL,
     LinpuError,
@@ -291,6 +292,10 @@ def file_cases(
     reporters = _reporters(rows, viewer)
     notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, note or "", dtype=object)
     descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
+    occupation = np.full(n, None, dtype=object)
+    if (road := categories == Category.ROAD_OCCUPATION).any():
+        occupation[road] = occupation_checks(session, lon[road], lat[road],
+                                             created[road].dt.to_pydatetime().tolist())
 
     cases, history = Case.__table__, CaseHistory.__table__
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -319,6 +324,7 @@ def file_cases(
                 "state": RULES["raise"].target, "outcome": None, "created_at": created_py[i], "due_at": due_py[i],
                 "follow_up_due_at": None, "closed_at": None, "department": departments[i] or None,
                 "requester": requesters[i] or None, "resolved_at": None, "reopen_count": 0, "version": 1,
+                "occupation": occupation[i],
             }
             for k, i in enumerate(range(start, stop))
         ]

@@ -38,6 +38,7 @@ from governance.catalog import (
     CaseState,
     Category,
     MemberRole,
+    OccupationCheck,
     OrgLevel,
     Outcome,
     PublicKind,
@@ -103,14 +104,19 @@ class GridGeneration(Base):
 
 
 class DistrictFeature(Base):
-    """The district boundary and street centre lines: the map's own basemap."""
+    """The district's own map: boundary, street centre lines, and the compact's zones and service points."""
 
     __tablename__ = "district_features"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "boundary" or "street"
+    #: boundary, street, frontage, stall or service_point (governance.district.LAYER_KINDS)
+    kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(128), default="")
     street_class: Mapped[StreetClass | None] = mapped_column(code_enum(StreetClass, "street_class"))
+    #: Stall zones and service points: when they are open, in OpenStreetMap's opening_hours syntax.
+    hours: Mapped[str | None] = mapped_column(String(255))
+    #: Frontage zones: the shop whose frontage (门前三包) it is, by its code.
+    shop_code: Mapped[str | None] = mapped_column(String(64))
     geometry: Mapped[Any] = mapped_column(Geometry("GEOMETRY"))
 
 
@@ -259,6 +265,8 @@ class Case(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: How often the case was reopened; a reopened case never counts as closed on time.
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Road-occupation findings only: checked against the stall zones when filed (governance.compact).
+    occupation: Mapped[OccupationCheck | None] = mapped_column(code_enum(OccupationCheck, "case_occupation"))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     grid: Mapped[Grid] = relationship()

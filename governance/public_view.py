@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from governance.catalog import Badge, CaseState, MemberRole
 from governance.clock import clock
+from governance.compact import ServicePoint, nearest_service_points
 from governance.errors import NotFoundError
 from governance.figures import on_time_condition
 from governance.grids import current_generation_id
@@ -58,6 +59,8 @@ class PublicShop:
 class ShopPage:
     shop: PublicShop
     figures: GridFigures
+    #: The district's service points nearest the shop (the compact's layer), nearest first.
+    service_points: tuple[ServicePoint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,9 @@ def shop_page(session: Session, public_id: str, *, now: datetime | None = None) 
     shop = open_shop(session, public_id)
     if shop.grid_id is None:
         raise NotFoundError(f"shop {public_id!r} lies in no grid")
-    return ShopPage(shop=public_shops(session, [shop])[0], figures=grid_figures(session, shop.grid_id, now=now))
+    nearby = nearest_service_points(session, shop.geometry.x, shop.geometry.y, now=now)
+    return ShopPage(shop=public_shops(session, [shop])[0], figures=grid_figures(session, shop.grid_id, now=now),
+                    service_points=tuple(nearby))
 
 
 def grid_page(session: Session, code: str, *, now: datetime | None = None) -> GridPage:

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         default=90, ge=1, description="Window in days for the badge-revocation rule."
     )
 
+    frontage_depth_m: float = Field(
+        default=5, gt=0, description="Depth of a generated frontage zone (门前三包), from the shop towards its street."
+    )
+    frontage_width_m: float = Field(
+        default=8, gt=0, description="Width of a generated frontage zone along the street, centred on the shop."
+    )
+
     hotspot_min_cases: int = Field(
         default=5, ge=1,
         description="Cases a grid's neighbourhood (itself and the grids touching it) must hold "

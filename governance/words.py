@@ -1,4 +1,4 @@
-"""The words of the case categories and severities, roles and member kinds, in Chinese and English.
+"""The words of the case categories, severities and occupation checks, roles and member kinds, in Chinese and English.
 
 One home for the words that the dashboard (``dashboard.i18n``) and the
 messages sent outside it (``pipelines.notify_format``) both show, so a
@@ -24,6 +24,10 @@ CASE_WORDS: dict[str, dict[str, str]] = {
     "severity.medium": {"zh": "较重", "en": "Medium"},
     "severity.high": {"zh": "严重", "en": "High"},
     "severity.urgent": {"zh": "紧急", "en": "Urgent"},
+    # A road-occupation finding against the compact's stall zones (catalog.OccupationCheck).
+    "occupation.permitted": {"zh": "摊区内·开放时段", "en": "Permitted stall zone, within hours"},
+    "occupation.outside_zone": {"zh": "不在任何摊区", "en": "Outside any stall zone"},
+    "occupation.outside_hours": {"zh": "摊区非开放时段", "en": "Stall zone outside its hours"},
 }
 
 #: Roles and grid-team member kinds: the UI's labels and the words an account or team file may use.

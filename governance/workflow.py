@@ -38,6 +38,7 @@ from governance.catalog import (
 )
 from governance.check_due import refresh_check_due
 from governance.checklists import checklist_for, evaluate
+from governance.compact import occupation_checks
 from governance.errors import (
     IllegalTransition,
     NotFoundError,
@@ -278,6 +279,8 @@ def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title,
         reporter_id=viewer.user_id, state=RULES[step].target, created_at=now,
         due_at=due_time(now, category, severity, calendar=working_calendar(session)),
         department=department or None, requester=requester or None, reopen_count=0,
+        occupation=(occupation_checks(session, [point.x], [point.y], [now])[0]
+                    if category == Category.ROAD_OCCUPATION else None),
     )
     session.add(case)
     session.flush()

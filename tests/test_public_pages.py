@@ -210,3 +210,23 @@ def test_the_supervisors_case_actions_hide_an_abusive_order_and_its_page_says_wi
     assert "已被街道办撤销" in http.get(link).text
     timeline = data.case_timeline(supervisor, case_id)
     assert "辱骂，非诉求" in timeline.to_string()
+
+
+def test_the_shop_page_lists_the_service_points_nearest_the_shop_nearest_first(site):
+    from governance.compact import nearest_service_points
+
+    shop = badged_shop(site)
+    engine = make_engine(site)
+    with transaction(engine) as session:
+        where = session.scalar(select(Shop).where(Shop.public_id == shop["public_id"])).geometry
+        expected = nearest_service_points(session, where.x, where.y)
+    engine.dispose()
+    assert len(expected) == 3, "the demo has service points near every shop"
+    page = client().get(f"/p/s/{shop['public_id']}")
+    section = page.text.split('id="nearby-service-points"')[1].split("</section>")[0]
+    assert "附近服务点" in section
+    shown = [section.index(point.name) for point in expected]
+    assert shown == sorted(shown)  # nearest first
+    assert f"{round(expected[0].distance_m)} 米" in section
+    english = client().get(f"/p/s/{shop['public_id']}?lang=en").text
+    assert "Service points nearby" in english and f"{round(expected[0].distance_m)} m" in english

@@ -12,6 +12,7 @@ from dashboard import data
 from dashboard.auth import require
 from dashboard.cards import my_cases, today_cards
 from dashboard.context import base_url_path, language
+from dashboard.frames import compact_table
 from dashboard.i18n import translate
 from dashboard.maps import leader_map
 from dashboard.tiles import from_display
@@ -50,7 +51,7 @@ with tab_map:
     st.caption(t("leader.map_hint"))
     open_cases = cases[cases["state"].astype(str) != "closed"]
     st_folium(
-        leader_map(grids, summary, shops, open_cases, view["features"],
+        leader_map(grids, summary, shops, open_cases, view["features"], compact=view["compact"],
                    clicked=clicked if clicked_grid else None, language=lang,
                    base_url_path=base_url_path(), tiles=settings.tiles, tile_key=settings.tile_key),
         height=480,
@@ -62,6 +63,14 @@ with tab_map:
         st.success(t("leader.clicked", lat=clicked[1], lon=clicked[0]))
     elif clicked:
         st.warning(t("leader.click_outside"))
+    zones = compact_table(view["compact"], language=lang)
+    st.markdown(f"**{t('compact.title')}**")
+    if zones.empty:
+        st.caption(t("compact.none"))
+    else:
+        st.dataframe(zones, hide_index=True, width="stretch")
+    frontage = view["compact"][view["compact"]["kind"] == "frontage"]
+    st.caption(t("compact.frontage_count", n=len(frontage), generated=int(frontage["generated"].sum())))
 
 with tab_today:
     today_cards(cases, work["checks_due"], lang)
