@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard.context import engine
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
-from governance import check_due, loop_summary, queries, trends, workflow, working_time
+from governance import check_due, duplicates, loop_summary, queries, trends, workflow, working_time
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
@@ -279,6 +279,13 @@ def case_timeline(viewer, case_id: int) -> pd.DataFrame:
         return queries.case_timeline(session, viewer, case_id)
 
 
+def duplicate_candidates(viewer, *, category: str, lon: float, lat: float) -> pd.DataFrame:
+    """Open cases of the category near a point (the set distance and days), nearest first."""
+    with _session() as session:
+        return pd.DataFrame(duplicates.duplicate_candidates(session, viewer, category=category, lon=lon, lat=lat)
+                            .drop(columns="geometry"))
+
+
 def allowed_actions(viewer, case_id: int) -> list[str]:
 
     with _session() as session:
@@ -327,6 +334,26 @@ def transition(viewer, case_id: int, action: str, *, expected_version: int, note
         state = str(case.state)
     bump_epoch()
     return state
+
+
+def add_finding(viewer, case_id: int, *, expected_version: int, note: str,
+                attachments: list[tuple[str, str, bytes]]) -> str:
+    """Add a new finding (note, photos) to an open case; returns its number."""
+    with transaction(engine()) as session:
+        case_no = duplicates.add_finding(session, viewer, case_id, expected_version=expected_version, note=note,
+                                         attachments=attachments).case_no
+    bump_epoch()
+    return case_no
+
+
+def merge_cases(viewer, one: tuple[int, int], other: tuple[int, int], *, note: str = "") -> tuple[str, str]:
+    """Merge two cases given as (case_id, version): the later is closed as a duplicate of the earlier.
+    Returns (kept case_no, closed case_no)."""
+    with transaction(engine()) as session:
+        keep, duplicate = duplicates.merge_later_into_first(session, viewer, one, other, note=note)
+        result = (keep.case_no, duplicate.case_no)
+    bump_epoch()
+    return result
 
 
 # --- analyst ---------------------------------------------------------------

@@ -92,6 +92,10 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     categories = [c.value for c in (CHECK_CATEGORIES if kind == "check" else Category)]
     category = st.selectbox(t("report.category"), categories, key=f"report-category-{kind}",
                             format_func=lambda c: t(f"category.{c}"))
+    point = _report_point(shops, shop_code, clicked if where == "map" else None)
+    if kind == "patrol" and point is not None:
+        duplicate_offer(viewer, data.duplicate_candidates(viewer, category=category, lon=point[0], lat=point[1]),
+                        lang)
 
     with st.form(f"report-{kind}"):
         if kind == "patrol":
@@ -134,21 +138,14 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     if where == "map" and clicked is None:
         st.error(t("report.no_point"))
         return
-    limit = settings.max_attachment_mb * 1024 * 1024
-    for photo in photos or []:
-        if photo.size > limit:
-            st.error(t("report.too_large", name=photo.name, mb=f"{settings.max_attachment_mb:g}"))
-            return
-    if where == "shop":
-        point = shops.loc[shops["shop_code"] == shop_code, "geometry"].iloc[0]
-        lon, lat = point.x, point.y
-    else:
-        lon, lat = clicked
+    attachments = _photos(photos, lang)
+    if attachments is None:
+        return
+    lon, lat = point
     try:
         case_no = data.file_case(
             viewer, kind="patrol", category=category, severity=severity, title=title.strip(),
-            description=description, lon=lon, lat=lat, shop_code=shop_code,
-            attachments=[(p.name, p.type or "", p.getvalue()) for p in photos or []],
+            description=description, lon=lon, lat=lat, shop_code=shop_code, attachments=attachments,
         )
     except AttachmentError as exc:
         # The catalogue's sentence names the file; the governance message would repeat it in English.
@@ -161,6 +158,90 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
         _error(exc, lang)
         return
     done(t("report.filed", case_no=case_no))
+
+
+def _report_point(shops, shop_code: str | None, clicked: tuple[float, float] | None) -> tuple[float, float] | None:
+    if shop_code:
+        point = shops.loc[shops["shop_code"] == shop_code, "geometry"].iloc[0]
+        return point.x, point.y
+    return clicked
+
+
+def _photos(uploads, lang: str) -> list[tuple[str, str, bytes]] | None:
+    """The uploaded photos as (name, type, bytes); None (and an error shown) if one is too large."""
+    limit_mb = get_settings().max_attachment_mb
+    for photo in uploads or []:
+        if photo.size > limit_mb * 1024 * 1024:
+            st.error(translate("report.too_large", lang, name=photo.name, mb=f"{limit_mb:g}"))
+            return None
+    return [(p.name, p.type or "", p.getvalue()) for p in uploads or []]
+
+
+def duplicate_offer(viewer, near, lang: str) -> None:
+    """An open case of the category nearby is shown first, with a form adding the new finding to it."""
+    if near.empty:
+        return
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    first = near.iloc[0]
+    st.warning(t("dup.found", n=len(near), case_no=first["case_no"], title=first["title"],
+                 distance=f"{first['distance_m']:.0f}", state=t(f"state.{first['state']}")))
+    labels = {int(r.case_id): t("dup.option", case_no=r.case_no, title=r.title, distance=f"{r.distance_m:.0f}")
+              for r in near.itertuples()}
+    with st.form("dup-add"):
+        case_id = st.selectbox(t("dup.case"), list(labels), format_func=labels.get, key="dup-case")
+        note = st.text_area(t("dup.note"), max_chars=2000, key="dup-note")
+        uploads = st.file_uploader(t("report.photos", mb=f"{get_settings().max_attachment_mb:g}"),
+                                   type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True, key="dup-photos")
+        submitted = st.form_submit_button(t("dup.add"), type="primary")
+    st.caption(t("dup.or_new"))
+    if not submitted:
+        return
+    photos = _photos(uploads, lang)
+    if photos is None:
+        return
+    if not note.strip() and not photos:
+        st.error(t("dup.empty"))
+        return
+    version = int(near.loc[near["case_id"] == case_id, "version"].iloc[0])
+    try:
+        case_no = data.add_finding(viewer, case_id, expected_version=version, note=note.strip(), attachments=photos)
+    except AttachmentError as exc:
+        st.error(t("report.not_image", name=exc.name))
+        return
+    except LinpuError as exc:
+        _error(exc, lang)
+        return
+    done(t("dup.added", case_no=case_no))
+
+
+def merge_form(viewer, case, cases, lang: str, *, key: str) -> None:
+    """A supervisor merges two open cases of one category; the later raised is closed as the duplicate."""
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    if not getattr(viewer, "is_supervising", False) or str(case["state"]) == "closed":
+        return
+    near = data.duplicate_candidates(viewer, category=str(case["category"]), lon=case.geometry.x,
+                                     lat=case.geometry.y)
+    same = cases[(cases["category"].astype(str) == str(case["category"])) & (cases["state"].astype(str) != "closed")]
+    options = {int(r.case_id): (r.case_no, r.title, int(r.version)) for r in near.itertuples()}
+    options |= {int(r.case_id): (r.case_no, r.title, int(r.version)) for r in same.itertuples()
+                if int(r.case_id) not in options}
+    options.pop(int(case["case_id"]), None)
+    if not options:
+        return
+    with st.expander(t("dup.merge_title")), st.form(f"{key}-merge-{case['case_id']}"):
+        other = st.selectbox(t("dup.merge_with"), list(options), key=f"{key}-merge-other",
+                             format_func=lambda i: f"{options[i][0]} · {options[i][1]}")
+        note = st.text_area(t("cases.note"), max_chars=2000, key=f"{key}-merge-note")
+        submitted = st.form_submit_button(t("dup.merge"))
+    if not submitted:
+        return
+    try:
+        kept, closed = data.merge_cases(viewer, (int(case["case_id"]), int(case["version"])),
+                                        (other, options[other][2]), note=note.strip())
+    except LinpuError as exc:
+        _error(exc, lang)
+        return
+    done(t("dup.merged", kept=kept, closed=closed))
 
 
 def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False) -> None:
@@ -204,3 +285,5 @@ def case_panel(viewer, cases, lang: str, *, key: str, supervisor: bool = False) 
     st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
                  hide_index=True, width="stretch")
     case_actions(viewer, row, lang, key=key, supervisor=supervisor)
+    if supervisor:
+        merge_form(viewer, row, cases, lang, key=key)
