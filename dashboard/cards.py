@@ -23,7 +23,7 @@ from dashboard import data
 from dashboard.frames import case_table, deadline, timeline_table
 from dashboard.i18n import translate
 from dashboard.theme import STATE_COLOURS
-from dashboard.widgets import case_actions
+from dashboard.widgets import before_after, case_actions
 from governance.catalog import OPEN_STATES
 from governance.outbox_clock import DISTRICT_TZ
 
@@ -160,6 +160,7 @@ def case_view(viewer, case: pd.Series, lang: str) -> None:
     st.markdown(f"**{translate('cases.timeline', lang)}**")
     st.markdown(timeline_html(timeline_table(data.case_timeline(viewer, int(case["case_id"])), language=lang)),
                 unsafe_allow_html=True)
+    before_after(viewer, int(case["case_id"]), lang)
 
 
 def timeline_html(table: pd.DataFrame) -> str:

@@ -20,7 +20,16 @@ import streamlit as st
 from dashboard.context import engine
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
-from governance import check_due, duplicates, loop_summary, queries, trends, workflow, working_time
+from governance import (
+    check_due,
+    duplicates,
+    loop_summary,
+    photos,
+    queries,
+    trends,
+    workflow,
+    working_time,
+)
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
@@ -286,6 +295,14 @@ def duplicate_candidates(viewer, *, category: str, lon: float, lat: float) -> pd
                             .drop(columns="geometry"))
 
 
+def case_photos(viewer, case_id: int) -> dict:
+    """The photos of a case with their step and phase (before, after, other), and the reasons
+    given for resolving it without an after photo."""
+    with _session() as session:
+        return {"photos": photos.case_photos(session, viewer, case_id),
+                "reasons": photos.no_photo_reasons(session, viewer, case_id)}
+
+
 def allowed_actions(viewer, case_id: int) -> list[str]:
 
     with _session() as session:
@@ -321,16 +338,18 @@ def record_check(viewer, *, shop_code: str, category: str, answers: dict[str, bo
 
 
 def transition(viewer, case_id: int, action: str, *, expected_version: int, note: str = "",
-               department: str | None = None) -> str:
-    """Move a case; returns its new state."""
+               department: str | None = None, attachments: list[tuple[str, str, bytes]] = (),
+               after_photo_reason: str = "") -> str:
+    """Move a case (with the step's photos); returns its new state.  The page asks for the
+    after photo, so a safety case's resolve needs a photo or ``after_photo_reason``."""
 
     with transaction(engine()) as session:
         if action == "dispatch":
             case = workflow.dispatch(session, viewer, case_id, department=department or "",
-                                     expected_version=expected_version, note=note)
+                                     expected_version=expected_version, note=note, attachments=attachments)
         else:
-            case = workflow.transition(session, viewer, case_id, action,
-                                       expected_version=expected_version, note=note)
+            case = workflow.transition(session, viewer, case_id, action, expected_version=expected_version,
+                                       note=note, attachments=attachments, after_photo_reason=after_photo_reason)
         state = str(case.state)
     bump_epoch()
     return state

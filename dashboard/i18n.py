@@ -261,6 +261,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "检查 {check_no} 有不合格项，已生成隐患案件 {case_no}。",
         "en": "Check {check_no} failed; hazard case {case_no} raised.",
     },
+    "photo.step": {"zh": "本步照片（JPEG/PNG/WebP，每张不超过 {mb} MB）", "en": "Photos of this step (JPEG/PNG/WebP, at most {mb} MB each)"},
+    "photo.no_photo_reason": {"zh": "无整改后照片的原因", "en": "Reason there is no after photo"},
+    "photo.safety_rule": {
+        "zh": "用电、用气、消防通道、游乐设施案件处置完成时，请附整改后照片，或说明无法拍照的原因。",
+        "en": "Resolving an electricity, gas, fire-exit or ride case needs a photo of the fix, or the reason there is none.",
+    },
+    "photo.after_missing": {
+        "zh": "这是安全隐患案件：处置完成需附整改后照片，或填写无照片的原因。",
+        "en": "This is a safety case: resolving it needs a photo of the fix, or the reason there is none.",
+    },
+    "photo.before": {"zh": "整改前", "en": "Before"},
+    "photo.after": {"zh": "整改后", "en": "After"},
+    "photo.reason_shown": {"zh": "无整改后照片：{reason}", "en": "No after photo: {reason}"},
+    "photo.none": {"zh": "（无照片）", "en": "(no photo)"},
     "dup.found": {
         "zh": "附近已有 {n} 件同类未闭环案件，最近的是 {case_no}「{title}」（{distance} 米，{state}）。可把本次发现补充到该案件，不必重复上报。",
         "en": "{n} open case(s) of this category nearby; the nearest is {case_no} \u201c{title}\u201d ({distance} m, {state}). "

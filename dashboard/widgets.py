@@ -6,12 +6,14 @@ shown in the page's language and nothing is written when one is raised.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import data
 from dashboard.frames import case_table, timeline_table
 from dashboard.i18n import translate
-from governance.catalog import CHECK_CATEGORIES, Category, Severity
+from governance.catalog import CHECK_CATEGORIES, SAFETY_CATEGORIES, Category, Severity
 from governance.checklists import checklist_for
 from governance.errors import (
     AttachmentError,
@@ -23,6 +25,7 @@ from governance.errors import (
     PermissionDenied,
     VersionConflict,
 )
+from governance.photos import after_photo_missing
 from governance.settings import get_settings
 
 FLASH_KEY = "linpu_flash"
@@ -259,16 +262,32 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
                           key=f"{key}-action-choice")
         department = st.text_input(t("cases.department"), key=f"{key}-department") if supervisor else ""
         note = st.text_area(t("cases.note") + " / " + t("cases.reason"), max_chars=2000, key=f"{key}-note")
+        uploads = st.file_uploader(t("photo.step", mb=f"{get_settings().max_attachment_mb:g}"),
+                                   type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
+                                   key=f"{key}-photos")
+        safety = Category(str(case["category"])) in SAFETY_CATEGORIES
+        reason = st.text_input(t("photo.no_photo_reason"), key=f"{key}-no-photo",
+                               help=t("photo.safety_rule")) if safety and "resolve" in actions else ""
         submitted = st.form_submit_button(t("cases.apply"), type="primary")
     if not submitted:
         return
     if action in REASON_ACTIONS and not note.strip():
         st.error(t("cases.reason_missing"))
         return
+    attachments = _photos(uploads, lang)
+    if attachments is None:
+        return
+    if after_photo_missing(str(case["category"]), action, n_photos=len(attachments), reason=reason):
+        st.error(t("photo.after_missing"))
+        return
     try:
         state = data.transition(viewer, int(case["case_id"]), action,
                                 expected_version=int(case["version"]), note=note.strip(),
-                                department=department.strip() or None)
+                                department=department.strip() or None, attachments=attachments,
+                                after_photo_reason=reason.strip())
+    except AttachmentError as exc:
+        st.error(t("report.not_image", name=exc.name))
+        return
     except LinpuError as exc:
         _error(exc, lang)
         return
@@ -284,6 +303,29 @@ def case_panel(viewer, cases, lang: str, *, key: str, supervisor: bool = False) 
     st.markdown(f"**{t('cases.timeline')}**")
     st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
                  hide_index=True, width="stretch")
+    before_after(viewer, int(row["case_id"]), lang)
     case_actions(viewer, row, lang, key=key, supervisor=supervisor)
     if supervisor:
         merge_form(viewer, row, cases, lang, key=key)
+
+
+def before_after(viewer, case_id: int, lang: str) -> None:
+    """The case's photos of the problem (before) and of the fix (after) side by side, and the reason
+    when it was resolved without an after photo."""
+    found = data.case_photos(viewer, case_id)
+    shown, reasons = found["photos"][found["photos"]["phase"] != "other"], found["reasons"]
+    if shown.empty and not reasons:
+        return
+    columns = dict(zip(("before", "after"), st.columns(2), strict=True))
+    for phase, column in columns.items():
+        with column:
+            st.markdown(f"**{translate(f'photo.{phase}', lang)}**")
+            photos = shown[shown["phase"] == phase]
+            if phase == "after":
+                for reason in reasons:
+                    st.caption(translate("photo.reason_shown", lang, reason=reason))
+            if photos.empty:
+                st.caption(translate("photo.none", lang))
+            for photo in photos.itertuples():
+                st.image(Path(photo.path).read_bytes(), width="stretch",
+                         caption=translate(f"action.{photo.action}", lang))

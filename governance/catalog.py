@@ -71,6 +71,15 @@ CHECK_CATEGORIES: tuple[Category, ...] = (
 )
 
 
+#: Safety cases: resolving one asks for an "after" photo of the fix or a stated reason (governance.photos).
+SAFETY_CATEGORIES: tuple[Category, ...] = (
+    Category.ELECTRICITY,
+    Category.GAS,
+    Category.FIRE_EXIT,
+    Category.AMUSEMENT_RIDE,
+)
+
+
 class Severity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
