@@ -18,8 +18,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import engine
+from dashboard.day_walk import walk_stops
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
+from geo.walk import walking_route
 from governance import (
     check_due,
     duplicates,
@@ -308,6 +310,18 @@ def allowed_actions(viewer, case_id: int) -> list[str]:
     with _session() as session:
         case = session.get(Case, case_id)
         return list(workflow.allowed_actions(viewer, case)) if case is not None else []
+
+
+def day_walk(items: list[dict], cases: gpd.GeoDataFrame, shops: gpd.GeoDataFrame,
+             features: gpd.GeoDataFrame) -> dict:
+    """The Today cards as a walking route from the first (most urgent): the stops numbered in walking
+    order, the path (WGS84), its length in metres and whether it follows the stored streets."""
+    stops = walk_stops(items, cases, shops)
+    streets = features[features["kind"] == "street"] if len(features) else None
+    route = walking_route(stops, streets=streets if streets is not None and len(streets) else None)
+    ordered = stops.iloc[route.order].reset_index(drop=True)
+    ordered["stop"] = range(1, len(ordered) + 1)
+    return {"stops": ordered, "path": route.path, "length_m": route.length_m, "along_streets": route.along_streets}
 
 
 # --- writes ----------------------------------------------------------------

@@ -261,6 +261,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "检查 {check_no} 有不合格项，已生成隐患案件 {case_no}。",
         "en": "Check {check_no} failed; hazard case {case_no} raised.",
     },
+    "walk.toggle": {"zh": "按步行路线排序", "en": "Order as a walk"},
+    "walk.summary": {"zh": "步行路线：{n} 个点，共 {m} 米（{how}）。地图上按序号显示。",
+                     "en": "Walk: {n} stops, {m} m ({how}). Numbered on the map."},
+    "walk.streets": {"zh": "沿街道", "en": "along the streets"},
+    "walk.straight": {"zh": "直线距离", "en": "straight line"},
+    "walk.length": {"zh": "步行路线 {m} 米", "en": "Walk of {m} m"},
     "photo.step": {"zh": "本步照片（JPEG/PNG/WebP，每张不超过 {mb} MB）", "en": "Photos of this step (JPEG/PNG/WebP, at most {mb} MB each)"},
     "photo.no_photo_reason": {"zh": "无整改后照片的原因", "en": "Reason there is no after photo"},
     "photo.safety_rule": {
