@@ -108,7 +108,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
             description = st.text_area(t("report.description"), max_chars=2000, key="report-description")
             photos = st.file_uploader(t("report.photos", mb=f"{settings.max_attachment_mb:g}"),
                                       type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
-                                      key="report-photos")
+                                      key=_upload_key("report-photos"))
         else:
             st.markdown(f"**{t('report.checklist')}**")
             answers = {
@@ -160,6 +160,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     except LinpuError as exc:
         _error(exc, lang)
         return
+    _photos_sent()
     done(t("report.filed", case_no=case_no))
 
 
@@ -168,6 +169,19 @@ def _report_point(shops, shop_code: str | None, clicked: tuple[float, float] | N
         point = shops.loc[shops["shop_code"] == shop_code, "geometry"].iloc[0]
         return point.x, point.y
     return clicked
+
+
+#: Bumped after photos are stored: the uploaders get new keys and come back empty, so the next
+#: step does not attach the same photos again (Streamlit lets no code empty an uploader).
+_UPLOAD_ROUND = "linpu_upload_round"
+
+
+def _upload_key(base: str) -> str:
+    return f"{base}-{st.session_state.get(_UPLOAD_ROUND, 0)}"
+
+
+def _photos_sent() -> None:
+    st.session_state[_UPLOAD_ROUND] = st.session_state.get(_UPLOAD_ROUND, 0) + 1
 
 
 def _photos(uploads, lang: str) -> list[tuple[str, str, bytes]] | None:
@@ -194,7 +208,8 @@ def duplicate_offer(viewer, near, lang: str) -> None:
         case_id = st.selectbox(t("dup.case"), list(labels), format_func=labels.get, key="dup-case")
         note = st.text_area(t("dup.note"), max_chars=2000, key="dup-note")
         uploads = st.file_uploader(t("report.photos", mb=f"{get_settings().max_attachment_mb:g}"),
-                                   type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True, key="dup-photos")
+                                   type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
+                                   key=_upload_key("dup-photos"))
         submitted = st.form_submit_button(t("dup.add"), type="primary")
     st.caption(t("dup.or_new"))
     if not submitted:
@@ -214,6 +229,7 @@ def duplicate_offer(viewer, near, lang: str) -> None:
     except LinpuError as exc:
         _error(exc, lang)
         return
+    _photos_sent()
     done(t("dup.added", case_no=case_no))
 
 
@@ -264,7 +280,7 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
         note = st.text_area(t("cases.note") + " / " + t("cases.reason"), max_chars=2000, key=f"{key}-note")
         uploads = st.file_uploader(t("photo.step", mb=f"{get_settings().max_attachment_mb:g}"),
                                    type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
-                                   key=f"{key}-photos")
+                                   key=_upload_key(f"{key}-photos"))
         safety = Category(str(case["category"])) in SAFETY_CATEGORIES
         reason = st.text_input(t("photo.no_photo_reason"), key=f"{key}-no-photo",
                                help=t("photo.safety_rule")) if safety and "resolve" in actions else ""
@@ -291,6 +307,7 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
     except LinpuError as exc:
         _error(exc, lang)
         return
+    _photos_sent()
     done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))
 
 
