@@ -280,7 +280,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "photo.before": {"zh": "整改前", "en": "Before"},
     "photo.after": {"zh": "整改后", "en": "After"},
     "photo.reason_shown": {"zh": "无整改后照片：{reason}", "en": "No after photo: {reason}"},
-    "photo.none": {"zh": "（无照片）", "en": "(no photo)"},
+    "photo.no_after": {"zh": "暂无整改后照片。", "en": "No after photo yet."},
     "dup.found": {
         "zh": "附近已有 {n} 件同类未闭环案件，最近的是 {case_no}「{title}」（{distance} 米，{state}）。可把本次发现补充到该案件，不必重复上报。",
         "en": "{n} open case(s) of this category nearby; the nearest is {case_no} \u201c{title}\u201d ({distance} m, {state}). "

@@ -326,23 +326,25 @@ def case_panel(viewer, cases, lang: str, *, key: str, supervisor: bool = False) 
         merge_form(viewer, row, cases, lang, key=key)
 
 
+#: Width of each photo in the before/after row: two fit side by side on a 390 px phone.
+PHOTO_WIDTH = 160
+
+
 def before_after(viewer, case_id: int, lang: str) -> None:
-    """The case's photos of the problem (before) and of the fix (after) side by side, and the reason
-    when it was resolved without an after photo."""
+    """The case's photos of the problem (before) and of the fix (after) side by side in one row, each
+    captioned with its phase and step, and the reason when it was resolved without an after photo."""
     found = data.case_photos(viewer, case_id)
     shown, reasons = found["photos"][found["photos"]["phase"] != "other"], found["reasons"]
     if shown.empty and not reasons:
         return
-    columns = dict(zip(("before", "after"), st.columns(2), strict=True))
-    for phase, column in columns.items():
-        with column:
-            st.markdown(f"**{translate(f'photo.{phase}', lang)}**")
-            photos = shown[shown["phase"] == phase]
-            if phase == "after":
-                for reason in reasons:
-                    st.caption(translate("photo.reason_shown", lang, reason=reason))
-            if photos.empty:
-                st.caption(translate("photo.none", lang))
-            for photo in photos.itertuples():
-                st.image(Path(photo.path).read_bytes(), width="stretch",
-                         caption=translate(f"action.{photo.action}", lang))
+    st.markdown(f"**{translate('photo.before', lang)} / {translate('photo.after', lang)}**")
+    # Before first, then after; one st.image row wraps like text instead of stacking as columns do on a phone.
+    shown = shown.sort_values(["phase", "seq"], ascending=[False, True], kind="stable")
+    if not shown.empty:
+        st.image([Path(p).read_bytes() for p in shown["path"]], width=PHOTO_WIDTH,
+                 caption=[f"{translate(f'photo.{phase}', lang)} · {translate(f'action.{action}', lang)}"
+                          for phase, action in zip(shown["phase"], shown["action"], strict=True)])
+    if "after" not in set(shown["phase"]):
+        st.caption(translate("photo.no_after", lang))
+    for reason in reasons:
+        st.caption(translate("photo.reason_shown", lang, reason=reason))
