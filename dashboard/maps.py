@@ -28,6 +28,8 @@ from governance.catalog import STATE_SEVERITY_ORDER
 from governance.loop_summary import with_loop_figures
 
 #: The district outline: dashed, unfilled, so the grids' state colours read through it.
+#: The day's walk: its path and numbered stops, apart from every state colour.
+WALK_COLOUR = "#1d4ed8"
 BOUNDARY_STYLE = {"color": "#5a4a8a", "weight": 3, "dashArray": "8 6", "fill": False, "opacity": 0.9}
 
 
@@ -212,6 +214,25 @@ def draw_compact(fmap: folium.Map, compact: gpd.GeoDataFrame, *, language: str =
         ).add_to(fmap)
 
 
+def draw_walk(fmap: folium.Map, walk: dict, *, tiles: str, language: str) -> None:
+    """The day's walk: its path and each stop's number on the map (titles escaped in the tooltips)."""
+    if walk["path"] is not None:
+        path = to_display(gpd.GeoDataFrame(geometry=[walk["path"]], crs=4326), tiles).geometry.iloc[0]
+        folium.PolyLine([(y, x) for x, y in path.coords], color=WALK_COLOUR, weight=4, opacity=0.85,
+                        tooltip=html.escape(translate("walk.length", language, m=f"{walk['length_m']:,.0f}"))
+                        ).add_to(fmap)
+    stops = to_display(walk["stops"], tiles)
+    for stop, title, point in zip(stops["stop"], stops["title"], stops.geometry, strict=True):
+        folium.Marker(
+            location=[point.y, point.x], tooltip=html.escape(f"{int(stop)}. {title}"),
+            icon=folium.DivIcon(
+                icon_size=(24, 24), icon_anchor=(12, 12), class_name="linpu-walk-stop",
+                html=(f'<div style="width:24px;height:24px;border-radius:12px;background:{WALK_COLOUR};color:#fff;'
+                      f'font:700 13px/24px sans-serif;text-align:center;border:2px solid #fff">{int(stop)}</div>'),
+            ),
+        ).add_to(fmap)
+
+
 def leader_map(
     grids: gpd.GeoDataFrame,
     summary: pd.DataFrame,
@@ -221,6 +242,7 @@ def leader_map(
     *,
     compact: gpd.GeoDataFrame | None = None,
     clicked: tuple[float, float] | None = None,
+    walk: dict | None = None,
     language: str = "zh",
     base_url_path: str = "",
     tiles: str = "none",
@@ -231,7 +253,7 @@ def leader_map(
 
     Only what the caller passes is drawn; the caller passes the leader's
     scope alone (``compact``: ``governance.compact.compact_layer``).
-    ``clicked`` is (lon, lat) in WGS84.
+    ``clicked`` is (lon, lat) in WGS84; ``walk`` is ``data.day_walk``'s route.
     """
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layer = with_loop_figures(grids, summary)
@@ -294,6 +316,9 @@ def leader_map(
                 aliases=[t("col.case_no"), t("col.title"), t("col.category"), t("col.state"), t("col.due_at")],
             ),
         ).add_to(fmap)
+
+    if walk is not None:
+        draw_walk(fmap, walk, tiles=tiles, language=language)
 
     if clicked is not None:
         point = to_display(gpd.GeoDataFrame(geometry=gpd.points_from_xy([clicked[0]], [clicked[1]]), crs=4326),

@@ -80,6 +80,13 @@ class PublicKind(StrEnum):
 
     ORDER = "order"  # 请求服务 (群众点单)
     COMPLAINT = "complaint"  # 投诉 about this shop
+#: Safety cases: resolving one asks for an "after" photo of the fix or a stated reason (governance.photos).
+SAFETY_CATEGORIES: tuple[Category, ...] = (
+    Category.ELECTRICITY,
+    Category.GAS,
+    Category.FIRE_EXIT,
+    Category.AMUSEMENT_RIDE,
+)
 
 
 class Severity(StrEnum):

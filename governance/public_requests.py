@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from governance.attachments import without_location
 from governance.catalog import (
     CHECK_CATEGORIES,
     SERVICE_CATEGORIES,
@@ -186,7 +185,7 @@ def place_request(
     _check_limits(session, client=client, phone=phone, now=now, settings=settings)
     attachments = []
     if photo is not None and photo[2]:
-        attachments.append((photo[0], photo[1], without_location(photo[2])))
+        attachments.append(photo)  # store_attachment strips its GPS tags, as for staff
     prefix = "群众点单：" if kind is PublicKind.ORDER else "群众投诉："
     first_line = text.splitlines()[0]
     case = file_public_request(

@@ -51,6 +51,7 @@ from governance.grids import check_point, place
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.outbox import announce_rating, announce_step
 from governance.permissions import Viewer, require_grid, require_write, system_viewer
+from governance.photos import require_after_evidence
 from governance.rules import POOR_RATING, REQUESTER, RULES, action_of, rating_step, who_may
 from governance.sla import due_time, follow_up_due_time
 from governance.working_time import WorkingCalendar, working_calendar
@@ -299,6 +300,8 @@ def transition(
     expected_version: int,
     note: str = "",
     outcome: Outcome | str | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+    after_photo_reason: str | None = None,
     now: datetime | None = None,
 ) -> Case:
     # Long: one step's checks, state change, history row and figures, kept together so a reader sees the whole step.
@@ -309,7 +312,11 @@ def transition(
     IllegalTransition naming the state and the actions allowed now.
     ``outcome`` applies to closing actions: confirm -> fixed; dismiss ->
     no_action_needed (default) or duplicate; close_not_responsible ->
-    not_responsible.  The history row carries who, when, from, to and note.
+    not_responsible.  The history row carries who, when, from, to and note;
+    ``attachments`` (name, type, bytes) are stored on it.  A caller that asks
+    the user (the pages) passes ``after_photo_reason`` (``""`` when none was
+    given): resolving a safety case then needs a photo or that reason
+    (``governance.photos``); ``None`` skips the question (scripts, imports).
     """
     now = _now(now)
     if action not in ACTIONS:
@@ -325,6 +332,8 @@ def transition(
             raise ValidationError(
                 f"outcome={chosen.value!r} does not fit {action}; allowed: {', '.join(o.value for o in rule.outcomes)}"
             )
+    if after_photo_reason is not None:
+        require_after_evidence(case, action, n_photos=len(attachments), reason=after_photo_reason)
     from_state = case.state
     case.state = rule.target
     if action == "resolve":
@@ -335,10 +344,20 @@ def transition(
     if rule.target == C:
         case.outcome = chosen
         case.closed_at = now
-    details = {"outcome": chosen.value} if chosen else None
-    _write_change(session, case, viewer, action, from_state, note=note, now=now, details=details,
-                  stats=action in _STATS_ACTIONS)
+    details = {"outcome": chosen.value} if chosen else {}
+    if after_photo_reason and after_photo_reason.strip() and not attachments:
+        details["no_photo_reason"] = after_photo_reason.strip()
+    row = _write_change(session, case, viewer, action, from_state, note=note, now=now, details=details or None,
+                        stats=action in _STATS_ACTIONS)
+    _store_photos(session, viewer, case, row, attachments)
     return case
+
+
+def _store_photos(session: Session, viewer: Viewer, case: Case, row: CaseHistory,
+                  attachments: Sequence[tuple[str, str, bytes]]) -> None:
+    for filename, content_type, data in attachments:
+        store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
+                         data=data, history_id=row.id)
 
 
 def checked_case(session: Session, viewer: Viewer, case_id: int, step: str, *, expected_version: int) -> Case:
@@ -375,9 +394,7 @@ def write_step(session: Session, viewer: Viewer, case: Case, step: str, *, note:
         case.closed_at = now
     row = _write_change(session, case, viewer, action_of(step), from_state, note=note, now=_now(now),
                         details=details, stats=rule.target == C)
-    for filename, content_type, data in attachments:
-        store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
-                         data=data, history_id=row.id)
+    _store_photos(session, viewer, case, row, attachments)
     return row
 
 
@@ -399,6 +416,7 @@ def dispatch(
     department: str,
     expected_version: int,
     note: str = "",
+    attachments: Sequence[tuple[str, str, bytes]] = (),
     now: datetime | None = None,
 ) -> Case:
     """党委派单: a supervisor hands a warning to a department, which takes it on (-> in_progress)."""
@@ -421,7 +439,9 @@ def dispatch(
         )
     from_state, case.state = case.state, RULES["dispatch"].target
     case.department = department[:128]
-    _write_change(session, case, viewer, "dispatch", from_state, note=note, now=now, details={"department": case.department})
+    row = _write_change(session, case, viewer, "dispatch", from_state, note=note, now=now,
+                        details={"department": case.department})
+    _store_photos(session, viewer, case, row, attachments)
     return case
 
 

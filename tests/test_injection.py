@@ -49,7 +49,9 @@ MARKDOWN = "**bold** _it_ [link](javascript:alert(3)) ![x](x) `code` # h1"
 SQL = "x' OR '1'='1'; DROP TABLE cases;--"
 MIXED = "\"><svg onload=alert(4)>&amp;{{7*7}}${7*7}"
 PAYLOADS = {"title": HTML, "note": SCRIPT, "shop": MARKDOWN + " " + SQL, "member": MIXED}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+#: A real 1×1 PNG: stored photos are read with Pillow (governance.attachments).
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00"
+       b"\x0cIDATx\x9cc8!'\x07\x00\x02\xb6\x01\x054\xa6u\xaa\x00\x00\x00\x00IEND\xaeB`\x82")
 WAIT = 90_000
 
 

@@ -10,7 +10,7 @@ from streamlit_folium import st_folium
 
 from dashboard import data
 from dashboard.auth import require
-from dashboard.cards import my_cases, today_cards
+from dashboard.cards import CARD_LIMIT, WALK_KEY, card_items, my_cases, today_cards
 from dashboard.context import base_url_path, language
 from dashboard.frames import compact_table
 from dashboard.i18n import translate
@@ -42,6 +42,10 @@ click = (st.session_state.get("leader-map") or {}).get("last_clicked")
 clicked = from_display(click["lng"], click["lat"], settings.tiles) if click else None
 clicked_grid = code_at(grids, *clicked) if clicked else None
 
+# The Today list, and its walk when the Today tab's switch is on (the map draws it too).
+today = card_items(cases, work["checks_due"], language=lang)[:CARD_LIMIT]
+walk = data.day_walk(today, cases, shops, view["features"]) if st.session_state.get(WALK_KEY) and today else None
+
 # Keyed, so that the open tab survives reruns that add or remove a message above it.
 tab_map, tab_today, tab_report, tab_cases = st.tabs(
     [t("leader.tab_map"), t("leader.tab_today"), t("leader.tab_report"), t("leader.tab_cases")],
@@ -52,7 +56,7 @@ with tab_map:
     open_cases = cases[cases["state"].astype(str) != "closed"]
     st_folium(
         leader_map(grids, summary, shops, open_cases, view["features"], compact=view["compact"],
-                   clicked=clicked if clicked_grid else None, language=lang,
+                   clicked=clicked if clicked_grid else None, walk=walk, language=lang,
                    base_url_path=base_url_path(), tiles=settings.tiles, tile_key=settings.tile_key),
         height=480,
         use_container_width=True,
@@ -73,7 +77,7 @@ with tab_map:
     st.caption(t("compact.frontage_count", n=len(frontage), generated=int(frontage["generated"].sum())))
 
 with tab_today:
-    today_cards(cases, work["checks_due"], lang)
+    today_cards(today, walk, lang)
 
 with tab_report:
     report_form(viewer, shops, clicked if clicked_grid else None, lang)
