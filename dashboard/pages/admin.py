@@ -42,7 +42,9 @@ def attempt(work) -> tuple[bool, object]:
 
 st.title(t("admin.title"))
 flash()
-tabs = st.tabs([t(f"admin.tab.{name}") for name in ("status", "map", "register", "grids", "team", "log")])
+# Keyed, so an upload's rerun keeps the clerk on the tab they were working in.
+tabs = st.tabs([t(f"admin.tab.{name}") for name in ("status", "map", "register", "grids", "team", "log")],
+               key="admin-tabs", on_change="rerun")
 
 with tabs[0]:
     items = office.status()
