@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
 
+from governance import admin_log
 from governance.attachments import attachment_root
 from governance.db import transaction
 from governance.models import AdminLogEntry, Attachment, Case, Grid, User
@@ -90,3 +93,34 @@ def test_a_backup_that_does_not_match_its_manifest_is_refused(engine, cli, tmp_p
     photo.write_bytes(b"not the photo")
     with pytest.raises(BackupError, match="changed since the backup"):
         restore(engine, out, replace=True)
+
+
+def test_a_backup_taken_while_writes_go_on_is_one_instant(engine, cli, tmp_path, var_dir):
+    _with_a_photo(engine, cli, tmp_path)
+    stop, written = threading.Event(), []
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            with transaction(engine) as session:
+                admin_log.record(session, actor="shell:writer", action="schedule_set", target="load", rows=1)
+            written.append(1)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        while len(written) < 5:  # the writer is under way before the copy starts ...
+            time.sleep(0.01)
+        report = backup(engine, tmp_path / "busy")
+        after = len(written)
+        while len(written) < after + 5:  # ... and goes on after it
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        writer.join()
+    manifest = json.loads((tmp_path / "busy" / "manifest.json").read_text())
+    with transaction(engine) as session:
+        live = session.scalar(select(func.count()).select_from(AdminLogEntry))
+    assert manifest["rows"]["admin_log"] == report.rows["admin_log"] < live
+    # The copy holds exactly the counted rows: the restore checks every table against the manifest.
+    restored = restore(engine, tmp_path / "busy", replace=True)
+    assert restored.rows == manifest["rows"]
