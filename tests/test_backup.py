@@ -6,19 +6,22 @@ import json
 import shutil
 import threading
 import time
+import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select, text
 
 from governance import admin_log
 from governance.attachments import attachment_root
-from governance.db import transaction
+from governance.db import make_engine, transaction
+from governance.migrate import upgrade
 from governance.models import AdminLogEntry, Attachment, Case, Grid, User
 from governance.permissions import viewer_for
 from governance.settings import get_settings
 from governance.workflow import file_case
 from pipelines.backup import BackupError, backup, restore
 from tests import test_ingest_shops as shop_tests
+from tests.conftest import POSTGIS_URL
 from tests.test_ingest_shops import database_url, seed_district
 
 cli = shop_tests.cli
@@ -124,3 +127,34 @@ def test_a_backup_taken_while_writes_go_on_is_one_instant(engine, cli, tmp_path,
     # The copy holds exactly the counted rows: the restore checks every table against the manifest.
     restored = restore(engine, tmp_path / "busy", replace=True)
     assert restored.rows == manifest["rows"]
+
+
+@pytest.mark.postgis
+def test_a_whole_postgis_database_in_its_public_schema_is_restored_with_postgis(tmp_path, var_dir):
+    """A team's real layout: the district in the public schema of its own database."""
+    if not POSTGIS_URL:
+        pytest.skip("LINPU_TEST_DATABASE_URL is not set: PostGIS tests skipped")
+    name = f"linpu_backup_{uuid.uuid4().hex[:8]}"
+    server = make_engine(POSTGIS_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine = make_engine(make_url(POSTGIS_URL).set(database=name, query={}).render_as_string(hide_password=False))
+    try:
+        upgrade(engine)
+        seed_district(engine)
+        backup(engine, tmp_path / "whole")
+        with transaction(engine) as session:
+            admin_log.record(session, actor="shell:test", action="schedule_set", target="after", rows=1)
+        with pytest.raises(BackupError, match="--replace"):
+            restore(engine, tmp_path / "whole")
+        report = restore(engine, tmp_path / "whole", replace=True)
+        assert report.rows["grids"] == 4 and report.revision == "0013"
+        with transaction(engine) as session:
+            assert session.scalar(text("SELECT postgis_version()"))
+            targets = session.scalars(select(AdminLogEntry.target).order_by(AdminLogEntry.id)).all()
+        assert "after" not in targets and targets[-1] == str(tmp_path / "whole")
+    finally:
+        engine.dispose()
+        with server.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        server.dispose()
