@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from governance.db import make_engine, session_factory
 from governance.login import issue_token, must_change_password, sign_in
+from governance.models import Grid
+from governance.permissions import viewer_for
 from tests.test_dashboard import use_database, writable_demo  # noqa: F401  (fixtures)
 from tests.test_dashboard_access import run_page
 
@@ -34,6 +38,17 @@ def test_admin_sees_the_status_resets_a_password_after_confirming_and_the_log_sa
     with session_factory(engine)() as session:
         assert sign_in(session, "leader01", temporary) and must_change_password(session, "leader01")
         session.rollback()
+
+    with session_factory(engine)() as session:
+        first = sorted(viewer_for(session, "leader01").grid_ids)[0]
+        code = session.scalar(select(Grid.code).where(Grid.id == first))
+    at.text_input(key="admin-move-to").input("leader02")
+    at.text_input(key="admin-move-grids").input(code)
+    at = _step(at, "move", "leader01", confirm=True)
+    assert not at.error, [e.value for e in at.error]
+    with session_factory(engine)() as session:
+        assert first in viewer_for(session, "leader02").grid_ids
+        assert first not in viewer_for(session, "leader01").grid_ids
     engine.dispose()
 
     at = _step(at, "disable", "nobody-such", confirm=True)
@@ -41,4 +56,6 @@ def test_admin_sees_the_status_resets_a_password_after_confirming_and_the_log_sa
 
     log = at.dataframe[-1].value
     assert list(log.columns) == ["When", "Who", "What", "On", "Rows", "Detail"]
-    assert (log.iloc[0]["Who"], log.iloc[0]["What"], log.iloc[0]["On"]) == ("admin", "Password reset", "leader01")
+    assert (log.iloc[0]["Who"], log.iloc[0]["What"], log.iloc[0]["On"]) == ("admin", "Grids moved",
+                                                                           f"leader01 -> leader02: {code}")
+    assert (log.iloc[1]["What"], log.iloc[1]["On"]) == ("Password reset", "leader01")
