@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from dashboard import office
 from governance.db import make_engine, session_factory
+from governance.errors import PermissionDenied
 from governance.login import issue_token, must_change_password, sign_in
-from governance.models import Grid
+from governance.models import AdminLogEntry, Grid
 from governance.permissions import viewer_for
 from tests.test_dashboard import use_database, writable_demo  # noqa: F401  (fixtures)
 from tests.test_dashboard_access import run_page
@@ -59,3 +62,26 @@ def test_admin_sees_the_status_resets_a_password_after_confirming_and_the_log_sa
     assert (log.iloc[0]["Who"], log.iloc[0]["What"], log.iloc[0]["On"]) == ("admin", "Grids moved",
                                                                            f"leader01 -> leader02: {code}")
     assert (log.iloc[1]["What"], log.iloc[1]["On"]) == ("Password reset", "leader01")
+
+
+def test_the_admin_pages_map_import_is_the_commands_job_with_the_admin_as_actor(
+        use_database, writable_demo, tmp_path):  # noqa: F811
+    # Late: osmium is optional; only this test writes an extract.
+    pytest.importorskip("osmium")
+    from tests.test_district import write_osm
+
+    use_database(writable_demo)
+    extract = write_osm(tmp_path / "district.osm.pbf").read_bytes()
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        admin, analyst = viewer_for(session, "admin"), viewer_for(session, "analyst1")
+    with pytest.raises(PermissionDenied):
+        office.import_district_layer(analyst, extract, "district.osm.pbf", layer="streets", coords="wgs84", lang="en")
+    report = office.import_district_layer(admin, extract, "district.osm.pbf", layer="streets", coords="wgs84",
+                                          lang="en")
+    assert report.written == 4
+    with session_factory(engine)() as session:
+        entry = session.execute(select(AdminLogEntry.actor, AdminLogEntry.action, AdminLogEntry.target, AdminLogEntry.rows)
+                                .order_by(AdminLogEntry.id.desc())).first()
+    engine.dispose()
+    assert tuple(entry) == ("admin", "district_imported", "streets: district.osm.pbf", 4)
