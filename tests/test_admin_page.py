@@ -9,7 +9,7 @@ from dashboard import office
 from governance.db import make_engine, session_factory
 from governance.errors import PermissionDenied
 from governance.login import issue_token, must_change_password, sign_in
-from governance.models import AdminLogEntry, Grid
+from governance.models import AdminLogEntry, Grid, GridGeneration
 from governance.permissions import viewer_for
 from tests.test_dashboard import use_database, writable_demo  # noqa: F401  (fixtures)
 from tests.test_dashboard_access import run_page
@@ -85,3 +85,21 @@ def test_the_admin_pages_map_import_is_the_commands_job_with_the_admin_as_actor(
                                 .order_by(AdminLogEntry.id.desc())).first()
     engine.dispose()
     assert tuple(entry) == ("admin", "district_imported", "streets: district.osm.pbf", 4)
+
+
+def test_the_admin_pages_grid_repair_adopts_a_generation_logged_with_the_admin(
+        use_database, writable_demo):  # noqa: F811
+    use_database(writable_demo)
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        admin, supervisor = viewer_for(session, "admin"), viewer_for(session, "supervisor1")
+    with pytest.raises(PermissionDenied):
+        office.build_grids(supervisor, target=10, min_size=8, max_size=12, update=True)
+    result = office.build_grids(admin, target=10, min_size=8, max_size=12, update=True)
+    with session_factory(engine)() as session:
+        entry = session.execute(select(AdminLogEntry.actor, AdminLogEntry.action, AdminLogEntry.rows)
+                                .order_by(AdminLogEntry.id.desc())).first()
+        current = session.scalar(select(GridGeneration.id).where(GridGeneration.is_current.is_(True)))
+    engine.dispose()
+    assert current == result.adopted["generation_id"]
+    assert tuple(entry) == ("admin", "grids_replaced", result.n_grids)
