@@ -161,9 +161,9 @@ def test_sign_out(use_database, writable_demo):
 @pytest.mark.parametrize("page", ["supervisor", "analyst"])
 def test_grid_leader_cannot_open_district_pages_even_directly(use_database, writable_demo, page):
     use_database(writable_demo)
-    # Through the app: the leader's navigation has no such page ...
+    # Through the app: the leader's navigation has no such page (only theirs and My password) ...
     at = app("leader01")
-    with pytest.raises(ValueError, match="Known pages: .*leader.py'\\]"):
+    with pytest.raises(ValueError, match="Known pages: .*leader.py', '.*password.py'\\]"):
         at.switch_page(f"dashboard/pages/{page}.py")
     # ... and the page script itself refuses a leader.
     direct = AppTest.from_file(str(ROOT / "dashboard" / "pages" / f"{page}.py"), default_timeout=TIMEOUT)

@@ -11,7 +11,8 @@ from governance.catalog import Trade
 from governance.check_due import checks_due_counts, refresh_check_due
 from governance.db import transaction
 from governance.models import AdminLogEntry, Grid, Shop
-from governance.permissions import district_viewer
+from governance.permissions import district_viewer, viewer_for
+from governance.workflow import file_case
 from tests import test_ingest_shops as shop_tests
 from tests.test_ingest_shops import database_url, seed_district
 
@@ -81,9 +82,14 @@ def test_grids_list_shows_shops_leader_members_and_open_cases_as_table_csv_json(
     team = tmp_path / "t.csv"
     team.write_text("grid,member_kind,name\nG001,fire,林消防\nG001,property,陈物业\n", encoding="utf-8")
     cli(url, "members", "import", team)
+    with transaction(engine) as session:
+        point = session.scalar(select(Grid.geometry).where(Grid.code == "G001")).representative_point()
+        file_case(session, viewer_for(session, "wang"), kind="patrol", category="noise", severity="low",
+                  title="夜间噪音", lon=point.x, lat=point.y)
     rows = json.loads(cli(url, "grids", "list", "--format", "json").stdout)
     assert rows[0] == {"code": "G001", "shops": 1, "leader": "王五", "members": "property:陈物业;fire:林消防",
-                       "open_cases": 0}
+                       "open_cases": 1}
+    assert rows[1] == {"code": "G002", "shops": 0, "leader": "", "members": "", "open_cases": 0}
     assert [r["code"] for r in rows] == ["G001", "G002", "G003", "G004"]
     csv_text = cli(url, "grids", "list", "--format", "csv").stdout
     assert csv_text.splitlines()[0] == "code,shops,leader,members,open_cases"

@@ -14,6 +14,7 @@ from dashboard.i18n import translate
 from dashboard.register_upload import upload_section
 from dashboard.widgets import done, flash
 from governance.errors import LinpuError
+from pipelines.accounts import codes
 
 viewer = require("admin")
 lang = language()
@@ -42,7 +43,9 @@ def attempt(work) -> tuple[bool, object]:
 
 st.title(t("admin.title"))
 flash()
-tabs = st.tabs([t(f"admin.tab.{name}") for name in ("status", "map", "register", "grids", "team", "log")])
+# Keyed, so an upload's rerun keeps the clerk on the tab they were working in.
+tabs = st.tabs([t(f"admin.tab.{name}") for name in ("status", "map", "register", "grids", "team", "log")],
+               key="admin-tabs", on_change="rerun")
 
 with tabs[0]:
     items = office.status()
@@ -117,11 +120,12 @@ with tabs[4]:
         if ok and not show_problems(report):
             done(report.summary())
     with st.form("admin-account-step"):
-        a1, a2, a3 = st.columns(3)
+        a1, a2, a3, a4 = st.columns(4)
         step = a1.selectbox(t("admin.step"), ["reset", "disable", "enable", "move"], key="admin-step",
                             format_func=lambda s: t(f"admin.step.{s}"))
         username = a2.text_input(t("signin.username"), key="admin-username")
         other = a3.text_input(t("admin.move_to"), key="admin-move-to")
+        moving = a4.text_input(t("admin.move_grids"), key="admin-move-grids")
         confirm = st.checkbox(t("admin.confirm_step"), key="admin-confirm-step")
         go = st.form_submit_button(t("admin.run_step"))
     if go and not confirm:
@@ -132,7 +136,7 @@ with tabs[4]:
             st.warning(t("admin.reset_done", name=username.strip(), password=temporary))
     elif go:
         ok, _ = attempt(lambda: accounts.set_active(viewer, username.strip(), step == "enable") if step != "move"
-                        else accounts.move_grids(viewer, username.strip(), other.strip(), ()))
+                        else accounts.move_grids(viewer, username.strip(), other.strip(), codes(moving)))
         if ok:
             done(t("admin.step_done"))
 
