@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.accounts import must_change_password
 from dashboard.auth import ROLE_PAGES, cookie_bridge, current_viewer, role_of, sign_out
 from dashboard.context import engine, language
 from dashboard.i18n import LANGUAGES, translate
@@ -26,6 +27,8 @@ PAGES = {
     "leader": ("dashboard/pages/leader.py", "nav.leader", ":material/my_location:"),
     "supervisor": ("dashboard/pages/supervisor.py", "nav.supervisor", ":material/map:"),
     "analyst": ("dashboard/pages/analyst.py", "nav.analyst", ":material/analytics:"),
+    "admin": ("dashboard/pages/admin.py", "nav.admin", ":material/admin_panel_settings:"),
+    "password": ("dashboard/pages/password.py", "nav.password", ":material/key:"),
 }
 
 
@@ -66,6 +69,17 @@ def sign_in_pages(lang: str) -> list:
     ]
 
 
+def password_pages(lang: str, addresses: tuple[str, ...]) -> list:
+    """Holding a one-time password (a new or reset account), every address of the role shows the
+    password page, on every reload and in every browser, until the user has chosen their own."""
+    path, title, icon = PAGES["password"][0], translate("nav.password", lang), PAGES["password"][2]
+    return [
+        st.Page(path, title=title, icon=icon, url_path="password", default=True),
+        *(st.Page(path, title=title, icon=icon, url_path=name, visibility="hidden")
+          for name in addresses if name != "password"),
+    ]
+
+
 def main() -> None:
     st.set_page_config(page_title="邻铺 Linpu", page_icon="🏮", layout="wide")
     ensure_leaflet()
@@ -80,6 +94,8 @@ def main() -> None:
     sidebar(lang, viewer)
     if viewer is None:
         pages = sign_in_pages(lang)
+    elif must_change_password(viewer.username):
+        pages = password_pages(lang, ROLE_PAGES.get(role_of(viewer), ()))
     else:
         allowed = ROLE_PAGES.get(role_of(viewer), ())
         pages = [

@@ -32,10 +32,10 @@ COOKIE_KEY = "linpu_cookie"
 
 #: The pages each role may open; the first is where the role lands.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "grid_leader": ("leader",),
-    "supervisor": ("supervisor", "analyst"),
-    "analyst": ("analyst", "supervisor"),
-    "admin": ("supervisor", "analyst", "leader"),
+    "grid_leader": ("leader", "password"),
+    "supervisor": ("supervisor", "analyst", "password"),
+    "analyst": ("analyst", "supervisor", "password"),
+    "admin": ("admin", "supervisor", "analyst", "leader", "password"),
 }
 
 
@@ -79,6 +79,11 @@ def current_viewer():
         if st.session_state.get(COOKIE_KEY) != "done-clear":
             st.session_state[COOKIE_KEY] = "clear"
     return viewer
+
+
+def current_token() -> str | None:
+    """This browser's sign-in token (kept alive when the user changes their password)."""
+    return _token()
 
 
 def signed_in(token: str) -> None:

@@ -20,10 +20,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
+from dashboard.day_walk import in_walking_order
 from dashboard.frames import case_table, deadline, timeline_table
 from dashboard.i18n import translate
 from dashboard.theme import STATE_COLOURS
-from dashboard.widgets import case_actions
+from dashboard.widgets import before_after, case_actions
 from governance.catalog import OPEN_STATES
 from governance.clock import district_zone
 
@@ -33,6 +34,8 @@ OVERDUE_COLOUR = "#b91c1c"
 CASE_PARAM = "case"
 #: At most this many cards are drawn in one list; the rest are counted.
 CARD_LIMIT = 60
+#: The Today tab's switch: the list ordered as a walk (read by the page before the tabs, for the map).
+WALK_KEY = "today-walk"
 
 
 def span_text(delta: pd.Timedelta, lang: str) -> str:
@@ -61,7 +64,8 @@ def card_items(cases: pd.DataFrame, checks_due: pd.DataFrame | None, *, language
 
     With ``checks_due`` (Today): the checks due by the end of the day and the open
     cases; without (My cases): every case given.  Each card: kind, title, shop,
-    state, colour, due, overdue, case_no, shop_code, category.
+    state, colour, due, overdue, case_no, shop_code, category and, for a
+    road-occupation finding, its stall-zone check (``occupation``).
     """
     now = now or datetime.now(UTC)
     items = []
@@ -79,8 +83,10 @@ def card_items(cases: pd.DataFrame, checks_due: pd.DataFrame | None, *, language
             shown = cases[cases["state"].astype(str).isin([s.value for s in OPEN_STATES])]
         for row, when in zip(shown.itertuples(), deadline(shown), strict=True):
             state = str(row.state)
+            occupation = getattr(row, "occupation", None)
             items.append({"kind": "case", "state": state, "case_no": row.case_no, "shop_code": "",
                           "category": str(row.category), "title": str(row.title),
+                          "occupation": occupation if isinstance(occupation, str) else "",
                           "shop": row.shop_name if isinstance(row.shop_name, str) else "",
                           "deadline": None if state == "closed" else when})
     for item in items:
@@ -95,13 +101,20 @@ def card_html(item: dict, lang: str) -> str:
     """One card's body; the title and shop are user-typed and escaped."""
     state = translate("card.check" if item["kind"] == "check" else f"state.{item['state']}", lang)
     meta = " · ".join(html.escape(part) for part in (item["case_no"], item["shop"]) if part)
+    stop = (f'<span class="linpu-stop" style="background:#111;color:#fff;border-radius:50%;padding:0 7px;'
+            f'margin-right:6px;font-weight:700">{int(item["stop"])}</span>') if item.get("stop") else ""
     due_colour = OVERDUE_COLOUR if item["overdue"] else "inherit"
     due = (f'<div style="color:{due_colour};font-weight:{600 if item["overdue"] else 400}">'
            f'{html.escape(item["due"])}</div>') if item["due"] else ""
+    if item.get("occupation"):  # a road-occupation finding: where it stood against the stall zones
+        check = html.escape(f'{translate("col.occupation", lang)}：{translate("occupation." + item["occupation"], lang)}')
+        colour = "#166534" if item["occupation"] == "permitted" else OVERDUE_COLOUR
+        due = f'<div class="linpu-card-occupation" style="color:{colour};font-size:0.9em">{check}</div>{due}'
+
     return (
         f'<div class="linpu-card" style="border-left:6px solid {item["colour"]};padding:2px 0 2px 10px;'
         f'overflow-wrap:anywhere;word-break:break-word;white-space:normal">'
-        f'<span style="background:{item["colour"]};color:#fff;border-radius:4px;padding:0 6px;'
+        f'{stop}<span style="background:{item["colour"]};color:#fff;border-radius:4px;padding:0 6px;'
         f'font-size:0.8em">{html.escape(state)}</span>'
         f'<div class="linpu-card-title" style="font-weight:600;margin:4px 0">{html.escape(item["title"])}</div>'
         f'<div style="color:#555;font-size:0.9em">{meta}</div>{due}</div>'
@@ -137,12 +150,16 @@ def card_list(items: list[dict], lang: str, *, key: str) -> None:
         st.caption(translate("card.more", lang, n=len(items) - CARD_LIMIT))
 
 
-def today_cards(cases: pd.DataFrame, checks_due: pd.DataFrame, lang: str) -> None:
-    """The Today tab: checks due today and open cases as cards."""
-    items = card_items(cases, checks_due, language=lang)
+def today_cards(items: list[dict], walk: dict | None, lang: str) -> None:
+    """The Today tab: checks due today and open cases as cards, soonest first or (the switch) as a walk."""
     if not items:
         st.info(translate("leader.today_empty", lang))
         return
+    st.toggle(translate("walk.toggle", lang), key=WALK_KEY)
+    if walk is not None:
+        how = translate("walk.streets" if walk["along_streets"] else "walk.straight", lang)
+        st.caption(translate("walk.summary", lang, n=len(walk["stops"]), m=f"{walk['length_m']:,.0f}", how=how))
+        items = in_walking_order(items, walk["stops"])
     card_list(items, lang, key="today")
 
 
@@ -160,6 +177,7 @@ def case_view(viewer, case: pd.Series, lang: str) -> None:
     st.markdown(f"**{translate('cases.timeline', lang)}**")
     st.markdown(timeline_html(timeline_table(data.case_timeline(viewer, int(case["case_id"])), language=lang)),
                 unsafe_allow_html=True)
+    before_after(viewer, int(case["case_id"]), lang)
 
 
 def timeline_html(table: pd.DataFrame) -> str:

@@ -18,9 +18,22 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import engine
+from dashboard.day_walk import walk_stops
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
-from governance import check_due, loop_summary, queries, trends, workflow, working_time
+from geo.walk import walking_route
+from governance import (
+    check_due,
+    compact,
+    duplicates,
+    loop_summary,
+    photos,
+    public_requests,
+    queries,
+    trends,
+    workflow,
+    working_time,
+)
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
@@ -33,6 +46,7 @@ from governance.hotspots import case_hotspots
 from governance.models import Case
 from governance.permissions import require_admin, require_supervising
 from governance.rollups import level_rollup
+from governance.rules import RULES
 
 CACHE_TTL_S = 60
 #: The supervisor is warned this many days before deadlines start counting weekends only.
@@ -62,7 +76,7 @@ def _session():
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
 def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
-    """Grids, loop summary, shops and streets in the viewer's scope."""
+    """Grids, loop summary, shops, streets and the compact's zones and service points in the viewer's scope."""
 
     with _session() as session:
         return {
@@ -70,6 +84,7 @@ def grid_view(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
             "summary": loop_summary.grid_loop_summary(session, _viewer),
             "shops": queries.open_shops(session, _viewer),
             "features": queries.district_features(session),
+            "compact": compact.compact_layer(session, _viewer),
         }
 
 
@@ -279,11 +294,48 @@ def case_timeline(viewer, case_id: int) -> pd.DataFrame:
         return queries.case_timeline(session, viewer, case_id)
 
 
+def duplicate_candidates(viewer, *, category: str, lon: float, lat: float) -> pd.DataFrame:
+    """Open cases of the category near a point (the set distance and days), nearest first."""
+    with _session() as session:
+        return pd.DataFrame(duplicates.duplicate_candidates(session, viewer, category=category, lon=lon, lat=lat)
+                            .drop(columns="geometry"))
+
+
+def case_photos(viewer, case_id: int) -> dict:
+    """The photos of a case with their step and phase (before, after, other), and the reasons
+    given for resolving it without an after photo."""
+    with _session() as session:
+        return {"photos": photos.case_photos(session, viewer, case_id),
+                "reasons": photos.no_photo_reasons(session, viewer, case_id)}
+
+
 def allowed_actions(viewer, case_id: int) -> list[str]:
 
     with _session() as session:
         case = session.get(Case, case_id)
         return list(workflow.allowed_actions(viewer, case)) if case is not None else []
+
+
+def may_hide(viewer, case_id: int) -> bool:
+    """Whether the viewer may hide this case: an open public order, and a supervising viewer."""
+    if not getattr(viewer, "is_supervising", False):
+        return False
+    with _session() as session:
+        case = session.get(Case, case_id)
+        return (case is not None and str(case.state) in RULES["hide"].sources
+                and public_requests.is_public_request(session, case_id))
+
+
+def day_walk(items: list[dict], cases: gpd.GeoDataFrame, shops: gpd.GeoDataFrame,
+             features: gpd.GeoDataFrame) -> dict:
+    """The Today cards as a walking route from the first (most urgent): the stops numbered in walking
+    order, the path (WGS84), its length in metres and whether it follows the stored streets."""
+    stops = walk_stops(items, cases, shops)
+    streets = features[features["kind"] == "street"] if len(features) else None
+    route = walking_route(stops, streets=streets if streets is not None and len(streets) else None)
+    ordered = stops.iloc[route.order].reset_index(drop=True)
+    ordered["stop"] = range(1, len(ordered) + 1)
+    return {"stops": ordered, "path": route.path, "length_m": route.length_m, "along_streets": route.along_streets}
 
 
 # --- writes ----------------------------------------------------------------
@@ -314,19 +366,44 @@ def record_check(viewer, *, shop_code: str, category: str, answers: dict[str, bo
 
 
 def transition(viewer, case_id: int, action: str, *, expected_version: int, note: str = "",
-               department: str | None = None) -> str:
-    """Move a case; returns its new state."""
+               department: str | None = None, attachments: list[tuple[str, str, bytes]] = (),
+               after_photo_reason: str = "") -> str:
+    """Move a case (with the step's photos); returns its new state.  The page asks for the
+    after photo, so a safety case's resolve needs a photo or ``after_photo_reason``."""
 
     with transaction(engine()) as session:
-        if action == "dispatch":
+        if action == "hide":
+            case = public_requests.hide_request(session, viewer, case_id, expected_version=expected_version,
+                                                reason=note)
+        elif action == "dispatch":
             case = workflow.dispatch(session, viewer, case_id, department=department or "",
-                                     expected_version=expected_version, note=note)
+                                     expected_version=expected_version, note=note, attachments=attachments)
         else:
-            case = workflow.transition(session, viewer, case_id, action,
-                                       expected_version=expected_version, note=note)
+            case = workflow.transition(session, viewer, case_id, action, expected_version=expected_version,
+                                       note=note, attachments=attachments, after_photo_reason=after_photo_reason)
         state = str(case.state)
     bump_epoch()
     return state
+
+
+def add_finding(viewer, case_id: int, *, expected_version: int, note: str,
+                attachments: list[tuple[str, str, bytes]]) -> str:
+    """Add a new finding (note, photos) to an open case; returns its number."""
+    with transaction(engine()) as session:
+        case_no = duplicates.add_finding(session, viewer, case_id, expected_version=expected_version, note=note,
+                                         attachments=attachments).case_no
+    bump_epoch()
+    return case_no
+
+
+def merge_cases(viewer, one: tuple[int, int], other: tuple[int, int], *, note: str = "") -> tuple[str, str]:
+    """Merge two cases given as (case_id, version): the later is closed as a duplicate of the earlier.
+    Returns (kept case_no, closed case_no)."""
+    with transaction(engine()) as session:
+        keep, duplicate = duplicates.merge_later_into_first(session, viewer, one, other, note=note)
+        result = (keep.case_no, duplicate.case_no)
+    bump_epoch()
+    return result
 
 
 # --- analyst ---------------------------------------------------------------
@@ -414,7 +491,7 @@ def adopt_preview(viewer, preview: dict) -> None:
     with transaction(engine()) as session:
         adopt_generation(session, preview["proposed"], preview["shop_codes"], method="metis",
                          params=preview["params"], quality=preview["proposed_quality"],
-                         note=f"saved from the dashboard by {viewer.username}")
+                         note=f"saved from the dashboard by {viewer.username}", actor=viewer.username)
     bump_epoch()
 
 
@@ -426,7 +503,7 @@ def ingest_register(viewer, payload: bytes, name: str, *, coords: str, close_mis
     from pipelines.ingest import ingest_shops
 
     report = ingest_shops(engine(), payload, name=name, coords=coords, dry_run=dry_run,
-                          close_missing=close_missing)
+                          close_missing=close_missing, actor=viewer.username)
     if report.written:
         bump_epoch()
     return report

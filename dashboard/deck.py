@@ -83,6 +83,11 @@ class FrozenDeck(pdk.Deck):
         return self._spec
 
 
+#: The compact's colours, as on the leader's folium map (dashboard.maps).
+STALL_HEX = "#22c55e"
+SERVICE_POINT_HEX = "#1d4ed8"
+
+
 def rgb(hex_colour: str, alpha: int = 255) -> list[int]:
     hex_colour = hex_colour.lstrip("#")
     return [int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)] + [alpha]
@@ -210,6 +215,20 @@ def district_deck(
         layers.append(pdk.Layer("PathLayer", id="streets", data=street_rows, get_path="path",
                                 get_color="color", get_width="width", width_units="'meters'",
                                 width_min_pixels=1, pickable=False))
+    # The compact's stored stall zones and service points (frontage strips are too small to read here).
+    stalls = features[features["kind"] == "stall"] if len(features) else features
+    if len(stalls):
+        layers.append(pdk.Layer("PolygonLayer", id="stall-zones",
+                                data=[{"polygon": ring} for ring in _rings(stalls.geometry)],
+                                get_polygon="polygon", get_fill_color=rgb(STALL_HEX, 90),
+                                get_line_color=rgb(STALL_HEX), line_width_min_pixels=1, pickable=False))
+    points = features[features["kind"] == "service_point"] if len(features) else features
+    if len(points):
+        layers.append(pdk.Layer("ScatterplotLayer", id="service-points",
+                                data=[{"position": xy} for xy in _points(points.geometry.representative_point())
+                                      .tolist()],
+                                get_position="position", get_fill_color=rgb(SERVICE_POINT_HEX),
+                                get_radius=6, radius_units="'pixels'", pickable=False))
 
     g = grids.copy()
     g["worst_state"] = g["worst_state"].fillna("closed").astype(str)
@@ -307,12 +326,15 @@ def district_deck(
             overdue = c["overdue"].astype(bool)
             categories = {k: t(f"category.{k}") for k in c["category"].astype(str).unique()}
             overdue_text = f" · {t('state.overdue')}"
+            # A road-occupation finding's stall-zone check follows its category.
+            checks = [f" · {t(f'occupation.{v}')}" if isinstance(v, str) else ""
+                      for v in (c["occupation"] if "occupation" in c else [None] * len(c))]
             case_rows = pd.DataFrame({
                 "c": _texts(c["case_no"]),
                 "t": _texts(c["title"]),
-                "d": _texts(f"{categories[k]} · {t(f'state.{s}')}" + (overdue_text if o else "")
-                              for k, s, o in zip(c["category"].astype(str), c["state"].astype(str), overdue,
-                                                 strict=True)),
+                "d": _texts(f"{categories[k]}{check} · {t(f'state.{s}')}" + (overdue_text if o else "")
+                              for k, check, s, o in zip(c["category"].astype(str), checks, c["state"].astype(str),
+                                                        overdue, strict=True)),
                 "s": [STATE_INDEX.get(s, 3) for s in c["state"].astype(str)],
                 "o": overdue.astype(int).tolist(),
                 "p": np.round(shapely.get_coordinates(c.geometry.values), 5).tolist(),

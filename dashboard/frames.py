@@ -82,14 +82,18 @@ def today_list(cases: pd.DataFrame, checks_due: pd.DataFrame, *, language: str,
 
 def case_table(cases: pd.DataFrame, *, language: str) -> pd.DataFrame:
     """Cases with translated labels, for st.dataframe (which shows text as text)."""
-    columns = ["case_no", "title", "category", "severity", "state", "grid_code", "shop_name",
+    columns = ["case_no", "title", "category", "occupation", "severity", "state", "grid_code", "shop_name",
                "created_at", "due_at", "overdue"]
     out = pd.DataFrame(cases.drop(columns="geometry", errors="ignore"))[[c for c in columns if c in cases]].copy()
     if "shop_name" in out:
         out["shop_name"] = out["shop_name"].fillna("")
+    if "occupation" in out and out["occupation"].isna().all():
+        out = out.drop(columns="occupation")  # no road-occupation finding listed: no empty column
     for column, prefix in (("category", "category"), ("severity", "severity"), ("state", "state")):
         if column in out:
             out[column] = out[column].astype(str).map(_label(language, prefix))
+    if "occupation" in out:
+        out["occupation"] = out["occupation"].map(_label(language, "occupation"))
     for column in ("created_at", "due_at"):
         if column in out:
             out[column] = local_text(out[column]).to_numpy()
@@ -178,3 +182,24 @@ def known_codes(picked, all_codes) -> tuple[list[str], list[str]]:
     known_set = set(all_codes)
     picked = [str(c).strip() for c in ([picked] if isinstance(picked, str) else picked or []) if str(c).strip()]
     return [c for c in picked if c in known_set], [c for c in picked if c not in known_set]
+
+
+def admin_log_table(entries: pd.DataFrame, *, language: str) -> pd.DataFrame:
+    """The admin log in China time with its action words and column labels."""
+    out = entries.copy()
+    if not out.empty:
+        out["at"] = local_text(out["at"]).to_numpy()
+        out["action"] = out["action"].astype(str).map(_label(language, "admin.action"))
+    return out.rename(columns={c: translate(f"admin.log.{c}", language) for c in out.columns})
+def compact_table(compact: pd.DataFrame, *, language: str) -> pd.DataFrame:
+    """The stall zones, then the service points, of a leader's grids: kind, name, hours (frontage is counted
+    apart). Names are the office's text: ``st.dataframe`` shows them as text."""
+    shown = compact[compact["kind"].isin(["stall", "service_point"])]
+    shown = shown.iloc[shown["kind"].map({"stall": 0, "service_point": 1}).argsort(kind="stable")]
+    out = pd.DataFrame({
+        translate("compact.kind", language): [translate(f"compact.kind_{k}", language) for k in shown["kind"]],
+        translate("col.name", language): shown["name"].astype(str).tolist(),
+        translate("compact.hours", language): [h if isinstance(h, str) and h else translate("compact.no_hours", language)
+                                               for h in shown["hours"]],
+    })
+    return out

@@ -29,6 +29,8 @@ from governance.clock import local_text
 from governance.loop_summary import with_loop_figures
 
 #: The district outline: dashed, unfilled, so the grids' state colours read through it.
+#: The day's walk: its path and numbered stops, apart from every state colour.
+WALK_COLOUR = "#1d4ed8"
 BOUNDARY_STYLE = {"color": "#5a4a8a", "weight": 3, "dashArray": "8 6", "fill": False, "opacity": 0.9}
 
 
@@ -82,7 +84,7 @@ def _escaped(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def legend_html(language: str, *, cases: bool = False) -> str:
+def legend_html(language: str, *, cases: bool = False, compact: bool = False) -> str:
     t = lambda key: html.escape(translate(key, language))  # noqa: E731
     rows = "".join(
         f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
@@ -110,6 +112,7 @@ def legend_html(language: str, *, cases: bool = False) -> str:
             if cases
             else ""
         )
+        + (compact_legend_rows(language) if compact else "")
         + "</div>"
     )
 
@@ -157,6 +160,80 @@ def draw_district(fmap: folium.Map, features: gpd.GeoDataFrame, bounds, *, tiles
         ).add_to(fmap)
 
 
+#: The compact's layers: stall zones green, frontage strips amber, service points blue.
+STALL_STYLE = {"color": "#15803d", "weight": 2, "fillColor": "#22c55e", "fillOpacity": 0.3}
+FRONTAGE_STYLE = {"color": "#b45309", "weight": 1, "fillColor": "#f59e0b", "fillOpacity": 0.35}
+SERVICE_POINT_COLOUR = "#1d4ed8"
+
+
+def compact_legend_rows(language: str) -> str:
+    """Legend rows of the compact's layers (stall zone, frontage zone, service point)."""
+    t = lambda key: html.escape(translate(key, language))  # noqa: E731
+    swatch = ('<div><span style="display:inline-block;width:12px;height:12px;margin-right:6px;'
+              'vertical-align:middle;background:{fill};border:2px solid {line}"></span>{text}</div>')
+    return (swatch.format(fill=STALL_STYLE["fillColor"], line=STALL_STYLE["color"], text=t("legend.stall_zone"))
+            + swatch.format(fill=FRONTAGE_STYLE["fillColor"], line=FRONTAGE_STYLE["color"],
+                            text=t("legend.frontage"))
+            + f'<div><span style="display:inline-block;width:10px;height:10px;margin:0 8px 0 2px;'
+              f'border-radius:50%;vertical-align:middle;background:{SERVICE_POINT_COLOUR}"></span>'
+              f'{t("legend.service_point")}</div>')
+
+
+def draw_compact(fmap: folium.Map, compact: gpd.GeoDataFrame, *, language: str = "zh",
+                 tiles: str = "none") -> None:
+    """Frontage strips (not interactive), stall zones and service points with their names and hours.
+
+    Names and hours come from the office's files: escaped before folium writes them into the page.
+    """
+    if compact is None or not len(compact):
+        return
+    t = lambda key: translate(key, language)  # noqa: E731
+    shown = compact.copy()
+    shown["hours_text"] = [h if isinstance(h, str) and h else t("compact.no_hours") for h in shown["hours"]]
+    shown = _escaped(shown, ["name", "hours_text"])
+    frontage = shown[shown["kind"] == "frontage"]
+    if len(frontage):
+        folium.GeoJson(to_display(frontage[["geometry"]], tiles), name="frontage",
+                       style_function=lambda _: FRONTAGE_STYLE, interactive=False).add_to(fmap)
+    stalls = shown[shown["kind"] == "stall"]
+    if len(stalls):
+        folium.GeoJson(
+            to_display(stalls[["name", "hours_text", "geometry"]], tiles), name="stall-zones",
+            style_function=lambda _: STALL_STYLE,
+            tooltip=folium.GeoJsonTooltip(fields=["name", "hours_text"],
+                                          aliases=[t("legend.stall_zone"), t("compact.hours")]),
+        ).add_to(fmap)
+    points = shown[shown["kind"] == "service_point"]
+    if len(points):
+        points = points.assign(geometry=points.geometry.representative_point())
+        folium.GeoJson(
+            to_display(points[["name", "hours_text", "geometry"]], tiles), name="service-points",
+            marker=folium.CircleMarker(radius=7, color="#ffffff", weight=2, fill=True,
+                                       fill_color=SERVICE_POINT_COLOUR, fill_opacity=0.95),
+            tooltip=folium.GeoJsonTooltip(fields=["name", "hours_text"],
+                                          aliases=[t("legend.service_point"), t("compact.hours")]),
+        ).add_to(fmap)
+
+
+def draw_walk(fmap: folium.Map, walk: dict, *, tiles: str, language: str) -> None:
+    """The day's walk: its path and each stop's number on the map (titles escaped in the tooltips)."""
+    if walk["path"] is not None:
+        path = to_display(gpd.GeoDataFrame(geometry=[walk["path"]], crs=4326), tiles).geometry.iloc[0]
+        folium.PolyLine([(y, x) for x, y in path.coords], color=WALK_COLOUR, weight=4, opacity=0.85,
+                        tooltip=html.escape(translate("walk.length", language, m=f"{walk['length_m']:,.0f}"))
+                        ).add_to(fmap)
+    stops = to_display(walk["stops"], tiles)
+    for stop, title, point in zip(stops["stop"], stops["title"], stops.geometry, strict=True):
+        folium.Marker(
+            location=[point.y, point.x], tooltip=html.escape(f"{int(stop)}. {title}"),
+            icon=folium.DivIcon(
+                icon_size=(24, 24), icon_anchor=(12, 12), class_name="linpu-walk-stop",
+                html=(f'<div style="width:24px;height:24px;border-radius:12px;background:{WALK_COLOUR};color:#fff;'
+                      f'font:700 13px/24px sans-serif;text-align:center;border:2px solid #fff">{int(stop)}</div>'),
+            ),
+        ).add_to(fmap)
+
+
 def leader_map(
     grids: gpd.GeoDataFrame,
     summary: pd.DataFrame,
@@ -164,17 +241,20 @@ def leader_map(
     cases: gpd.GeoDataFrame,
     features: gpd.GeoDataFrame,
     *,
+    compact: gpd.GeoDataFrame | None = None,
     clicked: tuple[float, float] | None = None,
+    walk: dict | None = None,
     language: str = "zh",
     base_url_path: str = "",
     tiles: str = "none",
     tile_key: str | None = None,
 ) -> folium.Map:
     # Long: one folium map's layers in drawing order.
-    """A grid leader's own grid(s): streets, shops, open cases by state, the clicked point.
+    """A grid leader's own grid(s): streets, the compact's zones, shops, open cases by state, the clicked point.
 
     Only what the caller passes is drawn; the caller passes the leader's
-    scope alone.  ``clicked`` is (lon, lat) in WGS84.
+    scope alone (``compact``: ``governance.compact.compact_layer``).
+    ``clicked`` is (lon, lat) in WGS84; ``walk`` is ``data.day_walk``'s route.
     """
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layer = with_loop_figures(grids, summary)
@@ -201,6 +281,7 @@ def leader_map(
     ).add_to(fmap)
 
     draw_district(fmap, features, grids.total_bounds, tiles=tiles)
+    draw_compact(fmap, compact, language=language, tiles=tiles)
 
     if len(shops):
         folium.GeoJson(
@@ -217,6 +298,9 @@ def leader_map(
         shown["category_label"] = shown["category"].map(lambda s: t(f"category.{s}"))
         shown["due"] = local_text(shown["due_at"], fmt="%m-%d %H:%M").to_numpy()  # stored UTC, read local
         shown["overdue"] = shown["overdue"].astype(bool)
+        occupation = shown["occupation"] if "occupation" in shown else pd.Series(None, index=shown.index)
+        # A road-occupation finding's stall-zone check follows its category: "占道经营 · 不在任何摊区".
+        shown["category_label"] += [f" · {t(f'occupation.{o}')}" if isinstance(o, str) else "" for o in occupation]
         shown = _escaped(shown, ["case_no", "title", "state_label", "category_label", "due"])
         folium.GeoJson(
             to_display(shown[["case_no", "title", "state", "state_label", "category_label", "due",
@@ -234,6 +318,9 @@ def leader_map(
             ),
         ).add_to(fmap)
 
+    if walk is not None:
+        draw_walk(fmap, walk, tiles=tiles, language=language)
+
     if clicked is not None:
         point = to_display(gpd.GeoDataFrame(geometry=gpd.points_from_xy([clicked[0]], [clicked[1]]), crs=4326),
                            tiles).geometry.iloc[0]
@@ -242,7 +329,8 @@ def leader_map(
             fill_color="#ffeb3b", fill_opacity=0.9, tooltip=html.escape(t("legend.new_point")),
         ).add_to(fmap)
 
-    fmap.get_root().html.add_child(folium.Element(legend_html(language, cases=True)))
+    fmap.get_root().html.add_child(folium.Element(legend_html(language, cases=True,
+                                                              compact=compact is not None and len(compact) > 0)))
     return fmap
 
 

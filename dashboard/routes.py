@@ -5,7 +5,7 @@ sign-in cookie.  The cookie holds only the random token of a sign-in
 (:mod:`governance.login`); it is HttpOnly, SameSite=Strict, and Secure when
 the request came over HTTPS, directly or through a proxy named in
 ``LINPU_TRUSTED_PROXIES``.  Later public pages and layer files add their
-routes to :data:`ROUTES`.
+routes to :data:`ROUTES`; the public pages' are :mod:`dashboard.public_pages`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard.context import engine
+from dashboard.public_pages import PUBLIC_ROUTES
 from governance.db import session_factory
 from governance.errors import LinpuError
 from governance.login import check_token, end_token
@@ -87,4 +88,5 @@ def sign_out(request: Request) -> Response:
 ROUTES = [
     Route(SESSION_PATH, adopt_session, methods=["POST"]),
     Route(SIGN_OUT_PATH, sign_out, methods=["POST"]),
+    *PUBLIC_ROUTES,
 ]

@@ -6,12 +6,14 @@ shown in the page's language and nothing is written when one is raised.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import data
 from dashboard.frames import case_table, timeline_table
 from dashboard.i18n import translate
-from governance.catalog import CHECK_CATEGORIES, Category, Severity
+from governance.catalog import CHECK_CATEGORIES, SAFETY_CATEGORIES, Category, Severity
 from governance.checklists import checklist_for
 from governance.errors import (
     AttachmentError,
@@ -23,11 +25,12 @@ from governance.errors import (
     PermissionDenied,
     VersionConflict,
 )
+from governance.photos import after_photo_missing
 from governance.settings import get_settings
 
 FLASH_KEY = "linpu_flash"
 #: Actions that need a written reason.
-REASON_ACTIONS = {"dismiss", "close_not_responsible", "reopen"}
+REASON_ACTIONS = {"dismiss", "close_not_responsible", "reopen", "hide"}
 
 
 def flash() -> None:
@@ -92,6 +95,10 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     categories = [c.value for c in (CHECK_CATEGORIES if kind == "check" else Category)]
     category = st.selectbox(t("report.category"), categories, key=f"report-category-{kind}",
                             format_func=lambda c: t(f"category.{c}"))
+    point = _report_point(shops, shop_code, clicked if where == "map" else None)
+    if kind == "patrol" and point is not None:
+        duplicate_offer(viewer, data.duplicate_candidates(viewer, category=category, lon=point[0], lat=point[1]),
+                        lang)
 
     with st.form(f"report-{kind}"):
         if kind == "patrol":
@@ -101,7 +108,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
             description = st.text_area(t("report.description"), max_chars=2000, key="report-description")
             photos = st.file_uploader(t("report.photos", mb=f"{settings.max_attachment_mb:g}"),
                                       type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
-                                      key="report-photos")
+                                      key=_upload_key("report-photos"))
         else:
             st.markdown(f"**{t('report.checklist')}**")
             answers = {
@@ -134,21 +141,14 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     if where == "map" and clicked is None:
         st.error(t("report.no_point"))
         return
-    limit = settings.max_attachment_mb * 1024 * 1024
-    for photo in photos or []:
-        if photo.size > limit:
-            st.error(t("report.too_large", name=photo.name, mb=f"{settings.max_attachment_mb:g}"))
-            return
-    if where == "shop":
-        point = shops.loc[shops["shop_code"] == shop_code, "geometry"].iloc[0]
-        lon, lat = point.x, point.y
-    else:
-        lon, lat = clicked
+    attachments = _photos(photos, lang)
+    if attachments is None:
+        return
+    lon, lat = point
     try:
         case_no = data.file_case(
             viewer, kind="patrol", category=category, severity=severity, title=title.strip(),
-            description=description, lon=lon, lat=lat, shop_code=shop_code,
-            attachments=[(p.name, p.type or "", p.getvalue()) for p in photos or []],
+            description=description, lon=lon, lat=lat, shop_code=shop_code, attachments=attachments,
         )
     except AttachmentError as exc:
         # The catalogue's sentence names the file; the governance message would repeat it in English.
@@ -160,7 +160,107 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     except LinpuError as exc:
         _error(exc, lang)
         return
+    _photos_sent()
     done(t("report.filed", case_no=case_no))
+
+
+def _report_point(shops, shop_code: str | None, clicked: tuple[float, float] | None) -> tuple[float, float] | None:
+    if shop_code:
+        point = shops.loc[shops["shop_code"] == shop_code, "geometry"].iloc[0]
+        return point.x, point.y
+    return clicked
+
+
+#: Bumped after photos are stored: the uploaders get new keys and come back empty, so the next
+#: step does not attach the same photos again (Streamlit lets no code empty an uploader).
+_UPLOAD_ROUND = "linpu_upload_round"
+
+
+def _upload_key(base: str) -> str:
+    return f"{base}-{st.session_state.get(_UPLOAD_ROUND, 0)}"
+
+
+def _photos_sent() -> None:
+    st.session_state[_UPLOAD_ROUND] = st.session_state.get(_UPLOAD_ROUND, 0) + 1
+
+
+def _photos(uploads, lang: str) -> list[tuple[str, str, bytes]] | None:
+    """The uploaded photos as (name, type, bytes); None (and an error shown) if one is too large."""
+    limit_mb = get_settings().max_attachment_mb
+    for photo in uploads or []:
+        if photo.size > limit_mb * 1024 * 1024:
+            st.error(translate("report.too_large", lang, name=photo.name, mb=f"{limit_mb:g}"))
+            return None
+    return [(p.name, p.type or "", p.getvalue()) for p in uploads or []]
+
+
+def duplicate_offer(viewer, near, lang: str) -> None:
+    """An open case of the category nearby is shown first, with a form adding the new finding to it."""
+    if near.empty:
+        return
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    first = near.iloc[0]
+    st.warning(t("dup.found", n=len(near), case_no=first["case_no"], title=first["title"],
+                 distance=f"{first['distance_m']:.0f}", state=t(f"state.{first['state']}")))
+    labels = {int(r.case_id): t("dup.option", case_no=r.case_no, title=r.title, distance=f"{r.distance_m:.0f}")
+              for r in near.itertuples()}
+    with st.form("dup-add"):
+        case_id = st.selectbox(t("dup.case"), list(labels), format_func=labels.get, key="dup-case")
+        note = st.text_area(t("dup.note"), max_chars=2000, key="dup-note")
+        uploads = st.file_uploader(t("report.photos", mb=f"{get_settings().max_attachment_mb:g}"),
+                                   type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
+                                   key=_upload_key("dup-photos"))
+        submitted = st.form_submit_button(t("dup.add"), type="primary")
+    st.caption(t("dup.or_new"))
+    if not submitted:
+        return
+    photos = _photos(uploads, lang)
+    if photos is None:
+        return
+    if not note.strip() and not photos:
+        st.error(t("dup.empty"))
+        return
+    version = int(near.loc[near["case_id"] == case_id, "version"].iloc[0])
+    try:
+        case_no = data.add_finding(viewer, case_id, expected_version=version, note=note.strip(), attachments=photos)
+    except AttachmentError as exc:
+        st.error(t("report.not_image", name=exc.name))
+        return
+    except LinpuError as exc:
+        _error(exc, lang)
+        return
+    _photos_sent()
+    done(t("dup.added", case_no=case_no))
+
+
+def merge_form(viewer, case, cases, lang: str, *, key: str) -> None:
+    """A supervisor merges two open cases of one category; the later raised is closed as the duplicate."""
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    if not getattr(viewer, "is_supervising", False) or str(case["state"]) == "closed":
+        return
+    near = data.duplicate_candidates(viewer, category=str(case["category"]), lon=case.geometry.x,
+                                     lat=case.geometry.y)
+    same = cases[(cases["category"].astype(str) == str(case["category"])) & (cases["state"].astype(str) != "closed")]
+    options = {int(r.case_id): (r.case_no, r.title, int(r.version)) for r in near.itertuples()}
+    options |= {int(r.case_id): (r.case_no, r.title, int(r.version)) for r in same.itertuples()
+                if int(r.case_id) not in options}
+    options.pop(int(case["case_id"]), None)
+    if not options:
+        return
+    with st.expander(t("dup.merge_title")), st.form(f"{key}-merge-{case['case_id']}"):
+        other = st.selectbox(t("dup.merge_with"), list(options), key=f"{key}-merge-other",
+                             format_func=lambda i: f"{options[i][0]} · {options[i][1]}")
+        note = st.text_area(t("cases.note"), max_chars=2000, key=f"{key}-merge-note")
+        submitted = st.form_submit_button(t("dup.merge"))
+    if not submitted:
+        return
+    try:
+        kept, closed = data.merge_cases(viewer, (int(case["case_id"]), int(case["version"])),
+                                        (other, options[other][2]), note=note.strip())
+    except LinpuError as exc:
+        _error(exc, lang)
+        return
+    done(t("dup.merged", kept=kept, closed=closed))
 
 
 def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False) -> None:
@@ -170,6 +270,8 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
     if supervisor and str(case.get("kind")) == "service_request" and "dispatch" not in actions \
             and str(case["state"]) == "warning" and getattr(viewer, "is_supervising", False):
         actions = ["dispatch", *actions]
+    if supervisor and data.may_hide(viewer, int(case["case_id"])):
+        actions = [*actions, "hide"]
     if not actions:
         st.caption(t("cases.no_actions"))
         return
@@ -178,19 +280,36 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
                           key=f"{key}-action-choice")
         department = st.text_input(t("cases.department"), key=f"{key}-department") if supervisor else ""
         note = st.text_area(t("cases.note") + " / " + t("cases.reason"), max_chars=2000, key=f"{key}-note")
+        uploads = st.file_uploader(t("photo.step", mb=f"{get_settings().max_attachment_mb:g}"),
+                                   type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
+                                   key=_upload_key(f"{key}-photos"))
+        safety = Category(str(case["category"])) in SAFETY_CATEGORIES
+        reason = st.text_input(t("photo.no_photo_reason"), key=f"{key}-no-photo",
+                               help=t("photo.safety_rule")) if safety and "resolve" in actions else ""
         submitted = st.form_submit_button(t("cases.apply"), type="primary")
     if not submitted:
         return
     if action in REASON_ACTIONS and not note.strip():
         st.error(t("cases.reason_missing"))
         return
+    attachments = _photos(uploads, lang)
+    if attachments is None:
+        return
+    if after_photo_missing(str(case["category"]), action, n_photos=len(attachments), reason=reason):
+        st.error(t("photo.after_missing"))
+        return
     try:
         state = data.transition(viewer, int(case["case_id"]), action,
                                 expected_version=int(case["version"]), note=note.strip(),
-                                department=department.strip() or None)
+                                department=department.strip() or None, attachments=attachments,
+                                after_photo_reason=reason.strip())
+    except AttachmentError as exc:
+        st.error(t("report.not_image", name=exc.name))
+        return
     except LinpuError as exc:
         _error(exc, lang)
         return
+    _photos_sent()
     done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))
 
 
@@ -203,4 +322,31 @@ def case_panel(viewer, cases, lang: str, *, key: str, supervisor: bool = False) 
     st.markdown(f"**{t('cases.timeline')}**")
     st.dataframe(timeline_table(data.case_timeline(viewer, int(row["case_id"])), language=lang),
                  hide_index=True, width="stretch")
+    before_after(viewer, int(row["case_id"]), lang)
     case_actions(viewer, row, lang, key=key, supervisor=supervisor)
+    if supervisor:
+        merge_form(viewer, row, cases, lang, key=key)
+
+
+#: Width of each photo in the before/after row: two fit side by side on a 390 px phone.
+PHOTO_WIDTH = 160
+
+
+def before_after(viewer, case_id: int, lang: str) -> None:
+    """The case's photos of the problem (before) and of the fix (after) side by side in one row, each
+    captioned with its phase and step, and the reason when it was resolved without an after photo."""
+    found = data.case_photos(viewer, case_id)
+    shown, reasons = found["photos"][found["photos"]["phase"] != "other"], found["reasons"]
+    if shown.empty and not reasons:
+        return
+    st.markdown(f"**{translate('photo.before', lang)} / {translate('photo.after', lang)}**")
+    # Before first, then after; one st.image row wraps like text instead of stacking as columns do on a phone.
+    shown = shown.sort_values(["phase", "seq"], ascending=[False, True], kind="stable")
+    if not shown.empty:
+        st.image([Path(p).read_bytes() for p in shown["path"]], width=PHOTO_WIDTH,
+                 caption=[f"{translate(f'photo.{phase}', lang)} · {translate(f'action.{action}', lang)}"
+                          for phase, action in zip(shown["phase"], shown["action"], strict=True)])
+    if "after" not in set(shown["phase"]):
+        st.caption(translate("photo.no_after", lang))
+    for reason in reasons:
+        st.caption(translate("photo.reason_shown", lang, reason=reason))

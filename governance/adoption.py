@@ -21,6 +21,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from geo.placement import place_points
+from governance import admin_log
+from governance.admin_log import shell_actor
 from governance.check_due import refresh_check_due
 from governance.errors import ValidationError
 from governance.figures import refresh_grid_stats
@@ -50,6 +52,7 @@ def adopt_generation(
     quality: Mapping[str, Any],
     note: str = "",
     now: datetime | None = None,
+    actor: str | None = None,
 ) -> AdoptionResult:
     """Save a new grid generation, make it current and move everything into it.
 
@@ -85,6 +88,8 @@ def adopt_generation(
     session.expire_all()
     refresh_grid_stats(session, new_ids.values())
     refresh_check_due(session)
+    admin_log.record(session, actor=actor or shell_actor(), action="grids_replaced",
+                     target=f"generation {generation.id} ({method})", rows=len(new_ids), detail=note, now=now)
     return AdoptionResult(
         generation_id=generation.id, grids=len(new_ids), shops_reassigned=len(shop_grid),
         cases_moved=moved, members_carried=carried, members_dropped=dropped, shops_changed_grid=changed,

@@ -1,4 +1,11 @@
-"""Photos attached to cases, stored on disk by content hash.
+"""Photos attached to cases, stored on disk by content hash, with no location in them.
+
+A photo from a phone carries EXIF (the GPS position of whoever took it, the
+phone's make, the time) and sometimes XMP or comments.  Every photo is read
+with Pillow before it is stored: one Pillow cannot read is refused, and one
+with such metadata is written again without it (turned upright first, since
+the EXIF orientation goes with it), so a stored photo never tells where its
+taker stood.  A photo without any is stored byte for byte.
 
 The file lands under ``<LINPU_VAR_DIR>/attachments/<sha256[:2]>/<sha256>``
 before the row is committed; if the transaction then rolls back, the file
@@ -9,9 +16,12 @@ photo reuses it and nothing lists files without a row.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import warnings
 from pathlib import Path
 
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from governance.errors import AttachmentError, NotFoundError
@@ -33,6 +43,43 @@ def sniff_image_type(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+#: Pillow's ``info`` keys that describe the picture, not the person: kept when a photo is written again.
+_TECHNICAL_INFO = frozenset({"dpi", "icc_profile", "jfif", "jfif_version", "jfif_unit", "jfif_density", "gamma",
+                             "srgb", "chromaticity", "transparency", "aspect", "loop", "background", "duration",
+                             "timestamp", "progressive", "progression", "adobe", "adobe_transform"})
+_PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+
+
+def _has_private_metadata(image: Image.Image) -> bool:
+    return bool(set(image.info) - _TECHNICAL_INFO) or bool(image.getexif()) or bool(getattr(image, "text", None))
+
+
+def strip_metadata(data: bytes, content_type: str, *, filename: str = "") -> bytes:
+    """The photo without EXIF (GPS), XMP, comments or text chunks; unchanged if it has none.
+
+    AttachmentError if Pillow cannot read it as the image its first bytes claim.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[content_type]])
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as exc:
+        raise AttachmentError(f"{filename}: not a readable photo ({exc})", name=filename) from None
+    if not _has_private_metadata(image):
+        return data
+    fmt = image.format
+    ImageOps.exif_transpose(image, in_place=True)
+    image.info = {k: v for k, v in image.info.items() if k in _TECHNICAL_INFO}
+    out = io.BytesIO()
+    options = {"quality": "keep"} if fmt == "JPEG" and getattr(image, "quantization", None) else {}
+    if fmt == "WEBP":
+        options = {"lossless": image.info.get("lossless", False), "quality": 90}
+    image.save(out, fmt, **options)
+    return out.getvalue()
 
 
 def attachment_root() -> Path:
@@ -73,6 +120,7 @@ def store_attachment(
             f"{filename} (declared {content_type or 'no type'}): not a photo; JPEG, PNG and WebP images are allowed",
             name=filename,
         )
+    data = strip_metadata(data, detected, filename=filename)
     digest = hashlib.sha256(data).hexdigest()
     path = attachment_root() / digest[:2] / digest
     if not path.exists():

@@ -71,6 +71,24 @@ CHECK_CATEGORIES: tuple[Category, ...] = (
 )
 
 
+#: The public services a request may ask for (issue 20's catalogue; one list, kept by the lead at merge).
+SERVICE_CATEGORIES: tuple[str, ...] = ("policy", "legal_advice", "finance", "jobs", "culture", "hardship_aid")
+
+
+class PublicKind(StrEnum):
+    """What the public placed from a shop's page (governance.public_requests)."""
+
+    ORDER = "order"  # 请求服务 (群众点单)
+    COMPLAINT = "complaint"  # 投诉 about this shop
+#: Safety cases: resolving one asks for an "after" photo of the fix or a stated reason (governance.photos).
+SAFETY_CATEGORIES: tuple[Category, ...] = (
+    Category.ELECTRICITY,
+    Category.GAS,
+    Category.FIRE_EXIT,
+    Category.AMUSEMENT_RIDE,
+)
+
+
 class Severity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -164,6 +182,14 @@ class StreetClass(StrEnum):
     MAIN = "main"  # 主干道
     STREET = "street"  # 街
     LANE = "lane"  # 巷
+
+
+class OccupationCheck(StrEnum):
+    """Where a road-occupation finding stands against the compact's stall zones, when filed."""
+
+    PERMITTED = "permitted"  # 准许摆摊：在摊区内、开放时段内
+    OUTSIDE_ZONE = "outside_zone"  # 不在任何摊区内
+    OUTSIDE_HOURS = "outside_hours"  # 在摊区内但不在开放时段
 
 
 def resolve_limit(category: Category, severity: Severity) -> timedelta:

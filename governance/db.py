@@ -15,10 +15,13 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from governance.check_due import note_bulk_write, refresh_if_stale
 from governance.errors import NUL_REFUSAL, ConfigurationError, DatabaseBusy, ValidationError
+from governance.settings import get_settings
 from governance.spatial import register_sqlite_functions
 
 SETTING = "LINPU_DATABASE_URL"
@@ -48,8 +51,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     register_sqlite_functions(dbapi_connection)
 
 
-def make_engine(url: str, *, check: bool = True) -> Engine:
+class BusyWhenFullPool(QueuePool):
+    """A pool whose wait past its timeout is the "busy, try again" every page already says.
+
+    SQLAlchemy raises its own ``TimeoutError`` there, which reached users as a raw
+    error; a full pool is contention like a lock timeout, and is said as one.
+    """
+
+    def _do_get(self):
+        try:
+            return super()._do_get()
+        except PoolTimeout:
+            raise DatabaseBusy(
+                f"all {self.size() + self._max_overflow} database connections are in use and nothing was "
+                "saved; try again in a moment (LINPU_DB_POOL_SIZE and LINPU_DB_POOL_OVERFLOW set the limit)"
+            ) from None
+
+
+def make_engine(url: str, *, check: bool = True, pool_size: int | None = None,
+                max_overflow: int | None = None, pool_timeout: float | None = None) -> Engine:
     """Create an engine for ``url`` and, with ``check``, prove it answers.
+
+    The pool's limits default to the ``LINPU_DB_POOL_*`` settings; a step that
+    waits past ``pool_timeout`` for a connection raises ``DatabaseBusy``.
 
     Raises
     ------
@@ -79,7 +103,16 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
         # psycopg 3 is what the postgis extra installs; psycopg2 is not a dependency.
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        settings = get_settings()
+        in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+        # An in-memory SQLite database lives in one connection: it keeps SQLAlchemy's own pool.
+        limits = {} if in_memory else {
+            "poolclass": BusyWhenFullPool,
+            "pool_size": settings.db_pool_size if pool_size is None else pool_size,
+            "max_overflow": settings.db_pool_overflow if max_overflow is None else max_overflow,
+            "pool_timeout": settings.db_pool_timeout_seconds if pool_timeout is None else pool_timeout,
+        }
+        engine = create_engine(parsed, pool_pre_ping=True, **limits)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise ConfigurationError(f"{SETTING}={shown!r} cannot be used: {exc}") from None
     if engine.dialect.name == "sqlite":

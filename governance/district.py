@@ -1,4 +1,4 @@
-"""The district's stored map layers: its boundary and its streets.
+"""The district's stored map layers: its boundary, its streets, and the compact's zones and service points.
 
 One district per database. A layer is replaced as a whole, inside the
 caller's transaction, so a refused import leaves the old layer in place.
@@ -7,6 +7,7 @@ caller's transaction, so a refused import leaves the old layer in place.
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -15,26 +16,38 @@ from governance.catalog import StreetClass
 from governance.models import DistrictFeature
 
 #: Layer name on the command line -> ``DistrictFeature.kind``.
-LAYER_KINDS = {"boundary": "boundary", "streets": "street"}
+LAYER_KINDS = {"boundary": "boundary", "streets": "street", "frontage": "frontage", "stalls": "stall",
+               "service_points": "service_point"}
 
 
 def replace_layer(session: Session, layer: str, frame: gpd.GeoDataFrame) -> int:
-    """Replace the stored ``layer`` (boundary or streets) by the rows of ``frame``.
+    """Replace the stored ``layer`` (a key of ``LAYER_KINDS``) by the rows of ``frame``.
 
     ``frame`` is in EPSG:4326 with a ``name`` column and, for streets, a
-    ``class`` column (main, street, lane). Returns the number of rows written.
+    ``class`` column (main, street, lane); stall zones and service points may
+    have ``hours`` (OSM opening_hours, checked by the caller), frontage zones
+    a ``shop_code``. Returns the number of rows written.
     """
     kind = LAYER_KINDS[layer]
     session.execute(delete(DistrictFeature).where(DistrictFeature.kind == kind))
-    names = frame["name"] if "name" in frame else [""] * len(frame)
-    classes = frame["class"] if kind == "street" else [None] * len(frame)
-    for name, street_class, geometry in zip(names, classes, frame.geometry.values, strict=True):
+    blank = [None] * len(frame)
+    names = frame.get("name", blank)
+    classes = frame["class"] if kind == "street" else blank
+    hours = frame.get("hours", blank)
+    shops = frame.get("shop_code", blank)
+    for name, street_class, when, shop, geometry in zip(names, classes, hours, shops, frame.geometry.values,
+                                                        strict=True):
         session.add(DistrictFeature(
             kind=kind, name=str(name or "")[:128], geometry=geometry,
             street_class=StreetClass(street_class) if street_class is not None else None,
+            hours=_text_or_none(when), shop_code=_text_or_none(shop),
         ))
     session.flush()
     return len(frame)
+
+
+def _text_or_none(value) -> str | None:
+    return None if value is None or pd.isna(value) else (str(value).strip() or None)
 
 
 def stored_boundary(session: Session) -> shapely.Geometry | None:

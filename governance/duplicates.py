@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 
 import geopandas as gpd
 import shapely
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo.nearby import distances_m
 from governance.catalog import OPEN_STATES, Category
 from governance.clock import clock
-from governance.errors import ValidationError
+from governance.errors import NotFoundError, ValidationError
 from governance.filters import CaseFilter
 from governance.models import Case
 from governance.permissions import Viewer
@@ -80,3 +81,16 @@ def merge_cases(session: Session, viewer: Viewer, *, keep_id: int, keep_version:
                details={"outcome": "duplicate", "duplicate_of": keep.case_no})
     write_step(session, viewer, keep, "merged_in", note=note, now=now, details={"merged": duplicate.case_no})
     return keep, duplicate
+
+
+def merge_later_into_first(session: Session, viewer: Viewer, one: tuple[int, int], other: tuple[int, int], *,
+                           note: str = "", now: datetime | None = None) -> tuple[Case, Case]:
+    """Merge two cases given as ``(case_id, version)`` in either order: the later raised is closed into the first."""
+    created = {}
+    for case_id, _ in (one, other):
+        created[case_id] = session.scalar(select(Case.created_at).where(Case.id == case_id))
+        if created[case_id] is None:
+            raise NotFoundError(f"no case with id {case_id}")
+    first, later = sorted((one, other), key=lambda pair: (created[pair[0]], pair[0]))
+    return merge_cases(session, viewer, keep_id=first[0], keep_version=first[1], duplicate_id=later[0],
+                       duplicate_version=later[1], note=note, now=now)

@@ -43,6 +43,15 @@ class AttachmentError(ValidationError):
         self.name = name
 
 
+class PublicRefusal(ValidationError):
+    """A public order refused (limit reached, bad field): ``key`` names the words the public page shows."""
+
+    def __init__(self, message: str, *, key: str, **values: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
+
+
 class DatabaseBusy(LinpuError):
     """Other writers held the database past the wait; nothing was saved, the user may retry."""
 

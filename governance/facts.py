@@ -37,7 +37,7 @@ import pandas as pd
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from governance.catalog import CaseState, Category
+from governance.catalog import CaseState, Category, OccupationCheck
 from governance.db import make_engine, session_factory
 from governance.figures import FIGURES, on_time_condition
 from governance.grids import current_generation_id
@@ -47,7 +47,7 @@ from governance.spatial import utc_text
 _DAY_US = 86_400_000_000
 
 # What a figure needs of a case; `created` and `closed` parsed to UTC timestamps.
-_COLUMNS = ["case_id", "grid_id", "category", "state", "created", "closed", "on_time", "reopen_count"]
+_COLUMNS = ["case_id", "grid_id", "category", "state", "created", "closed", "on_time", "reopen_count", "occupation"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def _read_cases(session: Session, where=(), *, rated_where=()) -> pd.DataFrame:
     frame = _fetch(session, select(
         Case.id, Case.grid_id, type_coerce(Case.category, String), type_coerce(Case.state, String),
         utc_text(Case.created_at), utc_text(Case.closed_at), on_time_condition(), Case.reopen_count,
+        type_coerce(Case.occupation, String),
     ).where(*where), _COLUMNS).set_index("case_id")
     ratings = _fetch(
         session,
@@ -96,6 +97,7 @@ def _read_cases(session: Session, where=(), *, rated_where=()) -> pd.DataFrame:
     frame[["rating_sum", "rating_count"]] = frame[["rating_sum", "rating_count"]].fillna(0).astype(np.int64)
     frame["category"] = pd.Categorical(frame["category"], categories=[c.value for c in Category])
     frame["state"] = pd.Categorical(frame["state"], categories=[s.value for s in CaseState])
+    frame["occupation"] = pd.Categorical(frame["occupation"], categories=[o.value for o in OccupationCheck])
     is_closed = (frame["state"] == CaseState.CLOSED.value).to_numpy()
     for column in ("created", "closed"):
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
@@ -165,6 +167,8 @@ class CaseFacts:
             keep &= cases["category"].isin(list(filters.categories)).to_numpy()
         if filters.states:
             keep &= cases["state"].isin(list(filters.states)).to_numpy()
+        if filters.occupation:
+            keep &= cases["occupation"].isin(list(filters.occupation)).to_numpy()
         return cases[keep]
 
     def closed_figures(self, filters=None) -> pd.DataFrame:

@@ -51,6 +51,7 @@ from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
 from governance.checklists import evaluate
 from governance.clock import clock
+from governance.compact import occupation_checks
 from governance.errors import (
     NUL_REFUSAL,
     LinpuError,
@@ -287,6 +288,10 @@ def file_cases(
     notes = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(notes, place_notes, strict=True)],
                      dtype=object)
     descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
+    occupation = np.full(n, None, dtype=object)
+    if (road := categories == Category.ROAD_OCCUPATION).any():
+        occupation[road] = occupation_checks(session, lon[road], lat[road],
+                                             created[road].dt.to_pydatetime().tolist())
 
     cases, history = Case.__table__, CaseHistory.__table__
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -315,6 +320,7 @@ def file_cases(
                 "state": RULES["raise"].target, "outcome": None, "created_at": created_py[i], "due_at": due_py[i],
                 "follow_up_due_at": None, "closed_at": None, "department": departments[i] or None,
                 "requester": requesters[i] or None, "resolved_at": None, "reopen_count": 0, "version": 1,
+                "occupation": occupation[i],
             }
             for k, i in enumerate(range(start, stop))
         ]

@@ -1,7 +1,7 @@
 """The case filter: the one type queries, exports and the dashboard share.
 
-A filter restricts cases (created in ``[start, end)``, categories, states)
-and grids (codes).  Every value is checked against the catalogue when the
+A filter restricts cases (created in ``[start, end)``, categories, states,
+and for road-occupation findings their stall-zone check) and grids (codes).  Every value is checked against the catalogue when the
 filter is made, so no unknown word reaches SQL; the filter is frozen and
 hashable, so it keys the dashboard's caches as it is.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from governance.catalog import CaseState, Category
+from governance.catalog import CaseState, Category, OccupationCheck
 from governance.clock import district_zone
 from governance.errors import ValidationError
 from governance.models import Case
@@ -25,9 +25,13 @@ class CaseFilter:
     categories: tuple[str, ...] = ()
     states: tuple[str, ...] = ()
     grid_codes: tuple[str, ...] = ()
+    #: Road-occupation findings by their stall-zone check (``catalog.OccupationCheck``);
+    #: naming any keeps only road-occupation findings checked so.
+    occupation: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for field, enum, given in (("categories", Category, self.categories), ("states", CaseState, self.states)):
+        for field, enum, given in (("categories", Category, self.categories), ("states", CaseState, self.states),
+                                   ("occupation", OccupationCheck, self.occupation)):
             for value in given:
                 try:
                     enum(value)
@@ -37,7 +41,8 @@ class CaseFilter:
 
     @classmethod
     def for_days(cls, start: date | datetime | None = None, end: date | datetime | None = None, *,
-                 timezone: str | None = None, categories=(), states=(), grid_codes=()) -> CaseFilter:
+                 timezone: str | None = None, categories=(), states=(), grid_codes=(),
+                 occupation=()) -> CaseFilter:
         """A filter over the district's days, ``start`` to ``end`` inclusive, as people pick them.
 
         Local means the district's zone (``LINPU_TIMEZONE``) unless ``timezone`` names
@@ -61,7 +66,8 @@ class CaseFilter:
             return moment + timedelta(days=1) if whole_day and moment.time() == time.min else moment
 
         return cls(start=local(start, whole_day=False), end=local(end, whole_day=True),
-                   categories=tuple(categories), states=tuple(states), grid_codes=tuple(grid_codes))
+                   categories=tuple(categories), states=tuple(states), grid_codes=tuple(grid_codes),
+                   occupation=tuple(occupation))
 
     def period(self) -> CaseFilter:
         """The dates and categories alone (what the hotspots depend on)."""
@@ -73,12 +79,13 @@ class CaseFilter:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.start or self.end or self.categories or self.states or self.grid_codes)
+        return not (self.start or self.end or self.categories or self.states or self.grid_codes
+                    or self.occupation)
 
     @property
     def one_category_only(self) -> bool:
         """One category and no dates or states: the filter the kept per-category figures answer."""
-        return len(self.categories) == 1 and not (self.start or self.end or self.states)
+        return len(self.categories) == 1 and not (self.start or self.end or self.states or self.occupation)
 
 
 def case_conditions(filters: CaseFilter | None, *, category_ranges: bool = True) -> list:
@@ -99,6 +106,8 @@ def case_conditions(filters: CaseFilter | None, *, category_ranges: bool = True)
         conditions.append(Case.category.in_([c.value for c in Category]))
     if filters.states:
         conditions.append(Case.state.in_(list(filters.states)))
+    if filters.occupation:
+        conditions.append(Case.occupation.in_(list(filters.occupation)))
     return conditions
 
 

@@ -26,6 +26,7 @@ from functools import cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from governance import admin_log
 from governance.auth import hash_password, needs_rehash, verify_password
 from governance.db import make_engine, transaction
 from governance.errors import LinpuError, NotFoundError, PermissionDenied, ValidationError
@@ -37,8 +38,9 @@ MAX_FAILURES = 5
 #: How long a locked account stays locked.
 LOCKOUT = timedelta(minutes=15)
 
-#: Shortest password a user may choose.
-MIN_PASSWORD_LENGTH = 8
+#: The password policy: at least this long, not the user name, not the password it replaces
+#: (so a one-time password cannot be kept).  Enforced here for every path that sets one.
+MIN_PASSWORD_LENGTH = 10
 # Verified against when the user does not exist, so that an unknown name
 # takes as long as a wrong password and does not reveal which names exist.
 _DUMMY_HASH = hash_password("linpu-no-such-user")
@@ -256,38 +258,74 @@ def end_sign_ins(session: Session, user: User, *, keep_token: str | None = None,
     return len(ended)
 
 
-def _check_new_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"password: at least {MIN_PASSWORD_LENGTH} characters are required")
+def password_problem(password: str, *, username: str, old: str | None = None) -> str | None:
+    """Why ``password`` breaks the policy (English / Chinese), or None when it is fine."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (f"at least {MIN_PASSWORD_LENGTH} characters are required / "
+                f"密码至少 {MIN_PASSWORD_LENGTH} 个字符")
+    if password.strip().lower() == (username or "").strip().lower():
+        return "must not be the user name / 密码不能与用户名相同"
+    if old is not None and password == old:
+        return "must differ from the current (one-time) password / 新密码不能与当前（一次性）密码相同"
+    return None
+
+
+def check_password(password: str, *, username: str, old: str | None = None) -> None:
+    """ValidationError naming the field when ``password`` breaks the policy."""
+    problem = password_problem(password, username=username, old=old)
+    if problem:
+        raise ValidationError(f"field password: {problem}")
+
+
+def one_time_password() -> str:
+    """A random password for a new or reset account; its holder must replace it at first sign-in."""
+    return secrets.token_urlsafe(12)
+
+
+def must_change_password(session: Session, username: str) -> bool:
+    """True while the account still holds a one-time password (kept in the database, so a
+    reload or another browser cannot skip the change)."""
+    return bool(session.scalar(select(User.must_change_password).where(User.username == username)))
 
 
 def change_password(session: Session, user: str, old: str, new: str, *, keep_token: str | None = None,
                     now: datetime | None = None) -> int:
     """The user changes their own password; their other sign-ins end. Returns how many ended.
 
-    Raises BadCredentials for a wrong ``old`` password, ValidationError for a short ``new`` one.
+    Raises BadCredentials for a wrong ``old`` password, ValidationError for a ``new`` one
+    that breaks the policy (:func:`password_problem`).  Clears a pending forced change.
     """
     row = session.scalar(select(User).where(User.username == user))
     if row is None or not verify_password(row.password_hash, old or ""):
         raise BadCredentials("the current password is wrong")
-    _check_new_password(new)
+    check_password(new, username=row.username, old=old)
     row.password_hash = hash_password(new)
+    row.must_change_password = False
     return end_sign_ins(session, row, keep_token=keep_token, now=now)
+
+
+def reset_password_as(session: Session, actor: str, username: str, *, now: datetime | None = None) -> str:
+    """Give ``username`` a one-time password (returned), to be replaced at their next sign-in;
+    ends all their sign-ins and writes the admin log.  The caller checks ``actor`` may."""
+    row = session.scalar(select(User).where(User.username == username))
+    if row is None:
+        raise NotFoundError(f"field username: no user named {username!r} / 没有用户 {username!r}")
+    temporary = one_time_password()
+    row.password_hash = hash_password(temporary)
+    row.must_change_password = True
+    row.failed_logins = 0
+    row.locked_until = None
+    end_sign_ins(session, row, now=now)
+    admin_log.record(session, actor=actor, action="password_reset", target=username, rows=1, now=now)
+    return temporary
 
 
 def reset_password(session: Session, admin, username: str, *, now: datetime | None = None) -> str:
     """An admin sets a one-off password for ``username`` (returned) and ends all their sign-ins."""
     if str(getattr(admin.role, "value", admin.role)) != "admin":
         raise PermissionDenied(f"only an admin may reset a password; {admin.username} is not one")
-    row = session.scalar(select(User).where(User.username == username))
-    if row is None:
-        raise NotFoundError(f"user {username!r}: no such account")
-    temporary = secrets.token_urlsafe(9)
-    row.password_hash = hash_password(temporary)
-    row.failed_logins = 0
-    row.locked_until = None
-    end_sign_ins(session, row, now=now)
-    return temporary
+    return reset_password_as(session, admin.username, username, now=now)
 
 
 def demo_accounts(session: Session) -> dict[str, list[str]]:

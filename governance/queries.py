@@ -113,7 +113,7 @@ def cases_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None 
             Case.id, Case.case_no, Case.kind, Case.category, Case.severity, Case.title, Case.description,
             Case.state, Case.outcome, Grid.code, Shop.shop_code, Shop.name, User.display_name,
             Case.created_at, Case.due_at, Case.follow_up_due_at, Case.closed_at, Case.reopen_count,
-            Case.department, overdue, Case.version, ewkb(Case.geometry),
+            Case.department, Case.occupation, overdue, Case.version, ewkb(Case.geometry),
         )
         .join(Grid, Grid.id == Case.grid_id)
         .outerjoin(Shop, Shop.id == Case.shop_id)
@@ -125,9 +125,9 @@ def cases_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None 
     frame = geo_frame_of(rows, [
         "case_id", "case_no", "kind", "category", "severity", "title", "description", "state", "outcome",
         "grid_code", "shop_code", "shop_name", "reporter", "created_at", "due_at", "follow_up_due_at",
-        "closed_at", "reopen_count", "department", "overdue", "version",
+        "closed_at", "reopen_count", "department", "occupation", "overdue", "version",
     ])
-    for name in ("kind", "category", "severity", "state", "outcome"):
+    for name in ("kind", "category", "severity", "state", "outcome", "occupation"):
         frame[name] = frame[name].map(lambda v: None if pd.isna(v) else str(v))  # NaN is missing, not "nan"
     frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
     return frame

@@ -57,6 +57,8 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     "raise": Rule(frozenset({None}), W, WRITERS),
+    # The public's order or complaint from a shop's page (governance.public_requests): a raise without an account.
+    "request": Rule(frozenset({None}), W, frozenset({REQUESTER}), action="raise"),
     "dispatch": Rule(frozenset({W}), P, SUPERVISING),
     "take_on": Rule(frozenset({W}), P, WRITERS),
     "resolve": Rule(frozenset({P}), F, WRITERS),
@@ -73,6 +75,8 @@ RULES: dict[str, Rule] = {
     "add_finding": Rule(frozenset({W, P, F}), None, WRITERS),
     "merge": Rule(frozenset({W, P, F}), C, SUPERVISING, outcomes=(Outcome.DUPLICATE,)),
     "merged_in": Rule(frozenset(CaseState), None, SUPERVISING),
+    # An abusive public order is closed and hidden from its tracking page, the reason kept in the history.
+    "hide": Rule(frozenset({W, P, F}), C, SUPERVISING, outcomes=(Outcome.NO_ACTION_NEEDED,)),
     # Rebuilding the grids moves a case to its new grid; only the system job (as admin) does it.
     "regrid": Rule(frozenset(CaseState), None, frozenset({Role.ADMIN})),
 }
@@ -148,7 +152,7 @@ def refuse_row(row: HistoryRow) -> str | None:
     if row.outcome is not None and row.outcome not in rule.outcomes:
         allowed = ", ".join(rule.outcomes) or "none"
         return f"{step} may not end with outcome {row.outcome}; allowed: {allowed}"
-    if row.role is not None and row.role not in rule.roles:
+    if row.role is not None and not any(row.role in RULES[s].roles for s in steps):
         return f"{step} is taken by {who_may(step)}, not by a {row.role}"
     return None
 

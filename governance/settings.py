@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="",
-        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto is believed "
-        "(e.g. 127.0.0.1); from them, https marks the sign-in cookie Secure.",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For "
+        "are believed (e.g. 127.0.0.1); from them, https marks the sign-in cookie Secure and the public pages "
+        "count orders per visitor's address.",
     )
     resolve_limit_hours: dict[str, float] = Field(
         default_factory=dict,
@@ -97,6 +98,13 @@ class Settings(BaseSettings):
         default=90, ge=1, description="Window in days for the badge-revocation rule."
     )
 
+    frontage_depth_m: float = Field(
+        default=5, gt=0, description="Depth of a generated frontage zone (门前三包), from the shop towards its street."
+    )
+    frontage_width_m: float = Field(
+        default=8, gt=0, description="Width of a generated frontage zone along the street, centred on the shop."
+    )
+
     hotspot_min_cases: int = Field(
         default=5, ge=1,
         description="Cases a grid's neighbourhood (itself and the grids touching it) must hold "
@@ -112,6 +120,23 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None, description="Address of the public pages and QR codes; defaults to base_url."
+    )
+    public_orders_per_ip_per_day: int = Field(
+        default=5, ge=1,
+        description="Orders and complaints the public pages accept from one client address a day (China time).",
+    )
+    public_orders_per_phone_per_day: int = Field(
+        default=3, ge=1, description="Orders and complaints the public pages accept for one phone number a day.",
+    )
+    public_keep_days: int = Field(
+        default=365, ge=30,
+        description="Days a public request's phone is kept after it closes (said in the privacy notice); "
+        "`linpu public forget-phones` deletes older ones.",
+    )
+    board_font: Path | None = Field(
+        default=None,
+        description="Font file (TTF/OTF/TTC with Chinese) for the printed boards; default: the first Noto CJK "
+        "font installed (Debian: fonts-noto-cjk).",
     )
     notify_timeout_seconds: float = Field(
         default=10, gt=0, description="How long the sender waits for a webhook to answer."
@@ -133,6 +158,17 @@ class Settings(BaseSettings):
     )
     notify_digest_hour: int = Field(
         default=8, ge=0, le=23, description="Local hour from which each leader's daily digest is sent."
+    )
+
+    db_pool_size: int = Field(
+        default=5, ge=1, description="PostgreSQL connections the app keeps open (per process)."
+    )
+    db_pool_overflow: int = Field(
+        default=10, ge=0, description="Connections opened beyond the pool size at a peak, closed after."
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10, gt=0,
+        description="Wait for a free connection before a step is refused as busy (the form is kept; try again).",
     )
 
     @field_validator("timezone")

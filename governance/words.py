@@ -1,11 +1,13 @@
 """The words of every coded value a user reads or writes, in Chinese and English.
 
 One home for the words that the dashboard (``dashboard.i18n``), the files
-read (``pipelines.ingest_field``, the register's trades) and the messages
-sent outside (``pipelines.notify_format``) all use, so a category reads the
-same on the page, in a CSV and in a WeCom group, and 一般 means one thing
-everywhere (low).  Files may also use a few plain synonyms
-(``FILE_SYNONYMS``), none of which means something else on a page.
+read (``pipelines.ingest_field``, the register's trades, account and team
+files) and the messages sent outside (``pipelines.notify_format``) all use,
+so a category reads the same on the page, in a CSV and in a WeCom group,
+and 一般 means one thing everywhere (low).  Files may also use a few plain
+synonyms (``FILE_SYNONYMS``), none of which means something else on a page.
+``PUBLIC_WORDS`` are also those of the printed boards (``pipelines.boards``)
+and the public pages (``dashboard.public_pages``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ CASE_WORDS: dict[str, dict[str, str]] = {
     "severity.medium": {"zh": "较重", "en": "Medium"},
     "severity.high": {"zh": "严重", "en": "High"},
     "severity.urgent": {"zh": "紧急", "en": "Urgent"},
+    # A road-occupation finding against the compact's stall zones (catalog.OccupationCheck).
+    "occupation.permitted": {"zh": "摊区内·开放时段", "en": "Permitted stall zone, within hours"},
+    "occupation.outside_zone": {"zh": "不在任何摊区", "en": "Outside any stall zone"},
+    "occupation.outside_hours": {"zh": "摊区非开放时段", "en": "Stall zone outside its hours"},
     "state.warning": {"zh": "预警", "en": "Warning"},
     "state.in_progress": {"zh": "处置中", "en": "In progress"},
     "state.follow_up": {"zh": "回访", "en": "Follow-up"},
@@ -93,3 +99,49 @@ def both_words(key: str, **values: object) -> str:
     """A stored note in Chinese and English ("中文 / English"): it is written once and read in either."""
     words = PLACE_WORDS[key]
     return f"{words['zh'].format(**values)} / {words['en'].format(**values)}"
+
+
+#: Roles and grid-team member kinds: the UI's labels and the words an account or team file may use.
+TEAM_WORDS: dict[str, dict[str, str]] = {
+    "role.grid_leader": {"zh": "邻铺长", "en": "Grid leader"},
+    "role.supervisor": {"zh": "督办员", "en": "Supervisor"},
+    "role.analyst": {"zh": "分析员", "en": "Analyst"},
+    "role.admin": {"zh": "管理员", "en": "Administrator"},
+    "member.leader": {"zh": "邻铺长", "en": "Grid leader"},
+    "member.property": {"zh": "物业", "en": "Property"},
+    "member.security": {"zh": "治安", "en": "Public security"},
+    "member.fire": {"zh": "消防", "en": "Fire safety"},
+}
+
+#: What the public pages and the printed boards say: badges, services, the board's lines.
+PUBLIC_WORDS: dict[str, dict[str, str]] = {
+    "badge.party_member_operator": {"zh": "党员经营户", "en": "Party-member operator"},
+    "badge.model_shop": {"zh": "示范户", "en": "Model shop"},
+    "badge.trusted_shop": {"zh": "放心店", "en": "Trusted shop"},
+    "badge.pioneer": {"zh": "先锋商户", "en": "Pioneer merchant"},
+    "service.policy": {"zh": "政策咨询", "en": "Policy advice"},
+    "service.legal_advice": {"zh": "法律咨询", "en": "Legal advice"},
+    "service.finance": {"zh": "金融服务", "en": "Finance"},
+    "service.jobs": {"zh": "就业服务", "en": "Jobs"},
+    "service.culture": {"zh": "文化服务", "en": "Culture"},
+    "service.hardship_aid": {"zh": "困难帮扶", "en": "Hardship aid"},
+    "public.kind.order": {"zh": "请求服务", "en": "Ask for a service"},
+    "public.kind.complaint": {"zh": "投诉本店", "en": "Complain about this shop"},
+    "public.promise": {"zh": "亮身份、亮职责、亮承诺：诚信经营，明码标价，接受群众监督。",
+                       "en": "Showing identity, duties and promise: honest trade, clear prices, open to the public's supervision."},
+    "public.grid": {"zh": "网格", "en": "Grid"},
+    "public.leader": {"zh": "邻铺长", "en": "Grid leader"},
+    "public.scan": {"zh": "扫码请求服务或投诉，可跟踪办理进度", "en": "Scan to ask for a service or complain, and follow it"},
+    "public.board_title": {"zh": "邻铺公示牌", "en": "Neighbourhood shop board"},
+}
+
+
+def code_for_word(prefix: str, text: str) -> str | None:
+    """The code whose ``<prefix>.<code>`` entry is ``text`` (the code itself, its Chinese or English
+    word, any case), or None.  How files written in either language are read."""
+    wanted = (text or "").strip().lower()
+    for key, words in {**CASE_WORDS, **TEAM_WORDS}.items():
+        group, _, code = key.partition(".")
+        if group == prefix and wanted in {code, words["zh"].lower(), words["en"].lower()}:
+            return code
+    return None

@@ -38,6 +38,7 @@ from governance.catalog import (
 )
 from governance.check_due import refresh_check_due
 from governance.checklists import checklist_for, evaluate
+from governance.compact import occupation_checks
 from governance.errors import (
     IllegalTransition,
     NotFoundError,
@@ -50,17 +51,19 @@ from governance.finding_place import place_findings
 from governance.grids import check_point
 from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
 from governance.outbox import announce_rating, announce_step
-from governance.permissions import Viewer, require_grid, require_write
+from governance.permissions import Viewer, require_grid, require_write, system_viewer
+from governance.photos import require_after_evidence
 from governance.rules import POOR_RATING, REQUESTER, RULES, action_of, rating_step, who_may
 from governance.sla import due_time, follow_up_due_time
 from governance.working_time import WorkingCalendar, working_calendar
 
 W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, CaseState.CLOSED
 
-#: Steps with a function of their own: raise (file_case), dispatch (names a department),
+#: Steps with a function of their own: raise (file_case), request (file_public_request), hide
+#: (governance.public_requests), dispatch (names a department),
 #: regrid (governance.grids), add_finding, merge and merged_in (governance.duplicates);
 #: the requester's rating steps are rate_case's.
-_OWN_FUNCTION = frozenset({"raise", "dispatch", "regrid", "add_finding", "merge", "merged_in"})
+_OWN_FUNCTION = frozenset({"raise", "request", "dispatch", "regrid", "add_finding", "merge", "merged_in", "hide"})
 #: The steps ``transition`` takes, in the table's order, which is the UI's button order.
 ACTION_ORDER = tuple(step for step, rule in RULES.items() if step not in _OWN_FUNCTION and not rule.ratings)
 ACTIONS = frozenset(ACTION_ORDER)
@@ -235,18 +238,56 @@ def file_case(
     return case
 
 
+def file_public_request(
+    session: Session,
+    *,
+    shop: Shop,
+    category: Category,
+    severity: Severity,
+    title: str,
+    description: str,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+    now: datetime | None = None,
+    about_shop: bool = False,
+) -> Case:
+    """The public's order or complaint (step ``request``): a service request at the shop, in the shop's grid.
+
+    A complaint names the shop (``about_shop``), so a complaint closed as fixed counts in the badge rule;
+    an order placed from the shop's page only takes its place.  Checks of the words and the sender are
+    ``governance.public_requests``'.
+    """
+    now = _now(now)
+    if shop.grid_id is None:
+        raise ValidationError(f"shop {shop.shop_code} lies in no grid; rebuild the grids first")
+    requester = Viewer(user_id=None, username=REQUESTER, role=Role.ANALYST)  # no account: only the name counts
+    case = _raise(
+        session, requester, kind=CaseKind.SERVICE_REQUEST, category=category, severity=severity,
+        title=title[:255], description=description, point=shop.geometry, grid_id=shop.grid_id,
+        shop=shop if about_shop else None, department=None, requester=REQUESTER, now=now, step="request",
+    )
+    history_id = session.scalar(select(CaseHistory.id).where(CaseHistory.case_id == case.id, CaseHistory.seq == 1))
+    for filename, content_type, data in attachments:
+        # The same size and type checks as a staff photo; the system stores it, the public holds no write right.
+        store_attachment(session, system_viewer(), case.id, filename=filename, content_type=content_type,
+                         data=data, history_id=history_id)
+    return case
+
+
 def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title, description, point,
-           grid_id: int, shop: Shop | None, department, requester, now: datetime, note: str = "") -> Case:
+           grid_id: int, shop: Shop | None, department, requester, now: datetime, note: str = "",
+           step: str = "raise") -> Case:
     case = Case(
         case_no=_new_no("L", now), kind=kind, category=category, severity=severity, title=title,
         description=description or "", geometry=point, grid_id=grid_id, shop_id=shop.id if shop else None,
-        reporter_id=viewer.user_id, state=RULES["raise"].target, created_at=now,
+        reporter_id=viewer.user_id, state=RULES[step].target, created_at=now,
         due_at=due_time(now, category, severity, calendar=working_calendar(session)),
         department=department or None, requester=requester or None, reopen_count=0,
+        occupation=(occupation_checks(session, [point.x], [point.y], [now])[0]
+                    if category == Category.ROAD_OCCUPATION else None),
     )
     session.add(case)
     session.flush()
-    _history(session, case, viewer, "raise", None, note=note, now=now)
+    _history(session, case, viewer, action_of(step), None, note=note, now=now)
     count_raised(session, {(grid_id, str(case.category)): 1})
     _renovation_changed(session, case)
     return case
@@ -261,6 +302,8 @@ def transition(
     expected_version: int,
     note: str = "",
     outcome: Outcome | str | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+    after_photo_reason: str | None = None,
     now: datetime | None = None,
 ) -> Case:
     # Long: one step's checks, state change, history row and figures, kept together so a reader sees the whole step.
@@ -271,7 +314,11 @@ def transition(
     IllegalTransition naming the state and the actions allowed now.
     ``outcome`` applies to closing actions: confirm -> fixed; dismiss ->
     no_action_needed (default) or duplicate; close_not_responsible ->
-    not_responsible.  The history row carries who, when, from, to and note.
+    not_responsible.  The history row carries who, when, from, to and note;
+    ``attachments`` (name, type, bytes) are stored on it.  A caller that asks
+    the user (the pages) passes ``after_photo_reason`` (``""`` when none was
+    given): resolving a safety case then needs a photo or that reason
+    (``governance.photos``); ``None`` skips the question (scripts, imports).
     """
     now = _now(now)
     if action not in ACTIONS:
@@ -287,6 +334,8 @@ def transition(
             raise ValidationError(
                 f"outcome={chosen.value!r} does not fit {action}; allowed: {', '.join(o.value for o in rule.outcomes)}"
             )
+    if after_photo_reason is not None:
+        require_after_evidence(case, action, n_photos=len(attachments), reason=after_photo_reason)
     from_state = case.state
     case.state = rule.target
     if action == "resolve":
@@ -297,10 +346,20 @@ def transition(
     if rule.target == C:
         case.outcome = chosen
         case.closed_at = now
-    details = {"outcome": chosen.value} if chosen else None
-    _write_change(session, case, viewer, action, from_state, note=note, now=now, details=details,
-                  stats=action in _STATS_ACTIONS)
+    details = {"outcome": chosen.value} if chosen else {}
+    if after_photo_reason and after_photo_reason.strip() and not attachments:
+        details["no_photo_reason"] = after_photo_reason.strip()
+    row = _write_change(session, case, viewer, action, from_state, note=note, now=now, details=details or None,
+                        stats=action in _STATS_ACTIONS)
+    _store_photos(session, viewer, case, row, attachments)
     return case
+
+
+def _store_photos(session: Session, viewer: Viewer, case: Case, row: CaseHistory,
+                  attachments: Sequence[tuple[str, str, bytes]]) -> None:
+    for filename, content_type, data in attachments:
+        store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
+                         data=data, history_id=row.id)
 
 
 def checked_case(session: Session, viewer: Viewer, case_id: int, step: str, *, expected_version: int) -> Case:
@@ -337,9 +396,7 @@ def write_step(session: Session, viewer: Viewer, case: Case, step: str, *, note:
         case.closed_at = now
     row = _write_change(session, case, viewer, action_of(step), from_state, note=note, now=_now(now),
                         details=details, stats=rule.target == C)
-    for filename, content_type, data in attachments:
-        store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
-                         data=data, history_id=row.id)
+    _store_photos(session, viewer, case, row, attachments)
     return row
 
 
@@ -361,6 +418,7 @@ def dispatch(
     department: str,
     expected_version: int,
     note: str = "",
+    attachments: Sequence[tuple[str, str, bytes]] = (),
     now: datetime | None = None,
 ) -> Case:
     """党委派单: a supervisor hands a warning to a department, which takes it on (-> in_progress)."""
@@ -383,7 +441,9 @@ def dispatch(
         )
     from_state, case.state = case.state, RULES["dispatch"].target
     case.department = department[:128]
-    _write_change(session, case, viewer, "dispatch", from_state, note=note, now=now, details={"department": case.department})
+    row = _write_change(session, case, viewer, "dispatch", from_state, note=note, now=now,
+                        details={"department": case.department})
+    _store_photos(session, viewer, case, row, attachments)
     return case
 
 
@@ -493,6 +553,6 @@ def rate_case(
 
 __all__ = [
     "ACTIONS", "ACTION_ORDER", "RULES", "IllegalTransition", "PermissionDenied", "VersionConflict",
-    "allowed_actions", "can_dispatch", "checked_case", "dispatch", "file_case", "rate_case", "record_check",
+    "allowed_actions", "can_dispatch", "checked_case", "dispatch", "file_case", "file_public_request", "rate_case", "record_check",
     "require_step", "transition", "write_step",
 ]

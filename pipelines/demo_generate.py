@@ -28,6 +28,7 @@ from governance.catalog import CaseState, Role
 from governance.sla import is_overdue
 from pipelines.demo_cases import build_patrol_cases, build_service_requests
 from pipelines.demo_checks import build_checks
+from pipelines.demo_compact import Zone, build_compact
 from pipelines.demo_draws import DEMO_DAY, DEMO_NOW, stamp
 from pipelines.demo_layout import Street, build_layout
 from pipelines.demo_loop import Case, run_loop
@@ -120,6 +121,19 @@ def _write_layout(out: Path, proj: _Projector, boundary: Polygon, streets: Seque
     ])
 
 
+def _write_compact(out: Path, proj: _Projector, stalls: Sequence[Zone], points: Sequence[Zone]) -> None:
+    _write_geojson(out / "stalls.geojson", [
+        {"type": "Feature", "properties": {"name": z.name, "hours": z.hours},
+         "geometry": {"type": "Polygon", "coordinates": [_coords(proj.lonlat(np.asarray(z.shape.exterior.coords)))]}}
+        for z in stalls
+    ])
+    _write_geojson(out / "service_points.geojson", [
+        {"type": "Feature", "properties": {"name": z.name, "hours": z.hours},
+         "geometry": {"type": "Point", "coordinates": _coords(proj.lonlat(np.asarray(z.shape.coords)))[0]}}
+        for z in points
+    ])
+
+
 def _shop_rows(proj: _Projector, shops: Sequence[Shop]) -> Iterable[dict]:
     lonlat = proj.lonlat([(s.x, s.y) for s in shops])
     for shop, (lon, lat) in zip(shops, lonlat, strict=True):
@@ -180,8 +194,12 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
 
     proj = _Projector()
     _write_layout(out, proj, boundary, streets)
+    stalls, service_points = build_compact(boundary, streets)
+    _write_compact(out, proj, stalls, service_points)
     counts = {
         "streets": len(streets),
+        "stall_zones": len(stalls),
+        "service_points": len(service_points),
         "shops": _write_csv(out / "shops.csv", SHOP_COLUMNS, _shop_rows(proj, shops)),
         "users": _write_csv(out / "users.csv", USER_COLUMNS, users),
         "members": _write_csv(out / "members.csv", MEMBER_COLUMNS, members),

@@ -22,6 +22,10 @@ from governance.models import DistrictFeature, GridGeneration, Shop, User
 EXAMPLES = 3
 
 
+#: The demo's map layers (pipelines.demo_load stores each); their names are the demo's map features.
+DEMO_LAYER_FILES = ("boundary.geojson", "streets.geojson", "stalls.geojson", "service_points.geojson")
+
+
 class NotADemoDatabase(LinpuError):
     """The database holds a district (or part of one) besides the demo; the demo is not loaded."""
 
@@ -30,8 +34,7 @@ def _demo_names(folder: Path) -> dict[str, set[str]]:
     def column(name: str, field: str) -> set[str]:
         return set(pd.read_csv(folder / name, dtype=str, keep_default_na=False)[field])
 
-    features = set(gpd.read_file(folder / "boundary.geojson")["name"]) | set(
-        gpd.read_file(folder / "streets.geojson")["name"])
+    features = set().union(*(gpd.read_file(folder / name)["name"] for name in DEMO_LAYER_FILES))
     return {"shops": column("shops.csv", "shop_id"), "users": column("users.csv", "username"),
             "features": {str(n) for n in features}}
 

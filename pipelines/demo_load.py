@@ -22,9 +22,10 @@ from geo.gridding import build_grids, grid_quality
 from geo.placement import place_points
 from governance.adoption import adopt_generation
 from governance.auth import hash_password
-from governance.catalog import CaseState, MemberRole, Role
+from governance.catalog import CaseState, Category, MemberRole, Role
 from governance.check_due import refresh_check_due
 from governance.checklists import CHECK_INTERVALS, checklist_for
+from governance.compact import occupation_checks
 from governance.db import transaction
 from governance.district import replace_layer
 from governance.errors import LinpuError
@@ -118,6 +119,8 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
     checks = _read_csv(folder, "checks.csv")
     boundary = gpd.read_file(folder / "boundary.geojson")
     streets = gpd.read_file(folder / "streets.geojson")
+    stalls = gpd.read_file(folder / "stalls.geojson")
+    service_points = gpd.read_file(folder / "service_points.geojson")
 
     shift = demo_shift(
         [cases["created_at"], history["at"], checks["performed_at"]], now=now or datetime.now(UTC)
@@ -131,6 +134,8 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         now = datetime.now(UTC)
         replace_layer(session, "boundary", boundary)
         replace_layer(session, "streets", streets)
+        replace_layer(session, "stalls", stalls)
+        replace_layer(session, "service_points", service_points)
         # The one adopt path (as `linpu grids save` and the analyst's page): keeps the mall flag.
         adopted = adopt_generation(
             session, grids, {}, method="linpu-gridding",
@@ -204,6 +209,14 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         history_at = dict(zip(history.index, _times(history["at"], shift), strict=True))
         by_case = {case_id: rows for case_id, rows in history.groupby("case_id", sort=False)}
 
+        # Road-occupation findings are checked against the demo's stall zones (stored above) as filing does.
+        road = (cases["category"] == Category.ROAD_OCCUPATION.value).to_numpy().nonzero()[0]
+        points = _points(cases).iloc[road]
+        occupation = [None] * len(cases)
+        checks_of_road = occupation_checks(session, points.x.to_numpy(), points.y.to_numpy(),
+                                           [created[i] for i in road])
+        for i, check in zip(road, checks_of_road, strict=True):
+            occupation[i] = check
         case_rows = {}
         for i, (row, geometry, code) in enumerate(
             zip(cases.itertuples(), _points(cases), placed["code"], strict=True)
@@ -238,6 +251,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                 reopen_count=int((steps["action"] == "reopen").sum()),
                 closed_at=history_at[closed[-1]] if len(closed) else None,
                 department=row.department or None,
+                occupation=occupation[i],
             )
             session.add(case)
             case_rows[row.case_id] = (case, steps)

@@ -1,4 +1,4 @@
-"""``linpu district import``: a district's boundary or streets from its own files or from OSM.
+"""``linpu district import``: a district's boundary, streets and compact layers from its files or OSM.
 
 The file is read (GeoJSON, GeoPackage, Shapefile, KML or an OpenStreetMap
 extract), checked feature by feature, brought to WGS84 (any CRS; GCJ-02 or
@@ -20,6 +20,9 @@ from sqlalchemy import Engine
 
 from geo.coords import SYSTEMS
 from geo.district import HIGHWAY_CLASSES, class_highways, clip_streets, overlap_share, unshift
+from governance import admin_log
+from governance.admin_log import shell_actor
+from governance.compact import known_shop_codes, parse_hours
 from governance.db import session_factory, transaction
 from governance.district import LAYER_KINDS, replace_layer, stored_boundary
 from pipelines.district_files import DistrictRefused, is_osm, read_map_file, read_osm
@@ -32,7 +35,13 @@ CLASS_NAMES = ("class", "street_class", "道路等级", "等级", "类别")
 HIGHWAY_NAMES = ("highway", "fclass")
 CLASS_ALIASES = {"main": "main", "street": "street", "lane": "lane", "主干道": "main", "主干路": "main",
                  "干道": "main", "街": "street", "街道": "street", "支路": "street", "巷": "lane", "小巷": "lane"}
-SHAPES = {"boundary": ("Polygon", "MultiPolygon"), "streets": ("LineString", "MultiLineString")}
+HOURS_NAMES = ("hours", "opening_hours", "开放时间", "营业时间", "时段")
+SHOP_NAMES = ("shop_code", "shop_id", "店铺编号", "商户编号")
+AREAS = ("Polygon", "MultiPolygon")
+SHAPES = {"boundary": AREAS, "streets": ("LineString", "MultiLineString"), "frontage": AREAS, "stalls": AREAS,
+          "service_points": ("Point", *AREAS)}
+#: The compact's layers (governance.compact): zones and points with hours or a shop.
+COMPACT_LAYERS = ("frontage", "stalls", "service_points")
 
 
 @dataclass
@@ -53,8 +62,9 @@ class DistrictReport:
 
 
 def import_district(engine: Engine, path: Path, *, layer: str, coords: str = "wgs84", crs: str | None = None,
-                    osm_relation: int | None = None, language: str = "zh") -> DistrictReport:
-    """Replace the stored ``layer`` (``boundary`` or ``streets``) by the features of ``path``."""
+                    osm_relation: int | None = None, language: str = "zh",
+                    actor: str | None = None) -> DistrictReport:
+    """Replace the stored ``layer`` (a key of ``LAYER_KINDS``) by the features of ``path``."""
     source = path.name
     if layer not in LAYER_KINDS:
         raise DistrictRefused(source, 1, "--layer", language=language,
@@ -73,6 +83,12 @@ def import_district(engine: Engine, path: Path, *, layer: str, coords: str = "wg
                               zh="数据库中尚无街区边界：请先导入边界（linpu district import 文件 --layer boundary），"
                                  "道路将按边界裁剪")
     notes: list[str] = []
+    if is_osm(source) and layer in COMPACT_LAYERS:
+        raise DistrictRefused(source, 1, "--layer", language=language,
+                              en=f"the {layer} layer is read from the office's own files (GeoJSON, GeoPackage, "
+                                 "Shapefile, KML), not from an OSM extract",
+                              zh=f"{layer} 图层须从街道办自己的文件（GeoJSON、GeoPackage、Shapefile、KML）导入，"
+                                 "不能从 OSM 数据导入")
     if is_osm(source):
         bbox = tuple(boundary.bounds) if layer == "streets" else None
         table = read_osm(path, layer=layer, relation=osm_relation, bbox=bbox, language=language)
@@ -87,7 +103,11 @@ def import_district(engine: Engine, path: Path, *, layer: str, coords: str = "wg
             frame = _clipped(frame, boundary, table.source, language, notes)
         elif boundary is not None:
             _check_overlap(frame, boundary, table.source, language)
+        if layer == "frontage":
+            _check_shops(session, frame, table.source, language)
         written = replace_layer(session, layer, frame)
+        admin_log.record(session, actor=actor or shell_actor(), action="district_imported",
+                         target=f"{layer}: {table.source}", rows=written)
     return DistrictReport(layer, table.source, len(table.frame), written, notes)
 
 
@@ -102,6 +122,10 @@ def _checked_frame(table: RawTable, layer: str, language: str) -> gpd.GeoDataFra
                              geometry=table.geometry, crs=table.geometry.crs)
     if layer == "streets":
         frame = _classed(table, frame, language)
+    if layer in ("stalls", "service_points"):
+        frame["hours"] = _hours(table, language)
+    if layer == "frontage":
+        frame["shop_code"] = _shop_codes(table, language)
     allowed = SHAPES[layer]
     for row, geom in frame.geometry.items():
         if geom is None or geom.is_empty:
@@ -115,6 +139,39 @@ def _checked_frame(table: RawTable, layer: str, language: str) -> gpd.GeoDataFra
             _refuse(table.source, row, "geometry", language, en=f"invalid geometry: {reason}",
                     zh=f"几何无效：{reason}")
     return frame
+
+
+def _hours(table: RawTable, language: str) -> list[str | None]:
+    """Each feature's opening hours (OSM syntax), checked; no column or an empty cell: no limit stated."""
+    column = find_column(table, HOURS_NAMES)
+    if column is None:
+        return [None] * len(table.frame)
+    out: list[str | None] = []
+    for row, value in text(table.frame, column).items():
+        value = "" if value is None or value != value else str(value).strip()  # None/NaN: empty cell
+        if value:
+            try:
+                parse_hours(value)
+            except ValueError as exc:
+                _refuse(table.source, row, column, language, en=f"{value!r} is {exc}",
+                        zh=f"{value!r} 不是 OpenStreetMap opening_hours 写法（如 Mo-Su 18:00-23:00）")
+        out.append(value or None)
+    return out
+
+
+def _shop_codes(table: RawTable, language: str) -> list[str]:
+    column = find_column(table, SHOP_NAMES)
+    if column is None:
+        _refuse(table.source, 1, "shop_code", language,
+                en=f"missing column; a frontage zone names its shop; accepted names: {', '.join(SHOP_NAMES)}; "
+                   f"the file has: {', '.join(table.columns)}",
+                zh=f"缺少店铺编号列（门前三包区域须对应店铺）；可用列名：{', '.join(SHOP_NAMES)}；"
+                   f"文件中的列：{', '.join(table.columns)}")
+    codes = text(table.frame, column).map(lambda v: "" if v is None or v != v else str(v).strip())
+    for row in codes.index[codes == ""]:
+        _refuse(table.source, row, column, language, en="is empty; name the shop whose frontage this is",
+                zh="为空；请填写该门前区域所属店铺的编号")
+    return codes.tolist()
 
 
 def _classed(table: RawTable, frame: gpd.GeoDataFrame, language: str) -> gpd.GeoDataFrame:
@@ -201,6 +258,14 @@ def _check_overlap(frame: gpd.GeoDataFrame, stored: shapely.Geometry, source: st
                "for another district",
             zh=f"该边界（{new_bounds}）与数据库中已存的街区边界（{west}, {south}, {east}, {north}）不重叠；"
                "每个数据库只存一个街区，其他街区请使用新的数据库")
+
+
+def _check_shops(session, frame: gpd.GeoDataFrame, source: str, language: str) -> None:
+    known = known_shop_codes(session, frame["shop_code"].tolist())
+    for row, code in frame["shop_code"].items():
+        if code not in known:
+            _refuse(source, row, "shop_code", language, en=f"no shop {code!r} in the register",
+                    zh=f"店铺名册中没有编号为 {code!r} 的店铺")
 
 
 def _refuse(source: str, row, field_name: str, language: str, *, en: str, zh: str):

@@ -80,9 +80,9 @@ def _open_shops(session) -> gpd.GeoDataFrame:
 
 
 def _adopt(session, frame: gpd.GeoDataFrame, shop_codes: pd.Series, *, method: str, params: dict,
-           quality: dict, note: str, now: datetime) -> dict[str, Any]:
+           quality: dict, note: str, now: datetime, actor: str | None = None) -> dict[str, Any]:
     result = adopt_generation(session, frame, shop_codes, method=method, params=params, quality=quality,
-                              note=note, now=now)
+                              note=note, now=now, actor=actor)
     return {"generation_id": result.generation_id, "grids": result.grids,
             "shops_reassigned": result.shops_reassigned, "shops_changed_grid": result.shops_changed_grid,
             "cases_moved": result.cases_moved,
@@ -91,7 +91,8 @@ def _adopt(session, frame: gpd.GeoDataFrame, shop_codes: pd.Series, *, method: s
 
 
 def save_grids(engine: Engine, *, target: int = 10, min_size: int = 8, max_size: int = 12, seed: int = 0,
-               update: bool = False, dry_run: bool = False, now: datetime | None = None) -> SaveResult:
+               update: bool = False, dry_run: bool = False, now: datetime | None = None,
+               actor: str | None = None) -> SaveResult:
     """Build (or with ``update`` repair) grids of the stored open shops and make them current."""
     now = now or datetime.now(UTC)
     params = {"target": target, "min_size": min_size, "max_size": max_size, "seed": seed}
@@ -122,7 +123,7 @@ def save_grids(engine: Engine, *, target: int = 10, min_size: int = 8, max_size:
         if dry_run:
             return result
         result.adopted = _adopt(session, built, codes, method=method, params=params, quality=quality,
-                                note="linpu grids save" + (" --update" if update else ""), now=now)
+                                note="linpu grids save" + (" --update" if update else ""), now=now, actor=actor)
     return result
 
 
@@ -132,7 +133,7 @@ GRID_NAME_NAMES = ("name", "grid_name", "网格名称", "名称")
 
 def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = None, crs: str | None = None,
                  dry_run: bool = False, skip_invalid: bool = False,
-                 now: datetime | None = None) -> IngestReport:
+                 now: datetime | None = None, actor: str | None = None) -> IngestReport:
     """Adopt official grid polygons from a file as the current generation.
 
     Every feature needs a polygon (valid, non-empty) and a unique code.
@@ -183,7 +184,7 @@ def import_grids(engine: Engine, source: bytes | Path, *, name: str | None = Non
             return report
         adopted = _adopt(session, layer, pd.Series(dtype=object), method="import",
                          params={"source": table.source}, quality=quality,
-                         note=f"imported from {table.source}", now=now)
+                         note=f"imported from {table.source}", now=now, actor=actor)
         report.counts.update({k: v for k, v in adopted.items() if isinstance(v, int)})
         if adopted["members_dropped"]:
             report.notes.append("members of grids that no longer exist: "

@@ -41,6 +41,8 @@ import shapely
 from sqlalchemy import Engine, LargeBinary, String, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from governance import admin_log
+from governance.admin_log import shell_actor
 from governance.catalog import Badge
 from governance.db import transaction
 from governance.grids import current_generation_id, current_grid_frame, place_in_current_grids
@@ -157,6 +159,7 @@ def ingest_shops(
     close_missing: bool | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    actor: str | None = None,
 ) -> IngestReport:
     # Long: the register's plan, its refusals and its writes in one transaction; issue 25's streaming ingest splits it.
     """Validate a shop register and bring the stored shops in line with it.
@@ -278,6 +281,9 @@ def ingest_shops(
         if dry_run or report.refusal:
             return report
         _write_shops(session, plan, placed, badge_plan, now=now, tick=tick, source=table.source)
+        changed = sum(report.counts[k] for k in ("opened", "reopened", "updated", "closed"))
+        admin_log.record(session, actor=actor or shell_actor(), action="register_applied", target=table.source,
+                         rows=changed, detail=", ".join(f"{k} {v}" for k, v in report.counts.items()))
         report.written = True
     return report
 

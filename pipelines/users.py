@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from governance import org
+from governance import accounts, admin_log, org
+from governance.admin_log import shell_actor
 from governance.auth import hash_password
 from governance.catalog import MemberRole, Role
 from governance.db import transaction
-from governance.errors import LinpuError, NotFoundError
+from governance.errors import LinpuError
 from governance.grids import current_generation_id
+from governance.login import check_password, reset_password_as
 from governance.models import Grid, GridMember, User
-
-MIN_PASSWORD = 8
 
 
 class UserError(LinpuError):
@@ -36,11 +36,10 @@ def _current_grids_named(session, codes: tuple[str, ...]) -> list[Grid]:
 
 
 def add_user(engine: Engine, *, username: str, password: str, role: str, display_name: str = "",
-             grid_codes: tuple[str, ...] = (), now: datetime | None = None) -> User:
+             grid_codes: tuple[str, ...] = (), now: datetime | None = None, actor: str | None = None) -> User:
     """Create an account; a grid leader becomes the leader member of the given grids."""
     role = Role(role)
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"field password: at least {MIN_PASSWORD} characters")
+    check_password(password, username=username)
     if role is Role.GRID_LEADER and not grid_codes:
         raise UserError("field grid: a grid leader needs at least one --grid")
     if role is not Role.GRID_LEADER and grid_codes:
@@ -57,6 +56,8 @@ def add_user(engine: Engine, *, username: str, password: str, role: str, display
         for grid in grids:
             session.add(GridMember(grid_id=grid.id, user_id=user.id, role=MemberRole.LEADER,
                                    name=user.display_name))
+        admin_log.record(session, actor=actor or shell_actor(), action="accounts_created", target=username,
+                         rows=1, now=now)
     return user
 
 
@@ -81,13 +82,23 @@ def list_users(engine: Engine) -> pd.DataFrame:
     )
 
 
-def set_active(engine: Engine, username: str, active: bool) -> None:
+def set_active(engine: Engine, username: str, active: bool, *, actor: str | None = None) -> None:
     """Allow or stop an account's sign-in; the account and its history stay."""
     with transaction(engine) as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"field username: no user named {username!r}")
-        user.is_active = active
+        accounts.set_active(session, username, active, actor=actor or shell_actor())
+
+
+def reset_password(engine: Engine, username: str, *, actor: str | None = None) -> str:
+    """A one-time password for ``username``, to be replaced at their next sign-in."""
+    with transaction(engine) as session:
+        return reset_password_as(session, actor or shell_actor(), username)
+
+
+def move_grids(engine: Engine, source: str, target: str, codes: tuple[str, ...] = (), *,
+               actor: str | None = None) -> list[str]:
+    """Hand ``source``'s grids (all, or ``codes``) to the grid leader ``target``."""
+    with transaction(engine) as session:
+        return accounts.move_grids(session, source, target, codes, actor=actor or shell_actor())
 
 
 def set_user_scope(engine: Engine, username: str, node_id: str | None) -> None:

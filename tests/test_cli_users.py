@@ -64,7 +64,7 @@ def test_refusals_exit_1_with_the_field(engine, cli):
         ("x", "--role", "grid_leader", "--password", "long-enough-1"): "field grid: a grid leader needs",
         ("x", "--role", "grid_leader", "--grid", "G404", "--password", "long-enough-1"):
             "field grid: G404 not among the current grids",
-        ("x", "--role", "analyst", "--password", "short"): "field password: at least 8 characters",
+        ("x", "--role", "analyst", "--password", "short"): "field password: at least 10 characters",
         ("x", "--role", "analyst", "--grid", "G001", "--password", "long-enough-1"): "--grid is for grid leaders",
     }
     for args, message in cases.items():

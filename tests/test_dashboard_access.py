@@ -22,13 +22,13 @@ from governance.login import issue_token
 from governance.models import User
 from tests.test_dashboard import ROOT, TIMEOUT, use_database, writable_demo  # noqa: F401  (fixtures)
 
-PAGES = ("leader", "supervisor", "analyst")
+PAGES = ("leader", "supervisor", "analyst", "admin", "password")
 ROLES = {"leader01": "grid_leader", "supervisor1": "supervisor", "analyst1": "analyst", "admin": "admin"}
 MAY_OPEN = {
-    "grid_leader": {"leader"},
-    "supervisor": {"supervisor", "analyst"},
-    "analyst": {"analyst", "supervisor"},
-    "admin": {"leader", "supervisor", "analyst"},
+    "grid_leader": {"leader", "password"},
+    "supervisor": {"supervisor", "analyst", "password"},
+    "analyst": {"analyst", "supervisor", "password"},
+    "admin": {"admin", "leader", "supervisor", "analyst", "password"},
 }
 WRITE_BUTTONS = ("take_on", "resolve", "confirm", "reopen", "dismiss", "close_not_responsible", "dispatch")
 

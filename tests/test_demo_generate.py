@@ -39,7 +39,7 @@ from pipelines.demo_generate import DEMO_NOW, generate_demo
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
 FILES = (
     "boundary.geojson", "streets.geojson", "shops.csv", "users.csv", "members.csv",
-    "cases.csv", "case_history.csv", "checks.csv",
+    "cases.csv", "case_history.csv", "checks.csv", "stalls.geojson", "service_points.geojson",
 )
 
 # (from_state, action) -> to_state: the closed loop of DESIGN.md

@@ -155,7 +155,7 @@ def test_unknown_layer_and_bad_rows_are_refused_writing_nothing(engine, cli, tmp
     with pytest.raises(DistrictRefused) as refused:
         import_district(engine, here, layer="zones", language="en")
     assert str(refused.value) == "here.geojson feature 1 field --layer: unknown layer 'zones'; " \
-                                 "use one of boundary, streets"
+                                 "use one of boundary, streets, frontage, stalls, service_points"
     assert cli(database_url(engine), "district", "import", here, "--layer", "zones").exit_code == 2
     import_district(engine, here, layer="boundary")
     frame = gpd.GeoDataFrame({"name": ["a", "b"], "class": ["main", "高速"]}, crs=4326, geometry=[

@@ -16,7 +16,9 @@ from governance.testing import IN_G001, seed_small_district
 from governance.workflow import file_case
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+#: A real 1×1 PNG: stored photos are read with Pillow (governance.attachments).
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00"
+       b"\x0cIDATx\x9cc8!'\x07\x00\x02\xb6\x01\x054\xa6u\xaa\x00\x00\x00\x00IEND\xaeB`\x82")
 #: About 30 m east and about 80 m east of IN_G001 (0.0003° and 0.0008° of longitude at 24.9° N).
 NEAR = (IN_G001[0] + 0.0003, IN_G001[1])
 FAR = (IN_G001[0] + 0.0008, IN_G001[1])

@@ -49,7 +49,9 @@ MARKDOWN = "**bold** _it_ [link](javascript:alert(3)) ![x](x) `code` # h1"
 SQL = "x' OR '1'='1'; DROP TABLE cases;--"
 MIXED = "\"><svg onload=alert(4)>&amp;{{7*7}}${7*7}"
 PAYLOADS = {"title": HTML, "note": SCRIPT, "shop": MARKDOWN + " " + SQL, "member": MIXED}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+#: A real 1×1 PNG: stored photos are read with Pillow (governance.attachments).
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00"
+       b"\x0cIDATx\x9cc8!'\x07\x00\x02\xb6\x01\x054\xa6u\xaa\x00\x00\x00\x00IEND\xaeB`\x82")
 WAIT = 90_000
 
 
@@ -232,7 +234,7 @@ def injected(demo_database, tmp_path_factory):
     code = grids["code"].iloc[0]
     inside = grids.loc[grids["code"] == code, "geometry"].iloc[0].representative_point()
     _plant_shop_and_member(engine, folder, code, (inside.x, inside.y))
-    ids = _plant(engine, code, "leader01", shop_xy=(inside.x, inside.y))
+    ids = {**_plant(engine, code, "leader01", shop_xy=(inside.x, inside.y)), "database_url": url}
     assert _stored(engine, ids)["title"] == PAYLOADS["title"]
     engine.dispose()
     with running_app(url, folder / "streamlit.log", extra_env={"LINPU_DEMO_MODE": "true"}) as base:
@@ -340,12 +342,49 @@ def test_grid_leader_sees_every_payload_as_text_in_tables_and_map_tooltips(injec
     page.get_by_role("tab", name="My cases").click()
     settle(page)
     # The cards show the title as text; the table view sits in a collapsed expander.
-    page.get_by_text(PAYLOADS["title"], exact=False).first.wait_for()
-    page.get_by_text("As a table").click()
+    page.get_by_text(PAYLOADS["title"]).filter(visible=True).first.wait_for()
+    page.get_by_text("As a table").filter(visible=True).first.click()
     settle(page)
     _cell(page, PAYLOADS["title"])
     page.get_by_role("tab", name="Today").click()
     page.screenshot(path=str(tmp_path / "leader-injection.png"), full_page=True)
     _no_injected_elements(page)
     assert not dialogs, dialogs
+    page.close()
+
+
+@pytest.mark.browser
+def test_the_public_pages_show_every_payload_as_text(injected, browser, tmp_path):
+    """A shop named with every payload, its grid's page, and the public form sent back with payload text."""
+    base, code, ids = injected
+    engine = make_engine(ids["database_url"])
+    evil_name = HTML + SCRIPT + MIXED
+    with transaction(engine) as session:
+        shop = session.scalar(select(Shop).where(Shop.shop_code == "INJ001"))
+        other = session.scalar(select(Shop).where(Shop.grid_id == shop.grid_id, Shop.shop_code != "INJ001",
+                                                  Shop.closed_at.is_(None)).order_by(Shop.id))
+        other.name = evil_name
+        public_ids = (shop.public_id, other.public_id)
+    engine.dispose()
+    page, dialogs = _page(browser)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/p/s/{public_ids[0]}?lang=en")
+    page.get_by_role("heading", name=PAYLOADS["shop"]).wait_for()
+    page.goto(f"{base}/p/s/{public_ids[1]}")
+    page.get_by_role("heading", name=evil_name).wait_for()
+    page.fill("#text", evil_name)
+    page.fill("#phone", "not a phone")
+    page.get_by_role("button", name="提交").click()
+    page.get_by_role("alert").wait_for()
+    assert page.input_value("#text") == evil_name
+    page.goto(f"{base}/p/g/{code}")
+    page.get_by_text(evil_name).wait_for()
+    page.get_by_text(PAYLOADS["shop"]).wait_for()
+    page.screenshot(path=str(tmp_path / "public-injection.png"), full_page=True)
+    _no_injected_elements(page)
+    assert not dialogs, dialogs
+    # The same public browser asking for a staff page gets the sign-in page and nothing of the district.
+    page.goto(f"{base}/supervisor?lang=en")
+    page.get_by_role("textbox", name="Password").wait_for()
+    assert page.get_by_role("heading", name="District supervision").count() == 0
     page.close()

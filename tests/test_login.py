@@ -168,7 +168,7 @@ def test_password_change_needs_the_current_password_and_a_long_enough_new_one(us
     with users() as session:
         with pytest.raises(BadCredentials):
             change_password(session, "leader01", "wrong", "new-password")
-        with pytest.raises(ValidationError, match="at least 8"):
+        with pytest.raises(ValidationError, match="at least 10"):
             change_password(session, "leader01", "right", "short")
         session.rollback()
     assert check(users, token)[0] == "leader01"

@@ -67,7 +67,8 @@ def test_a_sender_killed_mid_delivery_loses_nothing_and_never_resends_a_confirme
         confirmed = {f"linpu:{key}:1": at for key, at in session.execute(
             select(Notification.key, Delivery.delivered_at).join(Delivery, Delivery.notification_id == Notification.id))}
     engine.dispose()
-    assert len(keys) == CASES and all(at is not None for at in confirmed.values())
+    # Clock events (a digest past its hour, a case due soon) may join the cases' own notifications.
+    assert sum(key.startswith("linpu:case_raised:") for key in keys) == CASES and all(at is not None for at in confirmed.values())
     assert {r.body["idempotency_key"] for r in received} == keys  # every notification at least once
     in_flight = received[KILL_ON - 1].body["idempotency_key"]
     assert sum(r.body["idempotency_key"] == in_flight for r in received) == 2  # sent again after the kill

@@ -58,7 +58,9 @@ from governance.workflow import dispatch, file_case, record_check, transition
 from pipelines.export import export_bytes
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+#: A real 1×1 PNG: stored photos are read with Pillow (governance.attachments).
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00"
+       b"\x0cIDATx\x9cc8!'\x07\x00\x02\xb6\x01\x054\xa6u\xaa\x00\x00\x00\x00IEND\xaeB`\x82")
 ACTORS = ("leader1", "nogrid", "supervisor", "analyst", "admin", "secretary")
 TARGETS = ("own", "other", "none")  # G001 / G002 / a point in no grid
 GRID_OF = {"own": "G001", "other": "G002"}

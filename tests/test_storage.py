@@ -13,14 +13,14 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from governance.catalog import CaseKind, CaseState, Category, Severity
 from governance.db import make_engine, transaction
-from governance.errors import ConfigurationError
+from governance.errors import ConfigurationError, DatabaseBusy
 from governance.migrate import current_revision, downgrade, head_revision, upgrade
 from governance.models import Base, Case, Grid, GridGeneration, Shop, User
 
 EXPECTED_TABLES = {
     "shops", "shop_badges", "grids", "grid_generations", "grid_members", "users", "cases",
     "case_history", "attachments", "ratings", "hazard_checks", "check_schedules",
-    "district_features", "notify_webhooks", "notifications", "notification_deliveries",
+    "district_features", "notify_webhooks", "notifications", "notification_deliveries", "admin_log",
 }
 
 
@@ -171,3 +171,18 @@ def test_postgis_answers_containment_in_the_database(engine):
             )
         ).all()
     assert inside == ["G001"] and outside == []
+
+
+def test_a_full_pool_says_busy_and_serves_again_once_a_connection_is_free(engine):
+    url = engine.url.render_as_string(hide_password=False)
+    small = make_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        held = small.connect()
+        busy = r"all 1 database connections are in use and nothing was saved"
+        with pytest.raises(DatabaseBusy, match=busy), transaction(small) as session:
+            session.execute(text("SELECT 1"))
+        held.close()
+        with transaction(small) as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        small.dispose()

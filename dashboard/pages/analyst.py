@@ -14,7 +14,7 @@ from dashboard.i18n import translate
 from dashboard.maps import grids_map
 from dashboard.register_upload import upload_section
 from dashboard.widgets import flash
-from governance.catalog import STATE_SEVERITY_ORDER, Category
+from governance.catalog import STATE_SEVERITY_ORDER, Category, OccupationCheck
 from governance.errors import LinpuError
 from governance.filters import CaseFilter
 
@@ -45,12 +45,14 @@ with st.form("export"):
     states = f3.multiselect(t("sup.states"), [s.value for s in STATE_SEVERITY_ORDER], key="an-states", placeholder=t("sup.all"),
                             format_func=lambda s: t(f"state.{s}"))
     grid_codes = f4.multiselect(t("sup.grids"), all_codes, key="an-grids", placeholder=t("sup.all"))
+    occupation = f3.multiselect(t("sup.occupation"), [o.value for o in OccupationCheck], key="an-occupation",
+                                placeholder=t("sup.all"), format_func=lambda o: t(f"occupation.{o}"))
     prepare = st.form_submit_button(t("an.prepare"), type="primary")
 
 if prepare and layers:
     start, end = (tuple(dates) + (None, None))[:2]
     filters = CaseFilter.for_days(start, end, categories=tuple(categories), states=tuple(states),
-                           grid_codes=tuple(grid_codes))
+                           grid_codes=tuple(grid_codes), occupation=tuple(occupation))
     try:
         files, notes, features = data.export_files(viewer, layers=tuple(layers), fmt=fmt, filters=filters,
                                                    crs=crs.strip() or None, coords=coords)

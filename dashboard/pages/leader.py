@@ -10,8 +10,9 @@ from streamlit_folium import st_folium
 
 from dashboard import data
 from dashboard.auth import require
-from dashboard.cards import my_cases, today_cards
+from dashboard.cards import CARD_LIMIT, WALK_KEY, card_items, my_cases, today_cards
 from dashboard.context import base_url_path, language
+from dashboard.frames import compact_table
 from dashboard.i18n import translate
 from dashboard.maps import leader_map
 from dashboard.tiles import from_display
@@ -41,6 +42,10 @@ click = (st.session_state.get("leader-map") or {}).get("last_clicked")
 clicked = from_display(click["lng"], click["lat"], settings.tiles) if click else None
 clicked_grid = code_at(grids, *clicked) if clicked else None
 
+# The Today list, and its walk when the Today tab's switch is on (the map draws it too).
+today = card_items(cases, work["checks_due"], language=lang)[:CARD_LIMIT]
+walk = data.day_walk(today, cases, shops, view["features"]) if st.session_state.get(WALK_KEY) and today else None
+
 # Keyed, so that the open tab survives reruns that add or remove a message above it.
 tab_map, tab_today, tab_report, tab_cases = st.tabs(
     [t("leader.tab_map"), t("leader.tab_today"), t("leader.tab_report"), t("leader.tab_cases")],
@@ -50,8 +55,8 @@ with tab_map:
     st.caption(t("leader.map_hint"))
     open_cases = cases[cases["state"].astype(str) != "closed"]
     st_folium(
-        leader_map(grids, summary, shops, open_cases, view["features"],
-                   clicked=clicked if clicked_grid else None, language=lang,
+        leader_map(grids, summary, shops, open_cases, view["features"], compact=view["compact"],
+                   clicked=clicked if clicked_grid else None, walk=walk, language=lang,
                    base_url_path=base_url_path(), tiles=settings.tiles, tile_key=settings.tile_key),
         height=480,
         use_container_width=True,
@@ -62,9 +67,17 @@ with tab_map:
         st.success(t("leader.clicked", lat=clicked[1], lon=clicked[0]))
     elif clicked:
         st.warning(t("leader.click_outside"))
+    zones = compact_table(view["compact"], language=lang)
+    st.markdown(f"**{t('compact.title')}**")
+    if zones.empty:
+        st.caption(t("compact.none"))
+    else:
+        st.dataframe(zones, hide_index=True, width="stretch")
+    frontage = view["compact"][view["compact"]["kind"] == "frontage"]
+    st.caption(t("compact.frontage_count", n=len(frontage), generated=int(frontage["generated"].sum())))
 
 with tab_today:
-    today_cards(cases, work["checks_due"], lang)
+    today_cards(today, walk, lang)
 
 with tab_report:
     report_form(viewer, shops, clicked if clicked_grid else None, lang)

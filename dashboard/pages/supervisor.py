@@ -12,7 +12,7 @@ from dashboard.deck import POLYGON_LIMIT, deck_background_css, deck_legend_html,
 from dashboard.frames import known_codes, picker_options, ranking, rollup_table, shop_table
 from dashboard.i18n import translate
 from dashboard.widgets import case_panel, flash
-from governance.catalog import STATE_SEVERITY_ORDER, Category
+from governance.catalog import STATE_SEVERITY_ORDER, Category, OccupationCheck
 from governance.filters import CaseFilter
 
 MIN_CASES_TO_RANK = 5
@@ -42,6 +42,10 @@ with st.container(border=True):
     grid_codes, unknown = known_codes(grid_codes, all_codes)
     if unknown:
         c4.warning(t("sup.unknown_grids", codes=", ".join(unknown)))
+    o1, _ = st.columns([3, 9])
+    # Road-occupation findings by where they stood against the stall zones when filed.
+    occupation = o1.multiselect(t("sup.occupation"), [o.value for o in OccupationCheck], key="sup-occupation",
+                                placeholder=t("sup.all"), format_func=lambda o: t(f"occupation.{o}"))
     l1, l2, l3 = st.columns(3)
     # At city scale the map opens on grid status and hotspots, one point per grid coloured
     # by its worst open state; case points (at most CASE_POINT_LIMIT, overdue first) and the
@@ -54,7 +58,7 @@ with st.container(border=True):
 
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, None)
 filters = CaseFilter.for_days(start, end, categories=tuple(categories), states=tuple(states),
-                       grid_codes=tuple(grid_codes))
+                       grid_codes=tuple(grid_codes), occupation=tuple(occupation))
 bundle = data.supervisor_view(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
                               with_cases=show_cases)
 summary, cases = bundle["summary"], bundle["cases"]

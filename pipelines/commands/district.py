@@ -13,12 +13,12 @@ from pipelines.district import import_district
 
 @click.group("district", cls=LinpuGroup)
 def district() -> None:
-    """The district's own map: its boundary and its streets."""
+    """The district's own map: boundary, streets, frontage zones, stall zones, service points."""
 
 
 @district.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--layer", required=True, type=click.Choice(["boundary", "streets"]),
+@click.option("--layer", required=True, type=click.Choice(["boundary", "streets", "frontage", "stalls", "service_points"]),
               help="The layer FILE replaces.")
 @click.option("--coords", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
               help="System of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu.")
@@ -33,6 +33,9 @@ def district_import(file, layer, coords, crs, osm_relation, as_json):
     OpenStreetMap extract (.osm.pbf or .osm): its highways become streets
     (classed main, street, lane by their highway tag) and --osm-relation ID
     picks the boundary. Streets are clipped to the stored boundary.
+    Frontage zones (polygons) name their shop (shop_code); stall zones
+    (polygons) and service points (points) may give their hours in
+    OpenStreetMap opening_hours syntax (hours), e.g. "Mo-Su 18:00-23:00".
     """
     engine = open_current_database(announce=not as_json)
     report = import_district(engine, file, layer=layer, coords=coords, crs=crs, osm_relation=osm_relation,

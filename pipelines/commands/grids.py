@@ -28,6 +28,7 @@ from pipelines.grid_files import (
     update_grid_file,
 )
 from pipelines.grids_store import import_grids, save_grids
+from pipelines.office import grid_roster
 
 
 def _print_report(report: dict) -> None:
@@ -259,3 +260,16 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     return str(value)
+
+
+@grids.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def grids_list(fmt):
+    """Every current grid: code, open shops, leader, members, open cases."""
+    frame = grid_roster(open_current_database(announce=fmt == "table"))
+    if fmt == "json":
+        echo_json(frame.to_dict(orient="records"))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        click.echo(frame.to_string(index=False) if len(frame) else "no current grids (linpu grids save)")

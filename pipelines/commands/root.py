@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from pipelines.commands.boards import boards
 from pipelines.commands.calendar import calendar
 from pipelines.commands.common import LinpuGroup
 from pipelines.commands.db import db
@@ -19,12 +20,16 @@ from pipelines.commands.district import district
 from pipelines.commands.export import export
 from pipelines.commands.grids import grids
 from pipelines.commands.ingest import ingest
+from pipelines.commands.members import members
 from pipelines.commands.notify import notify
+from pipelines.commands.office import schedules, status_command
 from pipelines.commands.org import org
+from pipelines.commands.public import public
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[calendar, db, demo, district, export, grids, ingest, notify, org, users],
+@click.group(cls=LinpuGroup, commands=[boards, calendar, db, demo, district, export, grids, ingest, members, notify, org,
+                                       public, schedules, status_command, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""

@@ -1,17 +1,25 @@
-"""``linpu users add|list|disable|enable``: accounts, roles and grid scope."""
+"""``linpu users add|import|list|reset|disable|enable|move-grids|scope``: accounts, roles and grid scope."""
 
 from __future__ import annotations
 
 import click
 
 from governance.catalog import Role
-from pipelines.commands.common import LinpuGroup, echo_json, open_current_database
-from pipelines.users import add_user, list_users, set_active, set_user_scope
+from pipelines.accounts import import_accounts_to_file
+from pipelines.commands.common import LinpuGroup, echo_file_report, echo_json, open_current_database
+from pipelines.users import (
+    add_user,
+    list_users,
+    move_grids,
+    reset_password,
+    set_active,
+    set_user_scope,
+)
 
 
 @click.group("users", cls=LinpuGroup)
 def users() -> None:
-    """Accounts: add, list, disable, enable."""
+    """Accounts: add, import a file, list, reset a password, disable, enable, move grids, scope."""
 
 
 @users.command("add")
@@ -67,3 +75,35 @@ def users_scope(username, node_id):
     """Limit a supervisor to a node of the organisation tree (no NODE_ID: the whole district)."""
     set_user_scope(open_current_database(), username, node_id or None)
     click.echo(f"user {username} scope: {node_id or 'the whole district'}")
+
+
+@users.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--passwords-out", type=click.Path(dir_okay=False),
+              help="New file (mode 0600) for the new accounts' one-time passwords; refused if it exists.")
+@click.option("--dry-run", is_flag=True, help="Check the file only.")
+@click.option("--json", "as_json", is_flag=True)
+def users_import(file, passwords_out, dry_run, as_json):
+    """Create or update every account of FILE (CSV/XLSX: username, display_name, role, grids,
+    member_kind, department, scope, phone); new accounts must set their own password at first sign-in."""
+    report = import_accounts_to_file(open_current_database(announce=not as_json), file, passwords_out=passwords_out,
+                             dry_run=dry_run)
+    echo_file_report(report, as_json=as_json)
+
+
+@users.command("reset")
+@click.argument("username")
+def users_reset(username):
+    """Give USERNAME a one-time password (printed once) to be replaced at the next sign-in."""
+    temporary = reset_password(open_current_database(), username)
+    click.echo(f"user {username}: one-time password {temporary} (must be changed at the next sign-in)")
+
+
+@users.command("move-grids")
+@click.argument("source")
+@click.argument("target")
+@click.option("--grid", "grid_codes", multiple=True, help="Only this grid; repeat. Default: all of SOURCE's.")
+def users_move_grids(source, target, grid_codes):
+    """Hand SOURCE's grids to the grid leader TARGET (a leader leaves, a grid changes hands)."""
+    moved = move_grids(open_current_database(), source, target, tuple(grid_codes))
+    click.echo(f"{len(moved)} grids moved from {source} to {target}: {', '.join(moved)}")

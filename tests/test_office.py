@@ -1,0 +1,96 @@
+"""linpu status, grids list and schedules set|list: the office's reads and its check schedule."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from governance.catalog import Trade
+from governance.check_due import checks_due_counts, refresh_check_due
+from governance.db import transaction
+from governance.models import AdminLogEntry, Grid, Shop
+from governance.permissions import district_viewer, viewer_for
+from governance.workflow import file_case
+from tests import test_ingest_shops as shop_tests
+from tests.test_ingest_shops import database_url, seed_district
+
+cli = shop_tests.cli
+
+
+def _shop_in_g001(engine, *, trade: Trade, opened_days_ago: int) -> None:
+    with transaction(engine) as session:
+        grid = session.scalar(select(Grid).where(Grid.code == "G001"))
+        session.add(Shop(shop_code="S1", name="老张小吃", trade=trade, street="", geometry=grid.geometry.centroid,
+                         grid_id=grid.id, opened_at=datetime.now(UTC) - timedelta(days=opened_days_ago)))
+        session.flush()
+        refresh_check_due(session)
+
+
+def _overdue(engine) -> int:
+    with transaction(engine) as session:
+        return int(checks_due_counts(session, district_viewer())["checks_overdue"].sum())
+
+
+def test_status_names_each_gap_with_its_command_until_the_district_is_ready(engine, cli, tmp_path):
+    url = database_url(engine)
+    empty = cli(url, "status")
+    assert empty.exit_code == 1
+    assert "GAP\tboundary\t0\t-> linpu district import FILE --layer boundary" in empty.stdout
+    assert "GAP\tshops\t0\t-> linpu ingest shops FILE" in empty.stdout
+    seed_district(engine)
+    _shop_in_g001(engine, trade=Trade.SNACKS, opened_days_ago=1)
+    items = {i["key"]: i for i in json.loads(cli(url, "status", "--json").stdout)}
+    assert items["boundary"]["ok"] and items["grids"]["count"] == 4 and items["shops"]["count"] == 1
+    assert items["grids_without_leader"] == {"key": "grids_without_leader", "count": 4, "missing": 4, "ok": False,
+                                              "fix": "linpu users import FILE --passwords-out FILE"}
+    assert not items["streets"]["ok"] and not items["schedules"]["ok"]
+    assert cli(url, "schedules", "set", "gas", "20").exit_code == 0
+    assert {i["key"]: i["ok"] for i in json.loads(cli(url, "status", "--json").stdout)}["schedules"]
+
+
+def test_a_schedule_moves_the_checks_due_and_starts_from_the_defaults(engine, cli):
+    seed_district(engine)
+    url = database_url(engine)
+    _shop_in_g001(engine, trade=Trade.SNACKS, opened_days_ago=40)
+    assert _overdue(engine) == 1  # gas every 30 days by default; electricity every 90
+    assert "gas\t*\tevery 30 days\t(default)" in cli(url, "schedules", "list").stdout
+    result = cli(url, "schedules", "set", "gas", "60", "--trade", "snacks")
+    assert result.exit_code == 0, result.stderr
+    assert _overdue(engine) == 0
+    listed = cli(url, "schedules", "list", "--json")
+    rows = {(r["category"], r["trade"]): (r["days"], r["stored"]) for r in json.loads(listed.stdout)}
+    assert rows[("gas", "snacks")] == (60, True) and rows[("gas", "")] == (30, True)  # defaults stored
+    assert rows[("electricity", "")] == (90, True)
+    for args, field in ((("cooking", "5"), "field category"), (("gas", "0"), "field days"),
+                        (("gas", "5", "--trade", "bakery"), "field trade")):
+        refused = cli(url, "schedules", "set", *args)
+        assert refused.exit_code == 1 and field in refused.stderr
+    with transaction(engine) as session:
+        logged = session.scalars(select(AdminLogEntry.target).where(AdminLogEntry.action == "schedule_set")).all()
+    assert logged == ["gas (snacks)"]
+
+
+def test_grids_list_shows_shops_leader_members_and_open_cases_as_table_csv_json(engine, cli, tmp_path):
+    seed_district(engine)
+    url = database_url(engine)
+    _shop_in_g001(engine, trade=Trade.SNACKS, opened_days_ago=1)
+    source = tmp_path / "a.csv"
+    source.write_text("username,display_name,role,grids\nwang,王五,grid_leader,G001\n", encoding="utf-8")
+    cli(url, "users", "import", source, "--passwords-out", tmp_path / "p.csv")
+    team = tmp_path / "t.csv"
+    team.write_text("grid,member_kind,name\nG001,fire,林消防\nG001,property,陈物业\n", encoding="utf-8")
+    cli(url, "members", "import", team)
+    with transaction(engine) as session:
+        point = session.scalar(select(Grid.geometry).where(Grid.code == "G001")).representative_point()
+        file_case(session, viewer_for(session, "wang"), kind="patrol", category="noise", severity="low",
+                  title="夜间噪音", lon=point.x, lat=point.y)
+    rows = json.loads(cli(url, "grids", "list", "--format", "json").stdout)
+    assert rows[0] == {"code": "G001", "shops": 1, "leader": "王五", "members": "property:陈物业;fire:林消防",
+                       "open_cases": 1}
+    assert rows[1] == {"code": "G002", "shops": 0, "leader": "", "members": "", "open_cases": 0}
+    assert [r["code"] for r in rows] == ["G001", "G002", "G003", "G004"]
+    csv_text = cli(url, "grids", "list", "--format", "csv").stdout
+    assert csv_text.splitlines()[0] == "code,shops,leader,members,open_cases"
+    assert "G001" in cli(url, "grids", "list").stdout
