@@ -64,10 +64,10 @@ def vocab_app(role_db, tmp_path_factory):  # noqa: F811 (role_db is the imported
 def sign_in_zh(page, base: str, username: str) -> None:
     page.goto(f"{base}/?lang=zh", wait_until="domcontentloaded")
     page.get_by_role("textbox", name="用户名").fill(username)
-    page.get_by_role("textbox", name="密码").fill(PASSWORD)
+    page.get_by_role("textbox", name="密码", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="登录", exact=True).click()
     # Signed in once the form is gone (a page opened before would show the sign-in page again).
-    page.get_by_role("textbox", name="密码").wait_for(state="detached")
+    page.get_by_role("textbox", name="密码", exact=True).wait_for(state="detached")
 
 
 #: File names look like keys (cases.csv); their extensions are not names of keys.
@@ -107,7 +107,7 @@ def test_every_page_in_chinese_shows_words_not_keys_or_codes(vocab_app, browser,
             page.wait_for_url(re.compile(rf"/{name}"))
         page.locator("[data-testid='stMain'] h1, [data-testid='stMain'] h2").first.wait_for()
         settle(page)
-        assert page.get_by_role("textbox", name="密码").count() == 0, f"{name}: the sign-in page, not the page"
+        assert page.get_by_role("textbox", name="密码", exact=True).count() == 0, f"{name}: the sign-in page, not the page"
         if name == "supervisor":  # a grid's detail: its team and its shop table
             choose(page, "选择网格", "G001")
             page.get_by_text("网格团队").first.wait_for()
