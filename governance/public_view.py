@@ -22,6 +22,7 @@ from governance.errors import NotFoundError
 from governance.figures import on_time_condition
 from governance.grids import current_generation_id
 from governance.models import Case, Grid, GridMember, Rating, Shop, ShopBadge
+from governance.phones import mask_phone
 from governance.public_requests import open_shop
 from governance.settings import Settings, get_settings
 
@@ -71,18 +72,6 @@ class GridPage:
     team_roles: tuple[str, ...]  # member roles of the team beside the leader, one per member
     shops: tuple[PublicShop, ...]
     figures: GridFigures
-
-
-def mask_phone(phone: str | None) -> str:
-    """The first three and last four digits: ``138****1234``; short numbers keep only their last two.
-
-    >>> mask_phone("138-0000-1234")
-    '138****1234'
-    """
-    digits = "".join(ch for ch in (phone or "") if ch.isdigit())
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "*" * max(len(digits) - 2, 0) + digits[-2:] if digits else ""
 
 
 def grid_figures(session: Session, grid_id: int, *, now: datetime | None = None) -> GridFigures:

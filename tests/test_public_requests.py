@@ -279,7 +279,8 @@ def test_a_bad_form_is_refused_with_the_words_to_show_and_nothing_is_written(wor
 
 
 def test_the_grids_public_figures_count_the_last_90_days_and_the_leader_is_masked(world):
-    from governance.public_view import grid_figures, grid_page, mask_phone
+    from governance.phones import mask_phone
+    from governance.public_view import grid_figures, grid_page
 
     engine, district, public_ids, v = world
     old = _place(engine, public_ids["G001"], text="旧", at=NOW - timedelta(days=100), address="198.51.100.20")
