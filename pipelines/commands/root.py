@@ -15,6 +15,7 @@ from pipelines.commands.calendar import calendar
 from pipelines.commands.common import LinpuGroup
 from pipelines.commands.db import db
 from pipelines.commands.demo import demo
+from pipelines.commands.departments import departments
 from pipelines.commands.district import district
 from pipelines.commands.export import export
 from pipelines.commands.grids import grids
@@ -24,7 +25,7 @@ from pipelines.commands.org import org
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[calendar, db, demo, district, export, grids, ingest, notify, org, users],
+@click.group(cls=LinpuGroup, commands=[calendar, db, demo, departments, district, export, grids, ingest, notify, org, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""
