@@ -33,6 +33,8 @@ COOKIE_KEY = "linpu_cookie"
 #: The pages each role may open; the first is where the role lands.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "grid_leader": ("leader",),
+    "member": ("member",),
+    "department": ("department",),
     "supervisor": ("supervisor", "analyst"),
     "analyst": ("analyst", "supervisor"),
     "admin": ("supervisor", "analyst", "leader"),

@@ -56,7 +56,7 @@ _TRANSLATED_ERRORS = (
 )
 
 
-def _error(exc: Exception, lang: str) -> None:
+def show_error(exc: Exception, lang: str) -> None:
     for kind, key in _TRANSLATED_ERRORS:
         if isinstance(exc, kind):
             st.error(translate(key, lang))
@@ -122,7 +122,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
             check_no, case_no = data.record_check(viewer, shop_code=shop_code, category=category,
                                                   answers=answers, note=note)
         except LinpuError as exc:
-            _error(exc, lang)
+            show_error(exc, lang)
             return
         done(t("report.check_passed", check_no=check_no) if case_no is None
               else t("report.check_failed", check_no=check_no, case_no=case_no))
@@ -158,7 +158,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
         st.error(t("leader.click_outside"))
         return
     except LinpuError as exc:
-        _error(exc, lang)
+        show_error(exc, lang)
         return
     done(t("report.filed", case_no=case_no))
 
@@ -189,7 +189,7 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
                                 expected_version=int(case["version"]), note=note.strip(),
                                 department=department.strip() or None)
     except LinpuError as exc:
-        _error(exc, lang)
+        show_error(exc, lang)
         return
     done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))
 
