@@ -22,6 +22,7 @@ from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from geo.hotspots import contiguity
 from governance import (
     check_due,
+    departments,
     evaluation,
     loop_summary,
     orders,
@@ -507,3 +508,10 @@ def sub_task_step(viewer, sub_task_id: int, step: str, *, expected_version: int,
         else:
             sub_tasks.return_sub_task(session, viewer, sub_task_id, expected_version=expected_version, reason=note)
     bump_epoch()
+
+
+def default_department(category: str) -> str:
+    """The department prefilled in the dispatch form for ``category`` (empty: none)."""
+
+    with _session() as session:
+        return departments.default_department(session, category) or ""

@@ -176,7 +176,9 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
     with st.form(f"{key}-action-{case['case_id']}"):
         action = st.radio(t("cases.next"), actions, format_func=lambda a: t(f"action.{a}"),
                           key=f"{key}-action-choice")
-        department = st.text_input(t("cases.department"), key=f"{key}-department") if supervisor else ""
+        # Prefilled with the category's department (a service's default); dispatched only when chosen.
+        department = st.text_input(t("cases.department"), value=data.default_department(str(case["category"])),
+                                   key=f"{key}-department") if supervisor else ""
         note = st.text_area(t("cases.note") + " / " + t("cases.reason"), max_chars=2000, key=f"{key}-note")
         submitted = st.form_submit_button(t("cases.apply"), type="primary")
     if not submitted:
