@@ -123,8 +123,8 @@ def warm_case_facts() -> None:
 
 def viewer_key(viewer) -> tuple:
     """What identifies a viewer's scope, for cache keys."""
-    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)), viewer.scope,
-            getattr(viewer, "member_kind", None), getattr(viewer, "department_id", None))
+    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)),
+            getattr(viewer, "member_kind", None), getattr(viewer, "department_id", None), viewer.scope)
 
 
 def _read_in_parallel(jobs: dict) -> dict:
