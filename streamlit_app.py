@@ -25,6 +25,8 @@ from governance.errors import ConfigurationError
 
 PAGES = {
     "leader": ("dashboard/pages/leader.py", "nav.leader", ":material/my_location:"),
+    "member": ("dashboard/pages/member.py", "nav.member", ":material/engineering:"),
+    "department": ("dashboard/pages/department.py", "nav.department", ":material/apartment:"),
     "supervisor": ("dashboard/pages/supervisor.py", "nav.supervisor", ":material/map:"),
     "analyst": ("dashboard/pages/analyst.py", "nav.analyst", ":material/analytics:"),
     "admin": ("dashboard/pages/admin.py", "nav.admin", ":material/admin_panel_settings:"),

@@ -33,6 +33,8 @@ COOKIE_KEY = "linpu_cookie"
 #: The pages each role may open; the first is where the role lands.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "grid_leader": ("leader", "password"),
+    "member": ("member", "password"),
+    "department": ("department", "password"),
     "supervisor": ("supervisor", "analyst", "password"),
     "analyst": ("analyst", "supervisor", "password"),
     "admin": ("admin", "supervisor", "analyst", "leader", "password"),

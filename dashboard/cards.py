@@ -1,4 +1,4 @@
-"""The leader's lists of cards (Today, My cases) and the case view they open.
+"""The leader's lists of cards (Today, My cases) and the case view they open; the team's cards.
 
 Made for a phone: one card per item with its title in full (wrapping), the
 shop, a state colour and "due in …" / "overdue by …" with the deadline in
@@ -24,9 +24,10 @@ from dashboard.day_walk import in_walking_order
 from dashboard.frames import case_table, deadline, timeline_table
 from dashboard.i18n import translate
 from dashboard.theme import STATE_COLOURS
-from dashboard.widgets import before_after, case_actions
+from dashboard.widgets import before_after, case_actions, done, show_error
 from governance.catalog import OPEN_STATES
 from governance.clock import district_zone
+from governance.errors import LinpuError
 
 #: The state colours of the cards: the maps' and legends' (dashboard.theme); a check has its own.
 CARD_COLOURS = {**{str(getattr(k, "value", k)): v for k, v in STATE_COLOURS.items()}, "check": "#0d9488"}
@@ -206,3 +207,64 @@ def my_cases(viewer, cases: pd.DataFrame, lang: str) -> None:
     card_list(card_items(shown, None, language=lang), lang, key="mine")
     with st.expander(translate("card.as_table", lang)):
         st.dataframe(case_table(shown, language=lang), hide_index=True, width="stretch")
+
+
+#: The card colour of a sub-task or an order clock (``orders.orders_frame``'s clock).
+TEAM_COLOURS = {"open": CARD_COLOURS["in_progress"], "awaiting": CARD_COLOURS["warning"],
+                "accept_overdue": OVERDUE_COLOUR, "in_progress": CARD_COLOURS["in_progress"],
+                "overdue": OVERDUE_COLOUR}
+
+
+def team_cards(viewer, frame: pd.DataFrame, lang: str, *, key: str, now: datetime | None = None) -> None:
+    """A member's or department's work as cards, each with its next steps.
+
+    ``frame`` is ``sub_tasks_frame`` (steps done / return) or ``orders_frame``
+    (accept / return, then resolve); a return needs its reason.
+    """
+    t = lambda k, **kw: translate(k, lang, **kw)  # noqa: E731
+    now = now or datetime.now(UTC)
+    orders = "clock" in frame.columns
+    if frame.empty:
+        st.info(t("team.none"))
+        return
+    for row in frame.head(CARD_LIMIT).itertuples():
+        status = row.clock if orders else row.state
+        due = (row.accept_due_at if status in ("awaiting", "accept_overdue") else row.order_due_at) if orders \
+            else row.due_at
+        phrase, late = due_phrase(due, now, lang)
+        colour = TEAM_COLOURS.get(status, "#6b7280")
+        meta = " · ".join(html.escape(str(p)) for p in (row.case_no, row.grid_code,
+                                                          t(f"category.{row.category}")) if p)
+        body = (f'<div class="linpu-card" style="border-left:6px solid {colour};padding:2px 0 2px 10px;'
+                f'overflow-wrap:anywhere;white-space:normal"><span style="background:{colour};color:#fff;'
+                f'border-radius:4px;padding:0 6px;font-size:0.8em">{html.escape(t(f"team.{status}"))}</span>'
+                f'<div style="font-weight:600;margin:4px 0">{html.escape(str(row.title))}</div>'
+                f'<div style="color:#555;font-size:0.9em">{meta}</div>'
+                f'<div style="color:{OVERDUE_COLOUR if late else "inherit"}">{html.escape(phrase)}</div></div>')
+        ident = row.case_id if orders else row.sub_task_id
+        steps = (["accept", "return"] if row.state == "warning" else ["resolve"]) if orders else ["done", "return"]
+        with st.container(border=True, key=f"{key}-card-{ident}"), st.form(f"{key}-form-{ident}"):
+            st.markdown(body, unsafe_allow_html=True)
+            step = st.radio(t("cases.next"), steps, format_func=lambda s: t(f"team.step.{s}"),
+                            key=f"{key}-step-{ident}", horizontal=True)
+            note = st.text_input(t("cases.note") + " / " + t("cases.reason"), key=f"{key}-note-{ident}")
+            submitted = st.form_submit_button(t("cases.apply"), type="primary")
+        if submitted:
+            _team_step(viewer, row, step, note.strip(), lang, orders=orders)
+    if len(frame) > CARD_LIMIT:
+        st.caption(t("card.more", n=len(frame) - CARD_LIMIT))
+
+
+def _team_step(viewer, row, step: str, note: str, lang: str, *, orders: bool) -> None:
+    if step == "return" and not note:
+        st.error(translate("cases.reason_missing", lang))
+        return
+    try:
+        if orders:
+            data.order_step(viewer, int(row.case_id), step, expected_version=int(row.version), note=note)
+        else:
+            data.sub_task_step(viewer, int(row.sub_task_id), step, expected_version=int(row.version), note=note)
+    except LinpuError as exc:
+        show_error(exc, lang)
+        return
+    done(translate("team.done", lang, title=row.title, step=translate(f"team.step.{step}", lang)))

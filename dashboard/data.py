@@ -25,11 +25,15 @@ from geo.walk import walking_route
 from governance import (
     check_due,
     compact,
+    departments,
     duplicates,
+    evaluation,
     loop_summary,
+    orders,
     photos,
     public_requests,
     queries,
+    sub_tasks,
     trends,
     workflow,
     working_time,
@@ -37,7 +41,7 @@ from governance import (
 from governance import early_warnings as warning_reads
 from governance import grids as grid_reads
 from governance.adoption import adopt_generation
-from governance.catalog import OPEN_STATES
+from governance.catalog import MEMBER_KIND_CATEGORIES, OPEN_STATES
 from governance.clock import clock, district_zone
 from governance.db import session_factory, transaction
 from governance.facts import CaseFactsCache, read_in_subprocess
@@ -127,7 +131,8 @@ def warm_case_facts() -> None:
 
 def viewer_key(viewer) -> tuple:
     """What identifies a viewer's scope, for cache keys."""
-    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)), viewer.scope)
+    return (viewer.username, str(viewer.role), tuple(sorted(viewer.grid_ids)),
+            getattr(viewer, "member_kind", None), getattr(viewer, "department_id", None), viewer.scope)
 
 
 def _read_in_parallel(jobs: dict) -> dict:
@@ -516,3 +521,67 @@ def problems_frame(report) -> pd.DataFrame:
          for p in sorted(report.problems, key=lambda p: p.row)],
         columns=["row", "field", "message"],
     )
+
+
+# --- team: members and departments (issue 20) ------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
+def member_work(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
+    """A member's open sub-tasks and the routine checks due of their kind, in their grids."""
+
+    with _session() as session:
+        checks = check_due.checks_due(session, _viewer)
+        kinds = [c.value for c in MEMBER_KIND_CATEGORIES.get(_viewer.member_kind, ())]
+        return {"sub_tasks": sub_tasks.sub_tasks_frame(session, _viewer),
+                "checks_due": checks[checks["category"].astype(str).isin(kinds)]}
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
+def department_work(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
+    """A department's open orders with their clocks, and the sub-tasks given to it."""
+
+    with _session() as session:
+        return {"orders": orders.orders_frame(session, _viewer),
+                "sub_tasks": sub_tasks.sub_tasks_frame(session, _viewer)}
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def department_evaluation(_viewer, viewer_key: tuple, data_epoch: int, min_orders: int) -> pd.DataFrame:
+    """Each department's line (``governance.evaluation``)."""
+
+    with _session() as session:
+        return evaluation.department_evaluation(session, _viewer, min_orders_for_rank=min_orders)
+
+
+def order_step(viewer, case_id: int, step: str, *, expected_version: int, note: str = "") -> str:
+    """A department accepts, returns (``note`` is the reason) or resolves an order; returns the new state."""
+
+    with transaction(engine()) as session:
+        if step == "accept":
+            case = orders.accept_order(session, viewer, case_id, expected_version=expected_version, note=note)
+        elif step == "return":
+            case = orders.return_order(session, viewer, case_id, expected_version=expected_version, reason=note)
+        else:
+            case = orders.resolve_order(session, viewer, case_id, expected_version=expected_version, note=note)
+        state = str(case.state)
+    bump_epoch()
+    return state
+
+
+def sub_task_step(viewer, sub_task_id: int, step: str, *, expected_version: int, note: str = "") -> None:
+    """The owner marks a sub-task done or returns it to the leader (``note`` is the reason)."""
+
+    with transaction(engine()) as session:
+        if step == "done":
+            sub_tasks.complete_sub_task(session, viewer, sub_task_id, expected_version=expected_version, note=note)
+        else:
+            sub_tasks.return_sub_task(session, viewer, sub_task_id, expected_version=expected_version, reason=note)
+    bump_epoch()
+
+
+def default_department(category: str) -> str:
+    """The department prefilled in the dispatch form for ``category`` (empty: none)."""
+
+    with _session() as session:
+        return departments.default_department(session, category) or ""

@@ -23,11 +23,17 @@ from starlette.routing import Route
 
 from dashboard.context import engine
 from dashboard.i18n import translate
-from governance.catalog import SERVICE_CATEGORIES, Category, PublicKind
+from governance.catalog import SERVICE_CATEGORIES, PublicKind
 from governance.clock import district_zone
 from governance.db import transaction
 from governance.errors import AttachmentError, NotFoundError, PublicRefusal
-from governance.public_requests import place_request, rate_request, recover_link, tracking_view
+from governance.public_requests import (
+    PROBLEM_TOPICS,
+    place_request,
+    rate_request,
+    recover_link,
+    tracking_view,
+)
 from governance.public_view import (
     FIGURE_DAYS,
     GRID_PATH,
@@ -108,10 +114,10 @@ def _shop_response(request: Request, public_id: str, lang: str, *, error: str = 
     path = SHOP_PATH.format(public_id=public_id)
     return _render(
         "shop.html", lang, status=status, switch=path, page=page, error=error,
-        form=form or {"kind": PublicKind.ORDER.value, "topic": SERVICE_CATEGORIES[0], "text": "", "phone": ""},
+        form=form or {"kind": PublicKind.ORDER.value, "topic": SERVICE_CATEGORIES[0].value, "text": "", "phone": ""},
         action=path + "/request", grid_href=_with_lang(GRID_PATH.format(code=page.shop.grid_code), lang),
-        find_href=_with_lang(FIND_PATH, lang), kinds=[k.value for k in PublicKind], services=SERVICE_CATEGORIES,
-        categories=[c.value for c in Category if c is not Category.OTHER], keep_days=get_settings().public_keep_days,
+        find_href=_with_lang(FIND_PATH, lang), kinds=[k.value for k in PublicKind], services=[c.value for c in SERVICE_CATEGORIES],
+        categories=list(PROBLEM_TOPICS), keep_days=get_settings().public_keep_days,
     )
 
 

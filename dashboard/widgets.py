@@ -59,7 +59,7 @@ _TRANSLATED_ERRORS = (
 )
 
 
-def _error(exc: Exception, lang: str) -> None:
+def show_error(exc: Exception, lang: str) -> None:
     for kind, key in _TRANSLATED_ERRORS:
         if isinstance(exc, kind):
             st.error(translate(key, lang))
@@ -129,7 +129,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
             check_no, case_no = data.record_check(viewer, shop_code=shop_code, category=category,
                                                   answers=answers, note=note)
         except LinpuError as exc:
-            _error(exc, lang)
+            show_error(exc, lang)
             return
         done(t("report.check_passed", check_no=check_no) if case_no is None
               else t("report.check_failed", check_no=check_no, case_no=case_no))
@@ -158,7 +158,7 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
         st.error(t("leader.click_outside"))
         return
     except LinpuError as exc:
-        _error(exc, lang)
+        show_error(exc, lang)
         return
     _photos_sent()
     done(t("report.filed", case_no=case_no))
@@ -227,7 +227,7 @@ def duplicate_offer(viewer, near, lang: str) -> None:
         st.error(t("report.not_image", name=exc.name))
         return
     except LinpuError as exc:
-        _error(exc, lang)
+        show_error(exc, lang)
         return
     _photos_sent()
     done(t("dup.added", case_no=case_no))
@@ -258,7 +258,7 @@ def merge_form(viewer, case, cases, lang: str, *, key: str) -> None:
         kept, closed = data.merge_cases(viewer, (int(case["case_id"]), int(case["version"])),
                                         (other, options[other][2]), note=note.strip())
     except LinpuError as exc:
-        _error(exc, lang)
+        show_error(exc, lang)
         return
     done(t("dup.merged", kept=kept, closed=closed))
 
@@ -278,7 +278,9 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
     with st.form(f"{key}-action-{case['case_id']}"):
         action = st.radio(t("cases.next"), actions, format_func=lambda a: t(f"action.{a}"),
                           key=f"{key}-action-choice")
-        department = st.text_input(t("cases.department"), key=f"{key}-department") if supervisor else ""
+        # Prefilled with the category's department (a service's default); dispatched only when chosen.
+        department = st.text_input(t("cases.department"), value=data.default_department(str(case["category"])),
+                                   key=f"{key}-department") if supervisor else ""
         note = st.text_area(t("cases.note") + " / " + t("cases.reason"), max_chars=2000, key=f"{key}-note")
         uploads = st.file_uploader(t("photo.step", mb=f"{get_settings().max_attachment_mb:g}"),
                                    type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
@@ -307,7 +309,7 @@ def case_actions(viewer, case, lang: str, *, key: str, supervisor: bool = False)
         st.error(t("report.not_image", name=exc.name))
         return
     except LinpuError as exc:
-        _error(exc, lang)
+        show_error(exc, lang)
         return
     _photos_sent()
     done(t("cases.done", case_no=case["case_no"], action=t(f"action.{action}"), state=t(f"state.{state}")))

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance import admin_log
@@ -25,7 +25,9 @@ from governance.catalog import MemberRole, Role
 from governance.errors import NotFoundError, ValidationError
 from governance.grids import current_generation_id
 from governance.login import end_sign_ins, one_time_password
-from governance.models import Grid, GridMember, OrgNode, User
+from governance.models import Department, Grid, GridMember, OrgNode, User
+from governance.sub_tasks import hand_back_sub_tasks
+from governance.team_accounts import checked_team_fields, save_team_account
 from governance.words import code_for_word
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -68,26 +70,16 @@ def role_code(text: str) -> str | None:
     return code_for_word("role", text)
 
 
-def _team_columns_problem(row: AccountRow) -> AccountProblem | None:
-    # Member and department accounts arrive with issue 20; until then their columns are refused
-    # here, in one place, so switching them on is one change.
-    if row.member_kind or row.role in ("member", "department", "成员", "部门"):
-        return AccountProblem(row.row, "member_kind" if row.member_kind else "role",
-                              "member accounts are not supported yet; record team members without an "
-                              "account with `linpu members import` / 暂不支持成员账号，请用 members import 登记")
-    if row.department:
-        return AccountProblem(row.row, "department", "department accounts are not supported yet "
-                              "/ 暂不支持部门账号")
-    return None
+def member_kind_code(text: str) -> str | None:
+    """The member kind a cell names (property, security, fire; 物业, 治安, 消防), or None."""
+    return code_for_word("member", text)
 
 
-def _row_problems(row: AccountRow, grid_codes: set[str], node_ids: set[str]) -> list[AccountProblem]:
+def _row_problems(row: AccountRow, grid_codes: set[str], node_ids: set[str],
+                  departments: set[str]) -> list[AccountProblem]:
     def problem(field_name: str, message: str) -> AccountProblem:
         return AccountProblem(row.row, field_name, message)
 
-    team = _team_columns_problem(row)
-    if team:
-        return [team]
     problems = []
     if not USERNAME.match(row.username):
         problems.append(problem("username", f"{row.username!r} is not a user name (letters, digits, _ . -; "
@@ -95,14 +87,22 @@ def _row_problems(row: AccountRow, grid_codes: set[str], node_ids: set[str]) -> 
     if len(row.display_name) > 128:
         problems.append(problem("display_name", "longer than 128 characters / 姓名超过 128 个字符"))
     role = role_code(row.role)
+    kind = member_kind_code(row.member_kind) if row.member_kind else None
     if role is None:
         problems.append(problem("role", f"{row.role!r} is not a role ({', '.join(r.value for r in Role)}) "
                                 "/ 角色无效"))
-    elif role == Role.GRID_LEADER and not row.grids:
-        problems.append(problem("grids", "a grid leader needs at least one grid / 邻铺长至少要有一个网格"))
-    elif role != Role.GRID_LEADER and row.grids:
-        problems.append(problem("grids", f"a {role} sees the whole district; grids are for grid leaders "
-                                "/ 只有邻铺长填写网格"))
+    elif row.member_kind and kind is None:
+        problems.append(problem("member_kind", f"{row.member_kind!r} is not a member kind (property, security, "
+                                "fire) / 成员类别只能是 物业、治安、消防"))
+    else:
+        try:
+            checked_team_fields(Role(role), kind, row.department or None, row.grids)
+        except ValidationError as exc:
+            field_name, _, message = str(exc).removeprefix("field ").partition(": ")
+            problems.append(problem("grids" if field_name == "grid" else field_name, message))
+    if row.department and row.department not in departments:
+        problems.append(problem("department", f"{row.department!r} is not a department (`linpu departments "
+                                "list`; add it with `linpu departments add`) / 不是已登记的部门"))
     missing = [c for c in row.grids if c not in grid_codes]
     if missing:
         problems.append(problem("grids", f"{', '.join(missing)} not among the current grids / 不是现有网格"))
@@ -120,28 +120,17 @@ def check_accounts(session: Session, rows: list[AccountRow]) -> list[AccountProb
     """Every reason the rows cannot be applied as they are; empty when all can."""
     grid_codes = set(session.scalars(select(Grid.code).where(Grid.generation_id == current_generation_id(session))))
     node_ids = set(session.scalars(select(OrgNode.node_id)))
+    departments = set(session.scalars(select(Department.name)))
     problems: list[AccountProblem] = []
     first: dict[str, int] = {}
     for row in rows:
-        problems += _row_problems(row, grid_codes, node_ids)
+        problems += _row_problems(row, grid_codes, node_ids, departments)
         key = row.username.lower()
         if key in first:
             problems.append(AccountProblem(row.row, "username", f"{row.username!r} is on row {first[key]} "
                                            f"already / 用户名与第 {first[key]} 行重复"))
         first.setdefault(key, row.row)
     return sorted(problems, key=lambda p: p.row)
-
-
-def set_leader_grids(session: Session, user: User, codes: tuple[str, ...]) -> None:
-    """Make ``user`` the leader member of exactly ``codes`` among the current grids."""
-    current = current_generation_id(session)
-    grids = session.scalars(select(Grid).where(Grid.generation_id == current, Grid.code.in_(codes))).all()
-    session.execute(delete(GridMember).where(
-        GridMember.user_id == user.id, GridMember.role == MemberRole.LEADER,
-        GridMember.grid_id.in_(select(Grid.id).where(Grid.generation_id == current))))
-    session.add_all(GridMember(grid_id=g.id, user_id=user.id, role=MemberRole.LEADER, name=user.display_name,
-                               phone=user.phone or "") for g in grids)
-    session.flush()
 
 
 def apply_accounts(session: Session, rows: list[AccountRow], *, actor: str,
@@ -173,7 +162,9 @@ def apply_accounts(session: Session, rows: list[AccountRow], *, actor: str,
         user.scope = row.scope or None
         user.phone = row.phone or None
         session.flush()
-        set_leader_grids(session, user, row.grids)
+        save_team_account(session, user.username, role=role_code(row.role),
+                          member_kind=member_kind_code(row.member_kind) if row.member_kind else None,
+                          department=row.department or None, grids=row.grids, now=now)
     if done.created:
         admin_log.record(session, actor=actor, action="accounts_created", target=", ".join(done.created)[:255],
                          rows=len(done.created), now=now)
@@ -190,14 +181,21 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def set_active(session: Session, username: str, active: bool, *, actor: str) -> None:
-    """Allow or stop an account's sign-in (the account and its history stay); logged."""
+def set_active(session: Session, username: str, active: bool, *, actor: str) -> int:
+    """Allow or stop an account's sign-in (the account and its history stay); logged.
+
+    Disabling ends its sign-ins and hands its open sub-tasks back to the grid leader; returns how many.
+    """
     user = _user(session, username)
     user.is_active = active
+    handed_back = 0
     if not active:
         end_sign_ins(session, user)
+        handed_back = hand_back_sub_tasks(session, user.id, reason=f"{username} was disabled; back with the "
+                                          "grid leader / 账号已停用，退回邻铺长")
     admin_log.record(session, actor=actor, action="account_enabled" if active else "account_disabled",
                      target=username, rows=1)
+    return handed_back
 
 
 def move_grids(session: Session, source: str, target: str, codes: tuple[str, ...] = (), *,
@@ -227,6 +225,10 @@ def move_grids(session: Session, source: str, target: str, codes: tuple[str, ...
         else:
             member.user_id, member.name, member.phone = new.id, new.display_name, new.phone or ""
     session.flush()
+    kept = set(session.scalars(select(GridMember.grid_id).join(Grid, Grid.id == GridMember.grid_id).where(
+        GridMember.user_id == old.id, Grid.generation_id == current)))
+    hand_back_sub_tasks(session, old.id, keep_grid_ids=kept, reason=f"{source}'s grids moved to {target} "
+                        "/ 网格已移交")
     admin_log.record(session, actor=actor, action="grids_moved", target=f"{source} -> {target}: "
                      + ";".join(moving), rows=len(moving))
     return moving

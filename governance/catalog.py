@@ -60,6 +60,13 @@ class Category(StrEnum):
     FUMES = "fumes"  # 油烟
     NOISE = "noise"  # 噪音
     OTHER = "other"
+    # The six services of the practice (四单 service requests only, SERVICE_CATEGORIES).
+    POLICY = "policy"  # 政策咨询
+    LEGAL_ADVICE = "legal_advice"  # 法律服务
+    FINANCE = "finance"  # 金融服务
+    JOBS = "jobs"  # 就业服务
+    CULTURE = "culture"  # 文化服务
+    HARDSHIP_AID = "hardship_aid"  # 困难帮扶
 
 
 #: The four routine hazard checks of the seed practice.
@@ -71,8 +78,26 @@ CHECK_CATEGORIES: tuple[Category, ...] = (
 )
 
 
-#: The public services a request may ask for (issue 20's catalogue; one list, kept by the lead at merge).
-SERVICE_CATEGORIES: tuple[str, ...] = ("policy", "legal_advice", "finance", "jobs", "culture", "hardship_aid")
+#: The six service categories of the practice: valid for service requests only.
+SERVICE_CATEGORIES: tuple[Category, ...] = (
+    Category.POLICY,
+    Category.LEGAL_ADVICE,
+    Category.FINANCE,
+    Category.JOBS,
+    Category.CULTURE,
+    Category.HARDSHIP_AID,
+)
+
+#: The department prefilled in the dispatch form for a service category when no
+#: department of the database claims it (``linpu departments add NAME --default CATEGORY``).
+DEFAULT_SERVICE_DEPARTMENTS: dict[Category, str] = {
+    Category.POLICY: "街道党政综合办",
+    Category.LEGAL_ADVICE: "街道司法所",
+    Category.FINANCE: "街道经济服务中心",
+    Category.JOBS: "街道劳动保障所",
+    Category.CULTURE: "街道综合文化站",
+    Category.HARDSHIP_AID: "街道社会事务办",
+}
 
 
 class PublicKind(StrEnum):
@@ -80,6 +105,8 @@ class PublicKind(StrEnum):
 
     ORDER = "order"  # 请求服务 (群众点单)
     COMPLAINT = "complaint"  # 投诉 about this shop
+
+
 #: Safety cases: resolving one asks for an "after" photo of the fix or a stated reason (governance.photos).
 SAFETY_CATEGORIES: tuple[Category, ...] = (
     Category.ELECTRICITY,
@@ -136,6 +163,8 @@ DEFAULT_FOLLOW_UP_LIMIT = timedelta(days=3)
 
 class Role(StrEnum):
     GRID_LEADER = "grid_leader"
+    MEMBER = "member"  # 物业/治安/消防 team member; its kind is users.member_kind
+    DEPARTMENT = "department"  # a person of a department (部门) that takes dispatched orders
     SUPERVISOR = "supervisor"
     ANALYST = "analyst"
     ADMIN = "admin"
@@ -154,6 +183,27 @@ class MemberRole(StrEnum):
     PROPERTY = "property"  # 物业
     SECURITY = "security"  # 治安
     FIRE = "fire"  # 消防
+
+
+#: The kinds a member account may have (the leader is a role of its own).
+MEMBER_KINDS: tuple[MemberRole, ...] = (MemberRole.PROPERTY, MemberRole.SECURITY, MemberRole.FIRE)
+
+#: The case categories whose routine checks and cases a member of each kind sees
+#: (ARCHITECTURE.md "Member kinds"): fire safety gets electricity and fire exits
+#: (its checklist: governance.checklists), property gets construction, security the nuisances.
+MEMBER_KIND_CATEGORIES: dict[MemberRole, tuple[Category, ...]] = {
+    MemberRole.FIRE: (Category.ELECTRICITY, Category.FIRE_EXIT),
+    MemberRole.PROPERTY: (Category.CONSTRUCTION,),
+    MemberRole.SECURITY: (Category.SANITATION, Category.ROAD_OCCUPATION, Category.FUMES, Category.NOISE),
+}
+
+
+class SubTaskState(StrEnum):
+    """A sub-task's states: given to a member or a department, done, or handed back."""
+
+    OPEN = "open"
+    DONE = "done"
+    RETURNED = "returned"
 
 
 class Badge(StrEnum):

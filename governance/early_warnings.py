@@ -1,7 +1,8 @@
 """Early warnings: what needs attention before anything is reported.
 
 A routine check past its due time, a shop failing the same checklist item
-again and again, a grid whose warnings surge against its own baseline.
+again and again, a grid whose warnings surge against its own baseline, an
+order its department has not accepted in time.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from governance.catalog import CaseState
 from governance.check_due import checks_due_frame
 from governance.clock import clock
 from governance.grids import grid_scope
@@ -36,7 +38,9 @@ def early_warnings(session: Session, viewer: Viewer, *, now: datetime | None = N
       REPEAT_MIN times within REPEAT_WINDOW;
     - ``warning_surge``: a grid whose cases raised in the last 7 days are at
       least SURGE_MIN and SURGE_FACTOR times its weekly mean over the
-      SURGE_BASELINE_WEEKS before.
+      SURGE_BASELINE_WEEKS before;
+    - ``order_not_accepted``: a dispatched order still waiting for its
+      department past its acceptance limit (LINPU_ACCEPT_LIMIT_HOURS).
 
     Columns: kind, grid_code, shop_code, category, count, detail.
     """
@@ -47,6 +51,7 @@ def early_warnings(session: Session, viewer: Viewer, *, now: datetime | None = N
         *_overdue_checks(session, viewer, now),
         *_repeated_failures(session, viewer, now),
         *_warning_surges(session, viewer, now),
+        *_unaccepted_orders(session, viewer, now),
     ]
     return pd.DataFrame(records, columns=columns)
 
@@ -116,3 +121,20 @@ def _warning_surges(session: Session, viewer: Viewer, now: datetime) -> list[dic
                 f"over the {SURGE_BASELINE_WEEKS} weeks before",
             })
     return records
+
+
+def _unaccepted_orders(session: Session, viewer: Viewer, now: datetime) -> list[dict]:
+    """Dispatched orders still waiting for their department past the acceptance limit, oldest first."""
+    late = session.execute(
+        select(Grid.code, Shop.shop_code, Case.category, Case.case_no, Case.department, Case.accept_due_at)
+        .join(Grid, Grid.id == Case.grid_id)
+        .outerjoin(Shop, Shop.id == Case.shop_id)
+        .where(grid_scope(session, viewer), Case.state == CaseState.WARNING, Case.department_id.is_not(None),
+               Case.accepted_at.is_(None), Case.accept_due_at < now)
+        .order_by(Case.accept_due_at)
+    ).all()
+    return [{
+        "kind": "order_not_accepted", "grid_code": grid_code, "shop_code": shop_code, "category": str(category),
+        "count": 1,
+        "detail": f"case {case_no} dispatched to {department} not accepted; due by {due:%Y-%m-%d %H:%M} UTC",
+    } for grid_code, shop_code, category, case_no, department, due in late]

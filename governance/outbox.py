@@ -106,9 +106,15 @@ def case_notification(session: Session, event: str, case: Case, key: str, now: d
     data = {**case_data(session, case), **(extra or {})}
     return {
         "key": key, "event": event, "case_id": case.id, "grid_codes": [data["grid_code"]],
-        "audience": _audience(event, case), "member_kinds": [MEMBER_KIND_OF[case.category].value],
+        "audience": _audience(event, case), "member_kinds": _member_kinds(case),
         "data": data, "created_at": now,
     }
+
+
+def _member_kinds(case: Case) -> list[str]:
+    # The six services go to departments, not to a team member.
+    kind = MEMBER_KIND_OF.get(case.category)
+    return [kind.value] if kind else []
 
 
 def announce_step(session: Session, case: Case, action: str, seq: int, *, now: datetime,

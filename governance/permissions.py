@@ -8,6 +8,11 @@ Rights of the loop (DESIGN.md, issue 4):
   service request and award or revoke badges;
 - a supervisor with a scope (a branch secretary) reads and acts like a
   supervisor, in the grids of that node's subtree of the organisation only;
+- a member (property, security, fire) reads and writes in the grids they
+  belong to, like a leader, but takes no step of a case's loop: they work
+  their sub-tasks (``governance.sub_tasks``) and routine checks;
+- a department sees only the orders dispatched to it and the sub-tasks
+  given to it, whatever grid they are in, and accepts or returns them;
 - an analyst reads everything and changes nothing;
 - admin may do anything.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from governance.catalog import Role
+from governance.catalog import MemberRole, Role
 from governance.errors import NotFoundError, PermissionDenied
 from governance.grids import current_generation_id
 from governance.models import Grid, GridMember, User
@@ -35,6 +40,7 @@ def viewer_for(session: Session, username: str) -> Viewer:
     if user.scope is not None:  # a branch secretary: the grids of the node's subtree
         return Viewer(user_id=user.id, username=user.username, role=Role(user.role),
                       grid_ids=grid_ids_of_scope(session, user.scope), scope=user.scope)
+    member_kind = MemberRole(user.member_kind) if user.member_kind else None
     grid_ids = frozenset(
         session.scalars(
             select(GridMember.grid_id)
@@ -42,7 +48,9 @@ def viewer_for(session: Session, username: str) -> Viewer:
             .where(GridMember.user_id == user.id, Grid.generation_id == current_generation_id(session))
         ).all()
     )
-    return Viewer(user_id=user.id, username=user.username, role=Role(user.role), grid_ids=grid_ids)
+    return Viewer(user_id=user.id, username=user.username, role=Role(user.role), grid_ids=grid_ids,
+                  member_kind=member_kind if user.role == Role.MEMBER else None,
+                  department_id=user.department_id if user.role == Role.DEPARTMENT else None)
 
 
 def system_viewer() -> Viewer:
@@ -70,6 +78,11 @@ def require_grid(viewer: Viewer, grid_id: int | None) -> None:
 def require_write(viewer: Viewer, grid_id: int | None) -> None:
     """PermissionDenied unless the viewer may change records in this grid."""
     if not viewer.may_write:
+        if viewer.role is Role.DEPARTMENT:
+            raise PermissionDenied(
+                f"{viewer.username} works for a department: a department accepts or returns the orders and "
+                "sub-tasks given to it and changes nothing else"
+            )
         raise PermissionDenied(
             f"{viewer.username} is an {viewer.role.value}: analysts read and export but change nothing"
         )

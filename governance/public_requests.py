@@ -46,9 +46,12 @@ from governance.settings import Settings, get_settings
 from governance.workflow import checked_case, file_public_request, rate_case, write_step
 
 #: What an order may ask for: a public service, or a nuisance or hazard category.
-ORDER_TOPICS: tuple[str, ...] = (*SERVICE_CATEGORIES, *(c.value for c in Category if c is not Category.OTHER))
-#: What a complaint about the shop may be about.
-COMPLAINT_TOPICS: tuple[str, ...] = tuple(c.value for c in Category)
+#: The problems the public may name: every category but the services and "other".
+PROBLEM_TOPICS: tuple[str, ...] = tuple(c.value for c in Category
+                                        if c is not Category.OTHER and c not in SERVICE_CATEGORIES)
+ORDER_TOPICS: tuple[str, ...] = (*(c.value for c in SERVICE_CATEGORIES), *PROBLEM_TOPICS)
+#: What a complaint about the shop may be about (a service is asked for, not complained of).
+COMPLAINT_TOPICS: tuple[str, ...] = (*PROBLEM_TOPICS, Category.OTHER.value)
 HAZARDS = frozenset({*CHECK_CATEGORIES, Category.FIRE_EXIT})
 MAX_TEXT = 2000
 #: No 0/O, 1/I/L: read off a phone screen and typed again without confusion.
@@ -129,9 +132,8 @@ def _topic(kind: PublicKind, topic: str) -> tuple[Category, str | None]:
     allowed = ORDER_TOPICS if kind is PublicKind.ORDER else COMPLAINT_TOPICS
     if topic not in allowed:
         raise PublicRefusal(f"topic={topic!r} is not known; allowed: {', '.join(allowed)}", key="public.error.topic")
-    if topic in SERVICE_CATEGORIES:
-        return Category.OTHER, topic
-    return Category(topic), None
+    # A service is the case's own category (its department is prefilled when dispatched); kept as the service too.
+    return Category(topic), (topic if Category(topic) in SERVICE_CATEGORIES else None)
 
 
 def open_shop(session: Session, public_id: str) -> Shop:

@@ -35,6 +35,11 @@ W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, Case
 REQUESTER = "requester"
 WRITERS = frozenset({Role.GRID_LEADER, Role.SUPERVISOR, Role.ADMIN})
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+#: A member raises what their routine checks and patrols find, in their grids.
+RAISERS = WRITERS | {Role.MEMBER}
+#: Whoever completes the last open sub-task of a case (the server then resolves the case).
+SUB_TASK_OWNERS = WRITERS | {Role.MEMBER, Role.DEPARTMENT}
+DEPARTMENT = frozenset({Role.DEPARTMENT})
 #: A rating this low of a closed request reopens it (群众评单, the fourth order).
 POOR_RATING = 2
 POOR_RATINGS = tuple(range(1, POOR_RATING + 1))
@@ -56,12 +61,23 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-    "raise": Rule(frozenset({None}), W, WRITERS),
+    "raise": Rule(frozenset({None}), W, RAISERS),
     # The public's order or complaint from a shop's page (governance.public_requests): a raise without an account.
     "request": Rule(frozenset({None}), W, frozenset({REQUESTER}), action="raise"),
+    # 派单 and 接单 (DESIGN "Dispatch and acceptance"): a dispatched order stays a warning, its
+    # department named and its acceptance clock running, until the department accepts it
+    # (-> in_progress, the department's own clock starts) or returns it with a reason.
+    "dispatch_order": Rule(frozenset({W}), None, SUPERVISING, action="dispatch"),
+    "accept": Rule(frozenset({W}), P, DEPARTMENT),
+    "return": Rule(frozenset({W}), None, DEPARTMENT),
+    # A dispatch recorded as taken on at once: the histories written before departments had
+    # accounts (migration 0014) and the demo's, until its generator records the accept.
     "dispatch": Rule(frozenset({W}), P, SUPERVISING),
     "take_on": Rule(frozenset({W}), P, WRITERS),
-    "resolve": Rule(frozenset({P}), F, WRITERS),
+    "resolve": Rule(frozenset({P}), F, WRITERS | DEPARTMENT),
+    # Made by the server when the last open sub-task is done (governance.sub_tasks): the actor is
+    # whoever completed it; the history row names that sub-task.
+    "resolve_by_sub_tasks": Rule(frozenset({P}), F, SUB_TASK_OWNERS, action="resolve"),
     "confirm": Rule(frozenset({F}), C, WRITERS, outcomes=(Outcome.FIXED,)),
     "reopen": Rule(frozenset({F}), P, WRITERS),
     "dismiss": Rule(frozenset({W}), C, SUPERVISING, outcomes=(Outcome.NO_ACTION_NEEDED, Outcome.DUPLICATE)),

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     follow_up_hours: float = Field(
         default=72, gt=0, description="Hours allowed for the follow-up visit after a case is resolved."
     )
+    accept_limit_hours: float = Field(
+        default=2, gt=0,
+        description="Working hours a department has to accept a dispatched order before it is an early warning.",
+    )
     duplicate_radius_m: float = Field(
         default=50, gt=0, description="A new finding this close to an open case of its category is offered to it."
     )

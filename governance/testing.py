@@ -15,10 +15,12 @@ from sqlalchemy import Engine
 from governance.catalog import MemberRole, Role
 from governance.check_due import refresh_check_due
 from governance.db import transaction
+from governance.departments import add_department
 from governance.figures import refresh_grid_stats
 from governance.models import Grid, GridGeneration, GridMember, Shop, User
 from governance.org import NodeRow, replace_tree
-from governance.permissions import Viewer, viewer_for
+from governance.permissions import Viewer, system_viewer, viewer_for
+from governance.team_accounts import save_team_account
 
 G001_BOX = (118.90, 25.10, 118.91, 25.11)
 G002_BOX = (118.91, 25.10, 118.92, 25.11)
@@ -79,3 +81,25 @@ def seed_two_branches(session) -> None:
                            NodeRow(3, "district", "street", "district_committee", "街区党委"),
                            NodeRow(4, "b1", "district", "branch", "第一支部", grids=("G001",)),
                            NodeRow(5, "b2", "district", "branch", "第二支部", grids=("G002",))])
+
+
+#: The team over the small district (issue 20): department accounts and members with accounts.
+TEAM = {
+    "dept1": (Role.DEPARTMENT, None, "城管中队", ()),
+    "dept2": (Role.DEPARTMENT, None, "街道司法所", ()),
+    "fire1": (Role.MEMBER, "fire", None, ("G001",)),
+    "prop1": (Role.MEMBER, "property", None, ("G001",)),
+    "sec2": (Role.MEMBER, "security", None, ("G002",)),
+}
+
+
+def seed_team(engine: Engine) -> None:
+    """Departments 城管中队 and 街道司法所 (legal advice, default), one account each, and members
+    ``fire1``/``prop1`` (G001) and ``sec2`` (G002) with accounts."""
+    with transaction(engine) as session:
+        add_department(session, system_viewer(), "城管中队")
+        add_department(session, system_viewer(), "街道司法所", default_for=("legal_advice",))
+        for name, (role, kind, department, grids) in TEAM.items():
+            session.add(User(username=name, display_name=name.title(), role=role))
+            session.flush()
+            save_team_account(session, name, role=role, member_kind=kind, department=department, grids=grids)

@@ -28,6 +28,12 @@ CASE_WORDS: dict[str, dict[str, str]] = {
     "category.fumes": {"zh": "油烟", "en": "Cooking fumes"},
     "category.noise": {"zh": "噪音", "en": "Noise"},
     "category.other": {"zh": "其他", "en": "Other"},
+    "category.policy": {"zh": "政策咨询", "en": "Policy advice"},
+    "category.legal_advice": {"zh": "法律服务", "en": "Legal advice"},
+    "category.finance": {"zh": "金融服务", "en": "Finance"},
+    "category.jobs": {"zh": "就业服务", "en": "Jobs"},
+    "category.culture": {"zh": "文化服务", "en": "Culture"},
+    "category.hardship_aid": {"zh": "困难帮扶", "en": "Hardship aid"},
     "severity.low": {"zh": "一般", "en": "Low"},
     "severity.medium": {"zh": "较重", "en": "Medium"},
     "severity.high": {"zh": "严重", "en": "High"},
@@ -104,6 +110,8 @@ def both_words(key: str, **values: object) -> str:
 #: Roles and grid-team member kinds: the UI's labels and the words an account or team file may use.
 TEAM_WORDS: dict[str, dict[str, str]] = {
     "role.grid_leader": {"zh": "邻铺长", "en": "Grid leader"},
+    "role.member": {"zh": "网格成员", "en": "Team member"},
+    "role.department": {"zh": "职能部门", "en": "Department"},
     "role.supervisor": {"zh": "督办员", "en": "Supervisor"},
     "role.analyst": {"zh": "分析员", "en": "Analyst"},
     "role.admin": {"zh": "管理员", "en": "Administrator"},

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,16 +29,19 @@ from sqlalchemy.orm.exc import StaleDataError
 from governance.attachments import store_attachment
 from governance.catalog import (
     CHECK_CATEGORIES,
+    SERVICE_CATEGORIES,
     CaseKind,
     CaseState,
     Category,
     Outcome,
     Role,
     Severity,
+    SubTaskState,
 )
 from governance.check_due import refresh_check_due
 from governance.checklists import checklist_for, evaluate
 from governance.compact import occupation_checks
+from governance.departments import auto_department, department_named
 from governance.errors import (
     IllegalTransition,
     NotFoundError,
@@ -49,11 +52,12 @@ from governance.errors import (
 from governance.figures import count_raised, refresh_grid_stats
 from governance.finding_place import place_findings
 from governance.grids import check_point
-from governance.models import Case, CaseHistory, HazardCheck, Rating, Shop
+from governance.models import Case, CaseHistory, Department, HazardCheck, Rating, Shop, SubTask
 from governance.outbox import announce_rating, announce_step
 from governance.permissions import Viewer, require_grid, require_write, system_viewer
 from governance.photos import require_after_evidence
 from governance.rules import POOR_RATING, REQUESTER, RULES, action_of, rating_step, who_may
+from governance.settings import get_settings
 from governance.sla import due_time, follow_up_due_time
 from governance.working_time import WorkingCalendar, working_calendar
 
@@ -63,7 +67,10 @@ W, P, F, C = CaseState.WARNING, CaseState.IN_PROGRESS, CaseState.FOLLOW_UP, Case
 #: (governance.public_requests), dispatch (names a department),
 #: regrid (governance.grids), add_finding, merge and merged_in (governance.duplicates);
 #: the requester's rating steps are rate_case's.
-_OWN_FUNCTION = frozenset({"raise", "request", "dispatch", "regrid", "add_finding", "merge", "merged_in", "hide"})
+#: accept and return are the department's (governance.orders), resolve_by_sub_tasks the server's
+#: (governance.sub_tasks); dispatch_order is dispatch's; a plain dispatch is only replayed from old histories.
+_OWN_FUNCTION = frozenset({"raise", "request", "dispatch", "regrid", "add_finding", "merge", "merged_in", "hide",
+                           "accept", "return", "dispatch_order", "resolve_by_sub_tasks"})
 #: The steps ``transition`` takes, in the table's order, which is the UI's button order.
 ACTION_ORDER = tuple(step for step, rule in RULES.items() if step not in _OWN_FUNCTION and not rule.ratings)
 ACTIONS = frozenset(ACTION_ORDER)
@@ -164,7 +171,7 @@ def allowed_actions(viewer: Viewer, case: Case) -> list[str]:
 
 
 def can_dispatch(viewer: Viewer, case: Case) -> bool:
-    return viewer.role in RULES["dispatch"].roles and case.state in RULES["dispatch"].sources
+    return viewer.role in RULES["dispatch_order"].roles and case.state in RULES["dispatch_order"].sources
 
 
 def require_step(viewer: Viewer, step: str, what: str) -> None:
@@ -209,11 +216,9 @@ def file_case(
     kind = _enum(CaseKind, kind, "kind")
     category = _enum(Category, category, "category")
     severity = _enum(Severity, severity, "severity")
-    title = (title or "").strip()
-    if not title:
-        raise ValidationError("title is empty; say in a few words what was found")
-    if len(title) > 255:
-        raise ValidationError(f"title is {len(title)} characters long; at most 255 are allowed")
+    if category in SERVICE_CATEGORIES and kind != CaseKind.SERVICE_REQUEST:
+        raise ValidationError(f"category={category.value!r} is a service; only a service request may have it")
+    title = _checked_title(title)
     check_point(lon, lat)
     shop = None
     if shop_code:
@@ -228,14 +233,19 @@ def file_case(
         description=description, point=check_point(lon, lat), grid_id=grid_id, shop=shop,
         department=department, requester=requester, now=now, note=places.notes[0],
     )
+    _auto_dispatch(session, case, now)
     if attachments:
-        history_id = session.scalar(
-            select(CaseHistory.id).where(CaseHistory.case_id == case.id, CaseHistory.seq == 1)
-        )
-        for filename, content_type, data in attachments:
-            store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
-                             data=data, history_id=history_id)
+        _store_photos(session, viewer, case, _first_row(session, case), attachments)
     return case
+
+
+def _checked_title(title: str) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("title is empty; say in a few words what was found")
+    if len(title) > 255:
+        raise ValidationError(f"title is {len(title)} characters long; at most 255 are allowed")
+    return title
 
 
 def file_public_request(
@@ -265,12 +275,13 @@ def file_public_request(
         title=title[:255], description=description, point=shop.geometry, grid_id=shop.grid_id,
         shop=shop if about_shop else None, department=None, requester=REQUESTER, now=now, step="request",
     )
-    history_id = session.scalar(select(CaseHistory.id).where(CaseHistory.case_id == case.id, CaseHistory.seq == 1))
-    for filename, content_type, data in attachments:
-        # The same size and type checks as a staff photo; the system stores it, the public holds no write right.
-        store_attachment(session, system_viewer(), case.id, filename=filename, content_type=content_type,
-                         data=data, history_id=history_id)
+    # The same size and type checks as a staff photo; the system stores it, the public holds no write right.
+    _store_photos(session, system_viewer(), case, _first_row(session, case), attachments)
     return case
+
+
+def _first_row(session: Session, case: Case) -> CaseHistory:
+    return session.scalar(select(CaseHistory).where(CaseHistory.case_id == case.id, CaseHistory.seq == 1))
 
 
 def _raise(session: Session, viewer: Viewer, *, kind, category, severity, title, description, point,
@@ -336,6 +347,9 @@ def transition(
             )
     if after_photo_reason is not None:
         require_after_evidence(case, action, n_photos=len(attachments), reason=after_photo_reason)
+    if action == "resolve" and not note.strip() and _open_sub_tasks(session, case.id):
+        raise ValidationError(f"case {case.case_no} has sub-tasks not done: state the reason for resolving it "
+                              "without them (note)")
     from_state = case.state
     case.state = rule.target
     if action == "resolve":
@@ -360,6 +374,11 @@ def _store_photos(session: Session, viewer: Viewer, case: Case, row: CaseHistory
     for filename, content_type, data in attachments:
         store_attachment(session, viewer, case.id, filename=filename, content_type=content_type,
                          data=data, history_id=row.id)
+
+
+def _open_sub_tasks(session: Session, case_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(SubTask)
+                              .where(SubTask.case_id == case_id, SubTask.state != SubTaskState.DONE)))
 
 
 def checked_case(session: Session, viewer: Viewer, case_id: int, step: str, *, expected_version: int) -> Case:
@@ -421,30 +440,50 @@ def dispatch(
     attachments: Sequence[tuple[str, str, bytes]] = (),
     now: datetime | None = None,
 ) -> Case:
-    """党委派单: a supervisor hands a warning to a department, which takes it on (-> in_progress)."""
+    """党委派单: a supervisor hands a warning to a department; it stays a warning until the
+    department accepts it (``governance.orders``), its acceptance clock running.
+
+    The department must exist (``linpu departments add``).
+    """
     now = _now(now)
     case = _load_case(session, viewer, case_id)
     require_write(viewer, case.grid_id)
-    require_step(viewer, "dispatch", "dispatch a case to a department")
-    department = (department or "").strip()
-    if not department:
+    require_step(viewer, "dispatch_order", "dispatch a case to a department")
+    if not (department or "").strip():
         raise ValidationError("department is empty; name the department that takes the case on")
+    target = department_named(session, department)
     if case.version != expected_version:
         raise VersionConflict(
             f"case {case.case_no} is at version {case.version}, you saw version {expected_version}: "
             "someone else changed it; reload it and decide again"
         )
-    if case.state not in RULES["dispatch"].sources:
+    if case.state not in RULES["dispatch_order"].sources:
         raise IllegalTransition(
             f"case {case.case_no} is {case.state.value}: only a warning can be dispatched; "
             f"allowed now: {_allowed_text(viewer, case)}"
         )
-    from_state, case.state = case.state, RULES["dispatch"].target
-    case.department = department[:128]
-    row = _write_change(session, case, viewer, "dispatch", from_state, note=note, now=now,
-                        details={"department": case.department})
-    _store_photos(session, viewer, case, row, attachments)
+    _order_to(session, case, target, now)
+    write_step(session, viewer, case, "dispatch_order", note=note, now=now,
+               details={"department": target.name, "department_id": target.id}, attachments=attachments)
     return case
+
+
+def _order_to(session: Session, case: Case, department: Department, now: datetime) -> None:
+    case.department, case.department_id = department.name, department.id
+    case.accept_due_at = working_calendar(session).add_working(
+        now, timedelta(hours=get_settings().accept_limit_hours))
+    case.accepted_at = case.order_due_at = None
+
+
+def _auto_dispatch(session: Session, case: Case, now: datetime) -> None:
+    # `linpu departments add NAME --auto CATEGORY`: the department takes new requests of the
+    # category without a supervisor; the step is still a dispatch by the system, in the history.
+    department = auto_department(session, case.category)
+    if department is None or case.kind != CaseKind.SERVICE_REQUEST:
+        return
+    _order_to(session, case, department, now)
+    write_step(session, system_viewer(), case, "dispatch_order", note="automatic dispatch", now=now,
+               details={"department": department.name, "department_id": department.id, "auto": True})
 
 
 def record_check(

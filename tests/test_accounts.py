@@ -16,7 +16,7 @@ from governance.db import transaction
 from governance.errors import ValidationError
 from governance.login import BadCredentials, change_password, must_change_password, sign_in
 from governance.models import AdminLogEntry, Grid, GridMember, User
-from governance.permissions import district_viewer, viewer_for
+from governance.permissions import district_viewer, system_viewer, viewer_for
 from governance.queries import grid_team
 from tests import test_ingest_shops as shop_tests
 from tests.test_ingest_shops import database_url, seed_district
@@ -112,9 +112,9 @@ def test_a_file_with_any_bad_row_is_refused_whole_naming_row_and_field(engine, c
     assert result.exit_code == 1
     for fragment in ("bad.csv row 3 field username", "row 4 field role: 'mayor' is not a role",
                      "row 5 field grids: G404 not among the current grids / 不是现有网格",
-                     "row 6 field grids: a analyst", "row 7 field username: 'ok' is on row 2",
-                     "row 8 field scope", "row 9 field phone", "row 10 field member_kind: member accounts",
-                     "row 11 field role: member accounts"):
+                     "row 6 field grids: an analyst belongs to no grid", "row 7 field username: 'ok' is on row 2",
+                     "row 8 field scope", "row 9 field phone",
+                     "row 11 field department: '住建局' is not a department"):
         assert fragment in result.stderr, fragment
     assert _accounts(engine) == {} and not out.exists() and _log(engine) == []
 
@@ -193,3 +193,31 @@ def test_the_admin_log_refuses_update_and_delete(engine):
         with pytest.raises(DBAPIError, match="append-only"), transaction(engine) as session:
             session.execute(text(statement))
     assert _log(engine) == [("backup", "x", 3)]
+
+
+def test_member_and_department_accounts_come_from_the_same_file(engine, cli, tmp_path):
+    from governance.departments import add_department
+
+    seed_district(engine)
+    with transaction(engine) as session:
+        add_department(session, system_viewer(), "住建局")
+    url = database_url(engine)
+    source = _write(tmp_path / "team.csv", HEADER + "\n".join([
+        "fire1,消防员甲,网格成员,G001;G002,消防,,,13800000011",
+        "dept1,住建局办事员,department,,,住建局,,",
+        "odd,某人,member,G001,plumber,,,",
+    ]) + "\n")
+    refused = cli(url, "users", "import", source, "--passwords-out", tmp_path / "no.csv")
+    assert refused.exit_code == 1 and "row 4 field member_kind: 'plumber' is not a member kind" in refused.stderr
+    source = _write(tmp_path / "team.csv", HEADER + "fire1,消防员甲,网格成员,G001;G002,消防,,,13800000011\n"
+                    "dept1,住建局办事员,department,,,住建局,,\n")
+    result = cli(url, "users", "import", source, "--passwords-out", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.stderr
+    with transaction(engine) as session:
+        fire = viewer_for(session, "fire1")
+        dept = session.scalar(select(User).where(User.username == "dept1"))
+        memberships = {(g, str(r)) for g, r in session.execute(
+            select(Grid.code, GridMember.role).join(GridMember, GridMember.grid_id == Grid.id)
+            .join(User, User.id == GridMember.user_id).where(User.username == "fire1"))}
+        assert str(fire.role) == "member" and memberships == {("G001", "fire"), ("G002", "fire")}
+        assert str(dept.role) == "department" and dept.department_id is not None and dept.must_change_password

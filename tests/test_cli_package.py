@@ -77,8 +77,8 @@ def test_the_root_lists_every_command_group():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
-    assert listed == {"boards", "calendar", "db", "demo", "district", "export", "grids", "ingest", "members", "notify",
-                      "org", "public", "schedules", "status", "users"}
+    assert listed == {"boards", "calendar", "db", "demo", "departments", "district", "export", "grids", "ingest",
+                      "members", "notify", "org", "public", "schedules", "status", "users"}
 
 
 def test_the_grids_group_holds_save_and_import_without_the_root_being_involved():

@@ -33,7 +33,7 @@ def test_add_prompts_for_the_password_twice_and_stores_an_argon2_hash(engine, cl
     assert [str(r) for r in leads] == ["leader", "leader"]
     listed = json.loads(cli(url, "users", "list", "--json").stdout)
     assert listed == [{"username": "wang", "display_name": "王五", "role": "grid_leader", "active": True,
-                       "grids": "G001;G002"}]
+                       "grids": "G001;G002", "member_kind": "", "department": ""}]
 
 
 def test_mismatched_confirmation_is_asked_again(engine, cli):

@@ -10,9 +10,11 @@ from sqlalchemy import select, update
 
 from governance.catalog import Category
 from governance.db import transaction
+from governance.departments import add_department
 from governance.filing import file_cases
 from governance.models import CheckDue, Notification
 from governance.outbox_clock import local_day, write_clock_events, write_digests
+from governance.permissions import system_viewer
 from governance.settings import get_settings
 from governance.testing import IN_G001, IN_G002, seed_small_district
 from governance.workflow import dispatch, file_case, rate_case, transition
@@ -48,11 +50,13 @@ def test_each_step_someone_must_act_on_writes_one_notice_with_the_change(world):
     assert (raised.event, raised.case_id, raised.grid_codes) == ("case_raised", case_id, ["G001"])
     assert set(raised.audience) >= {"grid_leader", "member"} and raised.member_kinds == ["fire"]
     with transaction(engine) as session:
+        add_department(session, system_viewer(), "街道安监办")
         dispatch(session, v["supervisor"], case_id, department="街道安监办", expected_version=1, now=NOW)
     with transaction(engine) as session:
-        transition(session, v["leader1"], case_id, "resolve", expected_version=2, now=NOW)
+        transition(session, v["leader1"], case_id, "take_on", expected_version=2, now=NOW)
+        transition(session, v["leader1"], case_id, "resolve", expected_version=3, now=NOW)
     with transaction(engine) as session:
-        transition(session, v["leader1"], case_id, "reopen", expected_version=3, note="仍未整改", now=NOW)
+        transition(session, v["leader1"], case_id, "reopen", expected_version=4, note="仍未整改", now=NOW)
     events = [(n.event, n.data.get("department")) for n in _notes(engine)]
     assert events == [("case_raised", None), ("case_dispatched", "街道安监办"), ("case_reopened", "街道安监办")]
     assert "department" in _notes(engine, "case_dispatched")[0].audience

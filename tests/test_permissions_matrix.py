@@ -12,7 +12,12 @@ contract, written out here independently of ``governance.permissions``:
 - a grid leader who belongs to no grid sees nothing and changes nothing;
 - a point in no grid is refused for everybody;
 - a branch secretary (a supervisor whose scope is the branch answering for
-  G001, issue 21) is a supervisor in G001 only, badges included.
+  G001, issue 21) is a supervisor in G001 only, badges included;
+- a member (``fire1``, fire safety in G001, issue 20) sees G001 like its
+  leader, raises findings and records checks there, and takes no step of a
+  case's loop; it sees only its own sub-tasks;
+- a department account (``dept1``) sees no grid and changes no record of
+  one: only the orders and sub-tasks given to its department.
 
 Each run of the matrix works in one database per backend; every action runs
 in a transaction that is rolled back, so the cells do not disturb each other.
@@ -53,7 +58,14 @@ from governance.models import User
 from governance.org import set_scope
 from governance.permissions import viewer_for
 from governance.settings import get_settings
-from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district, seed_two_branches
+from governance.testing import (
+    IN_G001,
+    IN_G002,
+    OUTSIDE,
+    seed_small_district,
+    seed_team,
+    seed_two_branches,
+)
 from governance.workflow import dispatch, file_case, record_check, transition
 from pipelines.export import export_bytes
 
@@ -61,7 +73,9 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 #: A real 1×1 PNG: stored photos are read with Pillow (governance.attachments).
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00"
        b"\x0cIDATx\x9cc8!'\x07\x00\x02\xb6\x01\x054\xa6u\xaa\x00\x00\x00\x00IEND\xaeB`\x82")
-ACTORS = ("leader1", "nogrid", "supervisor", "analyst", "admin", "secretary")
+ACTORS = ("leader1", "nogrid", "supervisor", "analyst", "admin", "secretary", "fire1", "dept1")
+#: Steps of a case's loop (the rules table), which a member does not take.
+LOOP_STEPS = frozenset({"take_on", "dismiss", "close_not_responsible", "dispatch"})
 TARGETS = ("own", "other", "none")  # G001 / G002 / a point in no grid
 GRID_OF = {"own": "G001", "other": "G002"}
 POINT_OF = {"own": IN_G001, "other": IN_G002, "none": OUTSIDE}
@@ -71,11 +85,11 @@ PASSWORD = "Linpu-Secret-7f3a!"
 def may_see(actor: str, grid: str | None) -> bool:
     if grid is None:
         return False
-    return actor in ("supervisor", "analyst", "admin") or (actor in ("leader1", "secretary") and grid == "G001")
+    return actor in ("supervisor", "analyst", "admin") or (actor in ("leader1", "secretary", "fire1") and grid == "G001")
 
 
 def may_write(actor: str, grid: str | None) -> bool:
-    return grid is not None and actor != "analyst" and may_see(actor, grid)
+    return grid is not None and actor not in ("analyst", "dept1") and may_see(actor, grid)
 
 
 def supervising(actor: str) -> bool:
@@ -87,6 +101,7 @@ def world(engine, tmp_path, monkeypatch):
     monkeypatch.setenv("LINPU_VAR_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()
     district = seed_small_district(engine, now=NOW)
+    seed_team(engine)
     hashed = hash_password(PASSWORD)
     with transaction(engine) as session:
         session.add(User(username="nogrid", display_name="No Grid", role=Role.GRID_LEADER, password_hash=hashed))
@@ -141,7 +156,7 @@ def _write_actions(district, cases):
         return run
 
     def do_dispatch(session, viewer, target):
-        dispatch(session, viewer, cases[target], department="城管", expected_version=1, now=NOW)
+        dispatch(session, viewer, cases[target], department="城管中队", expected_version=1, now=NOW)
 
     def check(session, viewer, target):
         record_check(session, viewer, shop_code=district.shop_codes[GRID_OF[target]], category="gas",
@@ -183,7 +198,8 @@ def test_every_role_every_write_action_own_other_and_no_grid(world):
                 elif target == "none":
                     allowed = False
                 else:
-                    allowed = may_write(actor, grid) and (supervising(actor) or not needs_supervising)
+                    allowed = may_write(actor, grid) and (supervising(actor) or not needs_supervising) \
+                        and not (actor == "fire1" and name in LOOP_STEPS)
                 got = _attempt(engine, lambda s, fn=fn, actor=actor, target=target: fn(s, viewers[actor], target))
                 cells += 1
                 if (got == "ok") != allowed:

@@ -107,7 +107,7 @@ def test_an_order_files_a_case_in_the_shops_grid_with_deadline_and_history(world
     placed = _place(engine, public_ids["G002"], topic="legal_advice", text="想咨询租赁合同\n第二行")
     case = _case(engine, placed.case_no)
     assert case.grid_id == district.grid_ids["G002"] and case.state == CaseState.WARNING
-    assert case.kind == "service_request" and case.category == "other" and case.shop_id is None
+    assert case.kind == "service_request" and case.category == "legal_advice" and case.shop_id is None
     assert case.due_at > NOW and case.title == "群众点单：想咨询租赁合同"
     assert _history(engine, placed.case_no)[0][:3] == ("raise", None, "warning")
     with transaction(engine) as session:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from governance.catalog import CaseState, Outcome
 from governance.db import transaction
+from governance.departments import add_department
 from governance.errors import (
     AttachmentError,
     IllegalTransition,
@@ -23,6 +24,7 @@ from governance.errors import (
 )
 from governance.filing import file_cases, record_checks
 from governance.models import Attachment, Case, CaseHistory, HazardCheck, Rating
+from governance.permissions import system_viewer
 from governance.rules import REQUESTER, RULES, SUPERVISING, HistoryRow, check_history
 from governance.testing import IN_G001, IN_G002, OUTSIDE, seed_small_district
 from governance.workflow import (
@@ -227,9 +229,14 @@ def test_dispatch_hands_a_request_to_a_department(world):
         dispatch(session, v["leader1"], case_id, department="城管中队", expected_version=1, now=NOW)
     with pytest.raises(ValidationError, match="department is empty"), transaction(engine) as session:
         dispatch(session, v["supervisor"], case_id, department=" ", expected_version=1, now=NOW)
+    with pytest.raises(NotFoundError, match="no department named '城管中队'"), transaction(engine) as session:
+        dispatch(session, v["supervisor"], case_id, department="城管中队", expected_version=1, now=NOW)
+    with transaction(engine) as session:
+        add_department(session, system_viewer(), "城管中队")
     with transaction(engine) as session:
         case = dispatch(session, v["supervisor"], case_id, department="城管中队", expected_version=1, now=NOW)
-        assert (case.state, case.department, case.version) == (CaseState.IN_PROGRESS, "城管中队", 2)
+        # The order waits for the department's acceptance (tests/test_orders.py): still a warning.
+        assert (case.state, case.department, case.version) == (CaseState.WARNING, "城管中队", 2)
     assert _history(engine, case_id)[-1][1] == "dispatch"
 
 
@@ -473,6 +480,8 @@ def test_dispatch_and_rating_refuse_a_step_the_table_does_not_hold(world):
             transaction(engine) as session:
         rate_case(session, case_id=request, rating=5, now=NOW)
     _act(engine, v["leader1"], request, "take_on", 1)
+    with transaction(engine) as session:
+        add_department(session, system_viewer(), "城管中队")
     with pytest.raises(IllegalTransition, match="is in_progress: only a warning can be dispatched"), \
             transaction(engine) as session:
         dispatch(session, v["supervisor"], request, department="城管中队", expected_version=2, now=NOW)

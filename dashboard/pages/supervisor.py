@@ -134,6 +134,13 @@ if len(rollup):
         st.caption(t("sup.rollup_note"))
         st.dataframe(rollup_table(rollup, language=lang), hide_index=True, width="stretch")
 
+if viewer.is_district_wide:
+    evaluation = data.department_evaluation(viewer, data.viewer_key(viewer), data.epoch(), MIN_CASES_TO_RANK)
+    if len(evaluation):
+        with st.expander(t("sup.departments")):
+            st.caption(t("sup.departments_note", n=MIN_CASES_TO_RANK))
+            st.dataframe(evaluation, hide_index=True, width="stretch")
+
 st.subheader(t("sup.detail"))
 worst = summary.sort_values(["open_per_10_shops", "overdue", "code"], ascending=[False, False, True])["code"]
 detail_options, type_code = picker_options(all_codes, chosen=[st.session_state.get("sup-grid")],

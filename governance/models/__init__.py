@@ -23,6 +23,8 @@ from governance.models.cases import (
     LoopFigures,
     PublicRequest,
     Rating,
+    SubTask,
+    SubTaskHistory,
 )
 from governance.models.office import (
     AdminLogEntry,
@@ -36,6 +38,7 @@ from governance.models.office import (
     WebSession,
 )
 from governance.models.register import (
+    Department,
     DistrictFeature,
     Grid,
     GridGeneration,
@@ -55,6 +58,7 @@ __all__ = [
     "CheckDue",
     "CheckSchedule",
     "Delivery",
+    "Department",
     "DistrictFeature",
     "Grid",
     "GridCategoryStats",
@@ -70,6 +74,8 @@ __all__ = [
     "OrgNodeShop",
     "PublicRequest",
     "Rating",
+    "SubTask",
+    "SubTaskHistory",
     "Shop",
     "ShopBadge",
     "User",

@@ -29,6 +29,7 @@ from governance.catalog import (
     Outcome,
     PublicKind,
     Severity,
+    SubTaskState,
     Trade,
 )
 from governance.models.base import Base, code_enum, utcnow
@@ -78,6 +79,12 @@ class Case(Base):
     follow_up_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     department: Mapped[str | None] = mapped_column(String(128))
+    #: The department the order is dispatched to; None: none, or by name only (before migration 0014).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    #: The order's acceptance deadline; the department's own one from its acceptance (due_at stays the grid's).
+    accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    order_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requester: Mapped[str | None] = mapped_column(String(128))
     #: When the case last moved to follow-up; judged against due_at for 按期结案率.
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -116,6 +123,42 @@ class CaseHistory(Base):
 
     case: Mapped[Case] = relationship(back_populates="history")
     actor: Mapped[User | None] = relationship()
+
+
+class SubTask(Base):
+    """A part of a case given to a team member or a department, with its own clock and history."""
+
+    __tablename__ = "sub_tasks"
+    __table_args__ = (CheckConstraint("(assignee_id IS NULL) != (department_id IS NULL)", name="one_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    state: Mapped[SubTaskState] = mapped_column(code_enum(SubTaskState, "sub_task_state"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class SubTaskHistory(Base):
+    """Append-only: one row per change of a sub-task (given, done, returned, handed back)."""
+
+    __tablename__ = "sub_task_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sub_task_id: Mapped[int] = mapped_column(ForeignKey("sub_tasks.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[SubTaskState | None] = mapped_column(code_enum(SubTaskState, "sub_task_from"))
+    to_state: Mapped[SubTaskState] = mapped_column(code_enum(SubTaskState, "sub_task_to"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class LoopFigures:

@@ -97,9 +97,25 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: A supervisor limited to one node of the organisation tree (its ``node_id``); None: the district.
     scope: Mapped[str | None] = mapped_column(String(64))
+    #: A member's kind (property, security, fire); the department a ``department`` account works for.
+    member_kind: Mapped[MemberRole | None] = mapped_column(code_enum(MemberRole, "user_member_kind"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     #: Set for a one-time password (import, reset): the next sign-in must choose a new one.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     phone: Mapped[str | None] = mapped_column(String(32))
+
+
+class Department(Base):
+    """A department (部门) taking dispatched orders; its people are ``department`` accounts.
+    ``default_for``: service categories prefilled in the dispatch form; ``auto_for``: dispatched without one."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    default_for: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auto_for: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class GridMember(Base):

@@ -16,6 +16,7 @@ from pipelines.commands.calendar import calendar
 from pipelines.commands.common import LinpuGroup
 from pipelines.commands.db import db
 from pipelines.commands.demo import demo
+from pipelines.commands.departments import departments
 from pipelines.commands.district import district
 from pipelines.commands.export import export
 from pipelines.commands.grids import grids
@@ -28,8 +29,8 @@ from pipelines.commands.public import public
 from pipelines.commands.users import users
 
 
-@click.group(cls=LinpuGroup, commands=[boards, calendar, db, demo, district, export, grids, ingest, members, notify, org,
-                                       public, schedules, status_command, users],
+@click.group(cls=LinpuGroup, commands=[boards, calendar, db, demo, departments, district, export, grids, ingest, members,
+                                       notify, org, public, schedules, status_command, users],
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Linpu: ~10-shop governance grids and the closed loop of every case."""

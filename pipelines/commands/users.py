@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from governance.catalog import Role
+from governance.catalog import MEMBER_KINDS, Role
 from pipelines.accounts import import_accounts_to_file
 from pipelines.commands.common import LinpuGroup, echo_file_report, echo_json, open_current_database
 from pipelines.users import (
@@ -26,16 +26,21 @@ def users() -> None:
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--name", "display_name", default="", help="Name shown in the app (Chinese).")
-@click.option("--grid", "grid_codes", multiple=True, help="Grid code a grid leader leads; repeat.")
+@click.option("--grid", "grid_codes", multiple=True, help="Grid code a grid leader leads or a member serves; repeat.")
+@click.option("--member-kind", type=click.Choice([k.value for k in MEMBER_KINDS]), default=None,
+              help="A member's kind (role member).")
+@click.option("--department", default=None, help="The department of a department account (`linpu departments add`).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Asked for when not given.")
-def users_add(username, role, display_name, grid_codes, password):
+def users_add(username, role, display_name, grid_codes, member_kind, department, password):
     """Create an account (argon2-hashed password)."""
     engine = open_current_database()
     add_user(engine, username=username, password=password, role=role, display_name=display_name,
-             grid_codes=tuple(grid_codes))
+             grid_codes=tuple(grid_codes), member_kind=member_kind, department=department)
+    kind = f" ({member_kind})" if member_kind else ""
     scope = f", grids {', '.join(grid_codes)}" if grid_codes else ""
-    click.echo(f"user {username} added as {role}{scope}")
+    of = f" of {department}" if department else ""
+    click.echo(f"user {username} added as {role}{kind}{of}{scope}")
 
 
 @users.command("list")
@@ -48,16 +53,18 @@ def users_list(as_json):
         return
     for row in frame.itertuples():
         state = "active" if row.active else "disabled"
-        click.echo(f"{row.username}\t{row.display_name}\t{row.role}\t{state}\t{row.grids}")
+        team = row.member_kind or row.department
+        click.echo(f"{row.username}\t{row.display_name}\t{row.role}\t{state}\t{row.grids}" + (f"\t{team}" if team else ""))
     click.echo(f"{len(frame)} users")
 
 
 @users.command("disable")
 @click.argument("username")
 def users_disable(username):
-    """Stop an account from signing in (it and its history stay)."""
-    set_active(open_current_database(), username, False)
-    click.echo(f"user {username} disabled")
+    """Stop an account from signing in (it and its history stay; its open sub-tasks go back to the leader)."""
+    handed_back = set_active(open_current_database(), username, False)
+    click.echo(f"user {username} disabled" + (f"; {handed_back} open sub-task(s) back with the grid leader"
+                                                if handed_back else ""))
 
 
 @users.command("enable")
