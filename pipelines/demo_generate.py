@@ -32,6 +32,7 @@ from pipelines.demo_compact import Zone, build_compact
 from pipelines.demo_draws import DEMO_DAY, DEMO_NOW, stamp
 from pipelines.demo_layout import Street, build_layout
 from pipelines.demo_loop import Case, run_loop
+from pipelines.demo_org import ORG_COLUMNS, build_org
 from pipelines.demo_people import build_people
 from pipelines.demo_shops import SHOPS_PER_GRID, Shop, assign_risk, build_shops
 
@@ -49,7 +50,7 @@ BOUNDARY_PROPERTIES = {
 }
 
 SHOP_COLUMNS = ("shop_id", "name", "trade", "street", "lon", "lat", "party_member_operator", "badges")
-USER_COLUMNS = ("username", "display_name", "role", "grid_index")
+USER_COLUMNS = ("username", "display_name", "role", "grid_index", "scope")
 MEMBER_COLUMNS = ("grid_index", "member_role", "name", "phone")
 CASE_COLUMNS = (
     "case_id", "kind", "category", "severity", "title", "description", "lon", "lat", "shop_id",
@@ -179,9 +180,15 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     n_leaders = math.ceil(len(shops) / SHOPS_PER_GRID)
     assign_risk(rng, shops, n_leaders)
     users, members = build_people(rng, n_leaders)
+    for user in users:
+        user["scope"] = ""
+    org_rows, secretaries = build_org(seed, n_leaders, {u["display_name"] for u in users}
+                                      | {m["name"] for m in members})
     leaders = [u["username"] for u in users if u["role"] == Role.GRID_LEADER]
+    # Before the secretaries join: cases draw their supervisor from the district-wide ones.
     supervisors = [u["username"] for u in users if u["role"] == Role.SUPERVISOR]
-    roles = {u["username"]: u["role"] for u in users}
+    roles = {u["username"]: u["role"] for u in users + secretaries}
+    users += secretaries
 
     checks, check_cases = build_checks(rng, shops, boundary, leaders)
     cases = (check_cases + build_patrol_cases(rng, shops, streets, boundary, leaders)
@@ -203,6 +210,7 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
         "shops": _write_csv(out / "shops.csv", SHOP_COLUMNS, _shop_rows(proj, shops)),
         "users": _write_csv(out / "users.csv", USER_COLUMNS, users),
         "members": _write_csv(out / "members.csv", MEMBER_COLUMNS, members),
+        "org_nodes": _write_csv(out / "org.csv", ORG_COLUMNS, org_rows),
         "cases": _write_csv(out / "cases.csv", CASE_COLUMNS, _case_rows(proj, cases)),
         "case_history": _write_csv(out / "case_history.csv", HISTORY_COLUMNS, _history_rows(cases)),
         "checks": _write_csv(out / "checks.csv", CHECK_COLUMNS, _check_rows(checks)),

@@ -42,6 +42,7 @@ from governance.models import (
     ShopBadge,
     User,
 )
+from governance.org import NodeRow, check_tree, replace_tree, set_scope
 from governance.sla import follow_up_limit
 from pipelines.demo_generate import DEMO_PASSWORD
 from pipelines.demo_guard import refuse_unless_demo
@@ -198,6 +199,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         for row in shops.itertuples():
             for badge in filter(None, row.badges.split(";")):
                 session.add(ShopBadge(shop_id=shop_rows[row.shop_id].id, badge=badge, awarded_at=opened))
+        _load_org(session, _read_csv(folder, "org.csv"), users, shops.assign(grid_code=shop_codes))
 
         placed = place_points(_points(cases), grids)
         if placed["code"].isna().any():
@@ -316,6 +318,26 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         checks=len(checks),
         day_shift=shift.days,
     )
+
+
+def _load_org(session, org: pd.DataFrame, users: pd.DataFrame, shops: pd.DataFrame) -> None:
+    """The organisation tree and the secretaries' scopes.  Each party-member shop is linked to the
+    node holding its grid, known only now that the load has gridded the shops."""
+    party = shops[shops["party_member_operator"] == "true"]
+    rows = []
+    for i, r in enumerate(org.itertuples(), start=1):
+        grids = tuple(filter(None, r.grids.split(";")))
+        linked = tuple(party.loc[party["grid_code"].isin(grids), "shop_id"])
+        rows.append(NodeRow(row=i, node_id=r.node_id, parent_id=r.parent_id, level=r.level, name=r.name,
+                            grids=grids, shops=tuple(filter(None, r.shops.split(";"))) + linked))
+    problems = check_tree(session, rows)
+    if problems:
+        first = problems[0]
+        raise DemoDataError(f"org.csv row {first.row} field {first.field}: {first.message}")
+    replace_tree(session, rows)
+    for row in users.itertuples():
+        if row.scope:
+            set_scope(session, row.username, row.scope)
 
 
 def default_check_schedules() -> list[tuple[str, str | None, int]]:

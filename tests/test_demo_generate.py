@@ -39,7 +39,7 @@ from pipelines.demo_generate import DEMO_NOW, generate_demo
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
 FILES = (
     "boundary.geojson", "streets.geojson", "shops.csv", "users.csv", "members.csv",
-    "cases.csv", "case_history.csv", "checks.csv", "stalls.geojson", "service_points.geojson",
+    "cases.csv", "case_history.csv", "checks.csv", "stalls.geojson", "service_points.geojson", "org.csv",
 )
 
 # (from_state, action) -> to_state: the closed loop of DESIGN.md
@@ -214,7 +214,13 @@ def test_users_and_grid_members(tables):
     n_grids = math.ceil(len(tables["shops"]) / 10)
     leaders = [u for u in users if u["role"] == Role.GRID_LEADER]
     assert sorted(int(u["grid_index"]) for u in leaders) == list(range(1, n_grids + 1))
-    assert {u["username"] for u in users if u["role"] == Role.SUPERVISOR} == {"supervisor1", "supervisor2"}
+    supervisors = {u["username"]: u["scope"] for u in users if u["role"] == Role.SUPERVISOR}
+    # Two district-wide supervisors and two branch secretaries, each scoped to one branch of org.csv.
+    branches = {r["node_id"] for r in tables["org"] if r["level"] == "branch"}
+    assert sorted(supervisors) == ["secretary1", "secretary2", "supervisor1", "supervisor2"]
+    assert supervisors["supervisor1"] == supervisors["supervisor2"] == ""
+    assert sorted(supervisors[s] for s in ("secretary1", "secretary2")) == sorted(branches)
+    assert all(u["scope"] == "" for u in users if u["role"] != Role.SUPERVISOR)
     assert {u["username"] for u in users if u["role"] in (Role.ANALYST, Role.ADMIN)} == {"analyst1", "admin"}
     assert all(u["grid_index"] == "" for u in users if u["role"] != Role.GRID_LEADER)
     assert "password" not in ",".join(users[0])
@@ -222,6 +228,17 @@ def test_users_and_grid_members(tables):
     expected = {MemberRole.PROPERTY, MemberRole.SECURITY, MemberRole.FIRE}
     assert roles == {(str(k), r.value) for k in range(1, n_grids + 1) for r in expected}
     assert all(re.fullmatch(r"138-0000-\d{4}", m["phone"]) for m in members)
+
+
+def test_org_tree_splits_the_grids_between_two_branches_by_code(tables):
+    org = tables["org"]
+    n_grids = math.ceil(len(tables["shops"]) / 10)
+    assert [r["level"] for r in org] == ["street_committee", "district_committee", "branch", "branch"]
+    assert org[1]["parent_id"] == org[0]["node_id"]
+    assert all(r["parent_id"] == org[1]["node_id"] for r in org[2:])
+    first, second = (r["grids"].split(";") for r in org[2:])
+    assert first + second == [f"G{k:03d}" for k in range(1, n_grids + 1)]
+    assert abs(len(first) - len(second)) <= 1
 
 
 # --- cases and the loop ----------------------------------------------------------

@@ -109,3 +109,47 @@ def test_cli_demo_load_says_which_database_it_uses(tmp_path):
     assert "350 shops" in result.stdout
     again = _run_cli("demo", "load", env={"LINPU_DATABASE_URL": url})
     assert again.returncode == 0 and "already loaded" in again.stdout
+
+
+def _branch_grids(folder=None) -> dict[str, set[str]]:
+    import pandas as pd
+
+    from pipelines.demo_load import DEMO_DIR
+
+    org = pd.read_csv((folder or DEMO_DIR) / "org.csv", dtype=str, keep_default_na=False)
+    return {r.node_id: set(r.grids.split(";")) for r in org.itertuples() if r.level == "branch"}
+
+
+def test_each_branch_secretary_sees_only_their_branch_and_the_rollup_has_both(engine):
+    from governance.models import OrgNodeShop
+    from governance.permissions import system_viewer, viewer_for
+    from governance.queries import cases_frame
+    from governance.rollups import level_rollup
+
+    load_demo(engine)
+    branches = _branch_grids()
+    assert len(branches) == 2 and not set.intersection(*branches.values())
+    with session_factory(engine)() as session:
+        all_codes = set(session.scalars(select(Grid.code)))
+        assert set.union(*branches.values()) == all_codes  # every grid under one branch
+        secretaries = session.execute(select(User.username, User.scope).where(User.scope.is_not(None))).all()
+        assert sorted(scope for _, scope in secretaries) == sorted(branches)
+        for username, scope in secretaries:
+            viewer = viewer_for(session, username)
+            assert viewer.role == "supervisor" and not viewer.is_district_wide
+            seen = set(grid_loop_summary(session, viewer)["code"])
+            assert seen == branches[scope]
+            cases = cases_frame(session, viewer)
+            assert len(cases) and set(cases["grid_code"]) <= branches[scope]
+        rollup = level_rollup(session, grid_loop_summary(session, system_viewer()))
+        branch_rows = rollup[rollup["level"] == "branch"]
+        assert sorted(branch_rows["node_id"]) == sorted(branches)
+        assert (branch_rows["total"] > 0).all()
+        assert rollup.loc[rollup["level"] == "street_committee", "total"].sum() == branch_rows["total"].sum()
+        # Each party-member shop is linked to the branch that holds its grid.
+        linked = session.execute(select(Shop.shop_code, Grid.code, OrgNodeShop.node_id)
+                                 .join(Grid, Grid.id == Shop.grid_id)
+                                 .join(OrgNodeShop, OrgNodeShop.shop_code == Shop.shop_code)).all()
+        party = session.scalar(select(func.count()).select_from(Shop).where(Shop.party_member_operator))
+        assert linked and len(linked) == party
+        assert all(code in branches[node] for _, code, node in linked)
