@@ -34,6 +34,7 @@ from pipelines.demo_layout import Street, build_layout
 from pipelines.demo_loop import Case, run_loop
 from pipelines.demo_org import ORG_COLUMNS, build_org
 from pipelines.demo_people import build_people
+from pipelines.demo_public import PUBLIC_COLUMNS, PUBLIC_HISTORY_COLUMNS, build_public
 from pipelines.demo_shops import SHOPS_PER_GRID, Shop, assign_risk, build_shops
 
 DEMO_PASSWORD = "linpu-demo"
@@ -198,6 +199,7 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
         case.case_id = f"C{i:05d}"
         run_loop(rng, case, supervisors, roles, seed)
     checks.sort(key=lambda c: (c["performed_at"], c["shop_id"], c["category"].value))
+    public, public_history = build_public(seed, shops, supervisors[0], roles)
 
     proj = _Projector()
     _write_layout(out, proj, boundary, streets)
@@ -214,6 +216,9 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
         "cases": _write_csv(out / "cases.csv", CASE_COLUMNS, _case_rows(proj, cases)),
         "case_history": _write_csv(out / "case_history.csv", HISTORY_COLUMNS, _history_rows(cases)),
         "checks": _write_csv(out / "checks.csv", CHECK_COLUMNS, _check_rows(checks)),
+        "public_requests": _write_csv(out / "public_requests.csv", PUBLIC_COLUMNS, public),
+        "public_history": _write_csv(out / "public_history.csv", PUBLIC_HISTORY_COLUMNS,
+                                     ({**row, "at": stamp(row["at"])} for row in public_history)),
     }
     for state in CaseState:
         counts[f"cases_{state.value}"] = sum(c.state is state for c in cases)

@@ -43,7 +43,11 @@ from governance.models import (
     User,
 )
 from governance.org import NodeRow, check_tree, replace_tree, set_scope
+from governance.permissions import viewer_for
+from governance.public_requests import place_request, rate_request
+from governance.public_view import TRACK_PATH, public_address
 from governance.sla import follow_up_limit
+from governance.workflow import transition
 from pipelines.demo_generate import DEMO_PASSWORD
 from pipelines.demo_guard import refuse_unless_demo
 
@@ -63,14 +67,18 @@ class DemoLoadResult:
     cases: int = 0
     checks: int = 0
     day_shift: int = 0
+    #: The tracking links of the public's requests, shown once as to the public who placed them.
+    tracking_links: tuple[str, ...] = ()
 
     def summary(self) -> str:
         if not self.loaded:
             return "demo district already loaded; nothing changed"
         return (
             f"demo district loaded: {self.shops} shops, {self.grids} grids, "
-            f"{self.users} users, {self.cases} cases, {self.checks} checks "
+            f"{self.users} users, {self.cases} cases, {self.checks} checks, "
+            f"{len(self.tracking_links)} public requests "
             f"(times shifted by {self.day_shift} days to end just before now)"
+            + "".join(f"\n  tracking link: {link}" for link in self.tracking_links)
         )
 
 
@@ -118,13 +126,15 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
     cases = _read_csv(folder, "cases.csv")
     history = _read_csv(folder, "case_history.csv")
     checks = _read_csv(folder, "checks.csv")
+    public = _read_csv(folder, "public_requests.csv")
+    public_history = _read_csv(folder, "public_history.csv")
     boundary = gpd.read_file(folder / "boundary.geojson")
     streets = gpd.read_file(folder / "streets.geojson")
     stalls = gpd.read_file(folder / "stalls.geojson")
     service_points = gpd.read_file(folder / "service_points.geojson")
 
     shift = demo_shift(
-        [cases["created_at"], history["at"], checks["performed_at"]], now=now or datetime.now(UTC)
+        [cases["created_at"], history["at"], checks["performed_at"], public_history["at"]], now=now or datetime.now(UTC)
     )
 
     shop_points = gpd.GeoDataFrame(shops, geometry=_points(shops), crs=4326)
@@ -306,6 +316,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             )
         for category, trade, days in default_check_schedules():
             session.add(CheckSchedule(category=category, trade=trade, interval_days=days))
+        tracking = _load_public(session, public, public_history, shift, shop_rows)
         refresh_grid_stats(session)
         refresh_check_due(session)
 
@@ -314,9 +325,10 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         shops=len(shops),
         grids=len(grids),
         users=len(users),
-        cases=len(cases),
+        cases=len(cases) + len(public),
         checks=len(checks),
         day_shift=shift.days,
+        tracking_links=tuple(public_address(TRACK_PATH.format(token=token)) for token in tracking),
     )
 
 
@@ -338,6 +350,31 @@ def _load_org(session, org: pd.DataFrame, users: pd.DataFrame, shops: pd.DataFra
     for row in users.itertuples():
         if row.scope:
             set_scope(session, row.username, row.scope)
+
+
+def _load_public(session, public: pd.DataFrame, history: pd.DataFrame, shift: timedelta,
+                 shop_rows: dict) -> list[str]:
+    """The public's requests, filed from their shops' pages as the public would, then each later
+    step at its time: a staff step through the workflow, a rating through the tracking link."""
+    tokens = []
+    steps = history.assign(seq=history["seq"].astype(int), at=_times(history["at"], shift))
+    for i, row in enumerate(public.itertuples(), start=1):
+        own = steps[steps["request_id"] == row.request_id].sort_values("seq")
+        if own.empty or own.iloc[0]["action"] != "raise":
+            raise DemoDataError(f"public_history.csv: request {row.request_id} does not start with its raise")
+        # Documentation addresses (RFC 5737), one per sender, as the per-address limit counts them.
+        placed = place_request(session, public_id=shop_rows[row.shop_id].public_id, kind=row.kind, topic=row.topic,
+                               text=row.text, phone=row.phone or None, client_address=f"192.0.2.{i}",
+                               now=own.iloc[0]["at"])
+        case = session.scalar(select(Case).where(Case.case_no == placed.case_no))
+        for step in own.iloc[1:].itertuples():
+            if step.actor:
+                transition(session, viewer_for(session, step.actor), case.id, step.action,
+                           expected_version=case.version, note=step.note, now=step.at)
+            else:
+                rate_request(session, token=placed.token, rating=int(step.rating), comment=step.note, now=step.at)
+        tokens.append(placed.token)
+    return tokens
 
 
 def default_check_schedules() -> list[tuple[str, str | None, int]]:

@@ -40,6 +40,7 @@ COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
 FILES = (
     "boundary.geojson", "streets.geojson", "shops.csv", "users.csv", "members.csv",
     "cases.csv", "case_history.csv", "checks.csv", "stalls.geojson", "service_points.geojson", "org.csv",
+    "public_requests.csv", "public_history.csv",
 )
 
 # (from_state, action) -> to_state: the closed loop of DESIGN.md
@@ -424,3 +425,26 @@ def test_every_committed_demo_history_is_allowed_by_the_rules_table():
                if (refusal := check_history(rows)) is not None}
     examples = [f"{case_id} row {r.position + 1}: {r.reason}" for case_id, r in list(refused.items())[:5]]
     assert not refused, f"{len(refused)} demo histories refused, e.g. " + "; ".join(examples)
+
+
+def test_committed_public_requests_follow_the_rules_table_and_one_is_reopened_by_its_rating():
+    requests = {r["request_id"]: r for r in _read(COMMITTED, "public_requests.csv")}
+    roles = {u["username"]: u["role"] for u in _read(COMMITTED, "users.csv")}
+    shops = {s["shop_id"] for s in _read(COMMITTED, "shops.csv")}
+    histories: dict[str, list[HistoryRow]] = {}
+    for row in _read(COMMITTED, "public_history.csv"):
+        histories.setdefault(row["request_id"], []).append(HistoryRow(
+            action=row["action"], from_state=CaseState(row["from_state"]) if row["from_state"] else None,
+            to_state=CaseState(row["to_state"]), role=roles[row["actor"]] if row["actor"] else REQUESTER,
+            rating=int(row["rating"]) if row["rating"] else None))
+        assert _when(row["at"]) <= DEMO_NOW
+    assert set(histories) == set(requests) and len(requests) >= 4
+    assert {r["kind"] for r in requests.values()} == {"order", "complaint"}
+    assert {r["shop_id"] for r in requests.values()} <= shops
+    for request_id, rows in histories.items():
+        assert rows[0].action == "raise" and rows[0].role == REQUESTER, request_id
+        assert check_history(rows) is None, request_id
+    reopened = [rows for rows in histories.values()
+                if any(r.action == "reopen" and r.from_state is CaseState.CLOSED for r in rows)]
+    assert len(reopened) == 1
+    assert sum(r.rating is not None for rows in histories.values() for r in rows) >= 3

@@ -153,3 +153,40 @@ def test_each_branch_secretary_sees_only_their_branch_and_the_rollup_has_both(en
         party = session.scalar(select(func.count()).select_from(Shop).where(Shop.party_member_operator))
         assert linked and len(linked) == party
         assert all(code in branches[node] for _, code, node in linked)
+
+
+def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engine):
+    from governance.models import PublicRequest, Rating
+    from governance.public_requests import tracking_view
+    from governance.rules import REQUESTER, HistoryRow, check_history
+
+    result = load_demo(engine)
+    tokens = [link.rsplit("/p/t/", 1)[1] for link in result.tracking_links]
+    assert len(tokens) == 5
+    with session_factory(engine)() as session:
+        views = [tracking_view(session, token) for token in tokens]
+        assert all(view is not None for view in views)  # every link opens its request
+        assert {v.kind for v in views} == {"order", "complaint"}
+        assert {v.state for v in views} >= {"warning", "in_progress", "follow_up", "closed"}
+        assert sum(v.rating is not None for v in views) >= 3
+        requests = session.scalars(select(PublicRequest)).all()
+        assert len(requests) == 5 and len({r.short_code for r in requests}) == 5
+        roles = dict(session.execute(select(User.id, User.role)).all())
+        reopened_by_rating = 0
+        for request in requests:
+            rows = session.scalars(select(CaseHistory).where(CaseHistory.case_id == request.case_id)
+                                   .order_by(CaseHistory.seq)).all()
+            ratings = {r.rated_at: r.rating for r in session.scalars(
+                select(Rating).where(Rating.case_id == request.case_id))}
+            replay = [HistoryRow(r.action, CaseState(r.from_state) if r.from_state else None, CaseState(r.to_state),
+                                 outcome=(r.details or {}).get("outcome"),
+                                 role=roles[r.actor_id] if r.actor_id else REQUESTER,
+                                 rating=ratings.get(r.at) if r.actor_id is None and r.action != "raise" else None)
+                      for r in rows]
+            assert rows[0].actor_id is None and rows[0].action == "raise"
+            assert check_history(replay) is None, request.case_id
+            reopened_by_rating += any(r.action == "reopen" and r.from_state == "closed" and r.actor_id is None
+                                      for r in rows)
+        assert reopened_by_rating == 1
+        assert session.scalar(select(func.min(Rating.rating)).where(
+            Rating.case_id.in_([r.case_id for r in requests]))) <= 2
