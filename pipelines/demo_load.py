@@ -10,17 +10,21 @@ week, whatever the date, and nothing happens in the future.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from PIL import Image, ImageDraw
 from sqlalchemy import Engine, bindparam, func, select, update
 
 from geo.gridding import build_grids, grid_quality
 from geo.placement import place_points
 from governance.adoption import adopt_generation
+from governance.attachments import store_attachment
 from governance.auth import hash_password
 from governance.catalog import CaseState, Category, MemberRole, Role
 from governance.check_due import refresh_check_due
@@ -28,6 +32,7 @@ from governance.checklists import CHECK_INTERVALS, checklist_for
 from governance.compact import occupation_checks
 from governance.db import transaction
 from governance.district import replace_layer
+from governance.duplicates import merge_cases
 from governance.errors import LinpuError
 from governance.figures import refresh_grid_stats
 from governance.models import (
@@ -43,7 +48,7 @@ from governance.models import (
     User,
 )
 from governance.org import NodeRow, check_tree, replace_tree, set_scope
-from governance.permissions import viewer_for
+from governance.permissions import system_viewer, viewer_for
 from governance.public_requests import place_request, rate_request
 from governance.public_view import TRACK_PATH, public_address
 from governance.sla import follow_up_limit
@@ -52,6 +57,10 @@ from pipelines.demo_generate import DEMO_PASSWORD
 from pipelines.demo_guard import refuse_unless_demo
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+#: Steps replayed through ``governance.duplicates`` rather than written as they stand.
+MERGE_ACTIONS = ("merge", "merged_in")
 
 
 class DemoDataError(LinpuError):
@@ -236,6 +245,8 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             steps = by_case.get(row.case_id)
             if steps is None:
                 raise DemoDataError(f"case_history.csv: no history for case {row.case_id}")
+            # A merge is replayed through governance.duplicates below: the case stands as it was before it.
+            steps = steps[~steps["action"].isin(MERGE_ACTIONS)]
             last_resolve = steps.index[steps["action"] == "resolve"]
             closed = steps.index[steps["to_state"] == CaseState.CLOSED]
             case = Case(
@@ -249,8 +260,8 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                 grid_id=grid_rows[code].id,
                 shop_id=shop_rows[row.shop_id].id if row.shop_id else None,
                 reporter_id=user_rows[row.reporter].id if row.reporter in user_rows else None,
-                state=CaseState(row.state),
-                outcome=row.outcome or None,
+                state=CaseState(steps["to_state"].iloc[-1]),
+                outcome=(row.outcome or None) if steps["to_state"].iloc[-1] == CaseState.CLOSED else None,
                 created_at=created[i],
                 due_at=due[i],
                 follow_up_due_at=(
@@ -275,20 +286,24 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             update(Case.__table__).where(Case.__table__.c.id == bindparam("case_id")),
             [{"case_id": case.id, "version": int(steps["seq"].max())} for case, steps in case_rows.values()],
         )
+        after_photos = []
         for case, steps in case_rows.values():
             for index, step in steps.iterrows():
-                session.add(
-                    CaseHistory(
-                        case_id=case.id,
-                        seq=int(step["seq"]),
-                        at=history_at[index],
-                        actor_id=user_rows[step["actor"]].id if step["actor"] in user_rows else None,
-                        action=step["action"],
-                        from_state=step["from_state"] or None,
-                        to_state=step["to_state"],
-                        note=step["note"],
-                    )
+                reason = step.get("no_photo_reason", "")
+                written = CaseHistory(
+                    case_id=case.id,
+                    seq=int(step["seq"]),
+                    at=history_at[index],
+                    actor_id=user_rows[step["actor"]].id if step["actor"] in user_rows else None,
+                    action=step["action"],
+                    from_state=step["from_state"] or None,
+                    to_state=step["to_state"],
+                    note=step["note"],
+                    details={"no_photo_reason": reason} if reason else None,
                 )
+                session.add(written)
+                if step.get("after_photo", ""):
+                    after_photos.append((case, written, step["after_photo"]))
                 if step.get("rating", ""):  # a poor rating that reopened the request
                     session.add(Rating(case_id=case.id, rating=int(step["rating"]), rated_at=history_at[index]))
         for row in cases.itertuples():
@@ -297,6 +312,12 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                 session.add(
                     Rating(case_id=case.id, rating=int(row.rating), rated_at=case.closed_at or case.created_at)
                 )
+
+        session.flush()
+        for case, written, name in after_photos:
+            store_attachment(session, system_viewer(), case.id, filename=name, content_type="image/png",
+                             data=after_photo(case.category), history_id=written.id)
+        _merge_duplicates(session, cases, by_case, history_at)
 
         performed = _times(checks["performed_at"], shift)
         for i, row in enumerate(checks.itertuples()):
@@ -350,6 +371,37 @@ def _load_org(session, org: pd.DataFrame, users: pd.DataFrame, shops: pd.DataFra
     for row in users.itertuples():
         if row.scope:
             set_scope(session, row.username, row.scope)
+
+
+def _merge_duplicates(session, cases: pd.DataFrame, by_case: dict, history_at: dict) -> None:
+    """The supervisors' merges of planted duplicates, replayed through governance.duplicates at their times
+    (the step is the last of both cases, so the history continues where the load left it)."""
+    numbers = dict(session.execute(select(Case.case_no, Case.id)).all())
+    for row in cases[cases["duplicate_of"] != ""].itertuples():
+        merge = by_case[row.case_id]
+        merge = merge[merge["action"] == "merge"]
+        if merge.empty:
+            continue  # still open: the leader's page offers the first case when it is filed again
+        versions = dict(session.execute(select(Case.id, Case.version).where(
+            Case.id.in_([numbers[row.case_id], numbers[row.duplicate_of]]))).all())
+        keep, duplicate = numbers[row.duplicate_of], numbers[row.case_id]
+        merge_cases(session, viewer_for(session, merge["actor"].iloc[0]), keep_id=keep, keep_version=versions[keep],
+                    duplicate_id=duplicate, duplicate_version=versions[duplicate], note=merge["note"].iloc[0],
+                    now=history_at[merge.index[0]])
+
+
+@cache
+def after_photo(category: str) -> bytes:
+    """A small drawn PNG standing for the photo of a fix (a green tick on the category's colour)."""
+    colours = {"electricity": (250, 204, 21), "gas": (96, 165, 250), "fire_exit": (248, 113, 113),
+               "amusement_ride": (192, 132, 252)}
+    image = Image.new("RGB", (160, 120), colours.get(str(category), (203, 213, 225)))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 16, 140, 104), outline=(255, 255, 255), width=4)
+    draw.line((52, 62, 74, 84, 112, 40), fill=(22, 163, 74), width=10)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def _load_public(session, public: pd.DataFrame, history: pd.DataFrame, shift: timedelta,

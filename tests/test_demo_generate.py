@@ -55,6 +55,8 @@ LOOP = {
     ("warning", "close_not_responsible"): "closed",
     ("in_progress", "close_not_responsible"): "closed",
     ("closed", "reopen"): "in_progress",  # a poor rating of a closed request
+    ("warning", "merge"): "closed",  # a planted duplicate merged into the first case
+    **{(s.value, "merged_in"): s.value for s in CaseState},
 }
 
 
@@ -448,3 +450,43 @@ def test_committed_public_requests_follow_the_rules_table_and_one_is_reopened_by
                 if any(r.action == "reopen" and r.from_state is CaseState.CLOSED for r in rows)]
     assert len(reopened) == 1
     assert sum(r.rating is not None for rows in histories.values() for r in rows) >= 3
+
+
+def _metres(a: dict, b: dict) -> float:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84").inv(float(a["lon"]), float(a["lat"]), float(b["lon"]), float(b["lat"]))[2]
+
+
+def test_planted_duplicates_repeat_an_open_case_nearby_and_most_are_merged(tables):
+    cases = {c["case_id"]: c for c in tables["cases"]}
+    history: dict[str, list[dict]] = {}
+    for row in tables["case_history"]:
+        history.setdefault(row["case_id"], []).append(row)
+    planted = [c for c in cases.values() if c["duplicate_of"]]
+    assert len(planted) >= 4
+    merged = 0
+    for case in planted:
+        first = cases[case["duplicate_of"]]
+        assert (first["category"], first["shop_id"]) == (case["category"], case["shop_id"])
+        assert first["case_id"] < case["case_id"] and _metres(first, case) <= 50
+        assert (_when(case["created_at"]) - _when(first["created_at"])).days < 7
+        assert first["state"] != "closed"  # the first case is still open
+        if case["state"] == "closed":
+            merged += 1
+            assert case["outcome"] == "duplicate" and history[case["case_id"]][-1]["action"] == "merge"
+            assert history[first["case_id"]][-1]["action"] == "merged_in"
+            assert history[first["case_id"]][-1]["at"] == history[case["case_id"]][-1]["at"]
+        else:
+            assert case["state"] == "warning"
+    assert 0 < merged < len(planted)
+
+
+def test_every_safety_resolve_has_an_after_photo_or_a_reason(tables):
+    safety = {c["case_id"] for c in tables["cases"]
+              if c["category"] in ("electricity", "gas", "fire_exit", "amusement_ride")}
+    resolves = [r for r in tables["case_history"] if r["action"] == "resolve" and r["case_id"] in safety]
+    assert resolves and all(bool(r["after_photo"]) != bool(r["no_photo_reason"]) for r in resolves)
+    assert 0.5 < sum(bool(r["after_photo"]) for r in resolves) / len(resolves) < 1
+    others = [r for r in tables["case_history"] if r not in resolves]
+    assert not any(r["after_photo"] or r["no_photo_reason"] for r in others)

@@ -190,3 +190,53 @@ def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engin
         assert reopened_by_rating == 1
         assert session.scalar(select(func.min(Rating.rating)).where(
             Rating.case_id.in_([r.case_id for r in requests]))) <= 2
+
+
+def test_demo_planted_duplicates_are_merged_or_offered_and_safety_fixes_show_an_after_photo(engine):
+    import pandas as pd
+
+    from governance.catalog import SAFETY_CATEGORIES
+    from governance.duplicates import duplicate_candidates
+    from governance.models import Attachment
+    from governance.permissions import viewer_for
+    from governance.photos import case_photos
+    from pipelines.demo_load import DEMO_DIR
+
+    now = datetime.now(UTC)
+    load_demo(engine, now=now)
+    planted = pd.read_csv(DEMO_DIR / "cases.csv", dtype=str, keep_default_na=False)
+    planted = planted[planted["duplicate_of"] != ""]
+    with session_factory(engine)() as session:
+        supervisor = viewer_for(session, "supervisor1")
+        merged = offered = 0
+        for row in planted.itertuples():
+            case = session.scalar(select(Case).where(Case.case_no == row.case_id))
+            last = session.scalars(select(CaseHistory).where(CaseHistory.case_id == case.id)
+                                   .order_by(CaseHistory.seq.desc())).first()
+            if case.state == CaseState.CLOSED:
+                merged += 1
+                assert case.outcome == "duplicate" and last.action == "merge"
+                assert last.details["duplicate_of"] == row.duplicate_of
+                first = session.scalar(select(Case).where(Case.case_no == row.duplicate_of))
+                first_last = session.scalars(select(CaseHistory).where(CaseHistory.case_id == first.id)
+                                             .order_by(CaseHistory.seq.desc())).first()
+                assert first_last.action == "merged_in" and first_last.details["merged"] == row.case_id
+                assert first.version == first_last.seq and case.version == last.seq
+            else:
+                offered += 1
+                shown = duplicate_candidates(session, supervisor, category=row.category, lon=float(row.lon),
+                                             lat=float(row.lat), now=now)
+                assert row.duplicate_of in set(shown["case_no"])
+        assert merged >= 2 and offered >= 1
+
+        resolves = session.execute(
+            select(Case.id, Case.category, CaseHistory.id, CaseHistory.details)
+            .join(CaseHistory, CaseHistory.case_id == Case.id)
+            .where(CaseHistory.action == "resolve", Case.category.in_([c.value for c in SAFETY_CATEGORIES]))).all()
+        with_photo = set(session.scalars(select(Attachment.history_id).where(Attachment.history_id.is_not(None))))
+        assert resolves
+        photos = [r for r in resolves if r[2] in with_photo]
+        reasons = [r for r in resolves if r[3] and r[3].get("no_photo_reason")]
+        assert photos and reasons and len(photos) + len(reasons) == len(resolves)
+        shown = case_photos(session, supervisor, photos[0][0])
+        assert set(shown["phase"]) == {"after"} and shown["content_type"].iloc[0] == "image/png"
