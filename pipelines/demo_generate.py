@@ -26,13 +26,17 @@ from shapely.geometry import Polygon
 
 from governance.catalog import CaseState, Role
 from governance.sla import is_overdue
+from pipelines.demo_after import plan_after_evidence
 from pipelines.demo_cases import build_patrol_cases, build_service_requests
 from pipelines.demo_checks import build_checks
 from pipelines.demo_compact import Zone, build_compact
 from pipelines.demo_draws import DEMO_DAY, DEMO_NOW, stamp
+from pipelines.demo_duplicates import plant_duplicates
 from pipelines.demo_layout import Street, build_layout
 from pipelines.demo_loop import Case, run_loop
+from pipelines.demo_org import ORG_COLUMNS, build_org
 from pipelines.demo_people import build_people
+from pipelines.demo_public import PUBLIC_COLUMNS, PUBLIC_HISTORY_COLUMNS, build_public
 from pipelines.demo_shops import SHOPS_PER_GRID, Shop, assign_risk, build_shops
 
 DEMO_PASSWORD = "linpu-demo"
@@ -49,13 +53,14 @@ BOUNDARY_PROPERTIES = {
 }
 
 SHOP_COLUMNS = ("shop_id", "name", "trade", "street", "lon", "lat", "party_member_operator", "badges")
-USER_COLUMNS = ("username", "display_name", "role", "grid_index")
+USER_COLUMNS = ("username", "display_name", "role", "grid_index", "scope")
 MEMBER_COLUMNS = ("grid_index", "member_role", "name", "phone")
 CASE_COLUMNS = (
     "case_id", "kind", "category", "severity", "title", "description", "lon", "lat", "shop_id",
-    "reporter", "created_at", "due_at", "state", "outcome", "department", "rating",
+    "reporter", "created_at", "due_at", "state", "outcome", "department", "rating", "duplicate_of",
 )
-HISTORY_COLUMNS = ("case_id", "seq", "at", "actor", "from_state", "to_state", "action", "note", "rating")
+HISTORY_COLUMNS = ("case_id", "seq", "at", "actor", "from_state", "to_state", "action", "note", "rating",
+                   "after_photo", "no_photo_reason")
 CHECK_COLUMNS = (
     "check_id", "shop_id", "category", "performed_at", "inspector", "result", "failed_items", "case_id",
 )
@@ -149,15 +154,18 @@ def _case_rows(proj: _Projector, cases: Sequence[Case]) -> Iterable[dict]:
                "severity": case.severity.value, "title": case.title, "description": case.description,
                "lon": _fmt(lon), "lat": _fmt(lat), "shop_id": case.shop_id, "reporter": case.reporter,
                "created_at": stamp(case.created_at), "due_at": stamp(case.due_at), "state": case.state.value,
-               "outcome": case.outcome, "department": case.department, "rating": case.rating}
+               "outcome": case.outcome, "department": case.department, "rating": case.rating,
+               "duplicate_of": case.duplicate_of.case_id if case.duplicate_of else ""}
 
 
 def _history_rows(cases: Sequence[Case]) -> Iterable[dict]:
     for case in cases:
         for seq, (at, actor, src, dst, action, note, rating) in enumerate(case.history, start=1):
+            kind, text = case.evidence.get(seq, ("", ""))
             yield {"case_id": case.case_id, "seq": seq, "at": stamp(at), "actor": actor,
                    "from_state": src.value if src else "", "to_state": dst.value, "action": action,
-                   "note": note, "rating": "" if rating is None else str(rating)}
+                   "note": note, "rating": "" if rating is None else str(rating),
+                   "after_photo": text if kind == "photo" else "", "no_photo_reason": text if kind == "reason" else ""}
 
 
 def _check_rows(checks: Sequence[dict]) -> Iterable[dict]:
@@ -166,6 +174,13 @@ def _check_rows(checks: Sequence[dict]) -> Iterable[dict]:
                "performed_at": stamp(check["performed_at"]), "inspector": check["inspector"],
                "result": check["result"], "failed_items": ";".join(check["failed_items"]),
                "case_id": check["case"].case_id if check["case"] else ""}
+
+
+def _number(cases: list[Case]) -> None:
+    """Case ids ``C00001`` … in order of creation."""
+    cases.sort(key=lambda c: (c.created_at, c.kind.value, c.shop_id, c.title))
+    for i, case in enumerate(cases, start=1):
+        case.case_id = f"C{i:05d}"
 
 
 def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
@@ -179,18 +194,27 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     n_leaders = math.ceil(len(shops) / SHOPS_PER_GRID)
     assign_risk(rng, shops, n_leaders)
     users, members = build_people(rng, n_leaders)
+    for user in users:
+        user["scope"] = ""
+    org_rows, secretaries = build_org(seed, n_leaders, {u["display_name"] for u in users}
+                                      | {m["name"] for m in members})
     leaders = [u["username"] for u in users if u["role"] == Role.GRID_LEADER]
+    # Before the secretaries join: cases draw their supervisor from the district-wide ones.
     supervisors = [u["username"] for u in users if u["role"] == Role.SUPERVISOR]
-    roles = {u["username"]: u["role"] for u in users}
+    roles = {u["username"]: u["role"] for u in users + secretaries}
+    users += secretaries
 
     checks, check_cases = build_checks(rng, shops, boundary, leaders)
     cases = (check_cases + build_patrol_cases(rng, shops, streets, boundary, leaders)
              + build_service_requests(rng, shops, boundary, leaders))
-    cases.sort(key=lambda c: (c.created_at, c.kind.value, c.shop_id, c.title))
-    for i, case in enumerate(cases, start=1):
-        case.case_id = f"C{i:05d}"
+    _number(cases)
+    for case in cases:
         run_loop(rng, case, supervisors, roles, seed)
+    cases += plant_duplicates(seed, cases, {s.shop_id: s.name for s in shops}, boundary, supervisors, roles)
+    _number(cases)  # again, with the planted duplicates among them
+    plan_after_evidence(seed, cases)
     checks.sort(key=lambda c: (c["performed_at"], c["shop_id"], c["category"].value))
+    public, public_history = build_public(seed, shops, supervisors[0], roles)
 
     proj = _Projector()
     _write_layout(out, proj, boundary, streets)
@@ -203,9 +227,13 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
         "shops": _write_csv(out / "shops.csv", SHOP_COLUMNS, _shop_rows(proj, shops)),
         "users": _write_csv(out / "users.csv", USER_COLUMNS, users),
         "members": _write_csv(out / "members.csv", MEMBER_COLUMNS, members),
+        "org_nodes": _write_csv(out / "org.csv", ORG_COLUMNS, org_rows),
         "cases": _write_csv(out / "cases.csv", CASE_COLUMNS, _case_rows(proj, cases)),
         "case_history": _write_csv(out / "case_history.csv", HISTORY_COLUMNS, _history_rows(cases)),
         "checks": _write_csv(out / "checks.csv", CHECK_COLUMNS, _check_rows(checks)),
+        "public_requests": _write_csv(out / "public_requests.csv", PUBLIC_COLUMNS, public),
+        "public_history": _write_csv(out / "public_history.csv", PUBLIC_HISTORY_COLUMNS,
+                                     ({**row, "at": stamp(row["at"])} for row in public_history)),
     }
     for state in CaseState:
         counts[f"cases_{state.value}"] = sum(c.state is state for c in cases)

@@ -10,17 +10,21 @@ week, whatever the date, and nothing happens in the future.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from PIL import Image, ImageDraw
 from sqlalchemy import Engine, bindparam, func, select, update
 
 from geo.gridding import build_grids, grid_quality
 from geo.placement import place_points
 from governance.adoption import adopt_generation
+from governance.attachments import store_attachment
 from governance.auth import hash_password
 from governance.catalog import CaseState, Category, MemberRole, Role
 from governance.check_due import refresh_check_due
@@ -28,6 +32,7 @@ from governance.checklists import CHECK_INTERVALS, checklist_for
 from governance.compact import occupation_checks
 from governance.db import transaction
 from governance.district import replace_layer
+from governance.duplicates import merge_cases
 from governance.errors import LinpuError
 from governance.figures import refresh_grid_stats
 from governance.models import (
@@ -42,11 +47,20 @@ from governance.models import (
     ShopBadge,
     User,
 )
+from governance.org import NodeRow, check_tree, replace_tree, set_scope
+from governance.permissions import system_viewer, viewer_for
+from governance.public_requests import place_request, rate_request
+from governance.public_view import TRACK_PATH, public_address
 from governance.sla import follow_up_limit
+from governance.workflow import transition
 from pipelines.demo_generate import DEMO_PASSWORD
 from pipelines.demo_guard import refuse_unless_demo
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+#: Steps replayed through ``governance.duplicates`` rather than written as they stand.
+MERGE_ACTIONS = ("merge", "merged_in")
 
 
 class DemoDataError(LinpuError):
@@ -62,14 +76,18 @@ class DemoLoadResult:
     cases: int = 0
     checks: int = 0
     day_shift: int = 0
+    #: The tracking links of the public's requests, shown once as to the public who placed them.
+    tracking_links: tuple[str, ...] = ()
 
     def summary(self) -> str:
         if not self.loaded:
             return "demo district already loaded; nothing changed"
         return (
             f"demo district loaded: {self.shops} shops, {self.grids} grids, "
-            f"{self.users} users, {self.cases} cases, {self.checks} checks "
+            f"{self.users} users, {self.cases} cases, {self.checks} checks, "
+            f"{len(self.tracking_links)} public requests "
             f"(times shifted by {self.day_shift} days to end just before now)"
+            + "".join(f"\n  tracking link: {link}" for link in self.tracking_links)
         )
 
 
@@ -117,13 +135,15 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
     cases = _read_csv(folder, "cases.csv")
     history = _read_csv(folder, "case_history.csv")
     checks = _read_csv(folder, "checks.csv")
+    public = _read_csv(folder, "public_requests.csv")
+    public_history = _read_csv(folder, "public_history.csv")
     boundary = gpd.read_file(folder / "boundary.geojson")
     streets = gpd.read_file(folder / "streets.geojson")
     stalls = gpd.read_file(folder / "stalls.geojson")
     service_points = gpd.read_file(folder / "service_points.geojson")
 
     shift = demo_shift(
-        [cases["created_at"], history["at"], checks["performed_at"]], now=now or datetime.now(UTC)
+        [cases["created_at"], history["at"], checks["performed_at"], public_history["at"]], now=now or datetime.now(UTC)
     )
 
     shop_points = gpd.GeoDataFrame(shops, geometry=_points(shops), crs=4326)
@@ -198,6 +218,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         for row in shops.itertuples():
             for badge in filter(None, row.badges.split(";")):
                 session.add(ShopBadge(shop_id=shop_rows[row.shop_id].id, badge=badge, awarded_at=opened))
+        _load_org(session, _read_csv(folder, "org.csv"), users, shops.assign(grid_code=shop_codes))
 
         placed = place_points(_points(cases), grids)
         if placed["code"].isna().any():
@@ -224,6 +245,8 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             steps = by_case.get(row.case_id)
             if steps is None:
                 raise DemoDataError(f"case_history.csv: no history for case {row.case_id}")
+            # A merge is replayed through governance.duplicates below: the case stands as it was before it.
+            steps = steps[~steps["action"].isin(MERGE_ACTIONS)]
             last_resolve = steps.index[steps["action"] == "resolve"]
             closed = steps.index[steps["to_state"] == CaseState.CLOSED]
             case = Case(
@@ -237,8 +260,8 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                 grid_id=grid_rows[code].id,
                 shop_id=shop_rows[row.shop_id].id if row.shop_id else None,
                 reporter_id=user_rows[row.reporter].id if row.reporter in user_rows else None,
-                state=CaseState(row.state),
-                outcome=row.outcome or None,
+                state=CaseState(steps["to_state"].iloc[-1]),
+                outcome=(row.outcome or None) if steps["to_state"].iloc[-1] == CaseState.CLOSED else None,
                 created_at=created[i],
                 due_at=due[i],
                 follow_up_due_at=(
@@ -263,20 +286,24 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             update(Case.__table__).where(Case.__table__.c.id == bindparam("case_id")),
             [{"case_id": case.id, "version": int(steps["seq"].max())} for case, steps in case_rows.values()],
         )
+        after_photos = []
         for case, steps in case_rows.values():
             for index, step in steps.iterrows():
-                session.add(
-                    CaseHistory(
-                        case_id=case.id,
-                        seq=int(step["seq"]),
-                        at=history_at[index],
-                        actor_id=user_rows[step["actor"]].id if step["actor"] in user_rows else None,
-                        action=step["action"],
-                        from_state=step["from_state"] or None,
-                        to_state=step["to_state"],
-                        note=step["note"],
-                    )
+                reason = step.get("no_photo_reason", "")
+                written = CaseHistory(
+                    case_id=case.id,
+                    seq=int(step["seq"]),
+                    at=history_at[index],
+                    actor_id=user_rows[step["actor"]].id if step["actor"] in user_rows else None,
+                    action=step["action"],
+                    from_state=step["from_state"] or None,
+                    to_state=step["to_state"],
+                    note=step["note"],
+                    details={"no_photo_reason": reason} if reason else None,
                 )
+                session.add(written)
+                if step.get("after_photo", ""):
+                    after_photos.append((case, written, step["after_photo"]))
                 if step.get("rating", ""):  # a poor rating that reopened the request
                     session.add(Rating(case_id=case.id, rating=int(step["rating"]), rated_at=history_at[index]))
         for row in cases.itertuples():
@@ -285,6 +312,12 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                 session.add(
                     Rating(case_id=case.id, rating=int(row.rating), rated_at=case.closed_at or case.created_at)
                 )
+
+        session.flush()
+        for case, written, name in after_photos:
+            store_attachment(session, system_viewer(), case.id, filename=name, content_type="image/png",
+                             data=after_photo(case.category), history_id=written.id)
+        _merge_duplicates(session, cases, by_case, history_at)
 
         performed = _times(checks["performed_at"], shift)
         for i, row in enumerate(checks.itertuples()):
@@ -304,6 +337,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             )
         for category, trade, days in default_check_schedules():
             session.add(CheckSchedule(category=category, trade=trade, interval_days=days))
+        tracking = _load_public(session, public, public_history, shift, shop_rows)
         refresh_grid_stats(session)
         refresh_check_due(session)
 
@@ -312,10 +346,87 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         shops=len(shops),
         grids=len(grids),
         users=len(users),
-        cases=len(cases),
+        cases=len(cases) + len(public),
         checks=len(checks),
         day_shift=shift.days,
+        tracking_links=tuple(public_address(TRACK_PATH.format(token=token)) for token in tracking),
     )
+
+
+def _load_org(session, org: pd.DataFrame, users: pd.DataFrame, shops: pd.DataFrame) -> None:
+    """The organisation tree and the secretaries' scopes.  Each party-member shop is linked to the
+    node holding its grid, known only now that the load has gridded the shops."""
+    party = shops[shops["party_member_operator"] == "true"]
+    rows = []
+    for i, r in enumerate(org.itertuples(), start=1):
+        grids = tuple(filter(None, r.grids.split(";")))
+        linked = tuple(party.loc[party["grid_code"].isin(grids), "shop_id"])
+        rows.append(NodeRow(row=i, node_id=r.node_id, parent_id=r.parent_id, level=r.level, name=r.name,
+                            grids=grids, shops=tuple(filter(None, r.shops.split(";"))) + linked))
+    problems = check_tree(session, rows)
+    if problems:
+        first = problems[0]
+        raise DemoDataError(f"org.csv row {first.row} field {first.field}: {first.message}")
+    replace_tree(session, rows)
+    for row in users.itertuples():
+        if row.scope:
+            set_scope(session, row.username, row.scope)
+
+
+def _merge_duplicates(session, cases: pd.DataFrame, by_case: dict, history_at: dict) -> None:
+    """The supervisors' merges of planted duplicates, replayed through governance.duplicates at their times
+    (the step is the last of both cases, so the history continues where the load left it)."""
+    numbers = dict(session.execute(select(Case.case_no, Case.id)).all())
+    for row in cases[cases["duplicate_of"] != ""].itertuples():
+        merge = by_case[row.case_id]
+        merge = merge[merge["action"] == "merge"]
+        if merge.empty:
+            continue  # still open: the leader's page offers the first case when it is filed again
+        versions = dict(session.execute(select(Case.id, Case.version).where(
+            Case.id.in_([numbers[row.case_id], numbers[row.duplicate_of]]))).all())
+        keep, duplicate = numbers[row.duplicate_of], numbers[row.case_id]
+        merge_cases(session, viewer_for(session, merge["actor"].iloc[0]), keep_id=keep, keep_version=versions[keep],
+                    duplicate_id=duplicate, duplicate_version=versions[duplicate], note=merge["note"].iloc[0],
+                    now=history_at[merge.index[0]])
+
+
+@cache
+def after_photo(category: str) -> bytes:
+    """A small drawn PNG standing for the photo of a fix (a green tick on the category's colour)."""
+    colours = {"electricity": (250, 204, 21), "gas": (96, 165, 250), "fire_exit": (248, 113, 113),
+               "amusement_ride": (192, 132, 252)}
+    image = Image.new("RGB", (160, 120), colours.get(str(category), (203, 213, 225)))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 16, 140, 104), outline=(255, 255, 255), width=4)
+    draw.line((52, 62, 74, 84, 112, 40), fill=(22, 163, 74), width=10)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _load_public(session, public: pd.DataFrame, history: pd.DataFrame, shift: timedelta,
+                 shop_rows: dict) -> list[str]:
+    """The public's requests, filed from their shops' pages as the public would, then each later
+    step at its time: a staff step through the workflow, a rating through the tracking link."""
+    tokens = []
+    steps = history.assign(seq=history["seq"].astype(int), at=_times(history["at"], shift))
+    for i, row in enumerate(public.itertuples(), start=1):
+        own = steps[steps["request_id"] == row.request_id].sort_values("seq")
+        if own.empty or own.iloc[0]["action"] != "raise":
+            raise DemoDataError(f"public_history.csv: request {row.request_id} does not start with its raise")
+        # Documentation addresses (RFC 5737), one per sender, as the per-address limit counts them.
+        placed = place_request(session, public_id=shop_rows[row.shop_id].public_id, kind=row.kind, topic=row.topic,
+                               text=row.text, phone=row.phone or None, client_address=f"192.0.2.{i}",
+                               now=own.iloc[0]["at"])
+        case = session.scalar(select(Case).where(Case.case_no == placed.case_no))
+        for step in own.iloc[1:].itertuples():
+            if step.actor:
+                transition(session, viewer_for(session, step.actor), case.id, step.action,
+                           expected_version=case.version, note=step.note, now=step.at)
+            else:
+                rate_request(session, token=placed.token, rating=int(step.rating), comment=step.note, now=step.at)
+        tokens.append(placed.token)
+    return tokens
 
 
 def default_check_schedules() -> list[tuple[str, str | None, int]]:

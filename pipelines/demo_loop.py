@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -67,6 +67,8 @@ class Case:
     outcome: str = ""
     rating: str = ""
     history: list[tuple] | None = None  # (at, actor, from, to, action, note, rating)
+    duplicate_of: Case | None = None  # a planted duplicate: the open case it repeats
+    evidence: dict[int, tuple[str, str]] = field(default_factory=dict)  # resolve seq -> ("photo"|"reason", text)
 
     @property
     def due_at(self) -> datetime:

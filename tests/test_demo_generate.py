@@ -39,7 +39,8 @@ from pipelines.demo_generate import DEMO_NOW, generate_demo
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
 FILES = (
     "boundary.geojson", "streets.geojson", "shops.csv", "users.csv", "members.csv",
-    "cases.csv", "case_history.csv", "checks.csv", "stalls.geojson", "service_points.geojson",
+    "cases.csv", "case_history.csv", "checks.csv", "stalls.geojson", "service_points.geojson", "org.csv",
+    "public_requests.csv", "public_history.csv",
 )
 
 # (from_state, action) -> to_state: the closed loop of DESIGN.md
@@ -54,6 +55,8 @@ LOOP = {
     ("warning", "close_not_responsible"): "closed",
     ("in_progress", "close_not_responsible"): "closed",
     ("closed", "reopen"): "in_progress",  # a poor rating of a closed request
+    ("warning", "merge"): "closed",  # a planted duplicate merged into the first case
+    **{(s.value, "merged_in"): s.value for s in CaseState},
 }
 
 
@@ -214,7 +217,13 @@ def test_users_and_grid_members(tables):
     n_grids = math.ceil(len(tables["shops"]) / 10)
     leaders = [u for u in users if u["role"] == Role.GRID_LEADER]
     assert sorted(int(u["grid_index"]) for u in leaders) == list(range(1, n_grids + 1))
-    assert {u["username"] for u in users if u["role"] == Role.SUPERVISOR} == {"supervisor1", "supervisor2"}
+    supervisors = {u["username"]: u["scope"] for u in users if u["role"] == Role.SUPERVISOR}
+    # Two district-wide supervisors and two branch secretaries, each scoped to one branch of org.csv.
+    branches = {r["node_id"] for r in tables["org"] if r["level"] == "branch"}
+    assert sorted(supervisors) == ["secretary1", "secretary2", "supervisor1", "supervisor2"]
+    assert supervisors["supervisor1"] == supervisors["supervisor2"] == ""
+    assert sorted(supervisors[s] for s in ("secretary1", "secretary2")) == sorted(branches)
+    assert all(u["scope"] == "" for u in users if u["role"] != Role.SUPERVISOR)
     assert {u["username"] for u in users if u["role"] in (Role.ANALYST, Role.ADMIN)} == {"analyst1", "admin"}
     assert all(u["grid_index"] == "" for u in users if u["role"] != Role.GRID_LEADER)
     assert "password" not in ",".join(users[0])
@@ -222,6 +231,17 @@ def test_users_and_grid_members(tables):
     expected = {MemberRole.PROPERTY, MemberRole.SECURITY, MemberRole.FIRE}
     assert roles == {(str(k), r.value) for k in range(1, n_grids + 1) for r in expected}
     assert all(re.fullmatch(r"138-0000-\d{4}", m["phone"]) for m in members)
+
+
+def test_org_tree_splits_the_grids_between_two_branches_by_code(tables):
+    org = tables["org"]
+    n_grids = math.ceil(len(tables["shops"]) / 10)
+    assert [r["level"] for r in org] == ["street_committee", "district_committee", "branch", "branch"]
+    assert org[1]["parent_id"] == org[0]["node_id"]
+    assert all(r["parent_id"] == org[1]["node_id"] for r in org[2:])
+    first, second = (r["grids"].split(";") for r in org[2:])
+    assert first + second == [f"G{k:03d}" for k in range(1, n_grids + 1)]
+    assert abs(len(first) - len(second)) <= 1
 
 
 # --- cases and the loop ----------------------------------------------------------
@@ -407,3 +427,66 @@ def test_every_committed_demo_history_is_allowed_by_the_rules_table():
                if (refusal := check_history(rows)) is not None}
     examples = [f"{case_id} row {r.position + 1}: {r.reason}" for case_id, r in list(refused.items())[:5]]
     assert not refused, f"{len(refused)} demo histories refused, e.g. " + "; ".join(examples)
+
+
+def test_committed_public_requests_follow_the_rules_table_and_one_is_reopened_by_its_rating():
+    requests = {r["request_id"]: r for r in _read(COMMITTED, "public_requests.csv")}
+    roles = {u["username"]: u["role"] for u in _read(COMMITTED, "users.csv")}
+    shops = {s["shop_id"] for s in _read(COMMITTED, "shops.csv")}
+    histories: dict[str, list[HistoryRow]] = {}
+    for row in _read(COMMITTED, "public_history.csv"):
+        histories.setdefault(row["request_id"], []).append(HistoryRow(
+            action=row["action"], from_state=CaseState(row["from_state"]) if row["from_state"] else None,
+            to_state=CaseState(row["to_state"]), role=roles[row["actor"]] if row["actor"] else REQUESTER,
+            rating=int(row["rating"]) if row["rating"] else None))
+        assert _when(row["at"]) <= DEMO_NOW
+    assert set(histories) == set(requests) and len(requests) >= 4
+    assert {r["kind"] for r in requests.values()} == {"order", "complaint"}
+    assert {r["shop_id"] for r in requests.values()} <= shops
+    for request_id, rows in histories.items():
+        assert rows[0].action == "raise" and rows[0].role == REQUESTER, request_id
+        assert check_history(rows) is None, request_id
+    reopened = [rows for rows in histories.values()
+                if any(r.action == "reopen" and r.from_state is CaseState.CLOSED for r in rows)]
+    assert len(reopened) == 1
+    assert sum(r.rating is not None for rows in histories.values() for r in rows) >= 3
+
+
+def _metres(a: dict, b: dict) -> float:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84").inv(float(a["lon"]), float(a["lat"]), float(b["lon"]), float(b["lat"]))[2]
+
+
+def test_planted_duplicates_repeat_an_open_case_nearby_and_most_are_merged(tables):
+    cases = {c["case_id"]: c for c in tables["cases"]}
+    history: dict[str, list[dict]] = {}
+    for row in tables["case_history"]:
+        history.setdefault(row["case_id"], []).append(row)
+    planted = [c for c in cases.values() if c["duplicate_of"]]
+    assert len(planted) >= 4
+    merged = 0
+    for case in planted:
+        first = cases[case["duplicate_of"]]
+        assert (first["category"], first["shop_id"]) == (case["category"], case["shop_id"])
+        assert first["case_id"] < case["case_id"] and _metres(first, case) <= 50
+        assert (_when(case["created_at"]) - _when(first["created_at"])).days < 7
+        assert first["state"] != "closed"  # the first case is still open
+        if case["state"] == "closed":
+            merged += 1
+            assert case["outcome"] == "duplicate" and history[case["case_id"]][-1]["action"] == "merge"
+            assert history[first["case_id"]][-1]["action"] == "merged_in"
+            assert history[first["case_id"]][-1]["at"] == history[case["case_id"]][-1]["at"]
+        else:
+            assert case["state"] == "warning"
+    assert 0 < merged < len(planted)
+
+
+def test_every_safety_resolve_has_an_after_photo_or_a_reason(tables):
+    safety = {c["case_id"] for c in tables["cases"]
+              if c["category"] in ("electricity", "gas", "fire_exit", "amusement_ride")}
+    resolves = [r for r in tables["case_history"] if r["action"] == "resolve" and r["case_id"] in safety]
+    assert resolves and all(bool(r["after_photo"]) != bool(r["no_photo_reason"]) for r in resolves)
+    assert 0.5 < sum(bool(r["after_photo"]) for r in resolves) / len(resolves) < 1
+    others = [r for r in tables["case_history"] if r not in resolves]
+    assert not any(r["after_photo"] or r["no_photo_reason"] for r in others)

@@ -109,3 +109,134 @@ def test_cli_demo_load_says_which_database_it_uses(tmp_path):
     assert "350 shops" in result.stdout
     again = _run_cli("demo", "load", env={"LINPU_DATABASE_URL": url})
     assert again.returncode == 0 and "already loaded" in again.stdout
+
+
+def _branch_grids(folder=None) -> dict[str, set[str]]:
+    import pandas as pd
+
+    from pipelines.demo_load import DEMO_DIR
+
+    org = pd.read_csv((folder or DEMO_DIR) / "org.csv", dtype=str, keep_default_na=False)
+    return {r.node_id: set(r.grids.split(";")) for r in org.itertuples() if r.level == "branch"}
+
+
+def test_each_branch_secretary_sees_only_their_branch_and_the_rollup_has_both(engine):
+    from governance.models import OrgNodeShop
+    from governance.permissions import system_viewer, viewer_for
+    from governance.queries import cases_frame
+    from governance.rollups import level_rollup
+
+    load_demo(engine)
+    branches = _branch_grids()
+    assert len(branches) == 2 and not set.intersection(*branches.values())
+    with session_factory(engine)() as session:
+        all_codes = set(session.scalars(select(Grid.code)))
+        assert set.union(*branches.values()) == all_codes  # every grid under one branch
+        secretaries = session.execute(select(User.username, User.scope).where(User.scope.is_not(None))).all()
+        assert sorted(scope for _, scope in secretaries) == sorted(branches)
+        for username, scope in secretaries:
+            viewer = viewer_for(session, username)
+            assert viewer.role == "supervisor" and not viewer.is_district_wide
+            seen = set(grid_loop_summary(session, viewer)["code"])
+            assert seen == branches[scope]
+            cases = cases_frame(session, viewer)
+            assert len(cases) and set(cases["grid_code"]) <= branches[scope]
+        rollup = level_rollup(session, grid_loop_summary(session, system_viewer()))
+        branch_rows = rollup[rollup["level"] == "branch"]
+        assert sorted(branch_rows["node_id"]) == sorted(branches)
+        assert (branch_rows["total"] > 0).all()
+        assert rollup.loc[rollup["level"] == "street_committee", "total"].sum() == branch_rows["total"].sum()
+        # Each party-member shop is linked to the branch that holds its grid.
+        linked = session.execute(select(Shop.shop_code, Grid.code, OrgNodeShop.node_id)
+                                 .join(Grid, Grid.id == Shop.grid_id)
+                                 .join(OrgNodeShop, OrgNodeShop.shop_code == Shop.shop_code)).all()
+        party = session.scalar(select(func.count()).select_from(Shop).where(Shop.party_member_operator))
+        assert linked and len(linked) == party
+        assert all(code in branches[node] for _, code, node in linked)
+
+
+def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engine):
+    from governance.models import PublicRequest, Rating
+    from governance.public_requests import tracking_view
+    from governance.rules import REQUESTER, HistoryRow, check_history
+
+    result = load_demo(engine)
+    tokens = [link.rsplit("/p/t/", 1)[1] for link in result.tracking_links]
+    assert len(tokens) == 5
+    with session_factory(engine)() as session:
+        views = [tracking_view(session, token) for token in tokens]
+        assert all(view is not None for view in views)  # every link opens its request
+        assert {v.kind for v in views} == {"order", "complaint"}
+        assert {v.state for v in views} >= {"warning", "in_progress", "follow_up", "closed"}
+        assert sum(v.rating is not None for v in views) >= 3
+        requests = session.scalars(select(PublicRequest)).all()
+        assert len(requests) == 5 and len({r.short_code for r in requests}) == 5
+        roles = dict(session.execute(select(User.id, User.role)).all())
+        reopened_by_rating = 0
+        for request in requests:
+            rows = session.scalars(select(CaseHistory).where(CaseHistory.case_id == request.case_id)
+                                   .order_by(CaseHistory.seq)).all()
+            ratings = {r.rated_at: r.rating for r in session.scalars(
+                select(Rating).where(Rating.case_id == request.case_id))}
+            replay = [HistoryRow(r.action, CaseState(r.from_state) if r.from_state else None, CaseState(r.to_state),
+                                 outcome=(r.details or {}).get("outcome"),
+                                 role=roles[r.actor_id] if r.actor_id else REQUESTER,
+                                 rating=ratings.get(r.at) if r.actor_id is None and r.action != "raise" else None)
+                      for r in rows]
+            assert rows[0].actor_id is None and rows[0].action == "raise"
+            assert check_history(replay) is None, request.case_id
+            reopened_by_rating += any(r.action == "reopen" and r.from_state == "closed" and r.actor_id is None
+                                      for r in rows)
+        assert reopened_by_rating == 1
+        assert session.scalar(select(func.min(Rating.rating)).where(
+            Rating.case_id.in_([r.case_id for r in requests]))) <= 2
+
+
+def test_demo_planted_duplicates_are_merged_or_offered_and_safety_fixes_show_an_after_photo(engine):
+    import pandas as pd
+
+    from governance.catalog import SAFETY_CATEGORIES
+    from governance.duplicates import duplicate_candidates
+    from governance.models import Attachment
+    from governance.permissions import viewer_for
+    from governance.photos import case_photos
+    from pipelines.demo_load import DEMO_DIR
+
+    now = datetime.now(UTC)
+    load_demo(engine, now=now)
+    planted = pd.read_csv(DEMO_DIR / "cases.csv", dtype=str, keep_default_na=False)
+    planted = planted[planted["duplicate_of"] != ""]
+    with session_factory(engine)() as session:
+        supervisor = viewer_for(session, "supervisor1")
+        merged = offered = 0
+        for row in planted.itertuples():
+            case = session.scalar(select(Case).where(Case.case_no == row.case_id))
+            last = session.scalars(select(CaseHistory).where(CaseHistory.case_id == case.id)
+                                   .order_by(CaseHistory.seq.desc())).first()
+            if case.state == CaseState.CLOSED:
+                merged += 1
+                assert case.outcome == "duplicate" and last.action == "merge"
+                assert last.details["duplicate_of"] == row.duplicate_of
+                first = session.scalar(select(Case).where(Case.case_no == row.duplicate_of))
+                first_last = session.scalars(select(CaseHistory).where(CaseHistory.case_id == first.id)
+                                             .order_by(CaseHistory.seq.desc())).first()
+                assert first_last.action == "merged_in" and first_last.details["merged"] == row.case_id
+                assert first.version == first_last.seq and case.version == last.seq
+            else:
+                offered += 1
+                shown = duplicate_candidates(session, supervisor, category=row.category, lon=float(row.lon),
+                                             lat=float(row.lat), now=now)
+                assert row.duplicate_of in set(shown["case_no"])
+        assert merged >= 2 and offered >= 1
+
+        resolves = session.execute(
+            select(Case.id, Case.category, CaseHistory.id, CaseHistory.details)
+            .join(CaseHistory, CaseHistory.case_id == Case.id)
+            .where(CaseHistory.action == "resolve", Case.category.in_([c.value for c in SAFETY_CATEGORIES]))).all()
+        with_photo = set(session.scalars(select(Attachment.history_id).where(Attachment.history_id.is_not(None))))
+        assert resolves
+        photos = [r for r in resolves if r[2] in with_photo]
+        reasons = [r for r in resolves if r[3] and r[3].get("no_photo_reason")]
+        assert photos and reasons and len(photos) + len(reasons) == len(resolves)
+        shown = case_photos(session, supervisor, photos[0][0])
+        assert set(shown["phase"]) == {"after"} and shown["content_type"].iloc[0] == "image/png"

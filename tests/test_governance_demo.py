@@ -10,9 +10,10 @@ from sqlalchemy import delete, func, select
 from governance.catalog import CaseState
 from governance.db import make_engine, session_factory
 from governance.loop_summary import grid_loop_summary
-from governance.models import Case, CaseHistory, CheckDue, GridStats
+from governance.models import Case, CaseHistory, CheckDue, GridStats, PublicRequest
 from governance.permissions import system_viewer
-from governance.sla import follow_up_limit
+from governance.sla import follow_up_due_time, follow_up_limit
+from governance.working_time import working_calendar
 
 
 def test_demo_history_continues_at_each_case_version(demo_database):
@@ -25,7 +26,14 @@ def test_demo_history_continues_at_each_case_version(demo_database):
         ).all()
         assert rows and all(version == last == n for version, last, n in rows)
         follow_up = session.scalars(select(Case).where(Case.state == CaseState.FOLLOW_UP)).all()
-        assert follow_up and all(c.follow_up_due_at == c.resolved_at + follow_up_limit() for c in follow_up)
+        # The bundled cases' deadlines are the files' (calendar hours); the public's requests were
+        # resolved through the workflow, whose follow-up deadline counts working time.
+        public = set(session.scalars(select(PublicRequest.case_id)))
+        calendar = working_calendar(session)
+        assert follow_up and all(
+            c.follow_up_due_at == (follow_up_due_time(c.resolved_at, c.category, calendar=calendar)
+                                   if c.id in public else c.resolved_at + follow_up_limit())
+            for c in follow_up)
         in_progress = session.scalars(select(Case).where(Case.state == CaseState.IN_PROGRESS)).all()
         assert all(c.follow_up_due_at is None for c in in_progress)
     engine.dispose()
