@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from governance.catalog import Category, MemberRole, Role
+from governance.catalog import MEMBER_KIND_OF, MemberRole, Role
 from governance.models import Case, Grid, Notification, Shop
 
 #: Who a notification may be meant for: the accounts' roles of the shared decision "Roles"
@@ -39,15 +39,6 @@ AUDIENCES: tuple[str, ...] = tuple(dict.fromkeys(
 ))
 #: The team member kinds a webhook may be filtered to (the leader is the grid_leader audience).
 MEMBER_KINDS: tuple[str, ...] = tuple(k.value for k in MemberRole if k != MemberRole.LEADER)
-#: Which team member deals with which category: fire safety with power, gas and exits, public
-#: security with the street and rides, property with the rest.
-MEMBER_KIND_OF: dict[Category, MemberRole] = {
-    Category.ELECTRICITY: MemberRole.FIRE, Category.GAS: MemberRole.FIRE, Category.FIRE_EXIT: MemberRole.FIRE,
-    Category.ROAD_OCCUPATION: MemberRole.SECURITY, Category.NOISE: MemberRole.SECURITY,
-    Category.AMUSEMENT_RIDE: MemberRole.SECURITY, Category.SANITATION: MemberRole.PROPERTY,
-    Category.FUMES: MemberRole.PROPERTY, Category.CONSTRUCTION: MemberRole.PROPERTY,
-    Category.OTHER: MemberRole.PROPERTY,
-}
 #: Steps of the rules table that are announced, and the event each writes.
 ANNOUNCED_STEPS: dict[str, str] = {"raise": "case_raised", "dispatch": "case_dispatched", "reopen": "case_reopened"}
 EVENTS: tuple[str, ...] = (
@@ -159,6 +150,6 @@ def announce_batch(session: Session, case_ids: np.ndarray, grid_ids: np.ndarray,
 
 
 __all__ = [
-    "ANNOUNCED_STEPS", "AUDIENCES", "EVENTS", "MEMBER_KINDS", "MEMBER_KIND_OF", "announce_batch",
+    "ANNOUNCED_STEPS", "AUDIENCES", "EVENTS", "MEMBER_KINDS", "announce_batch",
     "announce_rating", "announce_step", "case_data", "case_notification", "iso", "write",
 ]

@@ -23,11 +23,11 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from governance.catalog import OPEN_STATES, CaseState, MemberRole
+from governance.catalog import MEMBER_KIND_OF, OPEN_STATES, CaseState, MemberRole
 from governance.clock import district_zone
 from governance.grids import current_generation_id
 from governance.models import Case, CheckDue, Grid, GridMember, Shop, User
-from governance.outbox import MEMBER_KIND_OF, case_notification, iso, write
+from governance.outbox import case_notification, iso, write
 from governance.sla import overdue_condition
 
 #: Overdue cases older than this are not announced again after a long outage (each was once).
