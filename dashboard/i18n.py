@@ -469,6 +469,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "admin.col.ok": {"zh": "就绪", "en": "Ready"},
     "admin.col.fix": {"zh": "补齐命令（或本页对应操作）", "en": "Command that fills it (or this page's step)"},
     "admin.item.boundary": {"zh": "街区边界", "en": "District boundary"},
+    "admin.item.holiday_calendar": {"zh": "节假日日历（已知至该年）", "en": "Holiday calendar (known to the year)"},
+    "admin.item.org_unassigned_grids": {"zh": "未归属支部的网格", "en": "Grids under no branch"},
     "admin.item.streets": {"zh": "道路", "en": "Streets"},
     "admin.item.shops": {"zh": "在营商铺", "en": "Open shops"},
     "admin.item.shops_without_trade": {"zh": "无行业的商铺", "en": "Shops without a trade"},

@@ -14,8 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from governance.catalog import MemberRole, Role
+from governance.clock import clock, district_zone
 from governance.grids import current_generation_id
 from governance.models import CheckSchedule, DistrictFeature, Grid, GridMember, Shop, User
+from governance.org import unassigned_grids
+from governance.working_time import calendar_coverage
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,13 @@ def _grids_without(session: Session, generation: int | None, *, leader: bool) ->
         Grid.generation_id == generation, Grid.id.not_in(staffed))) or 0
 
 
-def readiness(session: Session) -> list[ReadinessItem]:
-    """The district's readiness, item by item, in the order an office sets it up."""
+def readiness(session: Session, *, now=None) -> list[ReadinessItem]:
+    """The district's readiness, item by item, in the order an office sets it up.
+
+    ``holiday_calendar`` counts the last year the working-time clock knows; past it the
+    clock counts weekends only, so the item is a gap once today lies past it.
+    ``org_unassigned_grids`` counts current grids no node of the organisation tree holds
+    (new codes after a re-gridding; none while no tree is stored)."""
     def count(statement) -> int:
         return session.scalar(statement) or 0
 
@@ -56,6 +64,9 @@ def readiness(session: Session) -> list[ReadinessItem]:
     schedules = count(select(func.count()).select_from(CheckSchedule))
     supervisors = count(select(func.count()).select_from(User).where(User.role == Role.SUPERVISOR,
                                                                      User.is_active.is_(True)))
+    coverage = calendar_coverage(session)
+    today = clock(now).astimezone(district_zone()).date()
+    unassigned = len(unassigned_grids(session)) if grids else 0
     return [
         ReadinessItem("boundary", boundary, int(not boundary), bool(boundary),
                       "linpu district import FILE --layer boundary"),
@@ -73,4 +84,10 @@ def readiness(session: Session) -> list[ReadinessItem]:
                       "linpu schedules set CATEGORY DAYS"),
         ReadinessItem("supervisors", supervisors, int(not supervisors), bool(supervisors),
                       "linpu users import FILE --passwords-out FILE"),
+        ReadinessItem("holiday_calendar", coverage.last_known_year, int(not coverage.covers(today)),
+                      coverage.covers(today),
+                      f"linpu calendar import FILE (from {coverage.weekends_only_from} the clock counts "
+                      "weekends only)"),
+        ReadinessItem("org_unassigned_grids", unassigned, unassigned, not unassigned,
+                      "linpu org import FILE --replace (give the new grid codes their branch)"),
     ]

@@ -94,3 +94,28 @@ def test_grids_list_shows_shops_leader_members_and_open_cases_as_table_csv_json(
     csv_text = cli(url, "grids", "list", "--format", "csv").stdout
     assert csv_text.splitlines()[0] == "code,shops,leader,members,open_cases"
     assert "G001" in cli(url, "grids", "list").stdout
+
+
+def test_status_says_where_the_holiday_calendar_ends_and_which_grids_no_branch_holds(engine, cli, tmp_path):
+    from governance.readiness import readiness
+    from governance.working_time import calendar_coverage
+
+    seed_district(engine)
+    url = database_url(engine)
+    with transaction(engine) as session:
+        last = calendar_coverage(session).last_known_year
+        today = {i.key: i for i in readiness(session, now=datetime(last, 6, 1, tzinfo=UTC))}
+        later = {i.key: i for i in readiness(session, now=datetime(last + 1, 3, 1, tzinfo=UTC))}
+    assert today["holiday_calendar"].ok and today["holiday_calendar"].count == last
+    assert not later["holiday_calendar"].ok
+    assert f"from {last + 1}-01-01 the clock counts weekends only" in later["holiday_calendar"].fix
+    assert today["org_unassigned_grids"].ok  # no tree stored: nothing to assign
+    tree = tmp_path / "org.csv"
+    tree.write_text("node_id,parent_id,level,name,grids,shops\n"
+                    "street,,street_committee,街道党工委,,\n"
+                    "district,street,district_committee,街区党委,,\n"
+                    "b1,district,branch,第一支部,G001;G002,\n", encoding="utf-8")
+    assert cli(url, "org", "import", tree).exit_code == 0
+    items = {i["key"]: i for i in json.loads(cli(url, "status", "--json").stdout)}
+    assert items["org_unassigned_grids"]["count"] == 2 and not items["org_unassigned_grids"]["ok"]
+    assert "linpu org import FILE --replace" in items["org_unassigned_grids"]["fix"]
