@@ -211,14 +211,12 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     for case in cases:
         run_loop(rng, case, supervisors, roles, seed)
     fire_checks, fire_cases = build_fire_checks(seed, shops, boundary, leaders, supervisors, roles)
-    checks += fire_checks
     cases += plant_duplicates(seed, cases, {s.shop_id: s.name for s in shops}, boundary, supervisors, roles)
     cases += fire_cases
     _number(cases)  # again, with the planted duplicates among them
-    # The fire-safety cases last, so the other cases keep the after photos they had.
-    fire = {id(c) for c in fire_cases}
+    fire = {id(c) for c in fire_cases}  # planned last, so the other cases keep the after photos they had
     plan_after_evidence(seed, [c for c in cases if id(c) not in fire] + fire_cases)
-    checks.sort(key=lambda c: (c["performed_at"], c["shop_id"], c["category"].value))
+    checks = sorted(checks + fire_checks, key=lambda c: (c["performed_at"], c["shop_id"], c["category"].value))
     public, public_history = build_public(seed, shops, supervisors[0], roles)
 
     proj = _Projector()
