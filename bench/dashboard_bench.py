@@ -214,7 +214,7 @@ def fill_derived(engine) -> None:
 
 #: Every filter change picks a category the server has not counted within its cache's
 #: minute (ten categories, a run every 10-15 s), so each one is measured cold.
-CATEGORY_LABELS = ["Gas", "Electricity", "Noise", "Renovation", "Amusement rides", "Fire exits",
+CATEGORY_LABELS = ["Gas", "Electricity", "Noise", "Renovation", "Amusement rides", "Fire safety",
                    "Shop-front upkeep", "Road occupation", "Cooking fumes", "Other"]
 
 

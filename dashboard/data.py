@@ -528,13 +528,14 @@ def problems_frame(report) -> pd.DataFrame:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)
 def member_work(_viewer, viewer_key: tuple, data_epoch: int) -> dict:
-    """A member's open sub-tasks and the routine checks due of their kind, in their grids."""
+    """A member's open sub-tasks, the routine checks due of their kind and the open shops, in their grids."""
 
     with _session() as session:
         checks = check_due.checks_due(session, _viewer)
         kinds = [c.value for c in MEMBER_KIND_CATEGORIES.get(_viewer.member_kind, ())]
         return {"sub_tasks": sub_tasks.sub_tasks_frame(session, _viewer),
-                "checks_due": checks[checks["category"].astype(str).isin(kinds)]}
+                "checks_due": checks[checks["category"].astype(str).isin(kinds)],
+                "shops": queries.open_shops(session, _viewer)}
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=256)

@@ -92,6 +92,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                        "en": "{kind}: {n} sub-tasks, {checks} checks due"},
     "member.tab_tasks": {"zh": "子任务", "en": "Sub-tasks"},
     "member.tab_checks": {"zh": "巡检", "en": "Checks"},
+    "member.tab_record": {"zh": "记录检查", "en": "Record a check"},
+    "member.no_shops": {"zh": "您所在的网格内没有在营商铺（或您尚未加入网格，请联系街道办）。", "en": "No open shops in your grids (or you belong to no grid yet; ask the street office)."},
+    "member.no_kind_checks": {"zh": "无例行检查", "en": "no routine checks"},
+    "member.record_none": {"zh": "{kind}成员没有例行检查可记录；巡查发现请报告邻铺长。", "en": "A {kind} member has no routine checks to record; report findings to the grid leader."},
     "dept.title": {"zh": "部门接单", "en": "Department orders"},
     "dept.caption": {"zh": "{n} 张工单，{late} 张超时", "en": "{n} orders, {late} late"},
     "dept.tab_orders": {"zh": "工单", "en": "Orders"},
@@ -206,6 +210,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "您无权对此执行该操作（不在您的网格或职责范围内）。",
         "en": "You may not do this here (outside your grid or your role).",
     },
+    "error.outside_duty": {"zh": "您是{kind}成员，只能记录{allowed}检查；{category}检查不在您的职责内。", "en": "As a {kind} member you record {allowed} checks only; {category} checks are not yours."},
     "error.not_found": {
         "zh": "找不到该记录，可能已被删除或网格已重划；请刷新页面。",
         "en": "That record no longer exists (deleted, or the grids were redrawn); reload the page.",
@@ -298,10 +303,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "walk.length": {"zh": "步行路线 {m} 米", "en": "Walk of {m} m"},
     "photo.step": {"zh": "本步照片（JPEG/PNG/WebP，每张不超过 {mb} MB）", "en": "Photos of this step (JPEG/PNG/WebP, at most {mb} MB each)"},
     "photo.no_photo_reason": {"zh": "无整改后照片的原因", "en": "Reason there is no after photo"},
-    "photo.safety_rule": {
-        "zh": "用电、用气、消防通道、游乐设施案件处置完成时，请附整改后照片，或说明无法拍照的原因。",
-        "en": "Resolving an electricity, gas, fire-exit or ride case needs a photo of the fix, or the reason there is none.",
-    },
+    "photo.safety_rule": {"zh": "用电、用气、消防安全、游乐设施案件处置完成时，请附整改后照片，或说明无法拍照的原因。", "en": "Resolving an electricity, gas, fire-safety or ride case needs a photo of the fix, or the reason there is none."},
     "photo.after_missing": {
         "zh": "这是安全隐患案件：处置完成需附整改后照片，或填写无照片的原因。",
         "en": "This is a safety case: resolving it needs a photo of the fix, or the reason there is none.",

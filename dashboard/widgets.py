@@ -21,6 +21,7 @@ from governance.errors import (
     IllegalTransition,
     LinpuError,
     NotFoundError,
+    OutsideDuty,
     OutsideGrids,
     PermissionDenied,
     VersionConflict,
@@ -60,11 +61,22 @@ _TRANSLATED_ERRORS = (
 
 
 def show_error(exc: Exception, lang: str) -> None:
+    if isinstance(exc, OutsideDuty):
+        st.error(outside_duty_text(exc, lang))
+        return
     for kind, key in _TRANSLATED_ERRORS:
         if isinstance(exc, kind):
             st.error(translate(key, lang))
             return
     st.error(translate("error.generic", lang, reason=str(exc)))
+
+
+def outside_duty_text(exc: OutsideDuty, lang: str) -> str:
+    """A member's check of another kind's category, refused in the page's language."""
+    allowed = [translate(f"category.{c}", lang) for c in exc.allowed]
+    return translate("error.outside_duty", lang, kind=translate(f"member.{exc.kind}", lang),
+                     category=translate(f"category.{exc.category}", lang),
+                     allowed=("、" if lang == "zh" else ", ").join(allowed) or translate("member.no_kind_checks", lang))
 
 
 def _shop_label(shops, lang):
@@ -79,44 +91,33 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     settings = get_settings()
     kind = st.radio(t("report.kind"), ["patrol", "check"], horizontal=True, key="report-kind",
                     format_func=lambda k: t(f"report.{k}"))
-    where = "shop"
-    if kind == "patrol":
-        where = st.radio(t("report.where"), ["shop", "map"], horizontal=True, key="report-where",
-                         format_func=lambda w: t(f"report.where_{w}"))
+    if kind == "check":
+        check_form(viewer, shops, lang, CHECK_CATEGORIES)
+        return
+    where = st.radio(t("report.where"), ["shop", "map"], horizontal=True, key="report-where",
+                     format_func=lambda w: t(f"report.where_{w}"))
     shop_code = None
     if where == "shop":
-        shop_code = st.selectbox(t("report.shop"), shops["shop_code"].tolist(), index=None,
-                                 format_func=_shop_label(shops, lang), key="report-shop",
-                                 placeholder=t("report.shop"))
+        shop_code = _shop_picker(shops, lang)
     elif clicked is None:
         st.info(t("report.no_point"))
     else:
         st.caption(t("leader.clicked", lat=clicked[1], lon=clicked[0]))
-    categories = [c.value for c in (CHECK_CATEGORIES if kind == "check" else Category)]
-    category = st.selectbox(t("report.category"), categories, key=f"report-category-{kind}",
+    category = st.selectbox(t("report.category"), [c.value for c in Category], key="report-category-patrol",
                             format_func=lambda c: t(f"category.{c}"))
     point = _report_point(shops, shop_code, clicked if where == "map" else None)
-    if kind == "patrol" and point is not None:
+    if point is not None:
         duplicate_offer(viewer, data.duplicate_candidates(viewer, category=category, lon=point[0], lat=point[1]),
                         lang)
 
-    with st.form(f"report-{kind}"):
-        if kind == "patrol":
-            severity = st.selectbox(t("report.severity"), [s.value for s in Severity], index=1,
-                                    format_func=lambda s: t(f"severity.{s}"), key="report-severity")
-            title = st.text_input(t("report.title"), max_chars=120, key="report-title")
-            description = st.text_area(t("report.description"), max_chars=2000, key="report-description")
-            photos = st.file_uploader(t("report.photos", mb=f"{settings.max_attachment_mb:g}"),
-                                      type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
-                                      key=_upload_key("report-photos"))
-        else:
-            st.markdown(f"**{t('report.checklist')}**")
-            answers = {
-                item.code: st.checkbox(item.zh if lang == "zh" else item.en, value=True,
-                                       key=f"check-{item.code}")
-                for item in checklist_for(category)
-            }
-            note = st.text_area(t("report.note"), max_chars=2000, key="check-note")
+    with st.form("report-patrol"):
+        severity = st.selectbox(t("report.severity"), [s.value for s in Severity], index=1,
+                                format_func=lambda s: t(f"severity.{s}"), key="report-severity")
+        title = st.text_input(t("report.title"), max_chars=120, key="report-title")
+        description = st.text_area(t("report.description"), max_chars=2000, key="report-description")
+        photos = st.file_uploader(t("report.photos", mb=f"{settings.max_attachment_mb:g}"),
+                                  type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
+                                  key=_upload_key("report-photos"))
         submitted = st.form_submit_button(t("report.submit"), type="primary")
     if not submitted:
         return
@@ -124,17 +125,6 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
     if where == "shop" and not shop_code:
         st.error(t("report.missing_shop"))
         return
-    if kind == "check":
-        try:
-            check_no, case_no = data.record_check(viewer, shop_code=shop_code, category=category,
-                                                  answers=answers, note=note)
-        except LinpuError as exc:
-            show_error(exc, lang)
-            return
-        done(t("report.check_passed", check_no=check_no) if case_no is None
-              else t("report.check_failed", check_no=check_no, case_no=case_no))
-        return
-
     if not title.strip():
         st.error(t("report.missing_title"))
         return
@@ -162,6 +152,42 @@ def report_form(viewer, shops, clicked: tuple[float, float] | None, lang: str) -
         return
     _photos_sent()
     done(t("report.filed", case_no=case_no))
+
+
+def _shop_picker(shops, lang: str) -> str | None:
+    return st.selectbox(translate("report.shop", lang), shops["shop_code"].tolist(), index=None,
+                        format_func=_shop_label(shops, lang), key="report-shop",
+                        placeholder=translate("report.shop", lang))
+
+
+def check_form(viewer, shops, lang: str, categories) -> None:
+    """Record a routine check of one of ``shops`` against a checklist of ``categories``; a failed item
+    raises a case.  The one check form: the leader's (every check) and the member's (its kind's)."""
+    t = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
+    shop_code = _shop_picker(shops, lang)
+    category = st.selectbox(t("report.category"), [Category(c).value for c in categories],
+                            key="report-category-check", format_func=lambda c: t(f"category.{c}"))
+    with st.form("report-check"):
+        st.markdown(f"**{t('report.checklist')}**")
+        answers = {
+            item.code: st.checkbox(item.zh if lang == "zh" else item.en, value=True, key=f"check-{item.code}")
+            for item in checklist_for(category)
+        }
+        note = st.text_area(t("report.note"), max_chars=2000, key="check-note")
+        submitted = st.form_submit_button(t("report.submit"), type="primary")
+    if not submitted:
+        return
+    if not shop_code:
+        st.error(t("report.missing_shop"))
+        return
+    try:
+        check_no, case_no = data.record_check(viewer, shop_code=shop_code, category=category, answers=answers,
+                                              note=note)
+    except LinpuError as exc:
+        show_error(exc, lang)
+        return
+    done(t("report.check_passed", check_no=check_no) if case_no is None
+         else t("report.check_failed", check_no=check_no, case_no=case_no))
 
 
 def _report_point(shops, shop_code: str | None, clicked: tuple[float, float] | None) -> tuple[float, float] | None:

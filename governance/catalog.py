@@ -54,7 +54,7 @@ class Category(StrEnum):
     GAS = "gas"  # 用气
     CONSTRUCTION = "construction"  # 装修施工
     AMUSEMENT_RIDE = "amusement_ride"  # 游乐设施
-    FIRE_EXIT = "fire_exit"  # 消防通道
+    FIRE_EXIT = "fire_exit"  # 消防安全 (the code keeps its first name: fire exits were its first finding)
     SANITATION = "sanitation"  # 门前三包
     ROAD_OCCUPATION = "road_occupation"  # 占道经营
     FUMES = "fumes"  # 油烟
@@ -69,12 +69,14 @@ class Category(StrEnum):
     HARDSHIP_AID = "hardship_aid"  # 困难帮扶
 
 
-#: The four routine hazard checks of the seed practice.
+#: The routine hazard checks: the four of the seed practice and fire safety (消防安全检查, issue 20),
+#: which every open shop gets.
 CHECK_CATEGORIES: tuple[Category, ...] = (
     Category.ELECTRICITY,
     Category.GAS,
     Category.CONSTRUCTION,
     Category.AMUSEMENT_RIDE,
+    Category.FIRE_EXIT,
 )
 
 
@@ -188,12 +190,9 @@ class MemberRole(StrEnum):
 #: The kinds a member account may have (the leader is a role of its own).
 MEMBER_KINDS: tuple[MemberRole, ...] = (MemberRole.PROPERTY, MemberRole.SECURITY, MemberRole.FIRE)
 
-#: The case categories whose routine checks and cases a member of each kind sees
-#: (ARCHITECTURE.md "Member kinds"): fire safety gets electricity and fire exits
-#: (its checklist: governance.checklists), property gets construction, security the nuisances.
 #: The one table of which team member answers for a category: the member page lists the routine checks
 #: due of its kind's categories, and the notifications of a case go to its category's kind.
-#: Fire safety: electricity, gas, fire exits; property: building work, rides, the rest;
+#: Fire safety: electricity, gas, fire safety (its checklist: governance.checklists); property: building work, rides, the rest;
 #: security (治安): the nuisances. The six services have no member kind (departments serve them).
 MEMBER_KIND_OF: dict[Category, MemberRole] = {
     Category.ELECTRICITY: MemberRole.FIRE, Category.GAS: MemberRole.FIRE, Category.FIRE_EXIT: MemberRole.FIRE,
@@ -205,6 +204,11 @@ MEMBER_KIND_OF: dict[Category, MemberRole] = {
 MEMBER_KIND_CATEGORIES: dict[MemberRole, tuple[Category, ...]] = {
     kind: tuple(category for category, owner in MEMBER_KIND_OF.items() if owner is kind)
     for kind in (MemberRole.FIRE, MemberRole.PROPERTY, MemberRole.SECURITY)
+}
+#: The routine checks a member of each kind records (governance.permissions.require_check): its
+#: categories that have a checklist; security has none.
+MEMBER_CHECK_CATEGORIES: dict[MemberRole, tuple[Category, ...]] = {
+    kind: tuple(c for c in categories if c in CHECK_CATEGORIES) for kind, categories in MEMBER_KIND_CATEGORIES.items()
 }
 
 

@@ -1,4 +1,4 @@
-"""Hazard-check checklists (隐患排查清单) for the four routine check categories.
+"""Hazard-check checklists (隐患排查清单) for the routine check categories.
 
 Each item is one yes/no question the grid leader answers on site; ``True``
 means the shop complies.  Codes are stable: they are stored in check results
@@ -83,15 +83,32 @@ CHECKLISTS: dict[Category, tuple[ChecklistItem, ...]] = {
         _item("ride.queue_barrier", "候乘区设置隔离护栏",
               "Queue barrier in place", _S.LOW),
     ),
+    # 消防安全检查, stored as the category fire_exit.  A locked or blocked exit and people
+    # sleeping in the shop (三合一) are what turn a fire into deaths: urgent.
+    Category.FIRE_EXIT: (
+        _item("fire.exits_clear", "安全出口、疏散通道畅通，未锁闭、未堵塞",
+              "Exits and evacuation routes clear, not locked or blocked", _S.URGENT),
+        _item("fire.extinguishers", "按规定配置灭火器，压力正常且在有效期内",
+              "Fire extinguishers present, charged and in date", _S.MEDIUM),
+        _item("fire.emergency_lighting", "应急照明、疏散指示标志完好有效",
+              "Emergency lighting and exit signs working", _S.HIGH),
+        _item("fire.no_combustibles", "出口、走道处未堆放可燃物",
+              "No combustibles stored by exits or in corridors", _S.HIGH),
+        _item("fire.no_sleeping", "经营场所内无人员住宿（无“三合一”）",
+              "Nobody sleeps in the shop (no shop, store and home in one)", _S.URGENT),
+        _item("fire.smoke_detector", "按要求安装独立式感烟报警器且工作正常",
+              "Smoke detector fitted where required and working", _S.MEDIUM),
+    ),
 }
 
 #: How often each check is due for a shop it applies to.  Construction is
-#: checked only while a renovation is under way.
+#: checked only while a renovation is under way; fire safety is every shop's, quarterly.
 CHECK_INTERVALS: dict[Category, timedelta] = {
     Category.ELECTRICITY: timedelta(days=90),
     Category.GAS: timedelta(days=30),
     Category.CONSTRUCTION: timedelta(days=14),
     Category.AMUSEMENT_RIDE: timedelta(days=30),
+    Category.FIRE_EXIT: timedelta(days=90),
 }
 
 #: Trades that cook or boil on bottled or piped gas.
@@ -112,7 +129,7 @@ def categories_for_trade(trade: Trade | str | None, *, uses_gas: bool | None = N
                          under_renovation: bool = False) -> tuple[Category, ...]:
     """The check categories that apply to a shop of this trade (None: no Linpu trade).
 
-    The gas check applies when the register's 用气 column says so (``uses_gas``),
+    Electricity and fire safety apply to every shop.  The gas check applies when the register's 用气 column says so (``uses_gas``),
     else when the trade cooks or boils on gas (``GAS_TRADES``).
     """
     t = None if trade is None else Trade(trade)
@@ -123,6 +140,7 @@ def categories_for_trade(trade: Trade | str | None, *, uses_gas: bool | None = N
         cats.append(Category.CONSTRUCTION)
     if t is Trade.AMUSEMENT:
         cats.append(Category.AMUSEMENT_RIDE)
+    cats.append(Category.FIRE_EXIT)
     return tuple(cats)
 
 

@@ -19,6 +19,17 @@ class PermissionDenied(LinpuError):
     """The acting user's role or grid scope does not allow the action."""
 
 
+class OutsideDuty(PermissionDenied):
+    """A member acting outside its kind's categories: ``kind``, ``category`` and ``allowed`` (codes)
+    let a page say it in its own language."""
+
+    def __init__(self, message: str, *, kind: str, category: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.category = category
+        self.allowed = allowed
+
+
 class ValidationError(LinpuError):
     """A bad input value; the message names the field, the value and what is allowed."""
 

@@ -64,7 +64,7 @@ from governance.finding_place import place_findings
 from governance.grids import check_point
 from governance.models import Case, CaseHistory, HazardCheck, Shop
 from governance.outbox import announce_batch
-from governance.permissions import Viewer, require_write
+from governance.permissions import Viewer, require_duty, require_write
 from governance.rules import RULES
 from governance.sla import due_times
 from governance.workflow import failed_check_case, record_numbers, require_step
@@ -430,6 +430,10 @@ def record_checks(
         if category not in CHECK_CATEGORIES:
             raise _refuse(ValidationError, i, f"category={category.value!r} has no checklist; hazard checks are: "
                           + ", ".join(c.value for c in CHECK_CATEGORIES))
+        try:
+            require_duty(viewer, category)
+        except PermissionDenied as exc:
+            raise _refuse(PermissionDenied, i, str(exc)) from None
     codes = _text(rows, "shop_code")
     wanted = pd.unique(codes).tolist()
     shops: dict[str, tuple] = {}

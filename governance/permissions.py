@@ -10,7 +10,9 @@ Rights of the loop (DESIGN.md, issue 4):
   supervisor, in the grids of that node's subtree of the organisation only;
 - a member (property, security, fire) reads and writes in the grids they
   belong to, like a leader, but takes no step of a case's loop: they work
-  their sub-tasks (``governance.sub_tasks``) and routine checks;
+  their sub-tasks (``governance.sub_tasks``) and record the routine checks of
+  their kind only (``catalog.MEMBER_CHECK_CATEGORIES``: fire electricity, gas
+  and fire safety; property construction and rides; security none);
 - a department sees only the orders dispatched to it and the sub-tasks
   given to it, whatever grid they are in, and accepts or returns them;
 - an analyst reads everything and changes nothing;
@@ -22,8 +24,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from governance.catalog import MemberRole, Role
-from governance.errors import NotFoundError, PermissionDenied
+from governance.catalog import MEMBER_CHECK_CATEGORIES, Category, MemberRole, Role
+from governance.errors import NotFoundError, OutsideDuty, PermissionDenied
 from governance.grids import current_generation_id
 from governance.models import Grid, GridMember, User
 from governance.org import grid_ids_of_scope
@@ -87,6 +89,28 @@ def require_write(viewer: Viewer, grid_id: int | None) -> None:
             f"{viewer.username} is an {viewer.role.value}: analysts read and export but change nothing"
         )
     require_grid(viewer, grid_id)
+
+
+def require_duty(viewer: Viewer, category: Category | str) -> None:
+    """OutsideDuty when a member records a routine check that is not of its kind; other roles pass."""
+    if viewer.role is not Role.MEMBER:
+        return
+    allowed = tuple(c.value for c in MEMBER_CHECK_CATEGORIES.get(viewer.member_kind, ()))
+    if str(category) not in allowed:
+        kind = viewer.member_kind.value if viewer.member_kind else "none"
+        raise OutsideDuty(
+            f"{viewer.username} is a member of kind {kind} and records only the routine checks of that kind "
+            f"({', '.join(allowed) or 'none'}); category={str(category)!r} is not one of them "
+            "/ 只能记录本职类别的例行检查",
+            kind=kind, category=str(category), allowed=allowed,
+        )
+
+
+def require_check(viewer: Viewer, grid_id: int | None, category: Category | str) -> None:
+    """PermissionDenied unless the viewer may record a routine check of ``category`` in this grid:
+    write there (``require_write``) and, a member, check only its kind's categories (``require_duty``)."""
+    require_write(viewer, grid_id)
+    require_duty(viewer, category)
 
 
 def require_supervising(viewer: Viewer, what: str) -> None:

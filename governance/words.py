@@ -22,7 +22,7 @@ CASE_WORDS: dict[str, dict[str, str]] = {
     "category.gas": {"zh": "用气", "en": "Gas"},
     "category.construction": {"zh": "装修施工", "en": "Renovation"},
     "category.amusement_ride": {"zh": "游乐设施", "en": "Amusement rides"},
-    "category.fire_exit": {"zh": "消防通道", "en": "Fire exits"},
+    "category.fire_exit": {"zh": "消防安全", "en": "Fire safety"},
     "category.sanitation": {"zh": "门前三包", "en": "Shop-front upkeep"},
     "category.road_occupation": {"zh": "占道经营", "en": "Road occupation"},
     "category.fumes": {"zh": "油烟", "en": "Cooking fumes"},
@@ -66,7 +66,9 @@ TRADE_WORDS: dict[str, dict[str, str]] = {
 #: Plain words field exports use beside the shown ones; none of them is a shown word of another code.
 FILE_SYNONYMS: dict[str, dict[str, str]] = {
     "severity": {"低": "low", "轻微": "low", "中": "medium", "较大": "high", "高": "high", "重大": "urgent"},
-    "category": {"燃气": "gas", "装修": "construction"},
+    # fire_exit's words before it became the fire-safety check (issue 20); files written then still read.
+    "category": {"燃气": "gas", "装修": "construction", "消防通道": "fire_exit", "fire exits": "fire_exit",
+                 "fire exit": "fire_exit"},
     "kind": {"巡查": "patrol", "点单": "service_request"},
 }
 

@@ -54,7 +54,7 @@ from governance.finding_place import place_findings
 from governance.grids import check_point
 from governance.models import Case, CaseHistory, Department, HazardCheck, Rating, Shop, SubTask
 from governance.outbox import announce_rating, announce_step
-from governance.permissions import Viewer, require_grid, require_write, system_viewer
+from governance.permissions import Viewer, require_check, require_grid, require_write, system_viewer
 from governance.photos import require_after_evidence
 from governance.rules import POOR_RATING, REQUESTER, RULES, action_of, rating_step, who_may
 from governance.settings import get_settings
@@ -499,7 +499,8 @@ def record_check(
     """Record a routine hazard check of a shop; a failed item raises a hazard_check case.
 
     The case takes the worst severity among the failed items and lies at the
-    shop, in the shop's grid.  Every checklist item must be answered.
+    shop, in the shop's grid.  Every checklist item must be answered; a member checks in its
+    grids and only its kind's categories (``permissions.require_check``).
     """
     now = _now(now)
     category = _enum(Category, category, "category")
@@ -513,7 +514,7 @@ def record_check(
         raise NotFoundError(f"shop_code={shop_code!r}: no such shop")
     if shop.grid_id is None:
         raise ValidationError(f"shop {shop_code} lies in no grid; rebuild the grids before checking it")
-    require_write(viewer, shop.grid_id)
+    require_check(viewer, shop.grid_id, category)
     require_step(viewer, "raise", "record a check (a failed one raises a case)")
     try:
         result = evaluate(category, {str(k): bool(v) for k, v in answers.items()})

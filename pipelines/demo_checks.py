@@ -1,8 +1,13 @@
-"""The demo's routine hazard checks: a visit plan per shop and the cases failed checks raise."""
+"""The demo's routine hazard checks: a visit plan per shop and the cases failed checks raise.
+
+The four checks of the seed practice draw from the run's generator (``build_checks``); the
+fire-safety check (issue 20) from one of its own (``build_fire_checks``), so the rest of the demo
+keeps its draws.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -11,14 +16,20 @@ from shapely.geometry import Polygon
 from governance.catalog import CaseKind, Category
 from governance.checklists import CHECK_INTERVALS, categories_for_trade, checklist_for, evaluate
 from pipelines.demo_draws import DEMO_NOW, HISTORY_DAYS, day_time, jitter
-from pipelines.demo_loop import Case
+from pipelines.demo_loop import Case, run_loop
 from pipelines.demo_shops import Shop
 
 _C = Category
 _COMMON_FAILURES = {
     "elec.no_flying_wiring": 2.0, "elec.no_ebike_indoor": 2.0, "gas.hose": 2.0, "gas.alarm": 1.5,
     "cons.debris_cleared": 2.5, "cons.permitted_hours": 1.5, "ride.daily_log": 2.0,
+    # Fire safety: boxes by the back door are common, a locked exit or someone sleeping in the shop rare.
+    "fire.no_combustibles": 1.5, "fire.exits_clear": 0.6, "fire.no_sleeping": 0.3, "fire.smoke_detector": 0.6,
 }
+#: Shops whose fire-safety check lapsed (last visit 100–120 days ago, so overdue on the demo day).
+FIRE_LAPSED_SHARE = 0.06
+#: Shops visited twice in the window: a first round early on, the quarterly one later.
+FIRE_TWO_ROUNDS_SHARE = 0.3
 
 
 def _check_times(rng: np.random.Generator, interval: timedelta, start: float, end: float,
@@ -39,6 +50,8 @@ def _check_plan(rng: np.random.Generator, shop: Shop, neglected: bool, renovatio
     last_day = HISTORY_DAYS - 1.0
     plan = []
     for category in categories_for_trade(shop.trade, under_renovation=renovation is not None):
+        if category is Category.FIRE_EXIT:
+            continue  # build_fire_checks, from its own generator
         start, end = (renovation if category is Category.CONSTRUCTION else (0.0, last_day))
         times = _check_times(rng, CHECK_INTERVALS[category], start, end, neglected)
         if not times and category is Category.ELECTRICITY:
@@ -76,7 +89,38 @@ def build_checks(rng, shops: Sequence[Shop], boundary: Polygon, leaders: Sequenc
     return checks, cases
 
 
-_CHECK_LABEL = {_C.ELECTRICITY: "用电", _C.GAS: "用气", _C.CONSTRUCTION: "装修施工", _C.AMUSEMENT_RIDE: "游乐设施"}
+def _fire_times(rng: np.random.Generator) -> list[datetime]:
+    """A shop's fire-safety visits: the last within the 90-day interval, or lapsed before it."""
+    if rng.random() < FIRE_LAPSED_SHARE:
+        return [day_time(rng, rng.uniform(0, HISTORY_DAYS - 100), (9, 18))]
+    last = rng.uniform(HISTORY_DAYS - 85, HISTORY_DAYS - 1.0)
+    two_rounds = rng.random() < FIRE_TWO_ROUNDS_SHARE and last > 70
+    earlier = [day_time(rng, rng.uniform(0, last - 60), (9, 18))] if two_rounds else []
+    return [t for t in [*earlier, day_time(rng, last, (9, 18))] if t <= DEMO_NOW - timedelta(hours=1)]
+
+
+def build_fire_checks(seed: int, shops: Sequence[Shop], boundary: Polygon, leaders: Sequence[str],
+                      supervisors: Sequence[str], roles: Mapping[str, str]):
+    """Every shop's fire-safety checks (by its grid leader) and the cases their failed items raise,
+    those cases' loops already played, all from a generator of its own."""
+    rng = np.random.default_rng([seed, 20])
+    checks, cases = [], []
+    for shop in shops:
+        inspector = leaders[shop.leader - 1]
+        for performed_at in _fire_times(rng):
+            outcome = evaluate(_C.FIRE_EXIT, _answers(rng, _C.FIRE_EXIT, shop.risk))
+            check = {"shop_id": shop.shop_id, "category": _C.FIRE_EXIT, "performed_at": performed_at,
+                     "inspector": inspector, "result": outcome.result, "failed_items": outcome.failed, "case": None}
+            if not outcome.passed:
+                check["case"] = _check_case(rng, shop, _C.FIRE_EXIT, outcome, performed_at, inspector, boundary)
+                run_loop(rng, check["case"], supervisors, roles, seed)
+                cases.append(check["case"])
+            checks.append(check)
+    return checks, cases
+
+
+_CHECK_LABEL = {_C.ELECTRICITY: "用电", _C.GAS: "用气", _C.CONSTRUCTION: "装修施工", _C.AMUSEMENT_RIDE: "游乐设施",
+                _C.FIRE_EXIT: "消防安全"}
 
 
 def _check_case(rng, shop: Shop, category: Category, outcome, at: datetime, inspector: str, boundary) -> Case:

@@ -28,7 +28,7 @@ from governance.catalog import CaseState, Role
 from governance.sla import is_overdue
 from pipelines.demo_after import plan_after_evidence
 from pipelines.demo_cases import build_patrol_cases, build_service_requests
-from pipelines.demo_checks import build_checks
+from pipelines.demo_checks import build_checks, build_fire_checks
 from pipelines.demo_compact import Zone, build_compact
 from pipelines.demo_draws import DEMO_DAY, DEMO_NOW, stamp
 from pipelines.demo_duplicates import plant_duplicates
@@ -210,10 +210,13 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     _number(cases)
     for case in cases:
         run_loop(rng, case, supervisors, roles, seed)
+    fire_checks, fire_cases = build_fire_checks(seed, shops, boundary, leaders, supervisors, roles)
     cases += plant_duplicates(seed, cases, {s.shop_id: s.name for s in shops}, boundary, supervisors, roles)
+    cases += fire_cases
     _number(cases)  # again, with the planted duplicates among them
-    plan_after_evidence(seed, cases)
-    checks.sort(key=lambda c: (c["performed_at"], c["shop_id"], c["category"].value))
+    fire = {id(c) for c in fire_cases}  # planned last, so the other cases keep the after photos they had
+    plan_after_evidence(seed, [c for c in cases if id(c) not in fire] + fire_cases)
+    checks = sorted(checks + fire_checks, key=lambda c: (c["performed_at"], c["shop_id"], c["category"].value))
     public, public_history = build_public(seed, shops, supervisors[0], roles)
 
     proj = _Projector()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from governance.db import make_engine, transaction
 from governance.departments import add_department
 from governance.login import issue_token
-from governance.models import Case, Grid, GridMember, SubTask, User
+from governance.models import Case, Grid, GridMember, HazardCheck, Shop, SubTask, User
 from governance.permissions import system_viewer
 from governance.sub_tasks import add_sub_task
 from governance.team_accounts import save_team_account
@@ -81,3 +81,46 @@ def test_the_supervisor_page_has_the_department_evaluation(use_database, writabl
     assert "Department evaluation" in [e.label for e in at.expander]
     frames = [df.value for df in at.dataframe if "received" in df.value.columns]
     assert frames and frames[0].set_index("department").loc["城管中队", "received"] == 1
+
+
+def test_a_fire_member_records_a_fire_safety_check_from_its_page(use_database, writable_demo):  # noqa: F811
+    """The Record a check tab: the leader's form, offered the fire kind's checks and the shops of the member's
+    grid only; a failed item raises a case at its worst severity; a security member is told it has none."""
+    use_database(writable_demo)
+    _team(writable_demo)
+    engine = make_engine(writable_demo)
+    with transaction(engine) as session:
+        grid_id = session.scalar(select(GridMember.grid_id).join(User, User.id == GridMember.user_id)
+                                 .where(User.username == "fire_m"))
+        own = set(session.scalars(select(Shop.shop_code).where(Shop.grid_id == grid_id, Shop.closed_at.is_(None))))
+        session.add(User(username="sec_m", display_name="sec_m", role="member"))
+        session.flush()
+        code = session.scalar(select(Grid.code).where(Grid.id == grid_id))
+        save_team_account(session, "sec_m", role="member", member_kind="security", grids=(code,))
+    at = app("fire_m", lang="en")
+    no_exceptions(at)
+    assert "Record a check" in [tab.label for tab in at.tabs]
+    category = at.selectbox(key="report-category-check")
+    assert category.options == ["Electricity", "Gas", "Fire safety"]
+    shop = at.selectbox(key="report-shop")
+    offered = {label.rsplit("(", 1)[1].rstrip(")") for label in shop.options}
+    assert offered == own
+    shop_code = sorted(own)[0]
+    shop.set_value(shop_code)
+    category.set_value("fire_exit").run()
+    at.checkbox(key="check-fire.no_combustibles").uncheck()
+    at.checkbox(key="check-fire.exits_clear").uncheck()
+    next(b for b in at.button if b.label == "Submit").click().run()
+    no_exceptions(at)
+    assert any("failed" in s.value for s in at.success), [e.value for e in at.error]
+    with transaction(engine) as session:
+        check = session.scalar(select(HazardCheck).order_by(HazardCheck.id.desc()).limit(1))
+        inspector = session.scalar(select(User.username).where(User.id == check.inspector_id))
+        case = session.get(Case, check.case_id)
+        assert (str(check.category), inspector, check.passed) == ("fire_exit", "fire_m", False)
+        assert (str(case.category), str(case.severity), case.grid_id) == ("fire_exit", "urgent", grid_id)
+    at = app("sec_m", lang="zh")
+    no_exceptions(at)
+    assert "治安成员没有例行检查可记录；巡查发现请报告邻铺长。" in [i.value for i in at.info]
+    assert not [s for s in at.selectbox if s.key == "report-category-check"]
+    engine.dispose()

@@ -313,9 +313,10 @@ def test_stored_check_due_counts_agree_with_counting_live(world):
     for a, b in zip(stored, live, strict=True):
         pd.testing.assert_frame_equal(a, b)
     # The renovation window closes: 25 days on, the construction check no longer applies.
-    # Gas and construction fall due within the week; electricity was never checked.
-    assert stored[0].set_index("code").loc["G001"].tolist() == [2, 1]
-    assert stored[2].set_index("code").loc["G001", "checks_overdue"] == 2  # electricity, gas; construction lapsed
+    # Gas and construction fall due within the week; electricity and fire safety were never checked.
+    assert stored[0].set_index("code").loc["G001"].tolist() == [2, 2]
+    # electricity, fire safety, gas; construction lapsed
+    assert stored[2].set_index("code").loc["G001", "checks_overdue"] == 3
 
 
 def test_an_open_construction_case_puts_that_shops_construction_check_on_its_leaders_list(world):
@@ -348,7 +349,7 @@ def test_shops_written_in_bulk_by_an_import_get_their_checks_due(world):
     with transaction(engine) as session:
         due = checks_due(session, v["supervisor"], now=NOW)
         summary = grid_loop_summary(session, v["supervisor"], now=NOW).set_index("code")
-    assert set(due.loc[due["shop_code"] == "S-NEW", "category"]) == {"electricity", "gas"}
+    assert set(due.loc[due["shop_code"] == "S-NEW", "category"]) == {"electricity", "gas", "fire_exit"}
     assert summary.loc["G002", "checks_overdue"] == len(due[(due["grid_code"] == "G002") & due["overdue"]])
 
 

@@ -55,4 +55,4 @@ def test_a_refusal_names_the_accepted_words_in_chinese_and_english(shops_db, cli
     assert result.exit_code == 1
     assert ("unknown value 'catastrophic'; allowed: low (一般, Low), medium (较重, Medium), high (严重, High), "
             "urgent (紧急, Urgent)") in result.stderr
-    assert "fire_exit (消防通道, Fire exits)" in result.stderr
+    assert "fire_exit (消防安全, Fire safety)" in result.stderr
