@@ -93,6 +93,9 @@ _SERVICES = (
     (_C.LEGAL_ADVICE, "租约到期，房东不退押金怎么办？", "138-0000-9112", (7, "14:00"), (
         ("dispatch_order", (7, "15:00"), "", None, _D[_C.LEGAL_ADVICE]), ("accept", (7, "16:10"), "", None, ""),
         ("resolve", (4, "10:30"), "法律顾问已电话解答并出具书面意见", None, ""))),
+    (_C.FINANCE, "想开通数字人民币收款，能不能请银行上门指导？", "138-0000-9113", (1, "09:20"), (
+        ("dispatch_order", (1, "10:00"), "", None, _D[_C.FINANCE]),
+        ("accept", (1, "11:10"), "已约银行客户经理明天上门", None, ""))),
 )
 
 # The split cases: (grid position among the codes, category, severity, title, description, raised, taken
