@@ -158,7 +158,10 @@ def test_each_branch_secretary_sees_only_their_branch_and_the_rollup_has_both(en
 def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engine):
     from governance.models import PublicRequest, Rating
     from governance.public_requests import tracking_view
+    import pandas as pd
+
     from governance.rules import REQUESTER, HistoryRow, check_history
+    from pipelines.demo_load import DEMO_DIR
 
     result = load_demo(engine)
     tokens = [link.rsplit("/p/t/", 1)[1] for link in result.tracking_links]
@@ -169,8 +172,10 @@ def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engin
         assert {v.kind for v in views} == {"order", "complaint"}
         assert {v.state for v in views} >= {"warning", "in_progress", "follow_up", "closed"}
         assert sum(v.rating is not None for v in views) >= 3
+        # The five of public_requests.csv and the service orders (services.csv), each with its own code.
         requests = session.scalars(select(PublicRequest)).all()
-        assert len(requests) == 5 and len({r.short_code for r in requests}) == 5
+        orders = len(pd.read_csv(DEMO_DIR / "services.csv"))
+        assert orders and len(requests) == 5 + orders and len({r.short_code for r in requests}) == len(requests)
         roles = dict(session.execute(select(User.id, User.role)).all())
         reopened_by_rating = 0
         for request in requests:
