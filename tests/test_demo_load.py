@@ -156,10 +156,10 @@ def test_each_branch_secretary_sees_only_their_branch_and_the_rollup_has_both(en
 
 
 def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engine):
-    from governance.models import PublicRequest, Rating
-    from governance.public_requests import tracking_view
     import pandas as pd
 
+    from governance.models import PublicRequest, Rating
+    from governance.public_requests import tracking_view
     from governance.rules import REQUESTER, HistoryRow, check_history
     from pipelines.demo_load import DEMO_DIR
 
