@@ -31,6 +31,9 @@ SHOTS = [
     ("supervisor.png", "supervisor1", "zh", "街区督办", "deck", (1400, 1100)),
     ("supervisor-en.png", "supervisor1", "en", "District supervision", "deck", (1400, 1100)),
     ("analyst.png", "analyst1", "zh", "数据分析与导出", None, (1400, 860)),
+    # A fire-safety member with a sub-task of a split case; a department with orders on two clocks.
+    ("member-mobile.png", "fire01", "zh", "我的网格任务", None, (390, 844)),
+    ("department-mobile.png", "dept_economy", "zh", "部门接单", None, (390, 1180)),
 ]
 
 

@@ -37,7 +37,24 @@ from pipelines.demo_loop import Case, run_loop
 from pipelines.demo_org import ORG_COLUMNS, build_org
 from pipelines.demo_people import build_people
 from pipelines.demo_public import PUBLIC_COLUMNS, PUBLIC_HISTORY_COLUMNS, build_public
+from pipelines.demo_services import (
+    SERVICE_COLUMNS,
+    SERVICE_HISTORY_COLUMNS,
+    SPLIT_COLUMNS,
+    SPLIT_HISTORY_COLUMNS,
+    SUB_TASK_COLUMNS,
+    build_service_orders,
+    build_split_cases,
+)
 from pipelines.demo_shops import SHOPS_PER_GRID, Shop, assign_risk, build_shops
+from pipelines.demo_team import (
+    DEPARTMENT_COLUMNS,
+    USER_COLUMNS,
+    account_rows,
+    build_departments,
+    build_team_accounts,
+    members_without_account,
+)
 
 DEMO_PASSWORD = "linpu-demo"
 
@@ -53,7 +70,6 @@ BOUNDARY_PROPERTIES = {
 }
 
 SHOP_COLUMNS = ("shop_id", "name", "trade", "street", "lon", "lat", "party_member_operator", "badges")
-USER_COLUMNS = ("username", "display_name", "role", "grid_index", "scope")
 MEMBER_COLUMNS = ("grid_index", "member_role", "name", "phone")
 CASE_COLUMNS = (
     "case_id", "kind", "category", "severity", "title", "description", "lon", "lat", "shop_id",
@@ -183,6 +199,25 @@ def _number(cases: list[Case]) -> None:
         case.case_id = f"C{i:05d}"
 
 
+def _write_orders(out: Path, seed: int, shops: Sequence[Shop], n_grids: int, users: Sequence[dict],
+                  roles: dict[str, str]) -> dict[str, int]:
+    """The departments, the service orders and the split cases (``demo_team``, ``demo_services``)."""
+    services, service_history = build_service_orders(seed, shops, roles)
+    splits, split_history, sub_tasks = build_split_cases(n_grids, users, roles)
+
+    def stamped(rows: Iterable[dict]) -> Iterable[dict]:
+        return ({**row, "at": stamp(row["at"])} for row in rows)
+
+    return {
+        "departments": _write_csv(out / "departments.csv", DEPARTMENT_COLUMNS, build_departments()),
+        "services": _write_csv(out / "services.csv", SERVICE_COLUMNS, services),
+        "service_history": _write_csv(out / "service_history.csv", SERVICE_HISTORY_COLUMNS, stamped(service_history)),
+        "split_cases": _write_csv(out / "split_cases.csv", SPLIT_COLUMNS, splits),
+        "split_history": _write_csv(out / "split_history.csv", SPLIT_HISTORY_COLUMNS, stamped(split_history)),
+        "sub_tasks": _write_csv(out / "sub_tasks.csv", SUB_TASK_COLUMNS, stamped(sub_tasks)),
+    }
+
+
 def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     """Write the demo district into ``out_dir`` and return row counts per file and state."""
     out = Path(out_dir)
@@ -194,15 +229,16 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     n_leaders = math.ceil(len(shops) / SHOPS_PER_GRID)
     assign_risk(rng, shops, n_leaders)
     users, members = build_people(rng, n_leaders)
-    for user in users:
-        user["scope"] = ""
     org_rows, secretaries = build_org(seed, n_leaders, {u["display_name"] for u in users}
                                       | {m["name"] for m in members})
     leaders = [u["username"] for u in users if u["role"] == Role.GRID_LEADER]
     # Before the secretaries join: cases draw their supervisor from the district-wide ones.
     supervisors = [u["username"] for u in users if u["role"] == Role.SUPERVISOR]
-    roles = {u["username"]: u["role"] for u in users + secretaries}
-    users += secretaries
+    users = account_rows(users + secretaries, n_leaders)
+    team = build_team_accounts(seed, n_leaders, {u["display_name"] for u in users} | {m["name"] for m in members})
+    members = members_without_account(members, team, n_leaders)
+    users += team
+    roles = {u["username"]: u["role"] for u in users}
 
     checks, check_cases = build_checks(rng, shops, boundary, leaders)
     cases = (check_cases + build_patrol_cases(rng, shops, streets, boundary, leaders)
@@ -237,6 +273,7 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
         "public_requests": _write_csv(out / "public_requests.csv", PUBLIC_COLUMNS, public),
         "public_history": _write_csv(out / "public_history.csv", PUBLIC_HISTORY_COLUMNS,
                                      ({**row, "at": stamp(row["at"])} for row in public_history)),
+        **_write_orders(out, seed, shops, n_leaders, users, roles),
     }
     for state in CaseState:
         counts[f"cases_{state.value}"] = sum(c.state is state for c in cases)

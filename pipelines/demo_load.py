@@ -26,14 +26,13 @@ from geo.placement import place_points
 from governance.adoption import adopt_generation
 from governance.attachments import store_attachment
 from governance.auth import hash_password
-from governance.catalog import CaseState, Category, MemberRole, Role
+from governance.catalog import CaseState, Category, MemberRole
 from governance.check_due import refresh_check_due
 from governance.checklists import CHECK_INTERVALS, checklist_for
 from governance.compact import occupation_checks
 from governance.db import transaction
 from governance.district import replace_layer
 from governance.duplicates import merge_cases
-from governance.errors import LinpuError
 from governance.figures import refresh_grid_stats
 from governance.models import (
     Case,
@@ -45,26 +44,24 @@ from governance.models import (
     Rating,
     Shop,
     ShopBadge,
-    User,
 )
-from governance.org import NodeRow, check_tree, replace_tree, set_scope
+from governance.org import NodeRow, check_tree, replace_tree
 from governance.permissions import system_viewer, viewer_for
 from governance.public_requests import place_request, rate_request
 from governance.public_view import TRACK_PATH, public_address
 from governance.sla import follow_up_limit
 from governance.workflow import transition
+from pipelines.demo_files import DemoDataError, read_demo_csv, shifted_times
 from pipelines.demo_generate import DEMO_PASSWORD
 from pipelines.demo_guard import refuse_unless_demo
+from pipelines.demo_load_services import load_service_orders, load_split_cases, time_columns
+from pipelines.demo_load_team import load_accounts, load_departments
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 
 #: Steps replayed through ``governance.duplicates`` rather than written as they stand.
 MERGE_ACTIONS = ("merge", "merged_in")
-
-
-class DemoDataError(LinpuError):
-    """The bundled demo files are missing or inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -91,18 +88,6 @@ class DemoLoadResult:
         )
 
 
-def _read_csv(folder: Path, name: str) -> pd.DataFrame:
-    path = folder / name
-    if not path.exists():
-        raise DemoDataError(f"{path}: missing; regenerate with `linpu demo generate`")
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-
-
-def _times(values: pd.Series, shift: timedelta) -> list[datetime | None]:
-    parsed = pd.to_datetime(values.replace("", None), utc=True)
-    return [None if pd.isna(t) else (t.to_pydatetime() + shift) for t in parsed]
-
-
 def _points(frame: pd.DataFrame) -> gpd.GeoSeries:
     return gpd.GeoSeries.from_xy(
         frame["lon"].astype(float), frame["lat"].astype(float), crs=4326, index=frame.index
@@ -121,7 +106,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
 
     Refuses (:class:`~pipelines.demo_guard.NotADemoDatabase`) a database holding anything but the demo.
     """
-    shops = _read_csv(folder, "shops.csv")
+    shops = read_demo_csv(folder, "shops.csv")
     with transaction(engine) as session:
         refuse_unless_demo(session, folder)
         already = session.scalar(
@@ -130,20 +115,21 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         if already:
             return DemoLoadResult(loaded=False)
 
-    users = _read_csv(folder, "users.csv")
-    members = _read_csv(folder, "members.csv")
-    cases = _read_csv(folder, "cases.csv")
-    history = _read_csv(folder, "case_history.csv")
-    checks = _read_csv(folder, "checks.csv")
-    public = _read_csv(folder, "public_requests.csv")
-    public_history = _read_csv(folder, "public_history.csv")
+    users = read_demo_csv(folder, "users.csv")
+    members = read_demo_csv(folder, "members.csv")
+    cases = read_demo_csv(folder, "cases.csv")
+    history = read_demo_csv(folder, "case_history.csv")
+    checks = read_demo_csv(folder, "checks.csv")
+    public = read_demo_csv(folder, "public_requests.csv")
+    public_history = read_demo_csv(folder, "public_history.csv")
     boundary = gpd.read_file(folder / "boundary.geojson")
     streets = gpd.read_file(folder / "streets.geojson")
     stalls = gpd.read_file(folder / "stalls.geojson")
     service_points = gpd.read_file(folder / "service_points.geojson")
 
     shift = demo_shift(
-        [cases["created_at"], history["at"], checks["performed_at"], public_history["at"]], now=now or datetime.now(UTC)
+        [cases["created_at"], history["at"], checks["performed_at"], public_history["at"], *time_columns(folder)],
+        now=now or datetime.now(UTC),
     )
 
     shop_points = gpd.GeoDataFrame(shops, geometry=_points(shops), crs=4326)
@@ -166,28 +152,6 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
             select(Grid).where(Grid.generation_id == adopted.generation_id))}
         grid_by_index = {i + 1: grid_rows[code] for i, code in enumerate(sorted(grid_rows))}
 
-        password_hash = hash_password(DEMO_PASSWORD)
-        user_rows = {}
-        for row in users.itertuples():
-            user = User(
-                username=row.username,
-                display_name=row.display_name,
-                role=Role(row.role),
-                password_hash=password_hash,
-            )
-            session.add(user)
-            user_rows[row.username] = user
-        session.flush()
-        for row in users.itertuples():
-            if row.grid_index and int(row.grid_index) in grid_by_index:
-                session.add(
-                    GridMember(
-                        grid_id=grid_by_index[int(row.grid_index)].id,
-                        user_id=user_rows[row.username].id,
-                        role=MemberRole.LEADER,
-                        name=row.display_name,
-                    )
-                )
         for row in members.itertuples():
             if int(row.grid_index) in grid_by_index:
                 session.add(
@@ -218,16 +182,19 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         for row in shops.itertuples():
             for badge in filter(None, row.badges.split(";")):
                 session.add(ShopBadge(shop_id=shop_rows[row.shop_id].id, badge=badge, awarded_at=opened))
-        _load_org(session, _read_csv(folder, "org.csv"), users, shops.assign(grid_code=shop_codes))
+        _load_org(session, read_demo_csv(folder, "org.csv"), shops.assign(grid_code=shop_codes))
+        # Accounts after the grids, the tree and the departments their rows name (as `linpu users import`).
+        load_departments(session, folder)
+        user_rows = load_accounts(session, folder, hash_password(DEMO_PASSWORD))
 
         placed = place_points(_points(cases), grids)
         if placed["code"].isna().any():
             bad = cases.loc[placed["code"].isna(), "case_id"].tolist()
             raise DemoDataError(f"cases.csv: cases {bad[:5]} lie outside every demo grid")
-        created = _times(cases["created_at"], shift)
-        due = _times(cases["due_at"], shift)
+        created = shifted_times(cases["created_at"], shift)
+        due = shifted_times(cases["due_at"], shift)
         history = history.assign(seq=history["seq"].astype(int)).sort_values(["case_id", "seq"])
-        history_at = dict(zip(history.index, _times(history["at"], shift), strict=True))
+        history_at = dict(zip(history.index, shifted_times(history["at"], shift), strict=True))
         by_case = {case_id: rows for case_id, rows in history.groupby("case_id", sort=False)}
 
         # Road-occupation findings are checked against the demo's stall zones (stored above) as filing does.
@@ -319,7 +286,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
                              data=after_photo(case.category), history_id=written.id)
         _merge_duplicates(session, cases, by_case, history_at)
 
-        performed = _times(checks["performed_at"], shift)
+        performed = shifted_times(checks["performed_at"], shift)
         for i, row in enumerate(checks.itertuples()):
             failed = set(filter(None, row.failed_items.split(";")))
             answers = {item.code: item.code not in failed for item in checklist_for(row.category)}
@@ -338,6 +305,7 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         for category, trade, days in default_check_schedules():
             session.add(CheckSchedule(category=category, trade=trade, interval_days=days))
         tracking = _load_public(session, public, public_history, shift, shop_rows)
+        orders = load_service_orders(session, folder, shift, shop_rows) + load_split_cases(session, folder, shift)
         refresh_grid_stats(session)
         refresh_check_due(session)
 
@@ -346,16 +314,16 @@ def load_demo(engine: Engine, *, folder: Path = DEMO_DIR, now: datetime | None =
         shops=len(shops),
         grids=len(grids),
         users=len(users),
-        cases=len(cases) + len(public),
+        cases=len(cases) + len(public) + orders,
         checks=len(checks),
         day_shift=shift.days,
         tracking_links=tuple(public_address(TRACK_PATH.format(token=token)) for token in tracking),
     )
 
 
-def _load_org(session, org: pd.DataFrame, users: pd.DataFrame, shops: pd.DataFrame) -> None:
-    """The organisation tree and the secretaries' scopes.  Each party-member shop is linked to the
-    node holding its grid, known only now that the load has gridded the shops."""
+def _load_org(session, org: pd.DataFrame, shops: pd.DataFrame) -> None:
+    """The organisation tree (the secretaries' scopes come with their accounts).  Each party-member shop
+    is linked to the node holding its grid, known only now that the load has gridded the shops."""
     party = shops[shops["party_member_operator"] == "true"]
     rows = []
     for i, r in enumerate(org.itertuples(), start=1):
@@ -368,9 +336,6 @@ def _load_org(session, org: pd.DataFrame, users: pd.DataFrame, shops: pd.DataFra
         first = problems[0]
         raise DemoDataError(f"org.csv row {first.row} field {first.field}: {first.message}")
     replace_tree(session, rows)
-    for row in users.itertuples():
-        if row.scope:
-            set_scope(session, row.username, row.scope)
 
 
 def _merge_duplicates(session, cases: pd.DataFrame, by_case: dict, history_at: dict) -> None:
@@ -409,7 +374,7 @@ def _load_public(session, public: pd.DataFrame, history: pd.DataFrame, shift: ti
     """The public's requests, filed from their shops' pages as the public would, then each later
     step at its time: a staff step through the workflow, a rating through the tracking link."""
     tokens = []
-    steps = history.assign(seq=history["seq"].astype(int), at=_times(history["at"], shift))
+    steps = history.assign(seq=history["seq"].astype(int), at=shifted_times(history["at"], shift))
     for i, row in enumerate(public.itertuples(), start=1):
         own = steps[steps["request_id"] == row.request_id].sort_values("seq")
         if own.empty or own.iloc[0]["action"] != "raise":

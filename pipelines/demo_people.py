@@ -13,14 +13,14 @@ _GIVEN = ("志明", "建华", "丽娟", "秀英", "国强", "淑芬", "海燕", 
           "清泉", "宝珠", "荣华", "德胜", "秋菊", "添福", "阿香", "佳琪", "子涵", "双喜", "玉兰", "福生")
 
 
-def _person_names(rng: np.random.Generator, n: int) -> list[str]:
+def person_names(rng: np.random.Generator, n: int) -> list[str]:
     combos = len(_SURNAMES) * len(_GIVEN)
     picks = rng.choice(combos, size=n, replace=False)
     return [_SURNAMES[p // len(_GIVEN)] + _GIVEN[p % len(_GIVEN)] for p in picks]
 
 
 def build_people(rng: np.random.Generator, n_leaders: int) -> tuple[list[dict], list[dict]]:
-    names = iter(_person_names(rng, n_leaders * 4 + 3))
+    names = iter(person_names(rng, n_leaders * 4 + 3))
     width = max(2, len(str(n_leaders)))
     users = [
         {"username": f"leader{k:0{width}d}", "display_name": next(names), "role": Role.GRID_LEADER.value,

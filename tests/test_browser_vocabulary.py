@@ -30,8 +30,9 @@ from tests.test_browser_roles import PASSWORD, choose, open_page, role_db, settl
 
 pytestmark = pytest.mark.browser
 
-#: The demo's accounts, one per role.
-ACCOUNTS = {"grid_leader": "leader01", "supervisor": "supervisor1", "analyst": "analyst1", "admin": "admin"}
+#: The demo's accounts, one per role (the member and the department with a sub-task and orders to show).
+ACCOUNTS = {"grid_leader": "leader01", "member": "fire01", "department": "dept_economy", "supervisor": "supervisor1",
+            "analyst": "analyst1", "admin": "admin"}
 #: A missing value printed by Python or pandas instead of an empty cell.
 MISSING = ["None", "nan", "NaT"]
 CODES = sorted({m.value for enum in (CaseKind, CaseState, Category, MemberRole, Outcome, Role, Severity, Trade)

@@ -90,6 +90,8 @@ def test_signed_out_user_sees_only_the_sign_in_page_with_demo_accounts(use_datab
     assert [t.value for t in at.title] == ["登录邻铺"]
     text = markdown_text(at)
     assert "leader01" in text and "supervisor1" in text and "linpu-demo" in text
+    # The "+N" team and the departments have demo accounts too (issue 20).
+    assert "**网格成员**" in text and "fire01" in text and "**职能部门**" in text and "dept_culture" in text
 
 
 def test_demo_accounts_are_hidden_outside_demo_mode(use_database, demo_database):

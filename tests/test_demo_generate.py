@@ -40,7 +40,8 @@ COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
 FILES = (
     "boundary.geojson", "streets.geojson", "shops.csv", "users.csv", "members.csv",
     "cases.csv", "case_history.csv", "checks.csv", "stalls.geojson", "service_points.geojson", "org.csv",
-    "public_requests.csv", "public_history.csv",
+    "public_requests.csv", "public_history.csv", "departments.csv", "services.csv", "service_history.csv",
+    "split_cases.csv", "split_history.csv", "sub_tasks.csv",
 )
 
 # (from_state, action) -> to_state: the closed loop of DESIGN.md
@@ -215,8 +216,9 @@ def test_shops_do_not_overlap_outside_markets(tables):
 def test_users_and_grid_members(tables):
     users, members = tables["users"], tables["members"]
     n_grids = math.ceil(len(tables["shops"]) / 10)
+    codes = [f"G{k:03d}" for k in range(1, n_grids + 1)]
     leaders = [u for u in users if u["role"] == Role.GRID_LEADER]
-    assert sorted(int(u["grid_index"]) for u in leaders) == list(range(1, n_grids + 1))
+    assert sorted(u["grids"] for u in leaders) == codes  # one grid each
     supervisors = {u["username"]: u["scope"] for u in users if u["role"] == Role.SUPERVISOR}
     # Two district-wide supervisors and two branch secretaries, each scoped to one branch of org.csv.
     branches = {r["node_id"] for r in tables["org"] if r["level"] == "branch"}
@@ -225,12 +227,35 @@ def test_users_and_grid_members(tables):
     assert sorted(supervisors[s] for s in ("secretary1", "secretary2")) == sorted(branches)
     assert all(u["scope"] == "" for u in users if u["role"] != Role.SUPERVISOR)
     assert {u["username"] for u in users if u["role"] in (Role.ANALYST, Role.ADMIN)} == {"analyst1", "admin"}
-    assert all(u["grid_index"] == "" for u in users if u["role"] != Role.GRID_LEADER)
+    assert all(u["grids"] == "" for u in users if u["role"] not in (Role.GRID_LEADER, Role.MEMBER))
     assert "password" not in ",".join(users[0])
-    roles = {(m["grid_index"], m["member_role"]) for m in members}
+    # Each grid has one person of each kind: a member account holding it, or a member without an account.
+    people = [(code, m["member_kind"]) for m in users if m["role"] == Role.MEMBER for code in m["grids"].split(";")]
+    people += [(codes[int(m["grid_index"]) - 1], m["member_role"]) for m in members]
     expected = {MemberRole.PROPERTY, MemberRole.SECURITY, MemberRole.FIRE}
-    assert roles == {(str(k), r.value) for k in range(1, n_grids + 1) for r in expected}
+    assert sorted(people) == sorted((code, r.value) for code in codes for r in expected)
     assert all(re.fullmatch(r"138-0000-\d{4}", m["phone"]) for m in members)
+
+
+def test_member_and_department_accounts_are_rows_the_users_import_accepts(tables):
+    from governance.catalog import DEFAULT_SERVICE_DEPARTMENTS, SERVICE_CATEGORIES
+
+    users = tables["users"]
+    assert list(users[0]) == ["username", "display_name", "role", "grids", "member_kind", "department", "scope",
+                              "phone"]
+    members = [u for u in users if u["role"] == Role.MEMBER]
+    kinds = {u["member_kind"] for u in members}
+    assert kinds == {"property", "security", "fire"}
+    assert all(re.fullmatch(rf"{u['member_kind']}\d\d", u["username"]) and u["department"] == "" for u in members)
+    assert max(len(u["grids"].split(";")) for u in members) > 1  # a member may hold several grids
+    departments = {d["name"]: d for d in tables["departments"]}
+    for category in SERVICE_CATEGORIES:  # each service answered by its practice's department
+        assert departments[DEFAULT_SERVICE_DEPARTMENTS[category]]["default_for"] == category.value
+    staff = [u for u in users if u["role"] == Role.DEPARTMENT]
+    assert {u["department"] for u in staff} == set(departments)
+    assert all(u["username"].startswith("dept_") and u["member_kind"] == "" for u in staff)
+    assert all(re.fullmatch(r"[0-9-]+", u["phone"]) for u in members + staff)
+    assert len({u["display_name"] for u in users}) == len(users)
 
 
 def test_org_tree_splits_the_grids_between_two_branches_by_code(tables):
@@ -427,6 +452,69 @@ def test_every_committed_demo_history_is_allowed_by_the_rules_table():
                if (refusal := check_history(rows)) is not None}
     examples = [f"{case_id} row {r.position + 1}: {r.reason}" for case_id, r in list(refused.items())[:5]]
     assert not refused, f"{len(refused)} demo histories refused, e.g. " + "; ".join(examples)
+
+
+def _replayed(name: str, key: str) -> dict[str, list[HistoryRow]]:
+    roles = {u["username"]: u["role"] for u in _read(COMMITTED, "users.csv")}
+    histories: dict[str, list[HistoryRow]] = {}
+    for row in _read(COMMITTED, name):
+        histories.setdefault(row[key], []).append(HistoryRow(
+            action=row["action"], from_state=CaseState(row["from_state"]) if row["from_state"] else None,
+            to_state=CaseState(row["to_state"]), role=roles[row["actor"]] if row["actor"] else REQUESTER,
+            rating=int(row["rating"]) if row.get("rating") else None))
+        assert _when(row["at"]) <= DEMO_NOW
+    return histories
+
+
+def test_committed_service_orders_follow_the_rules_table_in_every_state_of_the_four_orders():
+    from governance.catalog import SERVICE_CATEGORIES
+
+    histories = _replayed("service_history.csv", "request_id")
+    requests = {r["request_id"]: r for r in _read(COMMITTED, "services.csv")}
+    assert set(histories) == set(requests)
+    refused = {k: r.reason for k, rows in histories.items() if (r := check_history(rows)) is not None}
+    assert refused == {}
+    assert {r["topic"] for r in requests.values()} == {c.value for c in SERVICE_CATEGORIES}
+
+    def ends(rows: list[HistoryRow]) -> str:
+        last = rows[-1]
+        if last.action == "dispatch" and last.to_state is CaseState.WARNING:
+            return "awaiting acceptance"
+        if last.action == "return":
+            return "returned"
+        if last.action == "accept":
+            return "accepted"
+        return "rated" if any(r.rating for r in rows) else last.to_state.value
+
+    seen = sorted(ends(rows) for rows in histories.values())
+    assert {"awaiting acceptance", "accepted", "returned", "rated", "follow_up"} <= set(seen)
+    assert seen.count("awaiting acceptance") >= 2 and seen.count("rated") >= 3
+    # Acceptance and return are the department's: every accept, return and resolve is a department account's.
+    department_steps = [r for rows in histories.values() for r in rows if r.action in ("accept", "return", "resolve")]
+    assert department_steps and all(r.role == Role.DEPARTMENT for r in department_steps)
+
+
+def test_committed_split_cases_follow_the_rules_table_with_sub_tasks_done_open_and_returned():
+    histories = _replayed("split_history.csv", "case_id")
+    assert len(histories) >= 2
+    assert all(check_history(rows) is None for rows in histories.values())
+    users = {u["username"]: u for u in _read(COMMITTED, "users.csv")}
+    tasks: dict[tuple[str, str], list[dict]] = {}
+    for row in _read(COMMITTED, "sub_tasks.csv"):
+        tasks.setdefault((row["case_id"], row["task"]), []).append(row)
+    ends = {key: rows[-1]["action"] for key, rows in tasks.items()}
+    assert {"give", "done", "return"} <= set(ends.values())  # open, done, returned
+    owners = {(bool(rows[0]["assignee"]), bool(rows[0]["department"])) for rows in tasks.values()}
+    assert owners == {(True, False), (False, True)}  # to a member, to a department
+    cases = {c["case_id"]: c for c in _read(COMMITTED, "split_cases.csv")}
+    for (case_id, _), rows in tasks.items():
+        assignee = rows[0]["assignee"]
+        if assignee:  # given within the team of the case's grid
+            assert cases[case_id]["grid"] in users[assignee]["grids"].split(";")
+    # A case whose sub-tasks are all done was resolved by the last one done (the server's step).
+    for case_id, rows in histories.items():
+        done = all(ends[key] == "done" for key in ends if key[0] == case_id)
+        assert (rows[-1].action == "resolve") == done, case_id
 
 
 def test_committed_public_requests_follow_the_rules_table_and_one_is_reopened_by_its_rating():

@@ -156,9 +156,12 @@ def test_each_branch_secretary_sees_only_their_branch_and_the_rollup_has_both(en
 
 
 def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engine):
+    import pandas as pd
+
     from governance.models import PublicRequest, Rating
     from governance.public_requests import tracking_view
     from governance.rules import REQUESTER, HistoryRow, check_history
+    from pipelines.demo_load import DEMO_DIR
 
     result = load_demo(engine)
     tokens = [link.rsplit("/p/t/", 1)[1] for link in result.tracking_links]
@@ -169,8 +172,10 @@ def test_demo_public_requests_were_placed_as_the_public_would_with_ratings(engin
         assert {v.kind for v in views} == {"order", "complaint"}
         assert {v.state for v in views} >= {"warning", "in_progress", "follow_up", "closed"}
         assert sum(v.rating is not None for v in views) >= 3
+        # The five of public_requests.csv and the service orders (services.csv), each with its own code.
         requests = session.scalars(select(PublicRequest)).all()
-        assert len(requests) == 5 and len({r.short_code for r in requests}) == 5
+        orders = len(pd.read_csv(DEMO_DIR / "services.csv"))
+        assert orders and len(requests) == 5 + orders and len({r.short_code for r in requests}) == len(requests)
         roles = dict(session.execute(select(User.id, User.role)).all())
         reopened_by_rating = 0
         for request in requests:
@@ -240,3 +245,55 @@ def test_demo_planted_duplicates_are_merged_or_offered_and_safety_fixes_show_an_
         assert photos and reasons and len(photos) + len(reasons) == len(resolves)
         shown = case_photos(session, supervisor, photos[0][0])
         assert set(shown["phase"]) == {"after"} and shown["content_type"].iloc[0] == "image/png"
+
+
+def test_demo_team_signs_in_and_sees_its_sub_tasks_and_orders_in_every_state_of_the_six_services(engine):
+    from datetime import timedelta
+
+    from governance.catalog import SERVICE_CATEGORIES, Role, SubTaskState
+    from governance.early_warnings import early_warnings
+    from governance.login import sign_in
+    from governance.models import Rating, SubTask
+    from governance.orders import orders_frame
+    from governance.permissions import viewer_for
+    from governance.sub_tasks import sub_tasks_frame
+    from pipelines.demo_generate import DEMO_NOW, DEMO_PASSWORD
+
+    # Just after the demo's instant (no shift): the order dispatched last still waits within its limit.
+    now = DEMO_NOW.astimezone(UTC) + timedelta(hours=1)
+    load_demo(engine, now=now)
+    with session_factory(engine)() as session:
+        team = session.scalars(select(User).where(User.role.in_([Role.MEMBER, Role.DEPARTMENT]))).all()
+        assert {str(u.member_kind) for u in team if u.role == Role.MEMBER} == {"property", "security", "fire"}
+        for user in team:  # every member and department account signs in with the demo password
+            assert sign_in(session, user.username, DEMO_PASSWORD, now=now).token
+        members = [viewer_for(session, u.username) for u in team if u.role == Role.MEMBER]
+        assert max(len(m.grid_ids) for m in members) > 1
+        seen = {m.username: sub_tasks_frame(session, m, now=now) for m in members}
+        assert sum(len(frame) > 0 for frame in seen.values()) >= 2  # members given sub-tasks see them
+        owners = dict(session.execute(select(SubTask.id, SubTask.assignee_id)).all())
+        assert all(owners[t] == m.user_id for m in members for t in seen[m.username]["sub_task_id"])
+        assert set(session.scalars(select(SubTask.state))) == set(SubTaskState)  # open, done, returned
+        resolved = session.scalars(select(CaseHistory).where(CaseHistory.action == "resolve",
+                                                             CaseHistory.details["sub_task_id"].is_not(None))).all()
+        assert resolved  # a case resolved by its last sub-task done
+
+        departments = [viewer_for(session, u.username) for u in team if u.role == Role.DEPARTMENT]
+        everything = orders_frame(session, viewer_for(session, "supervisor1"), now=now, open_only=False)
+        for department in departments:  # each department sees its own orders, whatever grid they are in
+            own = orders_frame(session, department, now=now, open_only=False)
+            assert set(own["case_id"]) == set(session.scalars(select(Case.id).where(
+                Case.department_id == department.department_id)))
+        assert sum(len(orders_frame(session, d, now=now)) > 0 for d in departments) >= 4
+        services = everything[everything["category"].isin([c.value for c in SERVICE_CATEGORIES])]
+        assert set(services["category"]) == {c.value for c in SERVICE_CATEGORIES}
+        assert {"awaiting", "accept_overdue", "in_progress", "resolved"} <= set(services["clock"])
+        warnings = early_warnings(session, viewer_for(session, "supervisor1"), now=now)
+        assert (warnings["kind"] == "order_not_accepted").any()
+        returned = session.scalars(select(Case).join(CaseHistory, CaseHistory.case_id == Case.id).where(
+            CaseHistory.action == "return", Case.category.in_([c.value for c in SERVICE_CATEGORIES]))).all()
+        assert any(c.state == CaseState.WARNING and c.department_id is None for c in returned)  # back, a reason given
+        rated = session.scalars(select(Case).join(Rating, Rating.case_id == Case.id).where(
+            Case.category.in_([c.value for c in SERVICE_CATEGORIES]))).all()
+        assert len({c.id for c in rated}) >= 3 and {c.state for c in rated} >= {CaseState.CLOSED, CaseState.FOLLOW_UP}
+        session.rollback()

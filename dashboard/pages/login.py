@@ -55,7 +55,7 @@ if get_settings().demo_mode:
         accounts = demo_accounts(session)
     with st.expander(t("signin.demo_title"), expanded=True):
         st.markdown(t("signin.demo_password", password=DEMO_PASSWORD))
-        for role in ("grid_leader", "supervisor", "analyst", "admin"):
+        for role in ("grid_leader", "member", "department", "supervisor", "analyst", "admin"):
             names = accounts.get(role, [])
             if names:
                 shown = names if len(names) <= 6 else [*names[:5], "…"]
