@@ -218,6 +218,20 @@ def _write_orders(out: Path, seed: int, shops: Sequence[Shop], n_grids: int, use
     }
 
 
+def _people(rng, seed: int, n_leaders: int):
+    """Accounts (leaders, supervisors, secretaries, members, departments), team rows and the org tree."""
+    users, members = build_people(rng, n_leaders)
+    org_rows, secretaries = build_org(seed, n_leaders, {u["display_name"] for u in users}
+                                      | {m["name"] for m in members})
+    leaders = [u["username"] for u in users if u["role"] == Role.GRID_LEADER]
+    # Before the secretaries join: cases draw their supervisor from the district-wide ones.
+    supervisors = [u["username"] for u in users if u["role"] == Role.SUPERVISOR]
+    users = account_rows(users + secretaries, n_leaders)
+    team = build_team_accounts(seed, n_leaders, {u["display_name"] for u in users} | {m["name"] for m in members})
+    members = members_without_account(members, team, n_leaders)
+    return users + team, members, org_rows, leaders, supervisors
+
+
 def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     """Write the demo district into ``out_dir`` and return row counts per file and state."""
     out = Path(out_dir)
@@ -228,16 +242,7 @@ def generate_demo(out_dir: Path, *, seed: int = 2026) -> dict:
     shops = build_shops(rng, boundary, streets)
     n_leaders = math.ceil(len(shops) / SHOPS_PER_GRID)
     assign_risk(rng, shops, n_leaders)
-    users, members = build_people(rng, n_leaders)
-    org_rows, secretaries = build_org(seed, n_leaders, {u["display_name"] for u in users}
-                                      | {m["name"] for m in members})
-    leaders = [u["username"] for u in users if u["role"] == Role.GRID_LEADER]
-    # Before the secretaries join: cases draw their supervisor from the district-wide ones.
-    supervisors = [u["username"] for u in users if u["role"] == Role.SUPERVISOR]
-    users = account_rows(users + secretaries, n_leaders)
-    team = build_team_accounts(seed, n_leaders, {u["display_name"] for u in users} | {m["name"] for m in members})
-    members = members_without_account(members, team, n_leaders)
-    users += team
+    users, members, org_rows, leaders, supervisors = _people(rng, seed, n_leaders)
     roles = {u["username"]: u["role"] for u in users}
 
     checks, check_cases = build_checks(rng, shops, boundary, leaders)
