@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,8 +30,9 @@ from governance.testing import IN_G001, IN_G002, seed_small_district
 from governance.workflow import dispatch, file_case, rate_case, transition
 from pipelines.notify import run_pass
 from pipelines.notify_format import LABELS, TEXTS, message
-from pipelines.notify_hooks import add_webhook, list_webhooks, remove_webhook
+from pipelines.notify_hooks import add_webhook, list_webhooks, outbox_counts, remove_webhook
 from tests import test_ingest_shops as shop_tests
+from tests.conftest import ROOT
 from tests.receivers import receiver
 from tests.test_ingest_shops import database_url
 
@@ -292,3 +298,44 @@ def test_every_event_reads_in_its_language_with_china_time_and_its_link(every_ev
     assert "1/5" in "\n".join(message("rated_poorly", every_event["rated_poorly"], language, BASE)[1])
     digest = "\n".join(message("daily_digest", every_event["daily_digest"], language, BASE)[1])
     assert "G001" in digest and every_event["daily_digest"]["leader"] in digest
+
+
+def _wait_for(robot, n: int, sender) -> None:
+    """Until ``robot`` has ``n`` new-case messages (a guard of 60 s against a sender that never sends)."""
+    deadline = time.monotonic() + 60
+    while len([r for r in robot.requests if r.body["event"] == "case_raised"]) < n:
+        assert sender.poll() is None, sender.communicate()
+        assert time.monotonic() < deadline, f"{len(robot.requests)} messages after 60 s"
+        time.sleep(0.05)
+
+
+def test_the_long_running_sender_delivers_each_new_case_until_it_is_stopped(engine):
+    district = seed_small_district(engine)
+    leader = district.viewer(engine, "leader1")
+    url = database_url(engine)
+
+    def file(title: str) -> str:
+        with transaction(engine) as session:
+            return file_case(session, leader, kind="patrol", category="noise", severity="low", title=title,
+                             lon=IN_G001[0], lat=IN_G001[1]).case_no
+
+    env = {**os.environ, "LINPU_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "LINPU_NOTIFY_POLL_SECONDS": "0.2",
+           "LINPU_BASE_URL": BASE}
+    with receiver() as robot:
+        add_webhook(engine, url=robot.url, fmt="json")
+        first = file("夜间噪音")
+        sender = subprocess.Popen([sys.executable, "-m", "pipelines", "notify", "run"], env=env, cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(robot, 1, sender)
+            second = file("凌晨装修噪音")  # filed while the sender waits between passes
+            _wait_for(robot, 2, sender)
+        finally:
+            sender.send_signal(signal.SIGINT)  # Ctrl-C, as an operator stops it
+            out, err = sender.communicate(timeout=60)
+    assert sender.returncode == 0 and "stopped" in err, (sender.returncode, err)
+    assert "delivered 1" in out, out  # each pass says what it delivered
+    raised = [r.body for r in robot.requests if r.body["event"] == "case_raised"]
+    assert [body["link"] for body in raised] == [f"{BASE}/?case={first}", f"{BASE}/?case={second}"]
+    assert len({body["idempotency_key"] for body in raised}) == 2  # each delivered once, none again
+    assert outbox_counts(engine)["pending"] == 0
