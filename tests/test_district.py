@@ -175,6 +175,20 @@ def test_without_its_prj_a_projected_shapefile_is_refused_naming_crs(engine, cli
     assert stored(engine) == []
 
 
+def test_a_streets_shapefile_keeps_its_class_column_cut_to_ten_bytes(engine, cli, tmp_path):
+    url = database_url(engine)
+    boundary, _, _ = _boundary_file(tmp_path, "kml")
+    assert cli(url, "district", "import", boundary, "--layer", "boundary").exit_code == 0
+    lines = [shapely.LineString([(WEST + 0.001, MID_Y), (EAST - 0.001, MID_Y)]),
+             shapely.LineString([(MID_X, SOUTH + 0.001), (MID_X, NORTH - 0.001)])]
+    with pytest.warns(UserWarning, match="truncated"):  # DBF: street_class becomes street_cla
+        gpd.GeoDataFrame({"name": ["泉港大道", "古井巷"], "street_class": ["main", "lane"]}, geometry=lines,
+                         crs=4326).to_file(tmp_path / "streets.shp", driver="ESRI Shapefile", encoding="utf-8")
+    result = cli(url, "district", "import", tmp_path / "streets.shp", "--layer", "streets")
+    assert result.exit_code == 0, result.stderr
+    assert [(n, c) for k, n, c, _ in stored(engine) if k == "street"] == [("泉港大道", "main"), ("古井巷", "lane")]
+
+
 #: The highway table of ARCHITECTURE.md "District layers", row by row; other values are not streets.
 HIGHWAY_TABLE = {
     "motorway": "main", "trunk": "main", "primary": "main", "secondary": "main",
