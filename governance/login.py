@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -279,8 +280,11 @@ def check_password(password: str, *, username: str, old: str | None = None) -> N
 
 
 def one_time_password() -> str:
-    """A random password for a new or reset account; its holder must replace it at first sign-in."""
-    return secrets.token_urlsafe(12)
+    """A random password for a new or reset account; its holder must replace it at first sign-in.
+
+    It begins with a letter: ``token_urlsafe`` alone begins with ``-`` once in 64, and a
+    spreadsheet opening the passwords CSV would then run it as a formula."""
+    return secrets.choice(string.ascii_letters) + secrets.token_urlsafe(12)
 
 
 def must_change_password(session: Session, username: str) -> bool:

@@ -142,6 +142,8 @@ def passwords_csv(done: accounts.AccountsApplied) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["username", "one_time_password"])
+    # No cell is quoted: a password must stay exactly as issued. Neither can start like a
+    # formula (accounts.USERNAME begins with a letter or digit, as does one_time_password).
     writer.writerows((name, done.passwords[name]) for name in done.created)
     return buffer.getvalue()
 

@@ -233,19 +233,25 @@ def restore(engine: Engine, source: str | Path, *, replace: bool = False,
     return report
 
 
+#: What a failed verification means for the database and what to do (it was replaced already).
+_UNVERIFIED = ("the database now holds this unverified restore: restore an earlier backup with --replace "
+               "/ 恢复结果与备份清单不符，数据库已被替换但未通过校验：请用 --replace 恢复更早的备份")
+
+
 def _verify(engine: Engine, manifest: dict, folder: Path) -> BackupReport:
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             integrity = connection.execute(text("PRAGMA integrity_check")).scalar()
             if integrity != "ok":
-                raise BackupError(f"restored database fails its integrity check: {integrity}")
+                raise BackupError(f"restored database fails its integrity check: {integrity}; {_UNVERIFIED}")
         revision, rows, _ = _counts(connection)
     if revision != manifest["schema_revision"]:
-        raise BackupError(f"restored schema revision {revision} is not the backup's {manifest['schema_revision']}")
+        raise BackupError(f"restored schema revision {revision} is not the backup's {manifest['schema_revision']}; "
+                          f"{_UNVERIFIED}")
     differing = {t: (rows.get(t), n) for t, n in manifest["rows"].items() if rows.get(t) != n}
     if differing:
-        raise BackupError(f"restored row counts differ from the manifest: {differing}")
+        raise BackupError(f"restored row counts differ from the manifest: {differing}; {_UNVERIFIED}")
     for digest in manifest["photos"]:
         if _sha256(attachment_root() / digest[:2] / digest) != digest:
-            raise BackupError(f"restored photo {digest} does not match its hash")
+            raise BackupError(f"restored photo {digest} does not match its hash; {_UNVERIFIED}")
     return BackupReport(str(folder), engine.dialect.name, revision, rows, len(manifest["photos"]))

@@ -96,40 +96,70 @@ def _qr(url: str, size: int) -> Image.Image:
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
+@dataclass(frozen=True)
+class BoardTexts:
+    """Every text a shop's board shows, in the order drawn (Chinese: the board hangs in a Chinese street)."""
+
+    title: str
+    name: str
+    #: One ``【word】`` per badge held when printed.
+    badges: tuple[str, ...]
+    #: The promise of a party-member shop; None for the others.
+    promise: str | None
+    grid: str
+    #: The grid leader's name and masked phone (public_view masks it).
+    leader: str
+    scan: str
+    #: The shop's public page, also the QR code's text.
+    url: str
+
+
+def board_texts(shop: PublicShop, *, settings: Settings | None = None) -> BoardTexts:
+    """What :func:`draw_board` writes on ``shop``'s board."""
+    return BoardTexts(
+        title=_word("public.board_title"),
+        name=shop.name,
+        badges=tuple(f"【{_word('badge.' + b)}】" for b in shop.badges),
+        promise=_word("public.promise") if "party_member_operator" in shop.badges else None,
+        grid=f"{_word('public.grid')}：{shop.grid_code}",
+        leader=f"{_word('public.leader')}：{shop.leader_name} {shop.leader_phone}".strip(),
+        scan=_word("public.scan"),
+        url=public_address(SHOP_PATH.format(public_id=shop.public_id), settings=settings),
+    )
+
+
 def draw_board(shop: PublicShop, *, font_path: Path, settings: Settings | None = None) -> Image.Image:
     # Long: the board's layout top to bottom, kept in one place so its proportions read together.
     """One shop's board as an A5 portrait image at 300 dpi."""
+    texts = board_texts(shop, settings=settings)
     width, height = A5_PX
     margin = 110
     image = Image.new("RGB", A5_PX, "white")
     draw = ImageDraw.Draw(image)
     font = lambda size: ImageFont.truetype(str(font_path), size)  # noqa: E731 - one face, many sizes
     draw.rectangle((0, 0, width, 260), fill=RED)
-    draw.text((width // 2, 130), _word("public.board_title"), font=font(96), fill="white", anchor="mm")
+    draw.text((width // 2, 130), texts.title, font=font(96), fill="white", anchor="mm")
     y = 330
-    for line in _wrap(draw, shop.name, font(120), width - 2 * margin)[:2]:
+    for line in _wrap(draw, texts.name, font(120), width - 2 * margin)[:2]:
         draw.text((width // 2, y), line, font=font(120), fill="black", anchor="ma")
         y += 150
-    if shop.badges:
-        badges = "  ".join(f"【{_word('badge.' + b)}】" for b in shop.badges)
-        for line in _wrap(draw, badges, font(64), width - 2 * margin):
+    if texts.badges:
+        for line in _wrap(draw, "  ".join(texts.badges), font(64), width - 2 * margin):
             draw.text((width // 2, y + 10), line, font=font(64), fill=RED, anchor="ma")
             y += 84
-    if "party_member_operator" in shop.badges:
-        for line in _wrap(draw, _word("public.promise"), font(48), width - 2 * margin):
+    if texts.promise:
+        for line in _wrap(draw, texts.promise, font(48), width - 2 * margin):
             draw.text((margin, y + 20), line, font=font(48), fill="black")
             y += 64
     y += 50
-    leader = f"{_word('public.leader')}：{shop.leader_name} {shop.leader_phone}".strip()
-    draw.text((margin, y), f"{_word('public.grid')}：{shop.grid_code}", font=font(56), fill="black")
-    draw.text((margin, y + 80), leader, font=font(56), fill="black")
-    url = public_address(SHOP_PATH.format(public_id=shop.public_id), settings=settings)
+    draw.text((margin, y), texts.grid, font=font(56), fill="black")
+    draw.text((margin, y + 80), texts.leader, font=font(56), fill="black")
     qr_size = min(1100, height - (y + 200) - 260)
-    qr = _qr(url, qr_size)
+    qr = _qr(texts.url, qr_size)
     image.paste(qr, ((width - qr.width) // 2, y + 190))
     caption_y = y + 190 + qr.height + 20
-    draw.text((width // 2, caption_y), _word("public.scan"), font=font(48), fill="black", anchor="ma")
-    draw.text((width // 2, caption_y + 70), url, font=font(32), fill=(90, 90, 90), anchor="ma")
+    draw.text((width // 2, caption_y), texts.scan, font=font(48), fill="black", anchor="ma")
+    draw.text((width // 2, caption_y + 70), texts.url, font=font(32), fill=(90, 90, 90), anchor="ma")
     return image
 
 

@@ -30,12 +30,15 @@ from pipelines.readers import RawTable
 from pipelines.validation import find_column, parse_crs, text
 
 NAME_NAMES = ("name", "名称", "路名", "道路名称", "街道名称", "name_zh")
-CLASS_NAMES = ("class", "street_class", "道路等级", "等级", "类别")
+#: A Shapefile's DBF cuts field names to 10 bytes: ``street_class`` arrives as ``street_cla`` and
+#: ``opening_hours`` as ``opening_ho``, and must still be found (a stall zone whose hours were
+#: missed would count as open at every hour).
+CLASS_NAMES = ("class", "street_class", "street_cla", "道路等级", "等级", "类别")
 #: Columns that hold OpenStreetMap highway values (Geofabrik's shapefiles call it fclass).
 HIGHWAY_NAMES = ("highway", "fclass")
 CLASS_ALIASES = {"main": "main", "street": "street", "lane": "lane", "主干道": "main", "主干路": "main",
                  "干道": "main", "街": "street", "街道": "street", "支路": "street", "巷": "lane", "小巷": "lane"}
-HOURS_NAMES = ("hours", "opening_hours", "开放时间", "营业时间", "时段")
+HOURS_NAMES = ("hours", "opening_hours", "opening_ho", "开放时间", "营业时间", "时段")
 SHOP_NAMES = ("shop_code", "shop_id", "店铺编号", "商户编号")
 AREAS = ("Polygon", "MultiPolygon")
 SHAPES = {"boundary": AREAS, "streets": ("LineString", "MultiLineString"), "frontage": AREAS, "stalls": AREAS,

@@ -37,7 +37,8 @@ Rules where the formats differ:
   beginning with ``=``, ``+``, ``-`` or ``@`` as a formula, and some also after
   a leading tab or carriage return (OWASP "CSV injection"). In a CSV every
   text cell beginning with one of these six characters is written with a
-  leading ``'``, so the spreadsheet shows it as text; numeric columns
+  leading ``'`` (:mod:`pipelines.csv_safety`, the rule every CSV for people
+  shares), so the spreadsheet shows it as text; numeric columns
   (coordinates, counts, z-scores, negative numbers) are written as numbers,
   untouched. The other formats are read by GIS software as typed fields, not
   parsed as formulas (Excel opens a Shapefile's DBF as values too), so they
@@ -78,6 +79,7 @@ from governance.filters import CaseFilter
 from governance.hotspots import case_hotspots
 from governance.permissions import system_viewer
 from governance.rollups import with_levels
+from pipelines.csv_safety import spreadsheet_safe
 
 LAYERS = ("grids", "shops", "cases", "checks", "hotspots")
 FORMATS = {
@@ -91,8 +93,6 @@ FORMATS = {
 }
 
 COORDS = ("wgs84", "gcj02")
-#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 GCJ02_DESCRIPTION = "Coordinates are GCJ-02 (AMap/Tencent offset of WGS84), not true WGS84"
 
 Progress = Callable[[str, int, int], None]
@@ -190,29 +190,6 @@ def _plain(frame: gpd.GeoDataFrame, *, text_times: bool, typed_times: str = "utc
     return out
 
 
-def neutralise_formula(value: Any) -> Any:
-    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula.
-
-    Examples
-    --------
-    >>> neutralise_formula("=1+1"), neutralise_formula("-5"), neutralise_formula(-5), neutralise_formula("5")
-    ("'=1+1", "'-5", -5, '5')
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _spreadsheet_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Every text cell neutralised; numeric and boolean columns as they are."""
-    out = frame.copy()
-    for column in out.columns:
-        dtype = out[column].dtype
-        if column != out.geometry.name and (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
-            out[column] = [neutralise_formula(v) for v in out[column].tolist()]
-    return out
-
-
 def _cut(name: str, limit: int) -> str:
     """The longest prefix of ``name`` whose UTF-8 form fits ``limit`` bytes (DBF counts bytes)."""
     while len(name.encode("utf-8")) > limit:
@@ -271,8 +248,9 @@ def _write_one(frame: gpd.GeoDataFrame, fmt: str, path: Path, layer: str, crs: C
             pyogrio.write_dataframe(_plain(frame, text_times=True), path, layer=layer, driver=driver)
             return [path]
         if fmt == "csv":
-            pyogrio.write_dataframe(_spreadsheet_safe(_plain(frame, text_times=True)), path, layer=layer,
-                                    driver=driver, layer_options={"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"})
+            safe = spreadsheet_safe(_plain(frame, text_times=True), skip=[frame.geometry.name])
+            pyogrio.write_dataframe(safe, path, layer=layer, driver=driver,
+                                    layer_options={"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"})
             prj = path.with_suffix(".prj")
             # WKT1 with AUTHORITY keeps the EPSG code, which the ESRI dialect drops.
             prj.write_text(crs.to_wkt("WKT1_GDAL"), encoding="utf-8")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.csv_safety import spreadsheet_safe
 from pipelines.readers import Problem
 
 
@@ -82,9 +83,12 @@ class IngestReport:
         }
 
     def rejected_csv(self) -> bytes:
-        """The refused rows as they came, plus ``row`` and ``reason``: UTF-8 with BOM for Excel."""
+        """The refused rows as they came, plus ``row`` and ``reason``: UTF-8 with BOM for Excel.
+
+        A person opens it in a spreadsheet, so a cell that would run as a formula gets a
+        leading ``'`` (:func:`pipelines.csv_safety.neutralise_formula`)."""
         frame = self.rejected if self.rejected is not None else pd.DataFrame()
-        return frame.to_csv(index=False).encode("utf-8-sig")
+        return spreadsheet_safe(frame).to_csv(index=False).encode("utf-8-sig")
 
 
 __all__ = ["IngestReport"]

@@ -8,9 +8,10 @@ from sqlalchemy import select
 from dashboard import office
 from governance.db import make_engine, session_factory
 from governance.errors import PermissionDenied
-from governance.login import issue_token, must_change_password, sign_in
+from governance.login import AccountDisabled, issue_token, must_change_password, sign_in
 from governance.models import AdminLogEntry, Grid, GridGeneration
 from governance.permissions import viewer_for
+from pipelines.demo_generate import DEMO_PASSWORD
 from tests.test_dashboard import use_database, writable_demo  # noqa: F401  (fixtures)
 from tests.test_dashboard_access import run_page
 
@@ -62,6 +63,23 @@ def test_admin_sees_the_status_resets_a_password_after_confirming_and_the_log_sa
     assert (log.iloc[0]["Who"], log.iloc[0]["What"], log.iloc[0]["On"]) == ("admin", "Grids moved",
                                                                            f"leader01 -> leader02: {code}")
     assert (log.iloc[1]["What"], log.iloc[1]["On"]) == ("Password reset", "leader01")
+
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        assert sign_in(session, "leader02", DEMO_PASSWORD)  # the demo's password signs in before
+        session.rollback()
+    at = _step(at, "disable", "leader02", confirm=True)
+    assert not at.error, [e.value for e in at.error]
+    with session_factory(engine)() as session, pytest.raises(AccountDisabled):
+        sign_in(session, "leader02", DEMO_PASSWORD)
+    log = at.dataframe[-1].value
+    assert (log.iloc[0]["Who"], log.iloc[0]["What"], log.iloc[0]["On"]) == ("admin", "Account disabled", "leader02")
+    at = _step(at, "enable", "leader02", confirm=True)
+    with session_factory(engine)() as session:
+        assert sign_in(session, "leader02", DEMO_PASSWORD)
+        session.rollback()
+    engine.dispose()
+    assert at.dataframe[-1].value.iloc[0]["What"] == "Account enabled"
 
 
 def test_the_admin_pages_map_import_is_the_commands_job_with_the_admin_as_actor(

@@ -78,6 +78,12 @@ def test_backup_then_restore_into_an_emptied_database_gives_back_rows_and_photos
     assert manifest["schema_revision"] == head_revision() and manifest["rows"]["cases"] == 1
     assert manifest["rows"]["users"] == 2 and list(manifest["photos"]) == [digest]
     assert (out / "photos" / digest[:2] / digest).read_bytes() == PHOTO
+    with transaction(engine) as session:
+        logged = session.execute(select(AdminLogEntry.actor, AdminLogEntry.action, AdminLogEntry.target,
+                                        AdminLogEntry.rows, AdminLogEntry.detail)
+                                 .order_by(AdminLogEntry.id.desc())).first()
+    assert tuple(logged) == (admin_log.shell_actor(), "backup", str(out), sum(manifest["rows"].values()),
+                             "1 photos")
 
     # Into a database that holds data: refused without --replace, nothing changed.
     refused = cli(database_url(engine), "db", "restore", out)
@@ -107,6 +113,26 @@ def test_a_backup_that_does_not_match_its_manifest_is_refused(engine, cli, tmp_p
     photo.write_bytes(b"not the photo")
     with pytest.raises(BackupError, match="changed since the backup"):
         restore(engine, out, replace=True)
+
+
+@pytest.mark.parametrize("edit", ["schema_revision", "row_count"])
+def test_a_restore_that_does_not_give_back_the_manifest_is_refused(engine, cli, tmp_path, var_dir, edit):
+    _with_a_photo(engine, cli, tmp_path)
+    out = tmp_path / "backup-3"
+    backup(engine, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    if edit == "schema_revision":
+        manifest["schema_revision"] = "0001"
+        said = f"restored schema revision {head_revision()} is not the backup's 0001"
+    else:
+        manifest["rows"]["cases"] = 2
+        said = "restored row counts differ from the manifest: {'cases': (1, 2)}"
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    refused = cli(database_url(engine), "db", "restore", out, "--replace")
+    assert refused.exit_code == 1 and said in refused.stderr, refused.stderr
+    with transaction(engine) as session:
+        actions = session.scalars(select(AdminLogEntry.action)).all()
+    assert "restore" not in actions  # an unverified restore is not logged as done
 
 
 def test_a_backup_taken_while_writes_go_on_is_one_instant(engine, cli, tmp_path, var_dir):

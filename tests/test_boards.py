@@ -21,12 +21,14 @@ from starlette.testclient import TestClient
 
 from dashboard.routes import ROUTES
 from governance.badges import award_badge
+from governance.catalog import MemberRole
 from governance.db import make_engine, transaction
 from governance.errors import ConfigurationError, NotFoundError
-from governance.models import Grid, Shop, ShopBadge
+from governance.models import Grid, GridMember, Shop, ShopBadge
 from governance.permissions import system_viewer
+from governance.public_view import public_shops
 from governance.settings import get_settings
-from pipelines.boards import A5_PX, make_boards
+from pipelines.boards import A5_PX, board_texts, make_boards
 from pipelines.commands.root import main
 
 PUBLIC = "https://linpu-public.example.cn"
@@ -110,3 +112,31 @@ def test_changed_since_takes_only_shops_whose_board_changed_and_the_cli_checks_i
     result = runner.invoke(main, ["boards", "--all", "--changed-since", today, "--out", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
     assert "boards (PNG, A5, 300 dpi)" in result.output
+
+
+def test_a_board_shows_the_name_badges_promise_grid_leader_and_masked_phone(demo):
+    held = (ShopBadge.revoked_at.is_(None), Shop.closed_at.is_(None), Shop.grid_id.is_not(None))
+    with transaction(demo) as session:
+        party = session.scalar(select(Shop).join(ShopBadge, ShopBadge.shop_id == Shop.id)
+                               .where(ShopBadge.badge == "party_member_operator", *held).order_by(Shop.id))
+        plain = session.scalar(select(Shop).where(Shop.closed_at.is_(None), Shop.grid_id == party.grid_id,
+                                                  ~Shop.id.in_(select(ShopBadge.shop_id).where(*held[:1])))
+                               .order_by(Shop.id))
+        leader = session.scalar(select(GridMember).where(GridMember.grid_id == party.grid_id,
+                                                         GridMember.role == MemberRole.LEADER))
+        leader.phone = "13812345678"
+        code = session.scalar(select(Grid.code).where(Grid.id == party.grid_id))
+        held_words = {"【党员经营户】"} | {f"【{w}】" for w in ("示范户", "放心店", "先锋商户")}
+        [party_shop, plain_shop] = public_shops(session, [party, plain])
+        name, plain_name, leader_name, public_id = party.name, plain.name, leader.name, party.public_id
+    texts = board_texts(party_shop)
+    assert texts.title == "邻铺公示牌" and texts.name == name
+    assert "【党员经营户】" in texts.badges and set(texts.badges) <= held_words
+    assert texts.promise and "亮承诺" in texts.promise
+    assert texts.grid == f"网格：{code}"
+    assert texts.leader == f"邻铺长：{leader_name} 138****5678"
+    assert texts.url == f"{PUBLIC}/p/s/{public_id}"
+    assert not any("13812345678" in str(text) for text in vars(texts).values())  # never the whole phone
+    other = board_texts(plain_shop)
+    assert other.name == plain_name and other.badges == () and other.promise is None
+    assert other.leader == texts.leader and other.grid == texts.grid

@@ -98,6 +98,39 @@ def test_the_cli_imports_each_compact_layer_and_replaces_only_that_one(world, cl
     assert stored(engine, "frontage") == [("一号店门前", None, "S-G001")]
 
 
+def test_the_compact_layers_come_from_shapefiles_and_geopackages_too(world, cli, tmp_path):  # noqa: F811
+    engine, _, v = world
+    url = database_url(engine)
+    # As an office's GIS saves it on Chinese Windows: GBK, Chinese field names (8 bytes in GBK: they fit DBF).
+    gpd.GeoDataFrame({"名称": ["周末夜市", "便民摊区"], "营业时间": ["Fr,Sa 19:00-24:00", ""]},
+                     geometry=[NIGHT_MARKET, ALL_DAY], crs=4326).to_file(
+        tmp_path / "stalls.shp", driver="ESRI Shapefile", encoding="GBK")
+    result = cli(url, "district", "import", tmp_path / "stalls.shp", "--layer", "stalls")
+    assert result.exit_code == 0, result.stderr
+    assert stored(engine, "stall") == [("周末夜市", "Fr,Sa 19:00-24:00", None), ("便民摊区", None, None)]
+    # The hours read from the file decide: a Wednesday evening is outside the weekend market's hours.
+    assert occupation_of(engine, file_road(engine, v["leader1"], IN_NIGHT_MARKET, EVENING)) == "outside_hours"
+    # DBF cuts field names to 10 bytes: opening_hours arrives as opening_ho and must still be read.
+    with pytest.warns(UserWarning, match="truncated"):
+        gpd.GeoDataFrame({"name": ["夜市摊区"], "opening_hours": ["Mo-Su 18:00-23:00"]}, geometry=[NIGHT_MARKET],
+                         crs=4326).to_file(tmp_path / "night.shp", driver="ESRI Shapefile", encoding="utf-8")
+    assert cli(url, "district", "import", tmp_path / "night.shp", "--layer", "stalls").exit_code == 0
+    assert stored(engine, "stall") == [("夜市摊区", "Mo-Su 18:00-23:00", None)]
+    # Service points in a GeoPackage in the local metric CRS (CGCS2000 / 3-degree GK CM 120E).
+    points = [shapely.Point(118.9052, 25.1052), shapely.Point(118.915, 25.105)]
+    gpd.GeoDataFrame({"name": ["党群服务中心", "户外劳动者驿站"], "opening_hours": ["Mo-Su 09:00-21:00", "24/7"]},
+                     geometry=points, crs=4326).to_crs(4549).to_file(tmp_path / "points.gpkg", driver="GPKG")
+    result = cli(url, "district", "import", tmp_path / "points.gpkg", "--layer", "service_points")
+    assert result.exit_code == 0, result.stderr
+    assert "reprojected from EPSG:4549" in result.stderr
+    assert stored(engine, "service_point") == [("党群服务中心", "Mo-Su 09:00-21:00", None),
+                                               ("户外劳动者驿站", "24/7", None)]
+    with transaction(engine) as session:
+        back = session.scalars(select(DistrictFeature.geometry).where(DistrictFeature.kind == "service_point")
+                               .order_by(DistrictFeature.id)).all()
+    assert [(p.x, p.y) for p in back] == [pytest.approx((p.x, p.y), abs=1e-7) for p in points]
+
+
 def test_bad_hours_an_unknown_shop_or_a_wrong_shape_are_refused_and_nothing_changes(world, cli, tmp_path):  # noqa: F811
     engine, _, _ = world
     before = stored(engine, "stall")

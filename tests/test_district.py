@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -13,7 +12,8 @@ from sqlalchemy import select
 
 from dashboard.deck import district_deck
 from dashboard.maps import grids_map, leader_map
-from geo.coords import wgs84_to_gcj02
+from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
+from geo.district import HIGHWAY_CLASSES
 from governance.db import transaction
 from governance.models import DistrictFeature
 from pipelines.district import DistrictRefused, import_district
@@ -40,17 +40,18 @@ HIGHWAYS = {
 }
 
 
-def write_osm(path):
+def write_osm(path, highways=None):
     """An extract with a boundary relation (one closed way) and highways of several classes."""
+    highways = HIGHWAYS if highways is None else highways
     meta = {"version": 1, "changeset": 1, "timestamp": "2026-01-01T00:00:00Z", "uid": 1, "user": "t"}
     writer = osmium.SimpleWriter(str(path))
     points = [(WEST, SOUTH), (EAST, SOUTH), (EAST, NORTH), (WEST, NORTH)]
-    for line, _ in HIGHWAYS.values():
+    for line, _ in highways.values():
         points.extend(line)
     for number, location in enumerate(points, start=1):
         writer.add_node(Node(id=number, location=location, tags={}, **meta))
     writer.add_way(Way(id=1, nodes=[1, 2, 3, 4, 1], tags={}, **meta))
-    for offset, highway in enumerate(HIGHWAYS):
+    for offset, highway in enumerate(highways):
         first = 5 + 2 * offset
         writer.add_way(Way(id=10 + offset, nodes=[first, first + 1],
                            tags={"highway": highway, "name": f"{highway}路"}, **meta))
@@ -111,16 +112,106 @@ def test_import_again_replaces_the_layer_and_leaves_the_other(engine, cli, tmp_p
     assert [(k, n, c) for k, n, c, _ in rows] == [("boundary", "山腰街道", None), ("street", "古井巷", "lane")]
 
 
-def test_gcj02_boundary_is_stored_in_wgs84(engine, cli, tmp_path):
-    x, y = wgs84_to_gcj02([WEST, EAST, EAST, WEST], [SOUTH, SOUTH, NORTH, NORTH])
-    amap = box_geojson(tmp_path / "amap.geojson", shapely.Polygon(zip(x, y, strict=True)), name="永嘉国潮街区")
-    result = cli(database_url(engine), "district", "import", amap, "--layer", "boundary", "--coords", "gcj02")
+CORNERS = [(WEST, SOUTH), (EAST, SOUTH), (EAST, NORTH), (WEST, NORTH)]
+
+
+def _kml(path, corners):
+    """A KML document as a map app exports it: a folder, a styled placemark, lon,lat,alt triples."""
+    ring = " ".join(f"{x:.9f},{y:.9f},0" for x, y in [*corners, corners[0]])
+    path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>街区</name><Folder>
+  <Placemark><name>永嘉国潮街区</name><styleUrl>#red</styleUrl>
+    <Polygon><outerBoundaryIs><LinearRing><coordinates>
+      {ring}
+    </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+</Folder></Document></kml>""", encoding="utf-8")
+    return path
+
+
+def _boundary_file(tmp_path, form: str):
+    """The district box written as ``form``; the file and the options ``district import`` needs."""
+    box = shapely.Polygon(CORNERS)
+    frame = gpd.GeoDataFrame({"name": ["永嘉国潮街区"]}, geometry=[box], crs=4326)
+    if form == "geojson-gcj02":
+        x, y = wgs84_to_gcj02(*zip(*CORNERS, strict=True))
+        return box_geojson(tmp_path / "amap.geojson", shapely.Polygon(zip(x, y, strict=True)),
+                           name="永嘉国潮街区"), ["--coords", "gcj02"], "converted from GCJ02 to WGS84"
+    if form == "geojson-bd09":
+        x, y = wgs84_to_bd09(*zip(*CORNERS, strict=True))
+        return box_geojson(tmp_path / "baidu.geojson", shapely.Polygon(zip(x, y, strict=True)),
+                           name="永嘉国潮街区"), ["--coords", "bd09"], "converted from BD09 to WGS84"
+    if form == "shp":
+        frame.to_file(tmp_path / "boundary.shp", driver="ESRI Shapefile", encoding="utf-8")
+        return tmp_path / "boundary.shp", [], None
+    if form == "kml":
+        return _kml(tmp_path / "boundary.kml", CORNERS), [], None
+    if form == "gpkg-4549":  # CGCS2000 Gauss-Kruger CM 120E, declared in the file
+        frame.to_crs(4549).to_file(tmp_path / "boundary.gpkg", driver="GPKG")
+        return tmp_path / "boundary.gpkg", [], "coordinates reprojected from EPSG:4549 to EPSG:4326"
+    # A Shapefile in EPSG:4549 whose .prj was lost: --crs says what the numbers are.
+    frame.to_crs(4549).to_file(tmp_path / "survey.shp", driver="ESRI Shapefile", encoding="utf-8")
+    (tmp_path / "survey.prj").unlink()
+    return tmp_path / "survey.shp", ["--crs", "EPSG:4549"], "coordinates reprojected from EPSG:4549 to EPSG:4326"
+
+
+@pytest.mark.parametrize("form", ["geojson-gcj02", "geojson-bd09", "shp", "kml", "gpkg-4549", "shp-4549-crs"])
+def test_a_boundary_in_every_format_and_crs_is_stored_in_wgs84(engine, cli, tmp_path, form):
+    path, options, note = _boundary_file(tmp_path, form)
+    result = cli(database_url(engine), "district", "import", path, "--layer", "boundary", *options)
     assert result.exit_code == 0, result.stderr
-    assert "converted from GCJ02 to WGS84" in result.stderr
+    if note:
+        assert note in result.stderr
     (kind, name, _, boundary), = stored(engine)
     assert (kind, name) == ("boundary", "永嘉国潮街区")
-    corners = shapely.get_coordinates(boundary)[:4]
-    assert corners == pytest.approx(np.array([[WEST, SOUTH], [EAST, SOUTH], [EAST, NORTH], [WEST, NORTH]]), abs=1e-7)
+    corners = shapely.get_coordinates(shapely.Polygon(boundary.exterior).normalize())[:4]
+    expected = shapely.get_coordinates(shapely.Polygon(CORNERS).normalize())[:4]
+    assert corners == pytest.approx(expected, abs=1e-7)
+
+
+def test_without_its_prj_a_projected_shapefile_is_refused_naming_crs(engine, cli, tmp_path):
+    path, _, _ = _boundary_file(tmp_path, "shp-4549-crs")
+    result = cli(database_url(engine), "district", "import", path, "--layer", "boundary")
+    assert result.exit_code == 1 and "--crs" in result.stderr
+    assert stored(engine) == []
+
+
+def test_a_streets_shapefile_keeps_its_class_column_cut_to_ten_bytes(engine, cli, tmp_path):
+    url = database_url(engine)
+    boundary, _, _ = _boundary_file(tmp_path, "kml")
+    assert cli(url, "district", "import", boundary, "--layer", "boundary").exit_code == 0
+    lines = [shapely.LineString([(WEST + 0.001, MID_Y), (EAST - 0.001, MID_Y)]),
+             shapely.LineString([(MID_X, SOUTH + 0.001), (MID_X, NORTH - 0.001)])]
+    with pytest.warns(UserWarning, match="truncated"):  # DBF: street_class becomes street_cla
+        gpd.GeoDataFrame({"name": ["泉港大道", "古井巷"], "street_class": ["main", "lane"]}, geometry=lines,
+                         crs=4326).to_file(tmp_path / "streets.shp", driver="ESRI Shapefile", encoding="utf-8")
+    result = cli(url, "district", "import", tmp_path / "streets.shp", "--layer", "streets")
+    assert result.exit_code == 0, result.stderr
+    assert [(n, c) for k, n, c, _ in stored(engine) if k == "street"] == [("泉港大道", "main"), ("古井巷", "lane")]
+
+
+#: The highway table of ARCHITECTURE.md "District layers", row by row; other values are not streets.
+HIGHWAY_TABLE = {
+    "motorway": "main", "trunk": "main", "primary": "main", "secondary": "main",
+    "motorway_link": "main", "trunk_link": "main", "primary_link": "main", "secondary_link": "main",
+    "tertiary": "street", "tertiary_link": "street", "residential": "street", "unclassified": "street",
+    "service": "lane", "footway": "lane", "pedestrian": "lane", "living_street": "lane",
+}
+NOT_STREETS = ("cycleway", "path", "steps", "track", "construction", "bridleway")
+
+
+def test_every_highway_value_of_an_extract_gets_the_class_of_the_table(engine, cli, tmp_path):
+    assert HIGHWAY_CLASSES == HIGHWAY_TABLE  # a new row needs its line in ARCHITECTURE.md and here
+    values = [*HIGHWAY_TABLE, *NOT_STREETS]
+    step = (NORTH - SOUTH) / (len(values) + 1)
+    highways = {v: ([(WEST + 0.001, SOUTH + step * (i + 1)), (EAST - 0.001, SOUTH + step * (i + 1))], None)
+                for i, v in enumerate(values)}
+    extract = write_osm(tmp_path / "all.osm.pbf", highways)
+    url = database_url(engine)
+    assert cli(url, "district", "import", extract, "--layer", "boundary", "--osm-relation", RELATION).exit_code == 0
+    result = cli(url, "district", "import", extract, "--layer", "streets")
+    assert result.exit_code == 0, result.stderr
+    classes = {name.removesuffix("路"): cls for kind, name, cls, _ in stored(engine) if kind == "street"}
+    assert classes == HIGHWAY_TABLE
 
 
 def test_streets_without_a_stored_boundary_are_refused(engine, cli, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 from datetime import date
 
@@ -19,9 +20,11 @@ import shapely
 import streamlit as st
 
 from governance.filters import CaseFilter
+from governance.login import one_time_password, password_problem
 from governance.permissions import district_viewer
 from governance.settings import get_settings
-from pipelines.export import FORMULA_STARTS, write_layers
+from pipelines.csv_safety import FORMULA_STARTS, neutralise_formula
+from pipelines.export import write_layers
 from tests import test_ingest_field as field_tests
 from tests import test_ingest_shops as shop_tests
 from tests.test_ingest_field import cases_csv, finding
@@ -117,3 +120,51 @@ def test_the_analysts_download_has_the_bytes_of_the_cli(payload_db, cli, tmp_pat
     assert archive.read("linpu-cases.csv") == cli_csv
     assert archive.read("linpu-cases.prj") == (tmp_path / "cli" / "cases.prj").read_bytes()
     assert features == {"cases": 2} == {"cases": len(read_csv(cli_csv.decode("utf-8")))}
+
+
+def test_grids_list_csv_neutralises_names(engine, cli, tmp_path):
+    """Leaders' names come from the office's account file: `grids list --format csv` must not run them."""
+    shop_tests.seed_district(engine)
+    url = database_url(engine)
+    leaders = {"G001": PAYLOADS["title"][0], "G002": "@SUM(1+1)*cmd|calc", "G003": "王五"}
+    source = tmp_path / "accounts.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["username", "display_name", "role", "grids"])
+        writer.writerows((f"leader{i}", name, "grid_leader", code) for i, (code, name) in enumerate(leaders.items()))
+    imported = cli(url, "users", "import", source, "--passwords-out", tmp_path / "passwords.csv")
+    assert imported.exit_code == 0, imported.stderr
+    listed = cli(url, "grids", "list", "--format", "csv")
+    assert listed.exit_code == 0, listed.stderr
+    rows = {row["code"]: row for row in read_csv(listed.stdout)}
+    assert rows["G001"]["leader"] == "'" + leaders["G001"]
+    assert rows["G002"]["leader"] == "'" + leaders["G002"]
+    assert rows["G003"]["leader"] == "王五" and rows["G004"]["leader"] == ""
+    assert {row["open_cases"] for row in rows.values()} == {"0"}  # counts stay numbers
+    # The JSON form is for programs: the names exactly as typed.
+    as_json = {r["code"]: r["leader"] for r in json.loads(cli(url, "grids", "list", "--format", "json").stdout)}
+    assert as_json["G001"] == leaders["G001"]
+
+
+def test_the_rejected_rows_csv_neutralises_what_came_in(shops_db, cli, tmp_path):
+    rows = [finding(0, category="littering", title=PAYLOADS["title"][0]),
+            finding(1, severity="catastrophic", description=PAYLOADS["description"][0]),
+            finding(2, category="littering", title="-2+3+cmd|' /C calc'!A0")]
+    result = cli(database_url(shops_db), "ingest", "cases", cases_csv(tmp_path, rows), "--skip-invalid")
+    assert result.exit_code == 0, result.stderr
+    rejected = read_csv((tmp_path / "cases.rejected.csv").read_bytes().decode("utf-8"))
+    assert [row["title"] for row in rejected] == ["'" + PAYLOADS["title"][0], "安全出口上锁",
+                                                  "'-2+3+cmd|' /C calc'!A0"]
+    assert rejected[1]["description"] == "'" + PAYLOADS["description"][0]
+    assert "category" in rejected[0]["reason"] and "severity" in rejected[1]["reason"]
+    for row in rejected:
+        assert not any(cell.startswith(FORMULA_STARTS) for cell in row.values()), row
+
+
+def test_a_one_time_password_never_starts_like_a_formula():
+    # token_urlsafe alone starts with "-" once in 64: 3000 draws miss that with odds of 1 in 10^20.
+    passwords = {one_time_password() for _ in range(3000)}
+    assert len(passwords) == 3000
+    for password in passwords:
+        assert neutralise_formula(password) == password, password
+        assert password_problem(password, username="leader01") is None

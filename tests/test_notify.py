@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dashboard.i18n import CATALOGUE
+from governance.catalog import CaseKind, CaseState, Category, Severity
 from governance.db import transaction
+from governance.departments import add_department
 from governance.errors import NotFoundError, ValidationError
-from governance.models import Delivery
+from governance.filing import file_cases
+from governance.models import CheckDue, Delivery, Notification
+from governance.outbox_clock import local_day, write_clock_events, write_digests
+from governance.permissions import system_viewer
 from governance.settings import Settings
-from governance.testing import IN_G001, seed_small_district
-from governance.workflow import file_case
+from governance.testing import IN_G001, IN_G002, seed_small_district
+from governance.workflow import dispatch, file_case, rate_case, transition
 from pipelines.notify import run_pass
-from pipelines.notify_format import LABELS
-from pipelines.notify_hooks import add_webhook, list_webhooks, remove_webhook
+from pipelines.notify_format import LABELS, TEXTS, message
+from pipelines.notify_hooks import add_webhook, list_webhooks, outbox_counts, remove_webhook
 from tests import test_ingest_shops as shop_tests
+from tests.conftest import ROOT
 from tests.receivers import receiver
 from tests.test_ingest_shops import database_url
 
@@ -187,3 +200,142 @@ def test_the_cli_adds_lists_removes_and_runs_once(world, cli):
 
 def test_message_words_are_the_uis_words():
     assert {key: words for key, words in CATALOGUE.items() if key in LABELS} == LABELS
+
+
+#: Every event a notice can be about: the message catalogue's own list, so a new event needs a case here.
+EVENTS = sorted(key.removeprefix("event.") for key in TEXTS if key.startswith("event."))
+#: Codes a reader must never see: the stored values of categories, severities and states, and the events.
+RAW_CODES = {str(c) for c in (*Category, *Severity, *CaseState, *CaseKind)} | set(EVENTS)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _one_notice_of_each_event(engine, district, leader, supervisor) -> dict[str, dict]:
+    """Each event's first notice as the outbox wrote it, through the steps that announce it."""
+    with transaction(engine) as session:
+        add_department(session, system_viewer(), "街道安监办")
+        gas = file_case(session, leader, kind="patrol", category="gas", severity="high", title="液化气瓶倒放",
+                        lon=IN_G001[0], lat=IN_G001[1], shop_code=district.shop_codes["G001"], now=NOW).id
+        noise = file_case(session, leader, kind="service_request", category="noise", severity="low",
+                          title="夜间噪音扰民", lon=IN_G001[0], lat=IN_G001[1], now=NOW).id
+    with transaction(engine) as session:
+        dispatch(session, supervisor, gas, department="街道安监办", expected_version=1, now=NOW)
+    for action, version in (("take_on", 2), ("resolve", 3), ("reopen", 4)):
+        with transaction(engine) as session:
+            transition(session, leader, gas, action, expected_version=version, note="仍未整改", now=NOW)
+    for action, version in (("take_on", 1), ("resolve", 2), ("confirm", 3)):
+        with transaction(engine) as session:
+            transition(session, leader, noise, action, expected_version=version, now=NOW)
+    with transaction(engine) as session:
+        rate_case(session, case_id=noise, rating=1, comment="噪音照旧", now=NOW)
+        file_cases(session, supervisor, pd.DataFrame({
+            "kind": "patrol", "category": "fumes", "severity": "medium", "title": ["油烟 1", "油烟 2"],
+            "lon": [IN_G002[0]] * 2, "lat": [IN_G002[1]] * 2, "created_at": [NOW] * 2}))
+        _, tomorrow = local_day(NOW)
+        session.execute(update(CheckDue).values(due_at=NOW - timedelta(days=30)))
+        session.execute(update(CheckDue).where(CheckDue.category == Category.ELECTRICITY,
+                                               CheckDue.grid_id == district.grid_ids["G002"])
+                        .values(due_at=tomorrow + timedelta(hours=2)))
+    # Gas counts calendar hours: the high-severity case is due 24 h after filing.
+    for at in (NOW, NOW + timedelta(hours=21), NOW + timedelta(hours=25)):
+        with transaction(engine) as session:
+            write_clock_events(session, at, due_soon=timedelta(hours=4))
+            write_digests(session, at, digest_hour=8)
+    with transaction(engine) as session:
+        notices = session.scalars(select(Notification).order_by(Notification.id)).all()
+        first: dict[str, dict] = {}
+        for notice in notices:
+            first.setdefault(notice.event, dict(notice.data))
+    return first
+
+
+def _typed_values(data: dict) -> list[str]:
+    """What users typed or the register holds (names, titles, numbers): shown as they are, in any language."""
+    values = [data.get(k) for k in ("title", "shop", "shop_code", "comment", "department", "leader", "case_no",
+                                    "grid_code", "date")]
+    values += list(data.get("case_nos", [])) + [g["grid_code"] for g in data.get("grids", [])]
+    return sorted((str(v) for v in values if v), key=len, reverse=True)
+
+
+@pytest.fixture
+def every_event(engine):
+    district = seed_small_district(engine, now=NOW)
+    return _one_notice_of_each_event(engine, district, district.viewer(engine, "leader1"),
+                                     district.viewer(engine, "supervisor"))
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_event_reads_in_its_language_with_china_time_and_its_link(every_event, language):
+    assert sorted(every_event) == EVENTS
+    other = "en" if language == "zh" else "zh"
+    for event, data in every_event.items():
+        title, lines, link = message(event, data, language, BASE)
+        text = "\n".join([title, *lines])
+        assert title == f"{TEXTS['brand'][language]} · {TEXTS['event.' + event][language]}", (event, title)
+        assert TEXTS["event." + event][other] not in text, (event, text)
+        # No i18n key (category.gas, event.overdue) and no stored code (gas, high, in_progress).
+        assert not re.search(r"\b[a-z_]+\.[a-z_]+\b", text), (event, text)
+        assert not RAW_CODES & set(re.findall(r"[a-z_]+", text)), (event, text)
+        rest = text
+        for value in _typed_values(data):
+            rest = rest.replace(value, "")
+        if language == "zh":
+            assert not re.search(r"[A-Za-z]", rest), (event, rest)  # every word Chinese
+        else:
+            assert not re.search(r"[\u3000-\u9fff\uff00-\uffef]", rest), (event, rest)  # no Chinese left
+        # Every time in China time, and only in China time.
+        stamp = data.get("deadline") or data.get("due_at")
+        if stamp:
+            local = datetime.fromisoformat(stamp).astimezone(SHANGHAI)
+            said = f"{local:%Y-%m-%d %H:%M}（北京时间）" if language == "zh" else f"{local:%Y-%m-%d %H:%M} China time"
+            assert said in text, (event, text)
+            utc = datetime.fromisoformat(stamp).astimezone(UTC)
+            assert f"{utc:%Y-%m-%d %H:%M}" not in text and "+00:00" not in text, (event, text)
+        if "case_no" in data:
+            assert link == f"{BASE}/?case={data['case_no']}", (event, link)
+        else:
+            code = data["grid_code"] if "grid_code" in data else data["grids"][0]["grid_code"]
+            assert link == f"{BASE}/?grid={code}", (event, link)
+    assert "1/5" in "\n".join(message("rated_poorly", every_event["rated_poorly"], language, BASE)[1])
+    digest = "\n".join(message("daily_digest", every_event["daily_digest"], language, BASE)[1])
+    assert "G001" in digest and every_event["daily_digest"]["leader"] in digest
+
+
+def _wait_for(robot, n: int, sender) -> None:
+    """Until ``robot`` has ``n`` new-case messages (a guard of 60 s against a sender that never sends)."""
+    deadline = time.monotonic() + 60
+    while len([r for r in robot.requests if r.body["event"] == "case_raised"]) < n:
+        assert sender.poll() is None, sender.communicate()
+        assert time.monotonic() < deadline, f"{len(robot.requests)} messages after 60 s"
+        time.sleep(0.05)
+
+
+def test_the_long_running_sender_delivers_each_new_case_until_it_is_stopped(engine):
+    district = seed_small_district(engine)
+    leader = district.viewer(engine, "leader1")
+    url = database_url(engine)
+
+    def file(title: str) -> str:
+        with transaction(engine) as session:
+            return file_case(session, leader, kind="patrol", category="noise", severity="low", title=title,
+                             lon=IN_G001[0], lat=IN_G001[1]).case_no
+
+    env = {**os.environ, "LINPU_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "LINPU_NOTIFY_POLL_SECONDS": "0.2",
+           "LINPU_BASE_URL": BASE}
+    with receiver() as robot:
+        add_webhook(engine, url=robot.url, fmt="json")
+        first = file("夜间噪音")
+        sender = subprocess.Popen([sys.executable, "-m", "pipelines", "notify", "run"], env=env, cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(robot, 1, sender)
+            second = file("凌晨装修噪音")  # filed while the sender waits between passes
+            _wait_for(robot, 2, sender)
+        finally:
+            sender.send_signal(signal.SIGINT)  # Ctrl-C, as an operator stops it
+            out, err = sender.communicate(timeout=60)
+    assert sender.returncode == 0 and "stopped" in err, (sender.returncode, err)
+    assert "delivered 1" in out, out  # each pass says what it delivered
+    raised = [r.body for r in robot.requests if r.body["event"] == "case_raised"]
+    assert [body["link"] for body in raised] == [f"{BASE}/?case={first}", f"{BASE}/?case={second}"]
+    assert len({body["idempotency_key"] for body in raised}) == 2  # each delivered once, none again
+    assert outbox_counts(engine)["pending"] == 0

@@ -46,8 +46,29 @@ def test_status_names_each_gap_with_its_command_until_the_district_is_ready(engi
     assert items["grids_without_leader"] == {"key": "grids_without_leader", "count": 4, "missing": 4, "ok": False,
                                               "fix": "linpu users import FILE --passwords-out FILE"}
     assert not items["streets"]["ok"] and not items["schedules"]["ok"]
+    assert items["grids_without_members"] == {"key": "grids_without_members", "count": 4, "missing": 4,
+                                               "ok": False, "fix": "linpu members import FILE"}
+    assert items["shops_without_trade"]["ok"] and items["shops_without_trade"]["count"] == 0
     assert cli(url, "schedules", "set", "gas", "20").exit_code == 0
     assert {i["key"]: i["ok"] for i in json.loads(cli(url, "status", "--json").stdout)}["schedules"]
+    # An office word no rule knows (the label is kept, the trade left open), and a team in one grid.
+    with transaction(engine) as session:
+        point = session.scalar(select(Grid.geometry).where(Grid.code == "G002")).representative_point()
+    register = tmp_path / "register.csv"
+    register.write_text("shop_id,name,trade,lon,lat\n"
+                        f"S2,阿强棋牌室,棋牌室,{point.x},{point.y}\n"
+                        f"S3,小林书店,书报亭,{point.x + 0.0001},{point.y}\n", encoding="utf-8")
+    assert cli(url, "ingest", "shops", register, "--partial").exit_code == 0
+    team = tmp_path / "team.csv"
+    team.write_text("grid,member_kind,name\nG001,fire,林消防\n", encoding="utf-8")
+    assert cli(url, "members", "import", team).exit_code == 0
+    status = cli(url, "status")
+    assert status.exit_code == 1
+    assert "GAP\tshops_without_trade\t2\t-> linpu ingest shops FILE (a trade word in the 行业 column)" in status.stdout
+    assert "GAP\tgrids_without_members\t3\t-> linpu members import FILE" in status.stdout
+    items = {i["key"]: i for i in json.loads(cli(url, "status", "--json").stdout)}
+    assert (items["shops"]["count"], items["shops_without_trade"]["missing"]) == (3, 2)
+    assert items["grids_without_members"]["missing"] == 3 and not items["grids_without_members"]["ok"]
 
 
 def test_a_schedule_moves_the_checks_due_and_starts_from_the_defaults(engine, cli):

@@ -19,6 +19,7 @@ from pipelines.commands.common import (
     echo_json,
     open_current_database,
 )
+from pipelines.csv_safety import spreadsheet_safe
 from pipelines.grid_files import (
     GridFileError,
     NoShopsError,
@@ -270,6 +271,7 @@ def grids_list(fmt):
     if fmt == "json":
         echo_json(frame.to_dict(orient="records"))
     elif fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
+        # Names come from the office's account and team files: a spreadsheet must not run them.
+        click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)
     else:
         click.echo(frame.to_string(index=False) if len(frame) else "no current grids (linpu grids save)")
