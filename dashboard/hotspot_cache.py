@@ -1,17 +1,17 @@
 """Hotspots computed off the request path, once per data change.
 
 Gi* with 999 conditional permutations over a city's 10,000 grids takes
-seconds of CPU; a page that computed it in the first request after every
-change would miss its targets whenever anybody had just written.  So a
-request is served the last hotspots computed for its scope and period,
-with the time their computation started, while a background thread
-computes those of the current data; the next rerun shows them.  Only the
-very first computation for a scope and period, with nothing earlier to
-show, is waited for.
+seconds of CPU; a page that computed it in its request after every change
+or filter change would miss its targets.  So the computation always runs in
+a background thread: a request gets the last hotspots computed for its
+scope and period, marked not current with the time their computation
+started when the data have changed since, or none yet for a period never
+computed; the page says so and reruns itself once the new ones are ready.
 
-The result is current while the data epoch is the one it was computed for
-and it is younger than the dashboard's cache time-to-live (a write from the
-CLI or another server process does not bump this process's epoch).
+A result also ages out after ``MAX_AGE_S``, the dashboard's cache
+time-to-live (a write from the CLI or another server process does not bump
+this process's epoch): it is then recomputed in the background and still
+served as current meanwhile, since nothing says the data changed.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from governance.clock import clock, district_zone
 from governance.db import session_factory
 from governance.filters import CaseFilter
 from governance.hotspots import case_hotspots
+
+MAX_AGE_S = 60
 
 
 @dataclass(frozen=True)
@@ -60,24 +62,24 @@ class LatestResults:
         #: The background computation per key, while it runs (and after, until the next).
         self.running: dict[Hashable, threading.Thread] = {}
 
-    def get(self, key: Hashable, epoch: int, compute: Callable[[], Any]) -> Served:
-        """The result for ``key``: current if there is one, else the previous one marked
-        not current while ``compute`` runs in the background; the first one is waited for."""
+    def get(self, key: Hashable, epoch: int, compute: Callable[[], Any]) -> Served | None:
+        """The result for ``key``: current if computed for ``epoch``; else the previous one
+        marked not current, or None if there is none, while ``compute`` runs in the
+        background.  A failed computation with nothing earlier to show is raised (once)."""
         with self._lock:
             done = self._done.get(key)
             if done is not None:
                 self._done.move_to_end(key)
-                if done.epoch == epoch and (clock() - done.as_of).total_seconds() < self._max_age_s:
-                    return done
-            thread = self._start(key, epoch, compute)
-        if done is not None:
-            return replace(done, current=False)
-        thread.join()
-        with self._lock:
-            done = self._done.get(key)
-            if done is None:
-                raise self._failed.pop(key)
-        return replace(done, current=done.epoch == epoch)
+            same_epoch = done is not None and done.epoch == epoch
+            if same_epoch and (clock() - done.as_of).total_seconds() < self._max_age_s:
+                return done
+            failed = self._failed.pop(key, None)
+            if failed is not None and done is None:
+                raise failed
+            self._start(key, epoch, compute)
+        if done is None:
+            return None
+        return done if same_epoch else replace(done, current=False)
 
     def _start(self, key: Hashable, epoch: int, compute: Callable[[], Any]) -> threading.Thread:  # under the lock
         thread = self.running.get(key)
@@ -92,7 +94,7 @@ class LatestResults:
         started = clock()
         try:
             value = compute()
-        except Exception as exc:  # kept for a first request waiting on it; else said and retried next time
+        except Exception as exc:  # said, kept for the next request, which tries again
             print(f"linpu: computing hotspots failed: {exc}; the next request tries again", file=sys.stderr)
             with self._lock:
                 self._failed[key] = exc
@@ -104,10 +106,10 @@ class LatestResults:
                 self._done.popitem(last=False)
 
 
-def hotspots_of(viewer, viewer_key: tuple, period: CaseFilter, data_epoch: int, grids: gpd.GeoDataFrame,
-                *, max_age_s: float) -> dict:
+def hotspots_of(viewer, viewer_key: tuple, period: CaseFilter, data_epoch: int, grids: gpd.GeoDataFrame) -> dict:
     """The hotspots of the period's cases in the viewer's grids, as the page shows them,
-    with ``as_of`` (local text) and ``current`` (False: newer ones are being computed)."""
+    with ``as_of`` (local text) and ``current`` (False: newer ones are being computed);
+    ``pending`` True, and no grids, while the period's first computation runs."""
 
     factory = session_factory(engine())  # looked up here: the work runs outside Streamlit's context
     weights_key = _grids_key(grids)
@@ -123,14 +125,23 @@ def hotspots_of(viewer, viewer_key: tuple, period: CaseFilter, data_epoch: int, 
             "hot99": int((hot == "hot_99").sum()), "min_cases": report.min_cases, "min_total": report.min_total,
         }
 
-    served = _results(max_age_s).get((viewer_key, period), data_epoch, compute)
-    return {**served.value, "as_of": served.as_of.astimezone(district_zone()).strftime("%Y-%m-%d %H:%M"), "current": served.current}
+    served = _results().get((viewer_key, period), data_epoch, compute)
+    if served is None:
+        return {"grids": pd.DataFrame(), "pending": True, "current": False, "as_of": None}
+    as_of = served.as_of.astimezone(district_zone()).strftime("%Y-%m-%d %H:%M")
+    return {**served.value, "pending": False, "as_of": as_of, "current": served.current}
+
+
+def settle() -> None:
+    """Wait for the hotspots being computed (for tests and benchmarks)."""
+    for thread in list(_results().running.values()):
+        thread.join()
 
 
 @st.cache_resource(show_spinner=False)
-def _results(max_age_s: float) -> LatestResults:
+def _results() -> LatestResults:
     """One store per server process, kept for its life."""
-    return LatestResults(max_age_s=max_age_s)
+    return LatestResults(max_age_s=MAX_AGE_S)
 
 
 def _grids_key(grids: gpd.GeoDataFrame) -> tuple:

@@ -16,6 +16,7 @@ from governance.catalog import STATE_SEVERITY_ORDER, Category, OccupationCheck
 from governance.filters import CaseFilter
 
 MIN_CASES_TO_RANK = 5
+HOTSPOT_POLL_S = 2
 
 viewer = require("supervisor")
 lang = language()
@@ -86,12 +87,23 @@ with map_col:
         height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
     )
     st.html(deck_legend_html(lang))
-    if not hot["current"]:
+    if hot["pending"]:
+        st.caption(t("sup.hotspot_pending"))
+    elif not hot["current"]:
         st.caption(t("sup.hotspot_as_of", time=hot["as_of"]))
-    if hot["too_few"]:
-        st.caption(t("sup.hotspot_too_few", total=hot["total"], min_total=hot["min_total"]))
-    st.caption(t("sup.hotspot_note", hot=hot["hot"], hot99=hot["hot99"], total=hot["total"],
-                 min_cases=hot["min_cases"], min_total=hot["min_total"]))
+    if not hot["current"]:
+        # They are computed in the background (dashboard.hotspot_cache): rerun once they are ready.
+        @st.fragment(run_every=HOTSPOT_POLL_S)
+        def rerun_when_hotspots_are_ready():
+            if data.hotspot_view(viewer, data.viewer_key(viewer), filters.period(), data.epoch())["current"]:
+                st.rerun()
+
+        rerun_when_hotspots_are_ready()
+    if not hot["pending"]:
+        if hot["too_few"]:
+            st.caption(t("sup.hotspot_too_few", total=hot["total"], min_total=hot["min_total"]))
+        st.caption(t("sup.hotspot_note", hot=hot["hot"], hot99=hot["hot99"], total=hot["total"],
+                     min_cases=hot["min_cases"], min_total=hot["min_total"]))
 with side_col:
     # Ranking and trends share the column as tabs that rerun on a switch: only the open one is
     # drawn, so a page load does not ship and draw a chart nobody has looked at yet.
