@@ -336,8 +336,6 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
     _wait_drawn(page, marks=marks, start=start)
     into["interactive"].append(time.perf_counter() - start)
     into["bytes"].append(received[0])
-    _wait_hotspots(page, marks=marks, start=start)
-    into["hotspots"].append(marks["hotspots drawn"])
     print(f"  {label} marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
     if screenshot:
         page.screenshot(path=str(OUT / "supervisor-city.png"))
@@ -387,7 +385,6 @@ def _pick_category(page, category: str, label: str) -> float:
     _wait_drawn(page, marks=marks, start=start)
     took = time.perf_counter() - start
     page.keyboard.press("Escape")
-    _wait_hotspots(page, marks=marks, start=start)
     print(f"  {label} filter marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
     return took
 
@@ -542,16 +539,6 @@ def _wait_drawn(page, *, marks: dict | None = None,
     )
 
 
-def _wait_hotspots(page, *, marks: dict, start: float) -> None:
-    """Until the hotspots computed in the background are on the page (it reruns itself once
-    they are ready; a pick made while that rerun redraws the filters could be lost)."""
-    page.wait_for_function(
-        "() => ![...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-        ".some(e => e.innerText.startsWith('The hotspots of the chosen') || e.innerText.startsWith('Hotspots as of'))"
-    )
-    _wait_drawn(page)
-    marks["hotspots drawn"] = time.perf_counter() - start
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
@@ -630,8 +617,7 @@ def _print_visits(result: dict, label: str) -> None:
     for name, key, target in (("supervisor page interactive", "interactive", "< 4 s"),
                               ("filter change redrawn (one category)", "filter", "< 2 s"),
                               ("second category added, redrawn", "two", "< 2 s"),
-                              ("trends tab opened, chart drawn", "trends", ""),
-                              ("sign-in until the hotspots (computed in the background) are drawn", "hotspots", "")):
+                              ("trends tab opened, chart drawn", "trends", "")):
         cold = result["cold"][key][0]
         print(f"| {name} | {cold:.2f} s | {cell(result['first'][key])} | {cell(result['returning'][key])} | {target} |")
     print(f"| data sent on page load | {result['cold']['bytes'][0] / 1e6:.2f} MB | "

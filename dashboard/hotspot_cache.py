@@ -6,7 +6,7 @@ or filter change would miss its targets.  So the computation always runs in
 a background thread: a request gets the last hotspots computed for its
 scope and period, marked not current with the time their computation
 started when the data have changed since, or none yet for a period never
-computed; the page says so and reruns itself once the new ones are ready.
+computed; the page says so and shows the new ones at its next rerun.
 
 A result also ages out after ``MAX_AGE_S``, the dashboard's cache
 time-to-live (a write from the CLI or another server process does not bump

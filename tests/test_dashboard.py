@@ -423,7 +423,7 @@ def test_supervisor_page_names_the_hotspot_method_and_says_when_there_are_too_fe
 
 
 def with_hotspots(at: AppTest) -> AppTest:
-    """The page once the hotspots computed in the background are ready (it reruns itself then)."""
+    """The page rerun once the hotspots computed in the background are ready."""
     hotspot_cache.settle()
     return at.run()
 

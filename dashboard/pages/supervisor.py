@@ -16,7 +16,6 @@ from governance.catalog import STATE_SEVERITY_ORDER, Category, OccupationCheck
 from governance.filters import CaseFilter
 
 MIN_CASES_TO_RANK = 5
-HOTSPOT_POLL_S = 2
 
 viewer = require("supervisor")
 lang = language()
@@ -91,14 +90,6 @@ with map_col:
         st.caption(t("sup.hotspot_pending"))
     elif not hot["current"]:
         st.caption(t("sup.hotspot_as_of", time=hot["as_of"]))
-    if not hot["current"]:
-        # They are computed in the background (dashboard.hotspot_cache): rerun once they are ready.
-        @st.fragment(run_every=HOTSPOT_POLL_S)
-        def rerun_when_hotspots_are_ready():
-            if data.hotspot_view(viewer, data.viewer_key(viewer), filters.period(), data.epoch())["current"]:
-                st.rerun()
-
-        rerun_when_hotspots_are_ready()
     if not hot["pending"]:
         if hot["too_few"]:
             st.caption(t("sup.hotspot_too_few", total=hot["total"], min_total=hot["min_total"]))
