@@ -227,7 +227,7 @@ def measure(url: str, *, runs: int) -> dict:
     from tests.conftest import CHROMIUM_ARGS, running_app
 
     log = OUT / "dashboard-bench-streamlit.log"
-    results = {mode: {"interactive": [], "filter": [], "two": [], "trends": [], "bytes": []}
+    results = {mode: {"interactive": [], "filter": [], "two": [], "trends": [], "bytes": [], "hotspots": []}
                for mode in ("cold", "first", "returning")}
     picks = iter(range(10_000))
     with running_app(url, log) as base, sync_playwright() as playwright:
@@ -245,7 +245,7 @@ def measure(url: str, *, runs: int) -> dict:
                    label=f"first visit {run + 1}")
             context.close()
         context = browser.new_context(viewport=viewport)
-        _visit(context, base, {"interactive": [], "filter": [], "two": [], "trends": [], "bytes": []},
+        _visit(context, base, {key: [] for key in ("interactive", "filter", "two", "trends", "bytes", "hotspots")},
                category=CATEGORY_LABELS[next(picks) % 10], label="returning visit 0 (fills the HTTP cache)")
         for run in range(runs):
             _visit(context, base, results["returning"], category=CATEGORY_LABELS[next(picks) % 10],
@@ -383,9 +383,10 @@ def _pick_category(page, category: str, label: str) -> float:
         raise RuntimeError("the category filter did not change the figures after three picks")
     marks = {"figures changed": time.perf_counter() - start}
     _wait_drawn(page, marks=marks, start=start)
+    took = time.perf_counter() - start
     page.keyboard.press("Escape")
     print(f"  {label} filter marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
-    return time.perf_counter() - start
+    return took
 
 
 def _load() -> str:
@@ -536,6 +537,7 @@ def _wait_drawn(page, *, marks: dict | None = None,
     page.wait_for_function(
         "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
     )
+
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,8 @@ import streamlit as st
 from dashboard.context import engine
 from dashboard.day_walk import walk_stops
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
-from geo.hotspots import contiguity
+from dashboard.hotspot_cache import hotspots_of
+from dashboard.hotspot_cache import settle as settle_hotspots
 from geo.walk import walking_route
 from governance import (
     check_due,
@@ -46,7 +47,6 @@ from governance.clock import clock, district_zone
 from governance.db import session_factory, transaction
 from governance.facts import CaseFactsCache, read_in_subprocess
 from governance.filters import CaseFilter
-from governance.hotspots import case_hotspots
 from governance.models import Case
 from governance.permissions import require_admin, require_supervising
 from governance.rollups import level_rollup
@@ -200,7 +200,6 @@ def supervisor_view(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch:
         "summary": summary,
         "cases": result["cases"],
         "features": base["features"],
-        "hotspots": hotspot_view(_viewer, viewer_key, filters.period(), data_epoch)["grids"],
     }
 
 
@@ -213,34 +212,33 @@ def rollup_view(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: int
         return level_rollup(session, summary)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=32)
 def hotspot_view(_viewer, viewer_key: tuple, period: CaseFilter, data_epoch: int) -> dict:
-    """The hotspots of the period's cases: one permutation run per data change and period
-    (the states, the grids picked, the layers shown and the grid selected do not redo it)."""
+    """The hotspots of the period's cases: computed in the background once per data change
+    and period (the states, the grids picked, the layers shown and the grid selected do
+    not redo it); until the new ones are ready the previous ones come with ``current`` False
+    and their ``as_of`` time, or none with ``pending`` True (see ``dashboard.hotspot_cache``)."""
 
     grids = district_base(_viewer, viewer_key, data_epoch)["grids"]
-    with _session() as session:
-        report = case_hotspots(session, _viewer, filters=period, grids=grids,
-                               weights=_contiguity(grids, _grids_key(grids)))
-    hot = report.grids["gi_class"].astype(str)
-    return {
-        "grids": pd.DataFrame(report.grids.drop(columns="geometry")),
-        "total": report.total_cases, "too_few": report.too_few_cases, "hot": report.n_hot,
-        "hot99": int((hot == "hot_99").sum()), "min_cases": report.min_cases, "min_total": report.min_total,
-    }
+    return hotspots_of(_viewer, viewer_key, period, data_epoch, grids)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def supervisor_map(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: int, min_cases: int, *,
                    with_cases: bool, show_heat: bool, show_hotspots: bool, selected_code: str | None,
-                   language: str):
+                   language: str, hotspots_as_of: str | None = None, _hotspots: pd.DataFrame | None = None):
     """The supervisor's deck for one set of filters and layers, built and serialised once
-    (at city scale building it takes longer than the rest of a rerun)."""
+    (at city scale building it takes longer than the rest of a rerun).  The page passes the
+    hotspots it shows with their ``as_of`` time (which keys the cache); without them they
+    are looked up here."""
 
     bundle = supervisor_view(_viewer, viewer_key, filters, data_epoch, min_cases, with_cases=with_cases)
+    if _hotspots is None:  # a caller with no page to rerun (benchmarks) waits for them
+        if hotspot_view(_viewer, viewer_key, filters.period(), data_epoch)["pending"]:
+            settle_hotspots()
+        _hotspots = hotspot_view(_viewer, viewer_key, filters.period(), data_epoch)["grids"]
     grids = bundle["grids"]
     shown = grids[grids["code"].isin(filters.grid_codes)] if filters.grid_codes else grids
-    return district_deck(shown, bundle["cases"], bundle["hotspots"], bundle["features"], language=language,
+    return district_deck(shown, bundle["cases"], _hotspots, bundle["features"], language=language,
                          show_cases=with_cases, show_heat=show_heat, show_hotspots=show_hotspots,
                          selected_code=selected_code).frozen()
 
@@ -252,18 +250,6 @@ def supervisor_series(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoc
     with _session() as session:
         return trends.category_series(session, _viewer, filters=filters, freq="W",
                                        facts=_case_facts_cache().current(session))
-
-
-def _grids_key(grids: gpd.GeoDataFrame) -> tuple:
-    """What identifies a set of grids cheaply: their codes and outlines' bounds."""
-    return (len(grids), hash(tuple(grids["code"])), tuple(float(b) for b in grids.total_bounds))
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _contiguity(_grids: gpd.GeoDataFrame, grids_key: tuple):
-    """The Gi* neighbour weights of these grids: they change with the grids, not the filters."""
-
-    return contiguity(_grids)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)

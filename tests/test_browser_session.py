@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from governance.db import make_engine, transaction
-from governance.login import change_password
+from governance.login import change_password, reset_password
 from governance.models import User, WebSession
 from tests.conftest import running_app
 
@@ -131,4 +131,53 @@ def test_an_idle_sign_in_ends_in_the_sign_in_page_with_a_notice(browser, app_url
     page.reload(wait_until="domcontentloaded")
     page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
     assert page.get_by_role("heading", name="My grid").count() == 0
+    context.close()
+
+
+def test_a_restored_tab_is_still_signed_in(browser, app_url):
+    """The phone drops the tab (closed) and brings it back (a new tab of the same browser at
+    the same address): still signed in, no password asked."""
+    base, _ = app_url
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    sign_in(page, base, "leader04")
+    address = page.url
+    page.close()
+    restored = context.new_page()
+    restored.goto(address, wait_until="domcontentloaded")
+    restored.get_by_role("heading", name="My grid").wait_for(timeout=60_000)
+    assert restored.get_by_role("heading", name=SIGN_IN).count() == 0
+    context.close()
+
+
+def test_an_admins_reset_ends_the_sign_in_in_another_browser(browser, app_url):
+    base, url = app_url
+    leader = browser.new_context(viewport=PHONE)
+    page = leader.new_page()
+    sign_in(page, base, "leader05")
+
+    def reset(session) -> None:
+        admin = session.scalar(select(User).where(User.username == "admin"))
+        reset_password(session, admin, "leader05")
+
+    in_database(url, reset)
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    assert page.get_by_role("heading", name="My grid").count() == 0
+    leader.close()
+
+
+def test_signing_out_in_one_tab_ends_the_sign_in_of_another_tab(browser, app_url):
+    base, _ = app_url
+    context = browser.new_context(viewport=DESK)
+    first = context.new_page()
+    sign_in(first, base, "leader06")
+    second = context.new_page()
+    second.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
+    second.get_by_role("heading", name="My grid").wait_for(timeout=60_000)  # signed in by the cookie
+    first.get_by_role("button", name="Sign out").click()
+    first.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    second.reload(wait_until="domcontentloaded")
+    second.get_by_role("heading", name=SIGN_IN).wait_for(timeout=60_000)
+    assert second.get_by_role("heading", name="My grid").count() == 0
     context.close()

@@ -7,22 +7,35 @@ copy of the demo database.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from dashboard import data, hotspot_cache
 from dashboard.i18n import translate
-from governance.db import make_engine, session_factory
+from governance.clock import district_zone
+from governance.db import make_engine, session_factory, transaction
 from governance.filters import CaseFilter
+from governance.grids import current_grids
+from governance.hotspots import case_hotspots
 from governance.login import issue_token
 from governance.models import Case, User
+from governance.permissions import system_viewer, viewer_for
+from governance.queries import cases_frame
 from governance.settings import get_settings
+from governance.workflow import file_case
+from pipelines.commands.root import main as cli
+from pipelines.demo_load import DEMO_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
@@ -399,13 +412,113 @@ def test_analyst_previews_a_regridding_without_saving(use_database, writable_dem
 
 def test_supervisor_page_names_the_hotspot_method_and_says_when_there_are_too_few_cases(use_database, demo_database):
     use_database(demo_database)
-    at = app("supervisor1", lang="en")
+    at = with_hotspots(app("supervisor1", lang="en"))
     no_exceptions(at)
     captions = [c.value for c in at.caption]
     assert any("esda G_Local" in c and "false-discovery-rate" in c and "at least 5 cases" in c for c in captions)
     # One quiet day: fewer than 30 cases, so no grid is called a hotspot and the page says why.
-    at.date_input(key="sup-dates").set_value((date(2020, 1, 1), date(2020, 1, 1))).run()
+    at = with_hotspots(at.date_input(key="sup-dates").set_value((date(2020, 1, 1), date(2020, 1, 1))).run())
     no_exceptions(at)
     captions = [c.value for c in at.caption]
     assert any(c.startswith("Too few cases to call hotspots: 0 in the period") for c in captions)
     assert any("0 hotspots" in c for c in captions)
+
+
+def with_hotspots(at: AppTest) -> AppTest:
+    """The page rerun once the hotspots computed in the background are ready."""
+    hotspot_cache.settle()
+    return at.run()
+
+
+def hotspot_total(at: AppTest) -> int:
+    note = next(c.value for c in at.caption if "esda G_Local" in c.value)
+    return int(re.search(r"(\d+) cases in the period", note).group(1))
+
+
+def test_after_a_change_the_page_shows_the_previous_hotspots_as_of_their_time_until_the_new_are_computed(
+        use_database, writable_demo, monkeypatch):
+    # The real computation, held at a gate: a request that waited for it would hang here.
+    gate = threading.Event()
+
+    def gated(*args, **kwargs):
+        assert gate.wait(60)
+        return case_hotspots(*args, **kwargs)
+
+    monkeypatch.setattr(hotspot_cache, "case_hotspots", gated)
+    use_database(writable_demo)
+    at = app("supervisor1", lang="en")
+    no_exceptions(at)
+    assert any(c.value.startswith("The hotspots of the chosen dates") for c in at.caption)
+    assert not any("esda G_Local" in c.value for c in at.caption)
+    gate.set()
+    at = with_hotspots(at)
+    before = hotspot_total(at)
+    assert not any(c.value.startswith("Hotspots as of") for c in at.caption)
+    gate.clear()
+
+    engine = make_engine(writable_demo)
+    with transaction(engine) as session:
+        viewer = viewer_for(session, "supervisor1")
+        point = current_grids(session, viewer).geometry.iloc[0].representative_point()
+        file_case(session, viewer, kind="patrol", category="other", severity="low", title="new",
+                  lon=point.x, lat=point.y)
+    engine.dispose()
+    data.bump_epoch()  # as the page's own writes do
+
+    at.run()  # the request does not wait for Gi*: the previous hotspots, said to be older
+    no_exceptions(at)
+    assert hotspot_total(at) == before
+    assert any(c.value.startswith("Hotspots as of") for c in at.caption)
+    gate.set()
+    at = with_hotspots(at)
+    assert hotspot_total(at) == before + 1
+    assert not any(c.value.startswith("Hotspots as of") for c in at.caption)
+
+
+def rollup_branches(at: AppTest) -> pd.DataFrame:
+    """The branch rows of the page's per-level table (by node), after checking its note."""
+    expander = next(e for e in at.expander if e.label == "Per level of the organisation")
+    assert [c.value for c in expander.caption] == [translate("sup.rollup_note", "en")]
+    table = expander.dataframe[0].value
+    assert list(table["Level"].drop_duplicates()) == ["Street committee", "District committee", "Branch"]
+    return table[table["Level"] == "Branch"].set_index("Node")
+
+
+def test_the_supervisor_page_rolls_the_loop_up_per_level_of_todays_tree_also_for_a_past_period(
+        use_database, writable_demo, tmp_path):
+    use_database(writable_demo)
+    org = pd.read_csv(DEMO_DIR / "org.csv", dtype=str, keep_default_na=False)
+    branches = {r.node_id: r.grids.split(";") for r in org.itertuples() if r.level == "branch"}
+    first, second = sorted(branches)
+    at = app("supervisor1", lang="en")
+    no_exceptions(at)
+    rows = rollup_branches(at)
+    assert sorted(rows.index) == [first, second]
+    assert {node: rows.loc[node, "Grids"] for node in rows.index} == {b: len(g) for b, g in branches.items()}
+    all_time = int(rows["Cases"].sum())
+
+    # A past month, after today's tree moved the busiest grid of that month to the other branch.
+    engine = make_engine(writable_demo)
+    with session_factory(engine)() as session:
+        earliest = session.scalar(select(func.min(Case.created_at))).replace(tzinfo=UTC)
+        start = earliest.astimezone(district_zone()).date()
+        end = start + timedelta(days=30)
+        per_grid = cases_frame(session, system_viewer(), filters=CaseFilter.for_days(start, end))["grid_code"]
+    engine.dispose()
+    per_grid = per_grid.value_counts()
+    moved = per_grid.reindex(branches[first]).idxmax()
+    today = {first: [g for g in branches[first] if g != moved], second: [moved, *branches[second]]}
+    for node, codes in today.items():
+        org.loc[org["node_id"] == node, "grids"] = ";".join(codes)
+    org.to_csv(tmp_path / "org.csv", index=False)
+    result = CliRunner().invoke(cli, ["org", "import", str(tmp_path / "org.csv"), "--replace"])
+    assert result.exit_code == 0, result.output
+    data.bump_epoch()
+
+    at.date_input(key="sup-dates").set_value((start, end)).run()
+    no_exceptions(at)
+    rows = rollup_branches(at)
+    assert {node: rows.loc[node, "Grids"] for node in rows.index} == {b: len(g) for b, g in today.items()}
+    assert {node: rows.loc[node, "Cases"] for node in rows.index} == {
+        node: int(per_grid.reindex(codes).fillna(0).sum()) for node, codes in today.items()}
+    assert 0 < rows["Cases"].sum() < all_time

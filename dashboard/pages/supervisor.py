@@ -77,18 +77,24 @@ selected = st.session_state.get("sup-grid")
 map_col, side_col = st.columns([3, 2], gap="medium")
 with map_col:
     st.html(deck_background_css())
+    hot = data.hotspot_view(viewer, data.viewer_key(viewer), filters.period(), data.epoch())
     event = st.pydeck_chart(
         data.supervisor_map(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
                             with_cases=show_cases, show_heat=show_heat, show_hotspots=show_hot,
-                            selected_code=selected, language=lang),
+                            selected_code=selected, language=lang, hotspots_as_of=hot["as_of"],
+                            _hotspots=hot["grids"]),
         height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
     )
     st.html(deck_legend_html(lang))
-    hot = data.hotspot_view(viewer, data.viewer_key(viewer), filters.period(), data.epoch())
-    if hot["too_few"]:
-        st.caption(t("sup.hotspot_too_few", total=hot["total"], min_total=hot["min_total"]))
-    st.caption(t("sup.hotspot_note", hot=hot["hot"], hot99=hot["hot99"], total=hot["total"],
-                 min_cases=hot["min_cases"], min_total=hot["min_total"]))
+    if hot["pending"]:
+        st.caption(t("sup.hotspot_pending"))
+    elif not hot["current"]:
+        st.caption(t("sup.hotspot_as_of", time=hot["as_of"]))
+    if not hot["pending"]:
+        if hot["too_few"]:
+            st.caption(t("sup.hotspot_too_few", total=hot["total"], min_total=hot["min_total"]))
+        st.caption(t("sup.hotspot_note", hot=hot["hot"], hot99=hot["hot99"], total=hot["total"],
+                     min_cases=hot["min_cases"], min_total=hot["min_total"]))
 with side_col:
     # Ranking and trends share the column as tabs that rerun on a switch: only the open one is
     # drawn, so a page load does not ship and draw a chart nobody has looked at yet.
