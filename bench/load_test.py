@@ -49,9 +49,12 @@ the rows for BENCHMARKS.md; ``--json`` the raw result.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
 import platform
+import pstats
 import random
 import subprocess
 import sys
@@ -71,14 +74,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import shapely  # noqa: E402
-from sqlalchemy import Engine, func, make_url, select, text  # noqa: E402
+from sqlalchemy import Engine, event, func, make_url, select, text  # noqa: E402
 
 from bench.governance_bench import generate, load, vacuum_analyze  # noqa: E402
 from governance.catalog import OPEN_STATES, MemberRole, Role  # noqa: E402
 from governance.check_due import checks_due_counts  # noqa: E402
 from governance.db import make_engine, transaction  # noqa: E402
 from governance.early_warnings import early_warnings  # noqa: E402
-from governance.errors import VersionConflict  # noqa: E402
+from governance.errors import DatabaseBusy, VersionConflict  # noqa: E402
 from governance.figures import FIGURES, closed_figures, refresh_grid_stats  # noqa: E402
 from governance.filters import CaseFilter  # noqa: E402
 from governance.loop_summary import grid_loop_summary  # noqa: E402
@@ -111,6 +114,7 @@ class Worker:
     conflicts: int = 0
     idle: int = 0  # picks that found no open case to move
     late: int = 0  # ticks missed because the previous step ran past them
+    busy: int = 0  # steps refused as "busy, try again" (a lock or pool wait past its limit)
     errors: list[str] = field(default_factory=list)
 
 
@@ -187,10 +191,9 @@ def _move(engine, viewer, worker: Worker, rng: random.Random, base_case_id: int)
     worker.committed.append(done)
 
 
-def _leader(url: str, index: int, stop: threading.Event, worker: Worker, seed_: int, *,
+def _leader(engine: Engine, index: int, stop: threading.Event, worker: Worker, seed_: int, *,
             boxes: dict, base_case_id: int, rate: float | None) -> None:
     rng = random.Random(seed_ * 1000 + index)
-    engine = make_engine(url, check=False)
     period = 1.0 / rate if rate else 0.0
     try:
         with transaction(engine) as session:
@@ -213,12 +216,14 @@ def _leader(url: str, index: int, stop: threading.Event, worker: Worker, seed_: 
                     _file(engine, viewer, worker, rng, boxes[SHARED if rng.random() < 0.5 else own])
                 else:
                     _move(engine, viewer, worker, rng, base_case_id)
+            except DatabaseBusy:  # the page's "busy, try again": counted, not a failure
+                worker.busy += 1
             except Exception as exc:  # anything but a version conflict is a failure of the test
                 worker.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
                 if len(worker.errors) > 20:
                     return
-    finally:
-        engine.dispose()
+    except Exception as exc:
+        worker.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
 
 def supervisor_page_reads(session, viewer) -> int:
@@ -232,8 +237,8 @@ def supervisor_page_reads(session, viewer) -> int:
     return len(summary) + len(open_cases) + len(warnings)
 
 
-def _supervisor(url: str, stop: threading.Event, latencies: list[float], errors: list[str], think: float) -> None:
-    engine = make_engine(url, check=False)
+def _supervisor(engine: Engine, stop: threading.Event, latencies: list[float], errors: list[str],
+                think: float) -> None:
     try:
         with transaction(engine) as session:
             viewer = viewer_for(session, "supervisor")
@@ -247,8 +252,8 @@ def _supervisor(url: str, stop: threading.Event, latencies: list[float], errors:
                 return
             latencies.append(time.perf_counter() - started)
             stop.wait(think)
-    finally:
-        engine.dispose()
+    except Exception as exc:
+        errors.append(f"supervisor {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
 
 def figures_problems(session) -> list[str]:
@@ -349,14 +354,17 @@ def run_load(url: str, *, leaders: int = 50, seconds: float = 60.0, seed_: int =
     engine = make_engine(url)
     base_case_id = seed(engine, leaders, city_grids=city_grids, city_cases=city_cases)
     boxes = _grid_boxes(engine)
+    # One engine for every leader and supervisor, as the dashboard's one server process has:
+    # its pool (LINPU_DB_POOL_*) is what they share and wait for.
+    server = make_engine(url, check=False)
     stop = threading.Event()
     workers = [Worker(f"leader{i + 1:03d}") for i in range(leaders)]
     summary_latency: list[float] = []
     supervisor_errors: list[str] = []
-    threads = [threading.Thread(target=_leader, args=(url, i, stop, w, seed_), daemon=True,
+    threads = [threading.Thread(target=_leader, args=(server, i, stop, w, seed_), daemon=True,
                                 kwargs={"boxes": boxes, "base_case_id": base_case_id, "rate": rate})
                for i, w in enumerate(workers)]
-    threads += [threading.Thread(target=_supervisor, args=(url, stop, summary_latency, supervisor_errors, think),
+    threads += [threading.Thread(target=_supervisor, args=(server, stop, summary_latency, supervisor_errors, think),
                                  daemon=True) for _ in range(supervisors)]
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -370,6 +378,7 @@ def run_load(url: str, *, leaders: int = 50, seconds: float = 60.0, seed_: int =
         t.join(max(0.0, deadline - time.monotonic()))
     elapsed = time.perf_counter() - started
     hung = sum(t.is_alive() for t in threads)
+    server.dispose()
     integrity = check_integrity(engine, workers, base_case_id=base_case_id)
     if hung:
         integrity["problems"].append(f"{hung} threads still running {grace:.0f} s after the stop (deadlock?)")
@@ -386,7 +395,7 @@ def run_load(url: str, *, leaders: int = 50, seconds: float = 60.0, seed_: int =
         "seconds": round(elapsed, 1),
         "cases_filed": len(files), "transitions_committed": committed - len(files),
         "version_conflicts": sum(w.conflicts for w in workers), "idle_picks": sum(w.idle for w in workers),
-        "missed_ticks": sum(w.late for w in workers),
+        "missed_ticks": sum(w.late for w in workers), "busy_refusals": sum(w.busy for w in workers),
         "steps_per_s": round(len(steps) / elapsed, 1), "writes_per_s": round(committed / elapsed, 1),
         "step_ms": {"p50": _pct(steps, 50), "p95": _pct(steps, 95), "p99": _pct(steps, 99)},
         "file_ms": {"p50": _pct(files, 50), "p95": _pct(files, 95), "p99": _pct(files, 99)},
@@ -396,6 +405,47 @@ def run_load(url: str, *, leaders: int = 50, seconds: float = 60.0, seed_: int =
         "load_avg_1m": {"before": round(load_before, 2), "end_of_run": round(load_during, 2)},
         **integrity,
     }
+
+
+def profile_steps(url: str, steps: int, *, base_case_id: int, seed_: int = 0, top: int = 30) -> str:
+    """``steps`` steps of one leader, one after another, under cProfile: where a step's time goes,
+    and how many SQL statements (round trips) each kind of step sends."""
+    engine = make_engine(url, check=False)
+    statements = Counter()
+    current = {"kind": None}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args):
+        statements[current["kind"]] += 1
+
+    boxes = _grid_boxes(engine)
+    worker = Worker("leader001")
+    rng = random.Random(seed_)
+    with transaction(engine) as session:
+        viewer = viewer_for(session, worker.name)
+    profiler = cProfile.Profile()
+    kinds = Counter()
+    for _ in range(steps):
+        kind = "file" if rng.random() < 0.3 else "move"
+        current["kind"] = kind
+        before = len(worker.latencies["file"]) + len(worker.latencies["transition"])
+        profiler.enable()
+        if kind == "file":
+            _file(engine, viewer, worker, rng, boxes[SHARED if rng.random() < 0.5 else leader_code(0)])
+        else:
+            _move(engine, viewer, worker, rng, base_case_id)
+        profiler.disable()
+        kinds[kind] += len(worker.latencies["file"]) + len(worker.latencies["transition"]) - before
+    engine.dispose()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    moves = worker.latencies["transition"]
+    out.write(f"steps: {dict(kinds)}; statements per filed case (with its pick-free transaction): "
+              f"{statements['file'] / max(1, kinds['file']):.1f}; per move (pick + step): "
+              f"{statements['move'] / max(1, kinds['move']):.1f}; "
+              f"file p50 {_pct(worker.latencies['file'], 50)} ms, move p50 {_pct(moves, 50)} ms\n")
+    return out.getvalue()
 
 
 @contextmanager
@@ -448,6 +498,8 @@ def main() -> int:
     parser.add_argument("--city-grids", type=int, default=0, help="grids of the synthetic city (10 shops each)")
     parser.add_argument("--city-cases", type=int, default=0, help="cases already in the city (past year)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile-steps", type=int, default=0,
+                        help="after the run, this many steps of one leader under cProfile (printed)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
@@ -455,6 +507,8 @@ def main() -> int:
         result = run_load(url, leaders=args.leaders, seconds=args.seconds, seed_=args.seed, rate=args.rate,
                           supervisors=args.supervisors, think=args.think, city_grids=args.city_grids,
                           city_cases=args.city_cases)
+        if args.profile_steps:
+            print(profile_steps(url, args.profile_steps, base_case_id=result["city"]["prefilled_cases"]))
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     result["commit"] = _commit()
     result["command"] = " ".join(["bench/load_test.py", *sys.argv[1:]])
