@@ -49,7 +49,7 @@ from governance.errors import (
     ValidationError,
     VersionConflict,
 )
-from governance.figures import count_raised, refresh_grid_stats
+from governance.figures import count_raised, count_rating, count_step, standing_before
 from governance.finding_place import place_findings
 from governance.grids import check_point
 from governance.models import Case, CaseHistory, Department, HazardCheck, Rating, Shop, SubTask
@@ -74,8 +74,6 @@ _OWN_FUNCTION = frozenset({"raise", "request", "dispatch", "regrid", "add_findin
 #: The steps ``transition`` takes, in the table's order, which is the UI's button order.
 ACTION_ORDER = tuple(step for step, rule in RULES.items() if step not in _OWN_FUNCTION and not rule.ratings)
 ACTIONS = frozenset(ACTION_ORDER)
-#: Touching these changes the stored closed-work figures of the grid.
-_STATS_ACTIONS = {"confirm", "dismiss", "close_not_responsible", "reopen"}
 
 
 def _now(now: datetime | None) -> datetime:
@@ -139,8 +137,9 @@ def _history(session: Session, case: Case, viewer: Viewer, action: str, from_sta
 
 
 def _write_change(session: Session, case: Case, viewer: Viewer, action: str, from_state, *, note: str,
-                  now: datetime, details: Mapping | None = None, stats: bool = False) -> CaseHistory:
+                  now: datetime, details: Mapping | None = None) -> CaseHistory:
     case_no = case.case_no  # after a failed flush the session may not load attributes
+    before = standing_before(case)  # the stored figures move by the step's difference
     try:
         session.flush()  # the UPDATE ... WHERE version = :read; zero rows means someone else won
     except StaleDataError:
@@ -148,8 +147,7 @@ def _write_change(session: Session, case: Case, viewer: Viewer, action: str, fro
             f"case {case_no} was changed by someone else while you worked on it; reload it and decide again"
         ) from None
     row = _history(session, case, viewer, action, from_state, note=note, now=now, details=details)
-    if stats:
-        refresh_grid_stats(session, [case.grid_id])
+    count_step(session, case, before)
     _renovation_changed(session, case)
     return row
 
@@ -363,8 +361,7 @@ def transition(
     details = {"outcome": chosen.value} if chosen else {}
     if after_photo_reason and after_photo_reason.strip() and not attachments:
         details["no_photo_reason"] = after_photo_reason.strip()
-    row = _write_change(session, case, viewer, action, from_state, note=note, now=now, details=details or None,
-                        stats=action in _STATS_ACTIONS)
+    row = _write_change(session, case, viewer, action, from_state, note=note, now=now, details=details or None)
     _store_photos(session, viewer, case, row, attachments)
     return case
 
@@ -414,7 +411,7 @@ def write_step(session: Session, viewer: Viewer, case: Case, step: str, *, note:
         case.outcome = rule.outcomes[0] if rule.outcomes else None
         case.closed_at = now
     row = _write_change(session, case, viewer, action_of(step), from_state, note=note, now=_now(now),
-                        details=details, stats=rule.target == C)
+                        details=details)
     _store_photos(session, viewer, case, row, attachments)
     return row
 
@@ -587,7 +584,7 @@ def rate_case(
     if rating <= POOR_RATING:
         announce_rating(session, case, rating_id=row.id, rating=rating, comment=comment or "",
                         reopened=rule.target is not None, now=now)
-    refresh_grid_stats(session, [case.grid_id])
+    count_rating(session, case, rating)
     return row
 
 

@@ -45,7 +45,9 @@ class Case(Base):
         CheckConstraint(
             "(state = 'closed') = (outcome IS NOT NULL)", name="outcome_iff_closed"
         ),
-        Index("ix_cases_grid_state", "grid_id", "state"),
+        # A grid's cases by state, and what the median time to close of a grid (and of a
+        # category in it) reads when a step recounts it (governance.figures.count_step).
+        Index("ix_cases_grid_closed", "grid_id", "state", "category", "created_at", "closed_at"),
         # Open cases only, covering what the loop summary reads: its per-grid
         # open counts scan this small index instead of a million-row table.
         Index(
