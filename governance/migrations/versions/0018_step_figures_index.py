@@ -1,7 +1,7 @@
 """index the median of a grid's closed cases reads when a step closes or reopens one
 
-Revision ID: 0017
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 13:00:00
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0017"
-down_revision = "0014"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
