@@ -36,17 +36,27 @@ the batch.  Attachments are not part of a batch (``file_case`` takes them).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 
 import numpy as np
 import pandas as pd
-import shapely
-from sqlalchemy import String, any_, insert, literal, select, text
+from sqlalchemy import String, any_, bindparam, delete, literal, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from governance.bulk_load import (
+    analyze,
+    is_postgres,
+    load,
+    next_ids,
+    plain,
+    stored_json,
+    stored_points,
+    stored_times,
+)
 from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
 from governance.checklists import evaluate
@@ -63,7 +73,7 @@ from governance.figures import count_raised
 from governance.finding_place import place_findings
 from governance.grids import check_point
 from governance.models import Case, CaseHistory, HazardCheck, Shop
-from governance.outbox import announce_batch
+from governance.outbox import GridBatch, announce_grid_batches
 from governance.permissions import Viewer, require_write
 from governance.rules import RULES
 from governance.sla import due_times
@@ -74,6 +84,14 @@ from governance.working_time import working_calendar
 #: small enough that a million-row import stays within a few hundred MB.
 CHUNK_SIZE = 5000
 CASE_PREFIX = "L"
+#: A load this large refreshes PostgreSQL's planner statistics of the tables it wrote.
+ANALYZE_AFTER = 10_000
+CASE_COLUMNS = ("id", "case_no", "kind", "category", "severity", "title", "description", "geometry", "grid_id",
+                "shop_id", "reporter_id", "state", "created_at", "due_at", "department", "requester",
+                "reopen_count", "version", "occupation")
+HISTORY_COLUMNS = ("case_id", "seq", "at", "actor_id", "action", "from_state", "to_state", "note", "details")
+CHECK_COLUMNS = ("check_no", "shop_id", "category", "answers", "passed", "inspector_id", "performed_at", "case_id",
+                 "note")
 REQUIRED = ("kind", "category", "severity", "title", "lon", "lat", "created_at")
 OPTIONAL = ("description", "shop_code", "department", "requester", "reporter_id", "grid_id", "history_note")
 
@@ -143,13 +161,6 @@ def _numbers(days: np.ndarray, prefix: str) -> np.ndarray:
     return np.array(record_numbers(prefix, days.tolist()), dtype=object)
 
 
-def _next_ids(session: Session, n: int) -> list[int]:
-    """``n`` ids from the sequence of ``cases.id`` (PostgreSQL), as ``INSERT`` would draw them."""
-    return session.scalars(
-        text("SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"), {"n": n}
-    ).all()
-
-
 def _unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> np.ndarray:
     """Numbers for ``days``, none repeated among them or already in ``column`` (random suffixes can
     collide); the stored ones are looked up a chunk at a time."""
@@ -195,6 +206,122 @@ def _shop_ids(session: Session, codes: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass
+class _CaseBatch:
+    """Checked rows of one call, as columns, in the order given."""
+
+    kinds: np.ndarray
+    categories: np.ndarray
+    severities: np.ndarray
+    titles: np.ndarray
+    descriptions: np.ndarray
+    departments: np.ndarray
+    requesters: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    created: pd.Series
+    days: np.ndarray
+    shop_ids: np.ndarray
+    grid_ids: np.ndarray = field(default=None)
+    notes: np.ndarray = field(default=None)
+    reporters: np.ndarray = field(default=None)
+    occupation: np.ndarray = field(default=None)
+    due: pd.Series = field(default=None)
+
+    @property
+    def n(self) -> int:
+        return len(self.titles)
+
+
+def _checked_batch(session: Session, viewer: Viewer, rows: pd.DataFrame) -> _CaseBatch:
+    """``file_case``'s checks on every row, check by check, the first failing row named; then the
+    places, notes, reporters and road-occupation checks of the rows."""
+    n = len(rows)
+    kinds = _enum_column(CaseKind, rows["kind"].to_numpy(dtype=object), "kind")
+    categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
+    severities = _enum_column(Severity, rows["severity"].to_numpy(dtype=object), "severity")
+    titles = np.array([t.strip() for t in _text(rows, "title")], dtype=object)
+    lengths = np.fromiter((len(t) for t in titles), dtype=np.int64, count=n)
+    if (i := _first(lengths == 0)) is not None:
+        raise _refuse(ValidationError, i, "title is empty; say in a few words what was found")
+    if (i := _first(lengths > 255)) is not None:
+        raise _refuse(ValidationError, i, f"title is {lengths[i]} characters long; at most 255 are allowed")
+    texts = {name: _text(rows, name) for name in ("description", "shop_code", "department", "requester")}
+    for name, values in (("title", titles), *texts.items()):
+        if (i := _first_nul(values)) is not None:
+            raise _refuse(ValidationError, i, f"{name} {NUL_REFUSAL}")
+    lon, lat = _points(rows)
+    created, days = _times(rows["created_at"])
+    batch = _CaseBatch(kinds, categories, severities, titles, texts["description"], texts["department"],
+                       texts["requester"], lon, lat, created, days, _shop_ids(session, texts["shop_code"]))
+    batch.grid_ids, place_notes = _placed(session, viewer, rows, batch)
+    batch.reporters = _reporters(rows, viewer)
+    notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, "", dtype=object)
+    batch.notes = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(notes, place_notes, strict=True)],
+                           dtype=object)
+    batch.occupation = np.full(n, None, dtype=object)
+    if (road := categories == Category.ROAD_OCCUPATION).any():
+        batch.occupation[road] = occupation_checks(session, lon[road], lat[road],
+                                                   created[road].dt.to_pydatetime().tolist())
+    return batch
+
+
+def _points(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    lon = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
+    if (i := _first(bad)) is not None:
+        try:
+            check_point(rows["lon"].iloc[i], rows["lat"].iloc[i])
+        except ValidationError as exc:
+            raise _refuse(ValidationError, i, str(exc)) from None
+        raise _refuse(ValidationError, i, f"lon={rows['lon'].iloc[i]!r}, lat={rows['lat'].iloc[i]!r} is not a "
+                      "WGS84 point")
+    return lon, lat
+
+
+def _placed(session: Session, viewer: Viewer, rows: pd.DataFrame, batch: _CaseBatch):
+    """Each row's grid id and place note: given (record_checks: the shop's grid), else placed by the
+    point as file_case places it (NotFoundError when there are no grids); the viewer's right to each grid."""
+    n = batch.n
+    given = rows["grid_id"].to_numpy(dtype=object) if "grid_id" in rows else np.full(n, None, dtype=object)
+    placed = pd.isna(given)
+    grid_ids = np.zeros(n, dtype=np.int64)
+    grid_ids[~placed] = [int(g) for g in given[~placed]]
+    place_notes = np.full(n, "", dtype=object)
+    if placed.any():
+        where = np.flatnonzero(placed)
+        try:
+            places = place_findings(session, batch.lon[where], batch.lat[where], batch.shop_ids[where])
+        except LinpuError as exc:
+            exc.position = int(where[exc.position])  # type: ignore[attr-defined]
+            raise
+        grid_ids[where], place_notes[where] = places.grid_ids, places.notes
+    if not viewer.is_district_wide:
+        for grid_id in pd.unique(grid_ids):
+            try:
+                require_write(viewer, int(grid_id))
+            except PermissionDenied as exc:
+                raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
+    return grid_ids, place_notes
+
+
+def _reporters(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
+    out = np.full(len(rows), viewer.user_id, dtype=object)
+    if "reporter_id" in rows:
+        given = rows["reporter_id"].to_numpy(dtype=object)
+        known = ~pd.isna(given)
+        out[known] = [int(v) for v in given[known]]
+    return out
+
+
+def _refresh_check_due(session: Session, shop_ids) -> None:
+    """``refresh_check_due`` for many shops, a chunk at a time (PostgreSQL takes at most 65,535 parameters)."""
+    ids = sorted({int(s) for s in shop_ids})
+    for start in range(0, len(ids), CHUNK_SIZE):
+        refresh_check_due(session, ids[start : start + CHUNK_SIZE])
+
+
 def file_cases(
     session: Session,
     viewer: Viewer,
@@ -204,7 +331,6 @@ def file_cases(
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> FiledCases:
-    # Long: one batch's checks, numbering and chunked inserts in one transaction; issue 25's streaming ingest splits it.
     """File every row of ``rows`` as a case (state warning), as ``file_case`` would one by one.
 
     ``rows`` has the columns ``kind``, ``category``, ``severity`` (codes or
@@ -220,158 +346,119 @@ def file_cases(
     ``note`` goes on every ``raise`` history row (unless ``history_note``).  ``progress(done, total)``
     is called after every chunk.  Raises ValidationError, OutsideGrids,
     NotFoundError or PermissionDenied with ``position`` (see the module);
-    nothing is written then.
+    nothing is written then.  One call is one batch: :class:`CaseFiler` files
+    a stream of chunks as one.
     """
-    n = len(rows)
-    missing = [c for c in REQUIRED if c not in rows]
-    if missing:
-        raise ValidationError(f"file_cases: missing columns {missing}; required: {', '.join(REQUIRED)}")
-    if not viewer.may_write:
-        require_write(viewer, None)
-    require_step(viewer, "raise", "raise a case")
-    empty = np.zeros(0, dtype=np.int64)
-    if n == 0:
-        return FiledCases(empty, [], empty)
-    rows = rows.reset_index(drop=True)
-
-    kinds = _enum_column(CaseKind, rows["kind"].to_numpy(dtype=object), "kind")
-    categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
-    severities = _enum_column(Severity, rows["severity"].to_numpy(dtype=object), "severity")
-    titles = np.array([t.strip() for t in _text(rows, "title")], dtype=object)
-    lengths = np.fromiter((len(t) for t in titles), dtype=np.int64, count=n)
-    if (i := _first(lengths == 0)) is not None:
-        raise _refuse(ValidationError, i, "title is empty; say in a few words what was found")
-    if (i := _first(lengths > 255)) is not None:
-        raise _refuse(ValidationError, i, f"title is {lengths[i]} characters long; at most 255 are allowed")
-    texts = {name: _text(rows, name) for name in ("description", "shop_code", "department", "requester")}
-    for name, values in (("title", titles), *texts.items()):
-        if (i := _first_nul(values)) is not None:
-            raise _refuse(ValidationError, i, f"{name} {NUL_REFUSAL}")
-    lon = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(dtype=float)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
-    if (i := _first(bad)) is not None:
-        try:
-            check_point(rows["lon"].iloc[i], rows["lat"].iloc[i])
-        except ValidationError as exc:
-            raise _refuse(ValidationError, i, str(exc)) from None
-        raise _refuse(ValidationError, i, f"lon={rows['lon'].iloc[i]!r}, lat={rows['lat'].iloc[i]!r} is not a "
-                      "WGS84 point")
-    created, days = _times(rows["created_at"])
-    shop_ids = _shop_ids(session, texts["shop_code"])
-    # Given (record_checks: the shop's grid), else placed by the point as file_case places it
-    # (NotFoundError when there are no grids), with what the history must say about it.
-    given = rows["grid_id"].to_numpy(dtype=object) if "grid_id" in rows else np.full(n, None, dtype=object)
-    placed = pd.isna(given)
-    grid_ids = np.zeros(n, dtype=np.int64)
-    grid_ids[~placed] = [int(g) for g in given[~placed]]
-    place_notes = np.full(n, "", dtype=object)
-    if placed.any():
-        where = np.flatnonzero(placed)
-        try:
-            places = place_findings(session, lon[where], lat[where], shop_ids[where])
-        except LinpuError as exc:
-            exc.position = int(where[exc.position])  # type: ignore[attr-defined]
-            raise
-        grid_ids[where], place_notes[where] = places.grid_ids, places.notes
-    if not viewer.is_district_wide:
-        for grid_id in pd.unique(grid_ids):
-            try:
-                require_write(viewer, int(grid_id))
-            except PermissionDenied as exc:
-                raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
-
-    # Deadlines: the clock file_case asks per case, once per distinct start.
-    due = due_times(created, categories, severities, calendar=working_calendar(session))
-    reporters = _reporters(rows, viewer)
-    notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, note or "", dtype=object)
-    notes = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(notes, place_notes, strict=True)],
-                     dtype=object)
-    descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
-    occupation = np.full(n, None, dtype=object)
-    if (road := categories == Category.ROAD_OCCUPATION).any():
-        occupation[road] = occupation_checks(session, lon[road], lat[road],
-                                             created[road].dt.to_pydatetime().tolist())
-
-    cases, history = Case.__table__, CaseHistory.__table__
-    postgres = session.get_bind().dialect.name == "postgresql"
-    # SQLite: RETURNING the number with the id; rows are matched by their unique number,
-    # so the statement need not keep parameter order (which SQLite could only do row by
-    # row).  PostgreSQL: ids drawn from the table's sequence first (safe beside other
-    # writers), then a plain executemany, which psycopg pipelines with one parsed
-    # statement; a multi-row VALUES with RETURNING would be re-parsed for every batch.
-    insert_cases = insert(cases) if postgres else insert(cases).returning(cases.c.case_no, cases.c.id)
-    insert_history = insert(history)
-    details = {"actor": viewer.username}
-    case_ids = np.zeros(n, dtype=np.int64)
-    case_nos: list[str] = []
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        numbers = _unique_numbers(session, days[start:stop], CASE_PREFIX, Case.case_no)
-        # Python objects for one chunk at a time: a million of each would cost hundreds of MB.
-        created_py = dict(zip(range(start, stop), created.iloc[start:stop].dt.to_pydatetime(), strict=True))
-        due_py = dict(zip(range(start, stop), due.iloc[start:stop].dt.to_pydatetime(), strict=True))
-        points = dict(zip(range(start, stop), shapely.points(lon[start:stop], lat[start:stop]), strict=True))
-        records = [
-            {
-                "case_no": numbers[k], "kind": kinds[i], "category": categories[i], "severity": severities[i],
-                "title": titles[i], "description": descriptions[i], "geometry": points[i],
-                "grid_id": int(grid_ids[i]), "shop_id": shop_ids[i], "reporter_id": reporters[i],
-                "state": RULES["raise"].target, "outcome": None, "created_at": created_py[i], "due_at": due_py[i],
-                "follow_up_due_at": None, "closed_at": None, "department": departments[i] or None,
-                "requester": requesters[i] or None, "resolved_at": None, "reopen_count": 0, "version": 1,
-                "occupation": occupation[i],
-            }
-            for k, i in enumerate(range(start, stop))
-        ]
-        if postgres:
-            ids = _next_ids(session, len(records))
-            for record, case_id in zip(records, ids, strict=True):
-                record["id"] = case_id
-            session.execute(insert_cases, records)
-        else:
-            returned = dict(session.execute(insert_cases, records).all())
-            ids = [returned[number] for number in numbers]
-        case_ids[start:stop] = ids
-        case_nos.extend(numbers.tolist())
-        session.execute(insert_history, [
-            {"case_id": case_id, "seq": 1, "at": created_py[i], "actor_id": viewer.user_id, "action": "raise",
-             "from_state": None, "to_state": RULES["raise"].target, "note": notes[i], "details": details}
-            for case_id, i in zip(ids, range(start, stop), strict=True)
-        ])
-        if progress is not None:
-            progress(stop, n)
-
-    _after_filing(session, grid_ids, categories, shop_ids)
-    announce_batch(session, case_ids, grid_ids, case_nos, now=clock())
-    return FiledCases(case_ids, case_nos, grid_ids)
+    filer = CaseFiler(session, viewer, note=note, chunk_size=chunk_size)
+    filed = filer.file(rows, progress=progress)
+    filer.finish()
+    return filed
 
 
-def _reporters(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
-    out = np.full(len(rows), viewer.user_id, dtype=object)
-    if "reporter_id" in rows:
-        given = rows["reporter_id"].to_numpy(dtype=object)
-        known = ~pd.isna(given)
-        out[known] = [int(v) for v in given[known]]
-    return out
+class CaseFiler:
+    """Files cases chunk after chunk in the caller's transaction, as one batch.
 
+    Each :meth:`file` checks, places, numbers and writes its rows (and counts
+    them in the kept figures); :meth:`finish` does what a batch does once:
+    the checks due of shops named by construction cases, one summary per grid
+    in the outbox, the planner's statistics.  A streamed import holds only
+    the per-grid summaries between chunks.
+    """
 
-def _after_filing(session: Session, grid_ids: np.ndarray, categories: np.ndarray, shop_ids: np.ndarray) -> None:
-    """The derived data ``file_case`` keeps, once for the batch."""
-    raised = pd.DataFrame({"g": grid_ids, "c": [str(c) for c in categories]}).value_counts()
-    count_raised(session, {(int(g), c): int(n) for (g, c), n in raised.items()})
-    # An open construction case makes construction checks due for its shop.
-    renovating = {int(s) for s, c in zip(shop_ids, categories, strict=True)
-                  if s is not None and c == Category.CONSTRUCTION}
-    if renovating:
-        _refresh_check_due(session, renovating)
+    def __init__(self, session: Session, viewer: Viewer, *, note: str = "", chunk_size: int = CHUNK_SIZE):
+        self.session, self.viewer, self.note, self.chunk_size = session, viewer, note, chunk_size
+        self.postgres = is_postgres(session)
+        self.calendar = None
+        self.summaries: dict[int, GridBatch] = {}
+        self.renovating: set[int] = set()
+        self.written = 0
 
+    def file(self, rows: pd.DataFrame, *, progress: Callable[[int, int], None] | None = None) -> FiledCases:
+        """Check and write ``rows`` (the columns of :func:`file_cases`); refusals as there."""
+        missing = [c for c in REQUIRED if c not in rows]
+        if missing:
+            raise ValidationError(f"file_cases: missing columns {missing}; required: {', '.join(REQUIRED)}")
+        if not self.viewer.may_write:
+            require_write(self.viewer, None)
+        require_step(self.viewer, "raise", "raise a case")
+        empty = np.zeros(0, dtype=np.int64)
+        if len(rows) == 0:
+            return FiledCases(empty, [], empty)
+        batch = _checked_batch(self.session, self.viewer, rows.reset_index(drop=True))
+        if self.calendar is None:
+            self.calendar = working_calendar(self.session)
+        # Deadlines: the clock file_case asks per case, once per distinct start.
+        batch.due = due_times(batch.created, batch.categories, batch.severities, calendar=self.calendar)
+        case_ids = np.zeros(batch.n, dtype=np.int64)
+        case_nos: list[str] = []
+        for start in range(0, batch.n, self.chunk_size):
+            stop = min(start + self.chunk_size, batch.n)
+            ids, numbers = self._write(batch, start, stop)
+            case_ids[start:stop] = ids
+            case_nos.extend(numbers)
+            if progress is not None:
+                progress(stop, batch.n)
+        self._count(batch, case_ids, case_nos)
+        return FiledCases(case_ids, case_nos, batch.grid_ids)
 
-def _refresh_check_due(session: Session, shop_ids) -> None:
-    """``refresh_check_due`` for many shops, a chunk at a time (PostgreSQL takes at most 65,535 parameters)."""
-    ids = sorted({int(s) for s in shop_ids})
-    for start in range(0, len(ids), CHUNK_SIZE):
-        refresh_check_due(session, ids[start : start + CHUNK_SIZE])
+    def _write(self, batch: _CaseBatch, start: int, stop: int) -> tuple[list[int], list[str]]:
+        """Cases and their ``raise`` rows of ``batch[start:stop]``, loaded as the database loads fastest."""
+        part = slice(start, stop)
+        numbers = _unique_numbers(self.session, batch.days[part], CASE_PREFIX, Case.case_no).tolist()
+        ids = next_ids(self.session, Case.__table__, stop - start)
+        created = stored_times(batch.created.iloc[part], self.postgres)
+        n = stop - start
+        target = RULES["raise"].target.value
+        load(self.session, Case.__table__, CASE_COLUMNS, list(zip(
+            ids, numbers, plain(batch.kinds[part]), plain(batch.categories[part]), plain(batch.severities[part]),
+            batch.titles[part].tolist(), batch.descriptions[part].tolist(),
+            stored_points(batch.lon[part], batch.lat[part], self.postgres).tolist(),
+            plain(batch.grid_ids[part]), plain(batch.shop_ids[part]), plain(batch.reporters[part]), [target] * n,
+            created.tolist(), stored_times(batch.due.iloc[part], self.postgres).tolist(),
+            [d or None for d in batch.departments[part]], [r or None for r in batch.requesters[part]],
+            [0] * n, [1] * n, plain(batch.occupation[part]), strict=True)))
+        details = stored_json({"actor": self.viewer.username})
+        load(self.session, CaseHistory.__table__, HISTORY_COLUMNS, list(zip(
+            ids, [1] * n, created.tolist(), [self.viewer.user_id] * n, ["raise"] * n, [None] * n, [target] * n,
+            batch.notes[part].tolist(), [details] * n, strict=True)))
+        self.written += n
+        return ids, numbers
+
+    def _count(self, batch: _CaseBatch, case_ids: np.ndarray, case_nos: list[str]) -> None:
+        """The figures ``file_case`` keeps, once per call; what :meth:`finish` needs, remembered."""
+        raised = pd.DataFrame({"g": batch.grid_ids, "c": [str(c) for c in batch.categories]}).value_counts()
+        count_raised(self.session, {(int(g), c): int(n) for (g, c), n in raised.items()})
+        # An open construction case makes construction checks due for its shop.
+        self.renovating |= {int(s) for s, c in zip(batch.shop_ids, batch.categories, strict=True)
+                            if s is not None and c == Category.CONSTRUCTION}
+        for case_id, grid_id, case_no in zip(case_ids.tolist(), batch.grid_ids.tolist(), case_nos, strict=True):
+            self.summaries.setdefault(grid_id, GridBatch()).add(case_id, case_no)
+
+    def withdraw(self, case_ids: list[int]) -> None:
+        """Delete cases this filer wrote (a later row of the file turned out to repeat them)."""
+        if not case_ids:
+            return
+        for start in range(0, len(case_ids), CHUNK_SIZE):
+            part = [int(c) for c in case_ids[start : start + CHUNK_SIZE]]
+            gone = self.session.execute(select(Case.grid_id, type_coerce(Case.category, String), Case.case_no,
+                                               Case.shop_id).where(Case.id.in_(part))).all()
+            self.session.execute(delete(CaseHistory).where(CaseHistory.case_id.in_(part)))
+            self.session.execute(delete(Case).where(Case.id.in_(part)))
+            lost = Counter((int(g), str(c)) for g, c, _, _ in gone)
+            count_raised(self.session, {key: -n for key, n in lost.items()})
+            for grid_id, _category, case_no, shop_id in gone:
+                self.summaries[int(grid_id)].drop(case_no)
+                if shop_id is not None:
+                    self.renovating.add(int(shop_id))
+            self.written -= len(gone)
+
+    def finish(self) -> None:
+        """The batch's once-only work: checks due, the outbox's summaries, statistics."""
+        if self.renovating:
+            _refresh_check_due(self.session, self.renovating)
+        announce_grid_batches(self.session, self.summaries, now=clock())
+        if self.written >= ANALYZE_AFTER:
+            analyze(self.session, [Case.__table__, CaseHistory.__table__])
 
 
 CHECK_PREFIX = "K"
@@ -401,7 +488,6 @@ def record_checks(
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> RecordedChecks:
-    # Long: one batch of checks and the cases they raise, in one transaction; issue 25's streaming ingest splits it.
     """Record every row as a hazard check, as ``governance.workflow.record_check`` would one by one.
 
     ``rows`` has the columns ``shop_code``, ``category`` (a check category),
@@ -410,20 +496,41 @@ def record_checks(
     optionally ``note`` and ``inspector_id`` (who checked, when not the viewer).
 
     A failed check raises a hazard_check case at its shop, in its shop's grid,
-    with the worst severity of the failed items, through :func:`file_cases`
+    with the worst severity of the failed items, through :class:`CaseFiler`
     (same title, description and history note as ``record_check``).  The
     checks due of every shop checked are recomputed once.  Refusals as
     ``record_check`` (ValidationError, NotFoundError, PermissionDenied), with
-    ``position``; nothing is written then.
+    ``position``; nothing is written then.  :class:`CheckRecorder` records a
+    stream of chunks as one batch.
     """
-    missing = [c for c in CHECK_REQUIRED if c not in rows]
-    if missing:
-        raise ValidationError(f"record_checks: missing columns {missing}; required: {', '.join(CHECK_REQUIRED)}")
-    n = len(rows)
-    if n == 0:
-        return RecordedChecks([], np.zeros(0, dtype=np.int64))
-    rows = rows.reset_index(drop=True)
-    require_step(viewer, "raise", "record checks (a failed one raises a case)")
+    recorder = CheckRecorder(session, viewer, chunk_size=chunk_size)
+    recorded = recorder.record(rows, progress=progress)
+    recorder.finish()
+    return recorded
+
+
+@dataclass
+class _CheckBatch:
+    performed: pd.Series
+    days: np.ndarray
+    categories: np.ndarray
+    codes: np.ndarray
+    shops: dict[str, tuple]
+    answers: list[dict]
+    outcomes: list
+    notes: np.ndarray
+
+    @property
+    def shop_ids(self) -> np.ndarray:
+        return np.array([self.shops[c][0] for c in self.codes], dtype=np.int64)
+
+    @property
+    def grid_ids(self) -> np.ndarray:
+        return np.array([self.shops[c][1] for c in self.codes], dtype=np.int64)
+
+
+def _checked_checks(session: Session, viewer: Viewer, rows: pd.DataFrame) -> _CheckBatch:
+    """``record_check``'s checks on every row, check by check, the first failing row named."""
     performed, days = _times(rows["performed_at"])
     categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
     for i, category in enumerate(categories):
@@ -431,20 +538,12 @@ def record_checks(
             raise _refuse(ValidationError, i, f"category={category.value!r} has no checklist; hazard checks are: "
                           + ", ".join(c.value for c in CHECK_CATEGORIES))
     codes = _text(rows, "shop_code")
-    wanted = pd.unique(codes).tolist()
-    shops: dict[str, tuple] = {}
-    for start in range(0, len(wanted), CHUNK_SIZE):
-        for code, shop_id, grid_id, geometry in session.execute(
-            select(Shop.shop_code, Shop.id, Shop.grid_id, Shop.geometry)
-            .where(Shop.shop_code.in_(wanted[start : start + CHUNK_SIZE]))
-        ).all():
-            shops[code] = (shop_id, grid_id, geometry)
+    shops = _shops_of(session, pd.unique(codes).tolist())
     for i, code in enumerate(codes):
         if code not in shops:
             raise _refuse(NotFoundError, i, f"shop_code={code!r}: no such shop")
         if shops[code][1] is None:
             raise _refuse(ValidationError, i, f"shop {code} lies in no grid; rebuild the grids before checking it")
-    shop_ids = np.array([shops[c][0] for c in codes], dtype=np.int64)
     grid_ids = np.array([shops[c][1] for c in codes], dtype=np.int64)
     for grid_id in pd.unique(grid_ids):
         try:
@@ -461,50 +560,102 @@ def record_checks(
     notes = _text(rows, "note")
     if (i := _first_nul(notes)) is not None:
         raise _refuse(ValidationError, i, f"note {NUL_REFUSAL}")
-    numbers = _unique_numbers(session, days, CHECK_PREFIX, HazardCheck.check_no)
+    return _CheckBatch(performed, days, categories, codes, shops, answers, outcomes, notes)
 
-    # The cases of failed checks, as record_check raises them.
-    failed = np.array([not o.passed for o in outcomes], dtype=bool)
-    case_ids = np.zeros(n, dtype=np.int64)
-    where = np.flatnonzero(failed)
-    if len(where):
-        titles, descriptions, severities, history_notes = [], [], [], []
-        for i in where:
-            title, description, history_note = failed_check_case(categories[i], outcomes[i], notes[i], numbers[i])
-            titles.append(title)
-            descriptions.append(description)
-            severities.append(outcomes[i].severity)
-            history_notes.append(history_note)
-        points = [shops[codes[i]][2] for i in where]
-        filed = file_cases(session, viewer, pd.DataFrame({
-            "kind": CaseKind.HAZARD_CHECK, "category": categories[where], "severity": severities,
-            "title": titles, "description": descriptions,
+
+def _shops_of(session: Session, wanted: list[str]) -> dict[str, tuple]:
+    shops: dict[str, tuple] = {}
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        for code, shop_id, grid_id, geometry in session.execute(
+            select(Shop.shop_code, Shop.id, Shop.grid_id, Shop.geometry)
+            .where(Shop.shop_code.in_(wanted[start : start + CHUNK_SIZE]))
+        ).all():
+            shops[code] = (shop_id, grid_id, geometry)
+    return shops
+
+
+class CheckRecorder:
+    """Records hazard checks chunk after chunk in the caller's transaction, as one batch.
+
+    The cases of failed checks go through one :class:`CaseFiler`; :meth:`finish`
+    recomputes the checks due of every shop checked, once, and finishes the filer.
+    """
+
+    def __init__(self, session: Session, viewer: Viewer, *, chunk_size: int = CHUNK_SIZE):
+        self.session, self.viewer, self.chunk_size = session, viewer, chunk_size
+        self.cases = CaseFiler(session, viewer, chunk_size=chunk_size)
+        self.postgres = is_postgres(session)
+        self.checked: set[int] = set()
+        self.written = 0
+
+    def record(self, rows: pd.DataFrame, *, progress: Callable[[int, int], None] | None = None) -> RecordedChecks:
+        """Check and write ``rows`` (the columns of :func:`record_checks`); refusals as there."""
+        missing = [c for c in CHECK_REQUIRED if c not in rows]
+        if missing:
+            raise ValidationError(f"record_checks: missing columns {missing}; required: {', '.join(CHECK_REQUIRED)}")
+        n = len(rows)
+        if n == 0:
+            return RecordedChecks([], np.zeros(0, dtype=np.int64))
+        rows = rows.reset_index(drop=True)
+        require_step(self.viewer, "raise", "record checks (a failed one raises a case)")
+        batch = _checked_checks(self.session, self.viewer, rows)
+        numbers = _unique_numbers(self.session, batch.days, CHECK_PREFIX, HazardCheck.check_no)
+        case_ids = self._failed_cases(rows, batch, numbers)
+        inspectors = _reporters(rows.rename(columns={"inspector_id": "reporter_id"}), self.viewer)
+        shop_ids = batch.shop_ids
+        for start in range(0, n, self.chunk_size):
+            part = slice(start, min(start + self.chunk_size, n))
+            load(self.session, HazardCheck.__table__, CHECK_COLUMNS, list(zip(
+                numbers[part].tolist(), shop_ids[part].tolist(), plain(batch.categories[part]),
+                [stored_json(a) for a in batch.answers[part]], [bool(o.passed) for o in batch.outcomes[part]],
+                plain(inspectors[part]), stored_times(batch.performed.iloc[part], self.postgres).tolist(),
+                [int(c) or None for c in case_ids[part]], batch.notes[part].tolist(), strict=True)))
+            if progress is not None:
+                progress(part.stop, n)
+        self.checked |= set(shop_ids.tolist())
+        self.written += n
+        return RecordedChecks(numbers.tolist(), case_ids)
+
+    def _failed_cases(self, rows: pd.DataFrame, batch: _CheckBatch, numbers: np.ndarray) -> np.ndarray:
+        """The cases of failed checks, as record_check raises them; each check's case id (0: passed)."""
+        case_ids = np.zeros(len(rows), dtype=np.int64)
+        where = np.flatnonzero([not o.passed for o in batch.outcomes])
+        if not len(where):
+            return case_ids
+        raised = [failed_check_case(batch.categories[i], batch.outcomes[i], batch.notes[i], numbers[i])
+                  for i in where]
+        points = [batch.shops[batch.codes[i]][2] for i in where]
+        filed = self.cases.file(pd.DataFrame({
+            "kind": CaseKind.HAZARD_CHECK, "category": batch.categories[where],
+            "severity": [batch.outcomes[i].severity for i in where],
+            "title": [r[0] for r in raised], "description": [r[1] for r in raised],
             "lon": [p.x for p in points], "lat": [p.y for p in points],
-            "shop_code": codes[where], "grid_id": grid_ids[where], "history_note": history_notes,
+            "shop_code": batch.codes[where], "grid_id": batch.grid_ids[where], "history_note": [r[2] for r in raised],
             "created_at": rows["performed_at"].iloc[where].reset_index(drop=True),
-        }), chunk_size=chunk_size)
+        }))
         case_ids[where] = filed.case_ids
+        return case_ids
 
-    inspectors = _reporters(rows.rename(columns={"inspector_id": "reporter_id"}), viewer)
-    checks = HazardCheck.__table__
-    stale_before = session.info.get("check_due_stale", False)
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        times = performed.iloc[start:stop].dt.to_pydatetime()
-        session.execute(insert(checks), [
-            {"check_no": numbers[i], "shop_id": int(shop_ids[i]), "category": categories[i], "answers": answers[i],
-             "passed": bool(outcomes[i].passed), "inspector_id": inspectors[i], "performed_at": at,
-             "case_id": int(case_ids[i]) or None, "note": notes[i]}
-            for i, at in zip(range(start, stop), times, strict=True)
-        ])
-        if progress is not None:
-            progress(stop, n)
-    # The checks due of the shops checked, once; then the session need not recompute every
-    # shop's at commit for these inserts (governance.db marks bulk check writes as stale).
-    _refresh_check_due(session, shop_ids.tolist())
-    if not stale_before:
-        session.info.pop("check_due_stale", None)
-    return RecordedChecks(numbers.tolist(), case_ids)
+    def withdraw(self, check_nos: list[str]) -> None:
+        """Delete checks this recorder wrote, and the cases they raised (a later row repeated them)."""
+        for start in range(0, len(check_nos), CHUNK_SIZE):
+            part = check_nos[start : start + CHUNK_SIZE]
+            gone = self.session.execute(select(HazardCheck.id, HazardCheck.case_id)
+                                        .where(HazardCheck.check_no.in_(part))).all()
+            # Plain SQL: the ORM's bulk-write hook would mark every shop's checks due stale;
+            # finish() recomputes those of the shops checked.
+            self.session.execute(text("DELETE FROM hazard_checks WHERE id IN :ids")
+                                 .bindparams(bindparam("ids", expanding=True)), {"ids": [g.id for g in gone]})
+            self.cases.withdraw([g.case_id for g in gone if g.case_id is not None])
+            self.written -= len(gone)
+
+    def finish(self) -> None:
+        """The checks due of the shops checked, once; the failed checks' cases announced."""
+        _refresh_check_due(self.session, self.checked)
+        self.cases.finish()
+        if self.written >= ANALYZE_AFTER:
+            analyze(self.session, [HazardCheck.__table__])
 
 
-__all__ = ["CHUNK_SIZE", "FiledCases", "RecordedChecks", "file_cases", "record_checks"]
+__all__ = ["CHUNK_SIZE", "CaseFiler", "CheckRecorder", "FiledCases", "RecordedChecks", "file_cases",
+           "record_checks"]
