@@ -18,16 +18,19 @@ with the same outcome as calling ``file_case`` row by row:
   recomputed; both once per batch, for the grids and shops touched.
 
 How, by design: placement is vectorised (one spatial-index query for many
-points), and rows are written with Core bulk inserts in chunks of
-``chunk_size``.  Case ids come back through ``INSERT ... RETURNING`` with the
-(unique) case number on SQLite, and are drawn from the table's sequence before
-a pipelined executemany on PostgreSQL.  Core inserts bypass the session's
-flush-time NUL check (``governance.db``), so text holding a NUL character is
-refused here, with the same wording.  All of it runs in the caller's
-transaction: if any row is refused nothing is written, and a failure or a
-kill half-way leaves the database as it was once the transaction is rolled
-back.  When several rows are bad, the error names the first row failing the
-first check in ``file_case``'s order (check by check, not row by row).
+points), and rows are loaded a chunk of ``chunk_size`` at a time by
+:mod:`governance.bulk_load` (``COPY`` on PostgreSQL, one prepared
+``executemany`` on SQLite), with their ids drawn first (the table's
+sequence; after the largest id on SQLite), so the history rows can name
+their case.  Loads bypass the session's flush-time NUL check
+(``governance.db``), so text holding a NUL character is refused here, with
+the same wording.  All of it runs in the caller's transaction: if any row is
+refused nothing is written, and a failure or a kill half-way leaves the
+database as it was once the transaction is rolled back.  When several rows
+are bad, the error names the first row failing the first check in
+``file_case``'s order (check by check, not row by row).  :class:`CaseFiler`
+files a stream of chunks (a file read a chunk at a time) as one batch;
+``governance.filing_checks`` records checks the same way.
 
 Refusals raise the same exception classes as ``file_case`` with the same
 message, plus a ``position`` attribute: the 0-based position of the row in
@@ -43,7 +46,7 @@ from datetime import UTC
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, any_, bindparam, delete, literal, select, text, type_coerce
+from sqlalchemy import String, any_, delete, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -57,9 +60,8 @@ from governance.bulk_load import (
     stored_points,
     stored_times,
 )
-from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
+from governance.catalog import CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
-from governance.checklists import evaluate
 from governance.clock import clock
 from governance.compact import occupation_checks
 from governance.errors import (
@@ -72,16 +74,16 @@ from governance.errors import (
 from governance.figures import count_raised
 from governance.finding_place import place_findings
 from governance.grids import check_point
-from governance.models import Case, CaseHistory, HazardCheck, Shop
+from governance.models import Case, CaseHistory, Shop
 from governance.outbox import GridBatch, announce_grid_batches
 from governance.permissions import Viewer, require_write
 from governance.rules import RULES
 from governance.sla import due_times
-from governance.workflow import failed_check_case, record_numbers, require_step
+from governance.workflow import record_numbers, require_step
 from governance.working_time import working_calendar
 
-#: Rows written per INSERT batch: large enough to amortise a round trip,
-#: small enough that a million-row import stays within a few hundred MB.
+#: Rows loaded per statement: large enough to amortise a round trip, small
+#: enough that the Python objects of one chunk stay a few MB.
 CHUNK_SIZE = 5000
 CASE_PREFIX = "L"
 #: A load this large refreshes PostgreSQL's planner statistics of the tables it wrote.
@@ -90,8 +92,6 @@ CASE_COLUMNS = ("id", "case_no", "kind", "category", "severity", "title", "descr
                 "shop_id", "reporter_id", "state", "created_at", "due_at", "department", "requester",
                 "reopen_count", "version", "occupation")
 HISTORY_COLUMNS = ("case_id", "seq", "at", "actor_id", "action", "from_state", "to_state", "note", "details")
-CHECK_COLUMNS = ("check_no", "shop_id", "category", "answers", "passed", "inspector_id", "performed_at", "case_id",
-                 "note")
 REQUIRED = ("kind", "category", "severity", "title", "lon", "lat", "created_at")
 OPTIONAL = ("description", "shop_code", "department", "requester", "reporter_id", "grid_id", "history_note")
 
@@ -108,18 +108,18 @@ class FiledCases:
         return len(self.case_ids)
 
 
-def _refuse(cls: type[LinpuError], position: int, message: str) -> LinpuError:
+def refuse(cls: type[LinpuError], position: int, message: str) -> LinpuError:
     exc = cls(message)
     exc.position = int(position)  # type: ignore[attr-defined]
     return exc
 
 
-def _first(mask: np.ndarray) -> int | None:
+def first_of(mask: np.ndarray) -> int | None:
     hits = np.flatnonzero(mask)
     return int(hits[0]) if len(hits) else None
 
 
-def _text(rows: pd.DataFrame, column: str) -> np.ndarray:
+def text_of(rows: pd.DataFrame, column: str) -> np.ndarray:
     if column not in rows:
         return np.full(len(rows), "", dtype=object)
     values = rows[column].astype(object).to_numpy()
@@ -129,22 +129,22 @@ def _text(rows: pd.DataFrame, column: str) -> np.ndarray:
     return values.astype(str).astype(object)
 
 
-def _enum_column(enum, values: np.ndarray, field_name: str) -> np.ndarray:
+def enum_column(enum, values: np.ndarray, field_name: str) -> np.ndarray:
     lookup = {m.value: m for m in enum} | {m: m for m in enum}
     out = np.empty(len(values), dtype=object)
     for value in pd.unique(values):
         try:
             member = lookup[value] if value in lookup else enum(value)
         except (ValueError, TypeError):
-            position = _first(pd.isna(values) if pd.isna(value) else values == value)
+            position = first_of(pd.isna(values) if pd.isna(value) else values == value)
             allowed = ", ".join(m.value for m in enum)
-            raise _refuse(ValidationError, position, f"{field_name}={value!r} is not known; allowed: {allowed}") \
+            raise refuse(ValidationError, position, f"{field_name}={value!r} is not known; allowed: {allowed}") \
                 from None
         out[values == value] = member
     return out
 
 
-def _times(values) -> tuple[pd.Series, np.ndarray]:
+def filing_times(values) -> tuple[pd.Series, np.ndarray]:
     """UTC filing times and each row's ``%Y%m%d`` in its own timezone (as ``file_case`` numbers it)."""
     series = pd.Series(values).reset_index(drop=True)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -152,7 +152,7 @@ def _times(values) -> tuple[pd.Series, np.ndarray]:
     days = np.empty(len(series), dtype=object)
     for i, value in enumerate(series):
         if getattr(value, "tzinfo", None) is None:
-            raise _refuse(ValidationError, i, f"now={value!r} has no timezone; give an aware datetime")
+            raise refuse(ValidationError, i, f"now={value!r} has no timezone; give an aware datetime")
         days[i] = f"{value:%Y%m%d}"
     return pd.to_datetime(series, utc=True), days
 
@@ -161,7 +161,7 @@ def _numbers(days: np.ndarray, prefix: str) -> np.ndarray:
     return np.array(record_numbers(prefix, days.tolist()), dtype=object)
 
 
-def _unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> np.ndarray:
+def unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> np.ndarray:
     """Numbers for ``days``, none repeated among them or already in ``column`` (random suffixes can
     collide); the stored ones are looked up a chunk at a time."""
     numbers = _numbers(days, prefix)
@@ -180,9 +180,9 @@ def _unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> 
         numbers[clash] = _numbers(days[clash], prefix)
 
 
-def _first_nul(values: np.ndarray) -> int | None:
+def first_nul(values: np.ndarray) -> int | None:
     """Position of the first text holding U+0000 (Core inserts bypass the session's check)."""
-    return _first(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))
+    return first_of(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))
 
 
 
@@ -201,7 +201,7 @@ def _shop_ids(session: Session, codes: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(named):
         shop_id = found.get(codes[i])
         if shop_id is None:
-            raise _refuse(NotFoundError, i, f"shop_code={codes[i]!r}: no such shop")
+            raise refuse(NotFoundError, i, f"shop_code={codes[i]!r}: no such shop")
         out[i] = shop_id
     return out
 
@@ -237,26 +237,26 @@ def _checked_batch(session: Session, viewer: Viewer, rows: pd.DataFrame) -> _Cas
     """``file_case``'s checks on every row, check by check, the first failing row named; then the
     places, notes, reporters and road-occupation checks of the rows."""
     n = len(rows)
-    kinds = _enum_column(CaseKind, rows["kind"].to_numpy(dtype=object), "kind")
-    categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
-    severities = _enum_column(Severity, rows["severity"].to_numpy(dtype=object), "severity")
-    titles = np.array([t.strip() for t in _text(rows, "title")], dtype=object)
+    kinds = enum_column(CaseKind, rows["kind"].to_numpy(dtype=object), "kind")
+    categories = enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
+    severities = enum_column(Severity, rows["severity"].to_numpy(dtype=object), "severity")
+    titles = np.array([t.strip() for t in text_of(rows, "title")], dtype=object)
     lengths = np.fromiter((len(t) for t in titles), dtype=np.int64, count=n)
-    if (i := _first(lengths == 0)) is not None:
-        raise _refuse(ValidationError, i, "title is empty; say in a few words what was found")
-    if (i := _first(lengths > 255)) is not None:
-        raise _refuse(ValidationError, i, f"title is {lengths[i]} characters long; at most 255 are allowed")
-    texts = {name: _text(rows, name) for name in ("description", "shop_code", "department", "requester")}
+    if (i := first_of(lengths == 0)) is not None:
+        raise refuse(ValidationError, i, "title is empty; say in a few words what was found")
+    if (i := first_of(lengths > 255)) is not None:
+        raise refuse(ValidationError, i, f"title is {lengths[i]} characters long; at most 255 are allowed")
+    texts = {name: text_of(rows, name) for name in ("description", "shop_code", "department", "requester")}
     for name, values in (("title", titles), *texts.items()):
-        if (i := _first_nul(values)) is not None:
-            raise _refuse(ValidationError, i, f"{name} {NUL_REFUSAL}")
+        if (i := first_nul(values)) is not None:
+            raise refuse(ValidationError, i, f"{name} {NUL_REFUSAL}")
     lon, lat = _points(rows)
-    created, days = _times(rows["created_at"])
+    created, days = filing_times(rows["created_at"])
     batch = _CaseBatch(kinds, categories, severities, titles, texts["description"], texts["department"],
                        texts["requester"], lon, lat, created, days, _shop_ids(session, texts["shop_code"]))
     batch.grid_ids, place_notes = _placed(session, viewer, rows, batch)
-    batch.reporters = _reporters(rows, viewer)
-    notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, "", dtype=object)
+    batch.reporters = reporters_of(rows, viewer)
+    notes = text_of(rows, "history_note") if "history_note" in rows else np.full(n, "", dtype=object)
     batch.notes = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(notes, place_notes, strict=True)],
                            dtype=object)
     batch.occupation = np.full(n, None, dtype=object)
@@ -270,12 +270,12 @@ def _points(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     lon = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(dtype=float)
     bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
-    if (i := _first(bad)) is not None:
+    if (i := first_of(bad)) is not None:
         try:
             check_point(rows["lon"].iloc[i], rows["lat"].iloc[i])
         except ValidationError as exc:
-            raise _refuse(ValidationError, i, str(exc)) from None
-        raise _refuse(ValidationError, i, f"lon={rows['lon'].iloc[i]!r}, lat={rows['lat'].iloc[i]!r} is not a "
+            raise refuse(ValidationError, i, str(exc)) from None
+        raise refuse(ValidationError, i, f"lon={rows['lon'].iloc[i]!r}, lat={rows['lat'].iloc[i]!r} is not a "
                       "WGS84 point")
     return lon, lat
 
@@ -302,11 +302,11 @@ def _placed(session: Session, viewer: Viewer, rows: pd.DataFrame, batch: _CaseBa
             try:
                 require_write(viewer, int(grid_id))
             except PermissionDenied as exc:
-                raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
+                raise refuse(PermissionDenied, first_of(grid_ids == grid_id), str(exc)) from None
     return grid_ids, place_notes
 
 
-def _reporters(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
+def reporters_of(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
     out = np.full(len(rows), viewer.user_id, dtype=object)
     if "reporter_id" in rows:
         given = rows["reporter_id"].to_numpy(dtype=object)
@@ -315,7 +315,7 @@ def _reporters(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
     return out
 
 
-def _refresh_check_due(session: Session, shop_ids) -> None:
+def refresh_checks_due(session: Session, shop_ids) -> None:
     """``refresh_check_due`` for many shops, a chunk at a time (PostgreSQL takes at most 65,535 parameters)."""
     ids = sorted({int(s) for s in shop_ids})
     for start in range(0, len(ids), CHUNK_SIZE):
@@ -404,7 +404,7 @@ class CaseFiler:
     def _write(self, batch: _CaseBatch, start: int, stop: int) -> tuple[list[int], list[str]]:
         """Cases and their ``raise`` rows of ``batch[start:stop]``, loaded as the database loads fastest."""
         part = slice(start, stop)
-        numbers = _unique_numbers(self.session, batch.days[part], CASE_PREFIX, Case.case_no).tolist()
+        numbers = unique_numbers(self.session, batch.days[part], CASE_PREFIX, Case.case_no).tolist()
         ids = next_ids(self.session, Case.__table__, stop - start)
         created = stored_times(batch.created.iloc[part], self.postgres)
         n = stop - start
@@ -455,207 +455,11 @@ class CaseFiler:
     def finish(self) -> None:
         """The batch's once-only work: checks due, the outbox's summaries, statistics."""
         if self.renovating:
-            _refresh_check_due(self.session, self.renovating)
+            refresh_checks_due(self.session, self.renovating)
         announce_grid_batches(self.session, self.summaries, now=clock())
         if self.written >= ANALYZE_AFTER:
             analyze(self.session, [Case.__table__, CaseHistory.__table__])
 
 
-CHECK_PREFIX = "K"
-CHECK_REQUIRED = ("shop_code", "category", "answers", "performed_at")
-
-
-@dataclass
-class RecordedChecks:
-    """What :func:`record_checks` wrote, in the order of the rows given."""
-
-    check_nos: list[str] = field(repr=False)
-    case_ids: np.ndarray  # the case a failed check raised; 0 for a pass
-
-    def __len__(self) -> int:
-        return len(self.check_nos)
-
-    @property
-    def failed(self) -> int:
-        return int((self.case_ids != 0).sum())
-
-
-def record_checks(
-    session: Session,
-    viewer: Viewer,
-    rows: pd.DataFrame,
-    *,
-    chunk_size: int = CHUNK_SIZE,
-    progress: Callable[[int, int], None] | None = None,
-) -> RecordedChecks:
-    """Record every row as a hazard check, as ``governance.workflow.record_check`` would one by one.
-
-    ``rows`` has the columns ``shop_code``, ``category`` (a check category),
-    ``answers`` (``{item code: complies}``, every item answered) and
-    ``performed_at`` (aware datetimes, ``record_check``'s ``now``), and
-    optionally ``note`` and ``inspector_id`` (who checked, when not the viewer).
-
-    A failed check raises a hazard_check case at its shop, in its shop's grid,
-    with the worst severity of the failed items, through :class:`CaseFiler`
-    (same title, description and history note as ``record_check``).  The
-    checks due of every shop checked are recomputed once.  Refusals as
-    ``record_check`` (ValidationError, NotFoundError, PermissionDenied), with
-    ``position``; nothing is written then.  :class:`CheckRecorder` records a
-    stream of chunks as one batch.
-    """
-    recorder = CheckRecorder(session, viewer, chunk_size=chunk_size)
-    recorded = recorder.record(rows, progress=progress)
-    recorder.finish()
-    return recorded
-
-
-@dataclass
-class _CheckBatch:
-    performed: pd.Series
-    days: np.ndarray
-    categories: np.ndarray
-    codes: np.ndarray
-    shops: dict[str, tuple]
-    answers: list[dict]
-    outcomes: list
-    notes: np.ndarray
-
-    @property
-    def shop_ids(self) -> np.ndarray:
-        return np.array([self.shops[c][0] for c in self.codes], dtype=np.int64)
-
-    @property
-    def grid_ids(self) -> np.ndarray:
-        return np.array([self.shops[c][1] for c in self.codes], dtype=np.int64)
-
-
-def _checked_checks(session: Session, viewer: Viewer, rows: pd.DataFrame) -> _CheckBatch:
-    """``record_check``'s checks on every row, check by check, the first failing row named."""
-    performed, days = _times(rows["performed_at"])
-    categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
-    for i, category in enumerate(categories):
-        if category not in CHECK_CATEGORIES:
-            raise _refuse(ValidationError, i, f"category={category.value!r} has no checklist; hazard checks are: "
-                          + ", ".join(c.value for c in CHECK_CATEGORIES))
-    codes = _text(rows, "shop_code")
-    shops = _shops_of(session, pd.unique(codes).tolist())
-    for i, code in enumerate(codes):
-        if code not in shops:
-            raise _refuse(NotFoundError, i, f"shop_code={code!r}: no such shop")
-        if shops[code][1] is None:
-            raise _refuse(ValidationError, i, f"shop {code} lies in no grid; rebuild the grids before checking it")
-    grid_ids = np.array([shops[c][1] for c in codes], dtype=np.int64)
-    for grid_id in pd.unique(grid_ids):
-        try:
-            require_write(viewer, int(grid_id))
-        except PermissionDenied as exc:
-            raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
-    answers, outcomes = [], []
-    for i, (category, given) in enumerate(zip(categories, rows["answers"], strict=True)):
-        try:
-            outcomes.append(evaluate(category, {str(k): bool(v) for k, v in given.items()}))
-        except ValueError as exc:
-            raise _refuse(ValidationError, i, f"answers: {exc}") from None
-        answers.append(dict(given))
-    notes = _text(rows, "note")
-    if (i := _first_nul(notes)) is not None:
-        raise _refuse(ValidationError, i, f"note {NUL_REFUSAL}")
-    return _CheckBatch(performed, days, categories, codes, shops, answers, outcomes, notes)
-
-
-def _shops_of(session: Session, wanted: list[str]) -> dict[str, tuple]:
-    shops: dict[str, tuple] = {}
-    for start in range(0, len(wanted), CHUNK_SIZE):
-        for code, shop_id, grid_id, geometry in session.execute(
-            select(Shop.shop_code, Shop.id, Shop.grid_id, Shop.geometry)
-            .where(Shop.shop_code.in_(wanted[start : start + CHUNK_SIZE]))
-        ).all():
-            shops[code] = (shop_id, grid_id, geometry)
-    return shops
-
-
-class CheckRecorder:
-    """Records hazard checks chunk after chunk in the caller's transaction, as one batch.
-
-    The cases of failed checks go through one :class:`CaseFiler`; :meth:`finish`
-    recomputes the checks due of every shop checked, once, and finishes the filer.
-    """
-
-    def __init__(self, session: Session, viewer: Viewer, *, chunk_size: int = CHUNK_SIZE):
-        self.session, self.viewer, self.chunk_size = session, viewer, chunk_size
-        self.cases = CaseFiler(session, viewer, chunk_size=chunk_size)
-        self.postgres = is_postgres(session)
-        self.checked: set[int] = set()
-        self.written = 0
-
-    def record(self, rows: pd.DataFrame, *, progress: Callable[[int, int], None] | None = None) -> RecordedChecks:
-        """Check and write ``rows`` (the columns of :func:`record_checks`); refusals as there."""
-        missing = [c for c in CHECK_REQUIRED if c not in rows]
-        if missing:
-            raise ValidationError(f"record_checks: missing columns {missing}; required: {', '.join(CHECK_REQUIRED)}")
-        n = len(rows)
-        if n == 0:
-            return RecordedChecks([], np.zeros(0, dtype=np.int64))
-        rows = rows.reset_index(drop=True)
-        require_step(self.viewer, "raise", "record checks (a failed one raises a case)")
-        batch = _checked_checks(self.session, self.viewer, rows)
-        numbers = _unique_numbers(self.session, batch.days, CHECK_PREFIX, HazardCheck.check_no)
-        case_ids = self._failed_cases(rows, batch, numbers)
-        inspectors = _reporters(rows.rename(columns={"inspector_id": "reporter_id"}), self.viewer)
-        shop_ids = batch.shop_ids
-        for start in range(0, n, self.chunk_size):
-            part = slice(start, min(start + self.chunk_size, n))
-            load(self.session, HazardCheck.__table__, CHECK_COLUMNS, list(zip(
-                numbers[part].tolist(), shop_ids[part].tolist(), plain(batch.categories[part]),
-                [stored_json(a) for a in batch.answers[part]], [bool(o.passed) for o in batch.outcomes[part]],
-                plain(inspectors[part]), stored_times(batch.performed.iloc[part], self.postgres).tolist(),
-                [int(c) or None for c in case_ids[part]], batch.notes[part].tolist(), strict=True)))
-            if progress is not None:
-                progress(part.stop, n)
-        self.checked |= set(shop_ids.tolist())
-        self.written += n
-        return RecordedChecks(numbers.tolist(), case_ids)
-
-    def _failed_cases(self, rows: pd.DataFrame, batch: _CheckBatch, numbers: np.ndarray) -> np.ndarray:
-        """The cases of failed checks, as record_check raises them; each check's case id (0: passed)."""
-        case_ids = np.zeros(len(rows), dtype=np.int64)
-        where = np.flatnonzero([not o.passed for o in batch.outcomes])
-        if not len(where):
-            return case_ids
-        raised = [failed_check_case(batch.categories[i], batch.outcomes[i], batch.notes[i], numbers[i])
-                  for i in where]
-        points = [batch.shops[batch.codes[i]][2] for i in where]
-        filed = self.cases.file(pd.DataFrame({
-            "kind": CaseKind.HAZARD_CHECK, "category": batch.categories[where],
-            "severity": [batch.outcomes[i].severity for i in where],
-            "title": [r[0] for r in raised], "description": [r[1] for r in raised],
-            "lon": [p.x for p in points], "lat": [p.y for p in points],
-            "shop_code": batch.codes[where], "grid_id": batch.grid_ids[where], "history_note": [r[2] for r in raised],
-            "created_at": rows["performed_at"].iloc[where].reset_index(drop=True),
-        }))
-        case_ids[where] = filed.case_ids
-        return case_ids
-
-    def withdraw(self, check_nos: list[str]) -> None:
-        """Delete checks this recorder wrote, and the cases they raised (a later row repeated them)."""
-        for start in range(0, len(check_nos), CHUNK_SIZE):
-            part = check_nos[start : start + CHUNK_SIZE]
-            gone = self.session.execute(select(HazardCheck.id, HazardCheck.case_id)
-                                        .where(HazardCheck.check_no.in_(part))).all()
-            # Plain SQL: the ORM's bulk-write hook would mark every shop's checks due stale;
-            # finish() recomputes those of the shops checked.
-            self.session.execute(text("DELETE FROM hazard_checks WHERE id IN :ids")
-                                 .bindparams(bindparam("ids", expanding=True)), {"ids": [g.id for g in gone]})
-            self.cases.withdraw([g.case_id for g in gone if g.case_id is not None])
-            self.written -= len(gone)
-
-    def finish(self) -> None:
-        """The checks due of the shops checked, once; the failed checks' cases announced."""
-        _refresh_check_due(self.session, self.checked)
-        self.cases.finish()
-        if self.written >= ANALYZE_AFTER:
-            analyze(self.session, [HazardCheck.__table__])
-
-
-__all__ = ["CHUNK_SIZE", "CaseFiler", "CheckRecorder", "FiledCases", "RecordedChecks", "file_cases",
-           "record_checks"]
+__all__ = ["ANALYZE_AFTER", "CHUNK_SIZE", "CaseFiler", "FiledCases", "enum_column", "file_cases", "filing_times",
+           "first_nul", "first_of", "refresh_checks_due", "refuse", "reporters_of", "text_of", "unique_numbers"]
