@@ -295,7 +295,7 @@ def empty_cases(engine, backend: str) -> None:
     """No case, history row, check or case notice left; the grid totals recounted."""
     with transaction(engine) as session:
         if backend == "PostGIS":
-            session.execute(text("TRUNCATE hazard_checks, case_history, ratings, attachments, cases"))
+            session.execute(text("TRUNCATE hazard_checks, cases CASCADE"))
         else:
             session.execute(text("DELETE FROM hazard_checks"))
             session.execute(CaseHistory.__table__.delete())
