@@ -54,7 +54,7 @@ from governance.settings import get_settings
 from governance.words import accepted, file_words
 from pipelines.ingest import ID_DECIMALS, Progress, district_of, raw_wkb
 from pipelines.ingest_report import IngestReport
-from pipelines.readers import InputFileError, RawTable, read_chunks
+from pipelines.readers import CHUNK_ROWS, InputFileError, RawTable, read_chunks
 from pipelines.stream import Repeats, run
 from pipelines.validation import (
     Rows,
@@ -307,6 +307,7 @@ def ingest_cases(
     skip_invalid: bool = False,
     now: datetime | None = None,
     progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> IngestReport:
     """Validate a field export of findings and file every valid row as a case.
 
@@ -316,13 +317,15 @@ def ingest_cases(
     ``description``, ``shop_id``, ``reporter``, ``department``,
     ``requester`` and ``case_id`` (only to find repeats) are optional.
 
+    ``chunk_rows``: rows validated and written at a time (memory follows it, not the file).
+
     Returns an :class:`~pipelines.ingest.IngestReport` with counts ``filed``
     and ``unknown_reporters``.
     """
     job = _CaseIngest(crs=crs, coords=coords, now=now or datetime.now(UTC))
     report = IngestReport("cases", "", 0, dry_run=dry_run, skip_invalid=skip_invalid)
-    return run(engine, read_chunks(source, name), job, report, dry_run=dry_run,
-               progress=progress or (lambda *_: None), reread=lambda: read_chunks(source, name))
+    return run(engine, read_chunks(source, name, rows=chunk_rows), job, report, dry_run=dry_run,
+               progress=progress or (lambda *_: None), reread=lambda: read_chunks(source, name, rows=chunk_rows))
 
 
 def _grid_ids(session, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -488,6 +491,7 @@ def ingest_checks(
     skip_invalid: bool = False,
     now: datetime | None = None,
     progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> IngestReport:
     """Validate a field export of hazard checks and record every valid row.
 
@@ -502,8 +506,8 @@ def ingest_checks(
     """
     job = _CheckIngest(now=now or datetime.now(UTC))
     report = IngestReport("checks", "", 0, dry_run=dry_run, skip_invalid=skip_invalid)
-    return run(engine, read_chunks(source, name), job, report, dry_run=dry_run,
-               progress=progress or (lambda *_: None), reread=lambda: read_chunks(source, name))
+    return run(engine, read_chunks(source, name, rows=chunk_rows), job, report, dry_run=dry_run,
+               progress=progress or (lambda *_: None), reread=lambda: read_chunks(source, name, rows=chunk_rows))
 
 
 def _stored_check_keys(session, performed: pd.Series, watermark: int) -> dict[str, str]:
