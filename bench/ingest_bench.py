@@ -1,4 +1,4 @@
-"""Benchmark: ingest 100,000 shops and 1,000,000 case rows from CSV.
+"""Benchmark: ingest 100,000 shops, then 100,000 and 1,000,000 case rows, from CSV.
 
 Not a timed test: run it by hand and copy its Markdown into BENCHMARKS.md.
 
@@ -13,18 +13,32 @@ Steps, each timed (wall clock, through the same functions as ``linpu ingest``):
 2. ``ingest_shops`` of the register into the empty shop table (all opened,
    validated, placed in grids), then the same file again (nothing changes),
    then a register with 1 % renamed, 1 % gone and 1 % new shops;
-3. ``linpu ingest cases`` of ``--cases`` rows, run as the real command in a
-   child process (``python -m pipelines ingest cases FILE --json``; its peak
-   RSS is the child's): first ``--dry-run`` (the whole file validated), then
-   the whole file filed through ``governance.filing.file_cases`` (the batch
-   path). The stored cases, history rows and grid totals are counted after.
+3. for each size of ``--sizes`` (default 100,000 and 1,000,000 case rows):
+
+   a. the raw limit of the layer underneath: the same rows, already in
+      stored form (placed, numbered, with deadlines; untimed), loaded into
+      ``cases`` and ``case_history`` by ``COPY`` (PostgreSQL) or one prepared
+      ``executemany`` per table (SQLite) and committed: only the load is
+      timed; the tables are then emptied again;
+   b. ``linpu ingest cases`` of the file, run as the real command in a child
+      process (``python -m pipelines ingest cases FILE --json``; its peak RSS
+      is the child's, from ``wait4``), streamed through validation,
+      placement and loading; the stored cases, history rows and grid totals
+      are counted after;
+   c. the dashboard's in-memory case figures (``governance.facts``) catching
+      up: a copy read before the ingest is brought up to date
+      (``CaseFacts.updated``) and asked for the district's figures once;
+   d. the cases are removed again before the next size.
+
+   The table ends with ours / raw per size and the peak RSS of the largest
+   size over the smallest's.
 4. for comparison, ``--workflow-cases`` further rows filed one by one through
    ``governance.workflow.file_case`` (in-process, the path before the batch).
 
 With ``--checks N``, before step 3: ``linpu ingest checks`` of N electricity
 checks (one per shop, one in three failing, so raising a case) through
-``governance.filing.record_checks``; the checks and their cases are then
-removed so that the case steps start from none.  ``--cases 0`` stops after that.
+``governance.filing_checks.record_checks``; the checks and their cases are then
+removed so that the case steps start from none.  ``--sizes`` empty stops after that.
 
 On PostgreSQL a fresh schema is created and dropped at the end.
 """
@@ -53,9 +67,13 @@ from sqlalchemy import func, make_url, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic_city import make_city  # noqa: E402
+from governance.bulk_load import load, stored_points, stored_times  # noqa: E402
 from governance.catalog import Trade  # noqa: E402
 from governance.db import make_engine, transaction  # noqa: E402
+from governance.facts import CaseFacts  # noqa: E402
 from governance.figures import refresh_grid_stats  # noqa: E402
+from governance.filing import CASE_COLUMNS, HISTORY_COLUMNS  # noqa: E402
+from governance.grids import place_in_current_grids  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
 from governance.models import Case, CaseHistory, DistrictFeature, Grid, GridGeneration, GridStats  # noqa: E402
 from pipelines.ingest import ingest_shops  # noqa: E402
@@ -230,8 +248,100 @@ def check_rows(shops: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     })
 
 
-def run(url: str | None, n_shops: int, n_cases: int, workflow_cases: int, seed: int,
+def raw_rows(engine, cases: pd.DataFrame, start_id: int, chunk: int = 50_000):
+    """The rows of ``cases`` as ``cases`` and ``case_history`` store them, a chunk at a time
+    (placed, numbered, due a day later): the input of the raw load, prepared untimed."""
+    postgres = engine.dialect.name == "postgresql"
+    with transaction(engine) as session:
+        for begin in range(0, len(cases), chunk):
+            part = cases.iloc[begin : begin + chunk]
+            n = len(part)
+            lon, lat = part["lon"].to_numpy(dtype=float), part["lat"].to_numpy(dtype=float)
+            grids = place_in_current_grids(session, lon, lat, snap_m=50.0).grid_ids.tolist()
+            created = pd.to_datetime(part["created_at"], utc=True)
+            at = stored_times(created, postgres).tolist()
+            due = stored_times(created + pd.Timedelta(days=1), postgres).tolist()
+            ids = list(range(start_id + begin, start_id + begin + n))
+            numbers = [f"R{i:015d}" for i in ids]
+            cases_part = list(zip(
+                ids, numbers, ["patrol"] * n, part["category"].tolist(), part["severity"].tolist(),
+                part["title"].tolist(), [""] * n, stored_points(lon, lat, postgres).tolist(), grids, [None] * n,
+                [None] * n, ["warning"] * n, at, due, [None] * n, [None] * n, [0] * n, [1] * n, [None] * n,
+                strict=True))
+            history = list(zip(ids, [1] * n, at, [None] * n, ["raise"] * n, [None] * n, ["warning"] * n,
+                               [""] * n, ['{"actor": "system"}'] * n, strict=True))
+            yield cases_part, history
+
+
+def raw_load(engine, cases: pd.DataFrame) -> float:
+    """Seconds to load the rows of ``cases`` (and their history rows) by COPY or executemany and
+    commit, without any validation; the preparation of the rows is not counted."""
+    with transaction(engine) as session:
+        start_id = (session.scalar(select(func.max(Case.id))) or 0) + 1
+    prepared = list(raw_rows(engine, cases, start_id)) if len(cases) <= 100_000 else None
+    seconds = 0.0
+    with transaction(engine) as session:
+        for cases_part, history in prepared or raw_rows(engine, cases, start_id):
+            started = time.perf_counter()
+            load(session, Case.__table__, CASE_COLUMNS, cases_part)
+            load(session, CaseHistory.__table__, HISTORY_COLUMNS, history)
+            seconds += time.perf_counter() - started
+        started = time.perf_counter()
+    seconds += time.perf_counter() - started  # the commit
+    return seconds
+
+
+def empty_cases(engine, backend: str) -> None:
+    """No case, history row, check or case notice left; the grid totals recounted."""
+    with transaction(engine) as session:
+        if backend == "PostGIS":
+            session.execute(text("TRUNCATE hazard_checks, cases CASCADE"))
+        else:
+            session.execute(text("DELETE FROM hazard_checks"))
+            session.execute(CaseHistory.__table__.delete())
+            session.execute(Case.__table__.delete())
+        session.execute(text("DELETE FROM notifications"))
+        refresh_grid_stats(session)
+
+
+def case_size(engine, backend: str, shops: pd.DataFrame, n: int, folder: Path, seed: int, results: list) -> dict:
+    """Raw load, `linpu ingest cases` and the facts catching up, for ``n`` rows."""
+    cases = case_rows(shops, n, seed)
+    path = folder / f"cases-{n}.csv"
+    cases.to_csv(path, index=False)
+    raw = raw_load(engine, cases)
+    empty_cases(engine, backend)
+    del cases
+    results.append({"step": f"raw load of the same {n:,} rows (no validation)", "seconds": round(raw, 1),
+                    "peak_rss_mb": "", "note": f"{n / raw:,.0f} rows/s"})
+    print(f"  raw {n:,}: {raw:.1f} s", file=sys.stderr)
+    with transaction(engine) as session:
+        facts = CaseFacts.read(session)
+    url_text = engine.url.render_as_string(hide_password=False)
+    report = linpu(f"`linpu ingest cases`, {n:,} rows", url_text, ["ingest", "cases", str(path), "--json"],
+                   results, rows=n)
+    assert report["written"] and report["counts"]["filed"] == n, report
+    ours = results[-1]
+    ours["note"] += f"; ours / raw {ours['seconds'] / raw:.2f}"
+    started = time.perf_counter()
+    with transaction(engine) as session:
+        facts = facts.updated(session)
+    figures = facts.closed_figures()
+    catch_up = time.perf_counter() - started
+    with transaction(engine) as session:
+        stored = (session.scalar(select(func.count()).select_from(Case)),
+                  session.scalar(select(func.count()).select_from(CaseHistory)),
+                  session.scalar(select(func.sum(GridStats.total))))
+    assert stored == (n, n, n), stored
+    results.append({"step": f"in-memory case figures catch up after {n:,} rows", "seconds": round(catch_up, 1),
+                    "peak_rss_mb": "", "note": f"{len(figures):,} grids' figures; facts.updated + closed_figures"})
+    path.unlink()
+    return {"n": n, "seconds": ours["seconds"], "raw": raw, "peak": ours["peak_rss_mb"]}
+
+
+def run(url: str | None, n_shops: int, sizes: list[int], workflow_cases: int, seed: int,
         n_checks: int = 0) -> tuple[str, list[dict]]:
+    # Long: the benchmark's steps in order, each appending its line to the table.
     results: list[dict] = []
     shops, boundary = register(n_shops, seed)
     with tempfile.TemporaryDirectory() as folder, database(url) as (engine, backend):
@@ -265,41 +375,25 @@ def run(url: str | None, n_shops: int, n_cases: int, workflow_cases: int, seed: 
                            ["ingest", "checks", str(checks_path), "--json"], results, rows=len(checks))
             assert report["written"] and report["counts"]["recorded"] == len(checks), report
             results[-1]["note"] += f"; {report['counts']['cases_raised']:,} failed checks raised cases"
-            # hazard_checks.case_id has no index: deleting cases would scan the checks once per case
-            # (on PostgreSQL their dead rows too), so the checks go first, by TRUNCATE on PostgreSQL.
-            with transaction(engine) as session:
-                if backend == "PostGIS":
-                    session.execute(text("TRUNCATE hazard_checks, case_history, ratings, attachments, cases"))
-                else:
-                    session.execute(text("DELETE FROM hazard_checks"))
-                    session.execute(CaseHistory.__table__.delete())
-                    session.execute(Case.__table__.delete())
-                refresh_grid_stats(session)
-        if not n_cases:
-            return backend, results
-        cases = case_rows(shops.iloc[: n_shops - k], n_cases + workflow_cases, seed)
-        cases_path = folder / "cases.csv"
-        cases.head(n_cases).to_csv(cases_path, index=False)
-        report = linpu(f"validate {n_cases:,} case rows (`linpu ingest cases --dry-run`)", url_text,
-                       ["ingest", "cases", str(cases_path), "--dry-run", "--json"], results, rows=n_cases)
-        assert report["counts"]["filed"] == n_cases and not report["problems"], report
-        report = linpu(f"file {n_cases:,} case rows (`linpu ingest cases`, batch filing)", url_text,
-                       ["ingest", "cases", str(cases_path), "--json"], results, rows=n_cases)
-        assert report["written"] and report["counts"]["filed"] == n_cases, report
-        with transaction(engine) as session:
-            stored = (session.scalar(select(func.count()).select_from(Case)),
-                      session.scalar(select(func.count()).select_from(CaseHistory)),
-                      session.scalar(select(func.sum(GridStats.total))))
-        assert stored == (n_cases, n_cases, n_cases), stored
-        results[-1]["note"] += f"; stored {stored[0]:,} cases, {stored[1]:,} history rows, grid totals {stored[2]:,}"
-        if workflow_cases:
+            empty_cases(engine, backend)
+        sized = []
+        for n in sizes:
+            sized.append(case_size(engine, backend, shops.iloc[: n_shops - k], n, folder, seed, results))
+            if n != sizes[-1]:
+                empty_cases(engine, backend)
+        if len(sized) > 1:
+            small, large = sized[0], sized[-1]
+            results.append({"step": f"peak RSS at {large['n']:,} rows over the peak at {small['n']:,}",
+                            "seconds": "", "peak_rss_mb": "",
+                            "note": f"{large['peak'] / small['peak']:.2f} ({large['peak']:,} / {small['peak']:,} MB)"})
+        if workflow_cases and sizes:
+            extra_rows = case_rows(shops.iloc[: n_shops - k], sizes[-1] + workflow_cases, seed).tail(workflow_cases)
             part_path = folder / "cases_part.csv"
-            cases.tail(workflow_cases).to_csv(part_path, index=False)
-            report = timed(f"file {workflow_cases:,} more rows one by one (`file_case`, for comparison)",
-                           lambda: _one_by_one(engine, part_path), results)
+            extra_rows.to_csv(part_path, index=False)
+            timed(f"file {workflow_cases:,} more rows one by one (`file_case`, for comparison)",
+                  lambda: _one_by_one(engine, part_path), results)
             per_row = results[-1]["seconds"] / workflow_cases
-            results[-1]["note"] = (f"{per_row * 1000:.1f} ms per case; {n_cases:,} rows would take about "
-                                   f"{per_row * n_cases / 3600:.1f} h (extrapolated)")
+            results[-1]["note"] = f"{per_row * 1000:.1f} ms per case"
     return backend, results
 
 
@@ -313,7 +407,8 @@ def markdown(backend: str, results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shops", type=int, default=100_000)
-    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="100000,1000000",
+                        help="Case files to ingest, in rows, comma-separated (empty: none).")
     parser.add_argument("--workflow-cases", type=int, default=1_000,
                         help="Further rows filed one by one through file_case, for comparison (0: none).")
     parser.add_argument("--checks", type=int, default=0,
@@ -323,8 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL; default a temp SQLite file.")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", file=sys.stderr)
-    backend, results = run(args.database_url, args.shops, args.cases, args.workflow_cases, args.seed,
-                           args.checks)
+    sizes = [int(v) for v in args.sizes.split(",") if v.strip()]
+    backend, results = run(args.database_url, args.shops, sizes, args.workflow_cases, args.seed, args.checks)
     print(f"machine: {machine()}")
     print(markdown(backend, results))
 

@@ -18,16 +18,19 @@ with the same outcome as calling ``file_case`` row by row:
   recomputed; both once per batch, for the grids and shops touched.
 
 How, by design: placement is vectorised (one spatial-index query for many
-points), and rows are written with Core bulk inserts in chunks of
-``chunk_size``.  Case ids come back through ``INSERT ... RETURNING`` with the
-(unique) case number on SQLite, and are drawn from the table's sequence before
-a pipelined executemany on PostgreSQL.  Core inserts bypass the session's
-flush-time NUL check (``governance.db``), so text holding a NUL character is
-refused here, with the same wording.  All of it runs in the caller's
-transaction: if any row is refused nothing is written, and a failure or a
-kill half-way leaves the database as it was once the transaction is rolled
-back.  When several rows are bad, the error names the first row failing the
-first check in ``file_case``'s order (check by check, not row by row).
+points), and rows are loaded a chunk of ``chunk_size`` at a time by
+:mod:`governance.bulk_load` (``COPY`` on PostgreSQL, one prepared
+``executemany`` on SQLite), with their ids drawn first (the table's
+sequence; after the largest id on SQLite), so the history rows can name
+their case.  Loads bypass the session's flush-time NUL check
+(``governance.db``), so text holding a NUL character is refused here, with
+the same wording.  All of it runs in the caller's transaction: if any row is
+refused nothing is written, and a failure or a kill half-way leaves the
+database as it was once the transaction is rolled back.  When several rows
+are bad, the error names the first row failing the first check in
+``file_case``'s order (check by check, not row by row).  :class:`CaseFiler`
+files a stream of chunks (a file read a chunk at a time) as one batch;
+``governance.filing_checks`` records checks the same way.
 
 Refusals raise the same exception classes as ``file_case`` with the same
 message, plus a ``position`` attribute: the 0-based position of the row in
@@ -36,20 +39,29 @@ the batch.  Attachments are not part of a batch (``file_case`` takes them).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 
 import numpy as np
 import pandas as pd
-import shapely
-from sqlalchemy import String, any_, insert, literal, select, text
+from sqlalchemy import String, any_, delete, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
+from governance.bulk_load import (
+    analyze,
+    is_postgres,
+    load,
+    next_ids,
+    plain,
+    stored_json,
+    stored_points,
+    stored_times,
+)
+from governance.catalog import CaseKind, Category, Severity
 from governance.check_due import refresh_check_due
-from governance.checklists import evaluate
 from governance.clock import clock
 from governance.compact import occupation_checks
 from governance.errors import (
@@ -62,18 +74,24 @@ from governance.errors import (
 from governance.figures import count_raised
 from governance.finding_place import place_findings
 from governance.grids import check_point
-from governance.models import Case, CaseHistory, HazardCheck, Shop
-from governance.outbox import announce_batch
-from governance.permissions import Viewer, require_duty, require_write
+from governance.models import Case, CaseHistory, Shop
+from governance.outbox import GridBatch, announce_grid_batches
+from governance.permissions import Viewer, require_write
 from governance.rules import RULES
 from governance.sla import due_times
-from governance.workflow import failed_check_case, record_numbers, require_step
+from governance.workflow import record_numbers, require_step
 from governance.working_time import working_calendar
 
-#: Rows written per INSERT batch: large enough to amortise a round trip,
-#: small enough that a million-row import stays within a few hundred MB.
+#: Rows loaded per statement: large enough to amortise a round trip, small
+#: enough that the Python objects of one chunk stay a few MB.
 CHUNK_SIZE = 5000
 CASE_PREFIX = "L"
+#: A load this large refreshes PostgreSQL's planner statistics of the tables it wrote.
+ANALYZE_AFTER = 10_000
+CASE_COLUMNS = ("id", "case_no", "kind", "category", "severity", "title", "description", "geometry", "grid_id",
+                "shop_id", "reporter_id", "state", "created_at", "due_at", "department", "requester",
+                "reopen_count", "version", "occupation")
+HISTORY_COLUMNS = ("case_id", "seq", "at", "actor_id", "action", "from_state", "to_state", "note", "details")
 REQUIRED = ("kind", "category", "severity", "title", "lon", "lat", "created_at")
 OPTIONAL = ("description", "shop_code", "department", "requester", "reporter_id", "grid_id", "history_note")
 
@@ -90,18 +108,18 @@ class FiledCases:
         return len(self.case_ids)
 
 
-def _refuse(cls: type[LinpuError], position: int, message: str) -> LinpuError:
+def refuse(cls: type[LinpuError], position: int, message: str) -> LinpuError:
     exc = cls(message)
     exc.position = int(position)  # type: ignore[attr-defined]
     return exc
 
 
-def _first(mask: np.ndarray) -> int | None:
+def first_of(mask: np.ndarray) -> int | None:
     hits = np.flatnonzero(mask)
     return int(hits[0]) if len(hits) else None
 
 
-def _text(rows: pd.DataFrame, column: str) -> np.ndarray:
+def text_of(rows: pd.DataFrame, column: str) -> np.ndarray:
     if column not in rows:
         return np.full(len(rows), "", dtype=object)
     values = rows[column].astype(object).to_numpy()
@@ -111,22 +129,22 @@ def _text(rows: pd.DataFrame, column: str) -> np.ndarray:
     return values.astype(str).astype(object)
 
 
-def _enum_column(enum, values: np.ndarray, field_name: str) -> np.ndarray:
+def enum_column(enum, values: np.ndarray, field_name: str) -> np.ndarray:
     lookup = {m.value: m for m in enum} | {m: m for m in enum}
     out = np.empty(len(values), dtype=object)
     for value in pd.unique(values):
         try:
             member = lookup[value] if value in lookup else enum(value)
         except (ValueError, TypeError):
-            position = _first(pd.isna(values) if pd.isna(value) else values == value)
+            position = first_of(pd.isna(values) if pd.isna(value) else values == value)
             allowed = ", ".join(m.value for m in enum)
-            raise _refuse(ValidationError, position, f"{field_name}={value!r} is not known; allowed: {allowed}") \
+            raise refuse(ValidationError, position, f"{field_name}={value!r} is not known; allowed: {allowed}") \
                 from None
         out[values == value] = member
     return out
 
 
-def _times(values) -> tuple[pd.Series, np.ndarray]:
+def filing_times(values) -> tuple[pd.Series, np.ndarray]:
     """UTC filing times and each row's ``%Y%m%d`` in its own timezone (as ``file_case`` numbers it)."""
     series = pd.Series(values).reset_index(drop=True)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -134,7 +152,7 @@ def _times(values) -> tuple[pd.Series, np.ndarray]:
     days = np.empty(len(series), dtype=object)
     for i, value in enumerate(series):
         if getattr(value, "tzinfo", None) is None:
-            raise _refuse(ValidationError, i, f"now={value!r} has no timezone; give an aware datetime")
+            raise refuse(ValidationError, i, f"now={value!r} has no timezone; give an aware datetime")
         days[i] = f"{value:%Y%m%d}"
     return pd.to_datetime(series, utc=True), days
 
@@ -143,14 +161,7 @@ def _numbers(days: np.ndarray, prefix: str) -> np.ndarray:
     return np.array(record_numbers(prefix, days.tolist()), dtype=object)
 
 
-def _next_ids(session: Session, n: int) -> list[int]:
-    """``n`` ids from the sequence of ``cases.id`` (PostgreSQL), as ``INSERT`` would draw them."""
-    return session.scalars(
-        text("SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"), {"n": n}
-    ).all()
-
-
-def _unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> np.ndarray:
+def unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> np.ndarray:
     """Numbers for ``days``, none repeated among them or already in ``column`` (random suffixes can
     collide); the stored ones are looked up a chunk at a time."""
     numbers = _numbers(days, prefix)
@@ -169,9 +180,9 @@ def _unique_numbers(session: Session, days: np.ndarray, prefix: str, column) -> 
         numbers[clash] = _numbers(days[clash], prefix)
 
 
-def _first_nul(values: np.ndarray) -> int | None:
+def first_nul(values: np.ndarray) -> int | None:
     """Position of the first text holding U+0000 (Core inserts bypass the session's check)."""
-    return _first(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))
+    return first_of(pd.Series(values).str.contains("\x00", regex=False).to_numpy(dtype=bool))
 
 
 
@@ -190,9 +201,125 @@ def _shop_ids(session: Session, codes: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(named):
         shop_id = found.get(codes[i])
         if shop_id is None:
-            raise _refuse(NotFoundError, i, f"shop_code={codes[i]!r}: no such shop")
+            raise refuse(NotFoundError, i, f"shop_code={codes[i]!r}: no such shop")
         out[i] = shop_id
     return out
+
+
+@dataclass
+class _CaseBatch:
+    """Checked rows of one call, as columns, in the order given."""
+
+    kinds: np.ndarray
+    categories: np.ndarray
+    severities: np.ndarray
+    titles: np.ndarray
+    descriptions: np.ndarray
+    departments: np.ndarray
+    requesters: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    created: pd.Series
+    days: np.ndarray
+    shop_ids: np.ndarray
+    grid_ids: np.ndarray = field(default=None)
+    notes: np.ndarray = field(default=None)
+    reporters: np.ndarray = field(default=None)
+    occupation: np.ndarray = field(default=None)
+    due: pd.Series = field(default=None)
+
+    @property
+    def n(self) -> int:
+        return len(self.titles)
+
+
+def _checked_batch(session: Session, viewer: Viewer, rows: pd.DataFrame) -> _CaseBatch:
+    """``file_case``'s checks on every row, check by check, the first failing row named; then the
+    places, notes, reporters and road-occupation checks of the rows."""
+    n = len(rows)
+    kinds = enum_column(CaseKind, rows["kind"].to_numpy(dtype=object), "kind")
+    categories = enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
+    severities = enum_column(Severity, rows["severity"].to_numpy(dtype=object), "severity")
+    titles = np.array([t.strip() for t in text_of(rows, "title")], dtype=object)
+    lengths = np.fromiter((len(t) for t in titles), dtype=np.int64, count=n)
+    if (i := first_of(lengths == 0)) is not None:
+        raise refuse(ValidationError, i, "title is empty; say in a few words what was found")
+    if (i := first_of(lengths > 255)) is not None:
+        raise refuse(ValidationError, i, f"title is {lengths[i]} characters long; at most 255 are allowed")
+    texts = {name: text_of(rows, name) for name in ("description", "shop_code", "department", "requester")}
+    for name, values in (("title", titles), *texts.items()):
+        if (i := first_nul(values)) is not None:
+            raise refuse(ValidationError, i, f"{name} {NUL_REFUSAL}")
+    lon, lat = _points(rows)
+    created, days = filing_times(rows["created_at"])
+    batch = _CaseBatch(kinds, categories, severities, titles, texts["description"], texts["department"],
+                       texts["requester"], lon, lat, created, days, _shop_ids(session, texts["shop_code"]))
+    batch.grid_ids, place_notes = _placed(session, viewer, rows, batch)
+    batch.reporters = reporters_of(rows, viewer)
+    notes = text_of(rows, "history_note") if "history_note" in rows else np.full(n, "", dtype=object)
+    batch.notes = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(notes, place_notes, strict=True)],
+                           dtype=object)
+    batch.occupation = np.full(n, None, dtype=object)
+    if (road := categories == Category.ROAD_OCCUPATION).any():
+        batch.occupation[road] = occupation_checks(session, lon[road], lat[road],
+                                                   created[road].dt.to_pydatetime().tolist())
+    return batch
+
+
+def _points(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    lon = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
+    if (i := first_of(bad)) is not None:
+        try:
+            check_point(rows["lon"].iloc[i], rows["lat"].iloc[i])
+        except ValidationError as exc:
+            raise refuse(ValidationError, i, str(exc)) from None
+        raise refuse(ValidationError, i, f"lon={rows['lon'].iloc[i]!r}, lat={rows['lat'].iloc[i]!r} is not a "
+                      "WGS84 point")
+    return lon, lat
+
+
+def _placed(session: Session, viewer: Viewer, rows: pd.DataFrame, batch: _CaseBatch):
+    """Each row's grid id and place note: given (record_checks: the shop's grid), else placed by the
+    point as file_case places it (NotFoundError when there are no grids); the viewer's right to each grid."""
+    n = batch.n
+    given = rows["grid_id"].to_numpy(dtype=object) if "grid_id" in rows else np.full(n, None, dtype=object)
+    placed = pd.isna(given)
+    grid_ids = np.zeros(n, dtype=np.int64)
+    grid_ids[~placed] = [int(g) for g in given[~placed]]
+    place_notes = np.full(n, "", dtype=object)
+    if placed.any():
+        where = np.flatnonzero(placed)
+        try:
+            places = place_findings(session, batch.lon[where], batch.lat[where], batch.shop_ids[where])
+        except LinpuError as exc:
+            exc.position = int(where[exc.position])  # type: ignore[attr-defined]
+            raise
+        grid_ids[where], place_notes[where] = places.grid_ids, places.notes
+    if not viewer.is_district_wide:
+        for grid_id in pd.unique(grid_ids):
+            try:
+                require_write(viewer, int(grid_id))
+            except PermissionDenied as exc:
+                raise refuse(PermissionDenied, first_of(grid_ids == grid_id), str(exc)) from None
+    return grid_ids, place_notes
+
+
+def reporters_of(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
+    out = np.full(len(rows), viewer.user_id, dtype=object)
+    if "reporter_id" in rows:
+        given = rows["reporter_id"].to_numpy(dtype=object)
+        known = ~pd.isna(given)
+        out[known] = [int(v) for v in given[known]]
+    return out
+
+
+def refresh_checks_due(session: Session, shop_ids) -> None:
+    """``refresh_check_due`` for many shops, a chunk at a time (PostgreSQL takes at most 65,535 parameters)."""
+    ids = sorted({int(s) for s in shop_ids})
+    for start in range(0, len(ids), CHUNK_SIZE):
+        refresh_check_due(session, ids[start : start + CHUNK_SIZE])
 
 
 def file_cases(
@@ -204,7 +331,6 @@ def file_cases(
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> FiledCases:
-    # Long: one batch's checks, numbering and chunked inserts in one transaction; issue 25's streaming ingest splits it.
     """File every row of ``rows`` as a case (state warning), as ``file_case`` would one by one.
 
     ``rows`` has the columns ``kind``, ``category``, ``severity`` (codes or
@@ -220,295 +346,120 @@ def file_cases(
     ``note`` goes on every ``raise`` history row (unless ``history_note``).  ``progress(done, total)``
     is called after every chunk.  Raises ValidationError, OutsideGrids,
     NotFoundError or PermissionDenied with ``position`` (see the module);
-    nothing is written then.
+    nothing is written then.  One call is one batch: :class:`CaseFiler` files
+    a stream of chunks as one.
     """
-    n = len(rows)
-    missing = [c for c in REQUIRED if c not in rows]
-    if missing:
-        raise ValidationError(f"file_cases: missing columns {missing}; required: {', '.join(REQUIRED)}")
-    if not viewer.may_write:
-        require_write(viewer, None)
-    require_step(viewer, "raise", "raise a case")
-    empty = np.zeros(0, dtype=np.int64)
-    if n == 0:
-        return FiledCases(empty, [], empty)
-    rows = rows.reset_index(drop=True)
-
-    kinds = _enum_column(CaseKind, rows["kind"].to_numpy(dtype=object), "kind")
-    categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
-    severities = _enum_column(Severity, rows["severity"].to_numpy(dtype=object), "severity")
-    titles = np.array([t.strip() for t in _text(rows, "title")], dtype=object)
-    lengths = np.fromiter((len(t) for t in titles), dtype=np.int64, count=n)
-    if (i := _first(lengths == 0)) is not None:
-        raise _refuse(ValidationError, i, "title is empty; say in a few words what was found")
-    if (i := _first(lengths > 255)) is not None:
-        raise _refuse(ValidationError, i, f"title is {lengths[i]} characters long; at most 255 are allowed")
-    texts = {name: _text(rows, name) for name in ("description", "shop_code", "department", "requester")}
-    for name, values in (("title", titles), *texts.items()):
-        if (i := _first_nul(values)) is not None:
-            raise _refuse(ValidationError, i, f"{name} {NUL_REFUSAL}")
-    lon = pd.to_numeric(rows["lon"], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(rows["lat"], errors="coerce").to_numpy(dtype=float)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
-    if (i := _first(bad)) is not None:
-        try:
-            check_point(rows["lon"].iloc[i], rows["lat"].iloc[i])
-        except ValidationError as exc:
-            raise _refuse(ValidationError, i, str(exc)) from None
-        raise _refuse(ValidationError, i, f"lon={rows['lon'].iloc[i]!r}, lat={rows['lat'].iloc[i]!r} is not a "
-                      "WGS84 point")
-    created, days = _times(rows["created_at"])
-    shop_ids = _shop_ids(session, texts["shop_code"])
-    # Given (record_checks: the shop's grid), else placed by the point as file_case places it
-    # (NotFoundError when there are no grids), with what the history must say about it.
-    given = rows["grid_id"].to_numpy(dtype=object) if "grid_id" in rows else np.full(n, None, dtype=object)
-    placed = pd.isna(given)
-    grid_ids = np.zeros(n, dtype=np.int64)
-    grid_ids[~placed] = [int(g) for g in given[~placed]]
-    place_notes = np.full(n, "", dtype=object)
-    if placed.any():
-        where = np.flatnonzero(placed)
-        try:
-            places = place_findings(session, lon[where], lat[where], shop_ids[where])
-        except LinpuError as exc:
-            exc.position = int(where[exc.position])  # type: ignore[attr-defined]
-            raise
-        grid_ids[where], place_notes[where] = places.grid_ids, places.notes
-    if not viewer.is_district_wide:
-        for grid_id in pd.unique(grid_ids):
-            try:
-                require_write(viewer, int(grid_id))
-            except PermissionDenied as exc:
-                raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
-
-    # Deadlines: the clock file_case asks per case, once per distinct start.
-    due = due_times(created, categories, severities, calendar=working_calendar(session))
-    reporters = _reporters(rows, viewer)
-    notes = _text(rows, "history_note") if "history_note" in rows else np.full(n, note or "", dtype=object)
-    notes = np.array([f"{a}; {b}" if a and b else a or b for a, b in zip(notes, place_notes, strict=True)],
-                     dtype=object)
-    descriptions, departments, requesters = texts["description"], texts["department"], texts["requester"]
-    occupation = np.full(n, None, dtype=object)
-    if (road := categories == Category.ROAD_OCCUPATION).any():
-        occupation[road] = occupation_checks(session, lon[road], lat[road],
-                                             created[road].dt.to_pydatetime().tolist())
-
-    cases, history = Case.__table__, CaseHistory.__table__
-    postgres = session.get_bind().dialect.name == "postgresql"
-    # SQLite: RETURNING the number with the id; rows are matched by their unique number,
-    # so the statement need not keep parameter order (which SQLite could only do row by
-    # row).  PostgreSQL: ids drawn from the table's sequence first (safe beside other
-    # writers), then a plain executemany, which psycopg pipelines with one parsed
-    # statement; a multi-row VALUES with RETURNING would be re-parsed for every batch.
-    insert_cases = insert(cases) if postgres else insert(cases).returning(cases.c.case_no, cases.c.id)
-    insert_history = insert(history)
-    details = {"actor": viewer.username}
-    case_ids = np.zeros(n, dtype=np.int64)
-    case_nos: list[str] = []
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        numbers = _unique_numbers(session, days[start:stop], CASE_PREFIX, Case.case_no)
-        # Python objects for one chunk at a time: a million of each would cost hundreds of MB.
-        created_py = dict(zip(range(start, stop), created.iloc[start:stop].dt.to_pydatetime(), strict=True))
-        due_py = dict(zip(range(start, stop), due.iloc[start:stop].dt.to_pydatetime(), strict=True))
-        points = dict(zip(range(start, stop), shapely.points(lon[start:stop], lat[start:stop]), strict=True))
-        records = [
-            {
-                "case_no": numbers[k], "kind": kinds[i], "category": categories[i], "severity": severities[i],
-                "title": titles[i], "description": descriptions[i], "geometry": points[i],
-                "grid_id": int(grid_ids[i]), "shop_id": shop_ids[i], "reporter_id": reporters[i],
-                "state": RULES["raise"].target, "outcome": None, "created_at": created_py[i], "due_at": due_py[i],
-                "follow_up_due_at": None, "closed_at": None, "department": departments[i] or None,
-                "requester": requesters[i] or None, "resolved_at": None, "reopen_count": 0, "version": 1,
-                "occupation": occupation[i],
-            }
-            for k, i in enumerate(range(start, stop))
-        ]
-        if postgres:
-            ids = _next_ids(session, len(records))
-            for record, case_id in zip(records, ids, strict=True):
-                record["id"] = case_id
-            session.execute(insert_cases, records)
-        else:
-            returned = dict(session.execute(insert_cases, records).all())
-            ids = [returned[number] for number in numbers]
-        case_ids[start:stop] = ids
-        case_nos.extend(numbers.tolist())
-        session.execute(insert_history, [
-            {"case_id": case_id, "seq": 1, "at": created_py[i], "actor_id": viewer.user_id, "action": "raise",
-             "from_state": None, "to_state": RULES["raise"].target, "note": notes[i], "details": details}
-            for case_id, i in zip(ids, range(start, stop), strict=True)
-        ])
-        if progress is not None:
-            progress(stop, n)
-
-    _after_filing(session, grid_ids, categories, shop_ids)
-    announce_batch(session, case_ids, grid_ids, case_nos, now=clock())
-    return FiledCases(case_ids, case_nos, grid_ids)
+    filer = CaseFiler(session, viewer, note=note, chunk_size=chunk_size)
+    filed = filer.file(rows, progress=progress)
+    filer.finish()
+    return filed
 
 
-def _reporters(rows: pd.DataFrame, viewer: Viewer) -> np.ndarray:
-    out = np.full(len(rows), viewer.user_id, dtype=object)
-    if "reporter_id" in rows:
-        given = rows["reporter_id"].to_numpy(dtype=object)
-        known = ~pd.isna(given)
-        out[known] = [int(v) for v in given[known]]
-    return out
+class CaseFiler:
+    """Files cases chunk after chunk in the caller's transaction, as one batch.
 
-
-def _after_filing(session: Session, grid_ids: np.ndarray, categories: np.ndarray, shop_ids: np.ndarray) -> None:
-    """The derived data ``file_case`` keeps, once for the batch."""
-    raised = pd.DataFrame({"g": grid_ids, "c": [str(c) for c in categories]}).value_counts()
-    count_raised(session, {(int(g), c): int(n) for (g, c), n in raised.items()})
-    # An open construction case makes construction checks due for its shop.
-    renovating = {int(s) for s, c in zip(shop_ids, categories, strict=True)
-                  if s is not None and c == Category.CONSTRUCTION}
-    if renovating:
-        _refresh_check_due(session, renovating)
-
-
-def _refresh_check_due(session: Session, shop_ids) -> None:
-    """``refresh_check_due`` for many shops, a chunk at a time (PostgreSQL takes at most 65,535 parameters)."""
-    ids = sorted({int(s) for s in shop_ids})
-    for start in range(0, len(ids), CHUNK_SIZE):
-        refresh_check_due(session, ids[start : start + CHUNK_SIZE])
-
-
-CHECK_PREFIX = "K"
-CHECK_REQUIRED = ("shop_code", "category", "answers", "performed_at")
-
-
-@dataclass
-class RecordedChecks:
-    """What :func:`record_checks` wrote, in the order of the rows given."""
-
-    check_nos: list[str] = field(repr=False)
-    case_ids: np.ndarray  # the case a failed check raised; 0 for a pass
-
-    def __len__(self) -> int:
-        return len(self.check_nos)
-
-    @property
-    def failed(self) -> int:
-        return int((self.case_ids != 0).sum())
-
-
-def record_checks(
-    session: Session,
-    viewer: Viewer,
-    rows: pd.DataFrame,
-    *,
-    chunk_size: int = CHUNK_SIZE,
-    progress: Callable[[int, int], None] | None = None,
-) -> RecordedChecks:
-    # Long: one batch of checks and the cases they raise, in one transaction; issue 25's streaming ingest splits it.
-    """Record every row as a hazard check, as ``governance.workflow.record_check`` would one by one.
-
-    ``rows`` has the columns ``shop_code``, ``category`` (a check category),
-    ``answers`` (``{item code: complies}``, every item answered) and
-    ``performed_at`` (aware datetimes, ``record_check``'s ``now``), and
-    optionally ``note`` and ``inspector_id`` (who checked, when not the viewer).
-
-    A failed check raises a hazard_check case at its shop, in its shop's grid,
-    with the worst severity of the failed items, through :func:`file_cases`
-    (same title, description and history note as ``record_check``).  The
-    checks due of every shop checked are recomputed once.  Refusals as
-    ``record_check`` (ValidationError, NotFoundError, PermissionDenied), with
-    ``position``; nothing is written then.
+    Each :meth:`file` checks, places, numbers and writes its rows (and counts
+    them in the kept figures); :meth:`finish` does what a batch does once:
+    the checks due of shops named by construction cases, one summary per grid
+    in the outbox, the planner's statistics.  A streamed import holds only
+    the per-grid summaries between chunks.
     """
-    missing = [c for c in CHECK_REQUIRED if c not in rows]
-    if missing:
-        raise ValidationError(f"record_checks: missing columns {missing}; required: {', '.join(CHECK_REQUIRED)}")
-    n = len(rows)
-    if n == 0:
-        return RecordedChecks([], np.zeros(0, dtype=np.int64))
-    rows = rows.reset_index(drop=True)
-    require_step(viewer, "raise", "record checks (a failed one raises a case)")
-    performed, days = _times(rows["performed_at"])
-    categories = _enum_column(Category, rows["category"].to_numpy(dtype=object), "category")
-    for i, category in enumerate(categories):
-        if category not in CHECK_CATEGORIES:
-            raise _refuse(ValidationError, i, f"category={category.value!r} has no checklist; hazard checks are: "
-                          + ", ".join(c.value for c in CHECK_CATEGORIES))
-        try:
-            require_duty(viewer, category)
-        except PermissionDenied as exc:
-            raise _refuse(PermissionDenied, i, str(exc)) from None
-    codes = _text(rows, "shop_code")
-    wanted = pd.unique(codes).tolist()
-    shops: dict[str, tuple] = {}
-    for start in range(0, len(wanted), CHUNK_SIZE):
-        for code, shop_id, grid_id, geometry in session.execute(
-            select(Shop.shop_code, Shop.id, Shop.grid_id, Shop.geometry)
-            .where(Shop.shop_code.in_(wanted[start : start + CHUNK_SIZE]))
-        ).all():
-            shops[code] = (shop_id, grid_id, geometry)
-    for i, code in enumerate(codes):
-        if code not in shops:
-            raise _refuse(NotFoundError, i, f"shop_code={code!r}: no such shop")
-        if shops[code][1] is None:
-            raise _refuse(ValidationError, i, f"shop {code} lies in no grid; rebuild the grids before checking it")
-    shop_ids = np.array([shops[c][0] for c in codes], dtype=np.int64)
-    grid_ids = np.array([shops[c][1] for c in codes], dtype=np.int64)
-    for grid_id in pd.unique(grid_ids):
-        try:
-            require_write(viewer, int(grid_id))
-        except PermissionDenied as exc:
-            raise _refuse(PermissionDenied, _first(grid_ids == grid_id), str(exc)) from None
-    answers, outcomes = [], []
-    for i, (category, given) in enumerate(zip(categories, rows["answers"], strict=True)):
-        try:
-            outcomes.append(evaluate(category, {str(k): bool(v) for k, v in given.items()}))
-        except ValueError as exc:
-            raise _refuse(ValidationError, i, f"answers: {exc}") from None
-        answers.append(dict(given))
-    notes = _text(rows, "note")
-    if (i := _first_nul(notes)) is not None:
-        raise _refuse(ValidationError, i, f"note {NUL_REFUSAL}")
-    numbers = _unique_numbers(session, days, CHECK_PREFIX, HazardCheck.check_no)
 
-    # The cases of failed checks, as record_check raises them.
-    failed = np.array([not o.passed for o in outcomes], dtype=bool)
-    case_ids = np.zeros(n, dtype=np.int64)
-    where = np.flatnonzero(failed)
-    if len(where):
-        titles, descriptions, severities, history_notes = [], [], [], []
-        for i in where:
-            title, description, history_note = failed_check_case(categories[i], outcomes[i], notes[i], numbers[i])
-            titles.append(title)
-            descriptions.append(description)
-            severities.append(outcomes[i].severity)
-            history_notes.append(history_note)
-        points = [shops[codes[i]][2] for i in where]
-        filed = file_cases(session, viewer, pd.DataFrame({
-            "kind": CaseKind.HAZARD_CHECK, "category": categories[where], "severity": severities,
-            "title": titles, "description": descriptions,
-            "lon": [p.x for p in points], "lat": [p.y for p in points],
-            "shop_code": codes[where], "grid_id": grid_ids[where], "history_note": history_notes,
-            "created_at": rows["performed_at"].iloc[where].reset_index(drop=True),
-        }), chunk_size=chunk_size)
-        case_ids[where] = filed.case_ids
+    def __init__(self, session: Session, viewer: Viewer, *, note: str = "", chunk_size: int = CHUNK_SIZE):
+        self.session, self.viewer, self.note, self.chunk_size = session, viewer, note, chunk_size
+        self.postgres = is_postgres(session)
+        self.calendar = None
+        self.summaries: dict[int, GridBatch] = {}
+        self.renovating: set[int] = set()
+        self.written = 0
 
-    inspectors = _reporters(rows.rename(columns={"inspector_id": "reporter_id"}), viewer)
-    checks = HazardCheck.__table__
-    stale_before = session.info.get("check_due_stale", False)
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        times = performed.iloc[start:stop].dt.to_pydatetime()
-        session.execute(insert(checks), [
-            {"check_no": numbers[i], "shop_id": int(shop_ids[i]), "category": categories[i], "answers": answers[i],
-             "passed": bool(outcomes[i].passed), "inspector_id": inspectors[i], "performed_at": at,
-             "case_id": int(case_ids[i]) or None, "note": notes[i]}
-            for i, at in zip(range(start, stop), times, strict=True)
-        ])
-        if progress is not None:
-            progress(stop, n)
-    # The checks due of the shops checked, once; then the session need not recompute every
-    # shop's at commit for these inserts (governance.db marks bulk check writes as stale).
-    _refresh_check_due(session, shop_ids.tolist())
-    if not stale_before:
-        session.info.pop("check_due_stale", None)
-    return RecordedChecks(numbers.tolist(), case_ids)
+    def file(self, rows: pd.DataFrame, *, progress: Callable[[int, int], None] | None = None) -> FiledCases:
+        """Check and write ``rows`` (the columns of :func:`file_cases`); refusals as there."""
+        missing = [c for c in REQUIRED if c not in rows]
+        if missing:
+            raise ValidationError(f"file_cases: missing columns {missing}; required: {', '.join(REQUIRED)}")
+        if not self.viewer.may_write:
+            require_write(self.viewer, None)
+        require_step(self.viewer, "raise", "raise a case")
+        empty = np.zeros(0, dtype=np.int64)
+        if len(rows) == 0:
+            return FiledCases(empty, [], empty)
+        batch = _checked_batch(self.session, self.viewer, rows.reset_index(drop=True))
+        if self.calendar is None:
+            self.calendar = working_calendar(self.session)
+        # Deadlines: the clock file_case asks per case, once per distinct start.
+        batch.due = due_times(batch.created, batch.categories, batch.severities, calendar=self.calendar)
+        case_ids = np.zeros(batch.n, dtype=np.int64)
+        case_nos: list[str] = []
+        for start in range(0, batch.n, self.chunk_size):
+            stop = min(start + self.chunk_size, batch.n)
+            ids, numbers = self._write(batch, start, stop)
+            case_ids[start:stop] = ids
+            case_nos.extend(numbers)
+            if progress is not None:
+                progress(stop, batch.n)
+        self._count(batch, case_ids, case_nos)
+        return FiledCases(case_ids, case_nos, batch.grid_ids)
+
+    def _write(self, batch: _CaseBatch, start: int, stop: int) -> tuple[list[int], list[str]]:
+        """Cases and their ``raise`` rows of ``batch[start:stop]``, loaded as the database loads fastest."""
+        part = slice(start, stop)
+        numbers = unique_numbers(self.session, batch.days[part], CASE_PREFIX, Case.case_no).tolist()
+        ids = next_ids(self.session, Case.__table__, stop - start)
+        created = stored_times(batch.created.iloc[part], self.postgres)
+        n = stop - start
+        target = RULES["raise"].target.value
+        load(self.session, Case.__table__, CASE_COLUMNS, list(zip(
+            ids, numbers, plain(batch.kinds[part]), plain(batch.categories[part]), plain(batch.severities[part]),
+            batch.titles[part].tolist(), batch.descriptions[part].tolist(),
+            stored_points(batch.lon[part], batch.lat[part], self.postgres).tolist(),
+            plain(batch.grid_ids[part]), plain(batch.shop_ids[part]), plain(batch.reporters[part]), [target] * n,
+            created.tolist(), stored_times(batch.due.iloc[part], self.postgres).tolist(),
+            [d or None for d in batch.departments[part]], [r or None for r in batch.requesters[part]],
+            [0] * n, [1] * n, plain(batch.occupation[part]), strict=True)))
+        details = stored_json({"actor": self.viewer.username})
+        load(self.session, CaseHistory.__table__, HISTORY_COLUMNS, list(zip(
+            ids, [1] * n, created.tolist(), [self.viewer.user_id] * n, ["raise"] * n, [None] * n, [target] * n,
+            batch.notes[part].tolist(), [details] * n, strict=True)))
+        self.written += n
+        return ids, numbers
+
+    def _count(self, batch: _CaseBatch, case_ids: np.ndarray, case_nos: list[str]) -> None:
+        """The figures ``file_case`` keeps, once per call; what :meth:`finish` needs, remembered."""
+        raised = pd.DataFrame({"g": batch.grid_ids, "c": [str(c) for c in batch.categories]}).value_counts()
+        count_raised(self.session, {(int(g), c): int(n) for (g, c), n in raised.items()})
+        # An open construction case makes construction checks due for its shop.
+        self.renovating |= {int(s) for s, c in zip(batch.shop_ids, batch.categories, strict=True)
+                            if s is not None and c == Category.CONSTRUCTION}
+        for case_id, grid_id, case_no in zip(case_ids.tolist(), batch.grid_ids.tolist(), case_nos, strict=True):
+            self.summaries.setdefault(grid_id, GridBatch()).add(case_id, case_no)
+
+    def withdraw(self, case_ids: list[int]) -> None:
+        """Delete cases this filer wrote (a later row of the file turned out to repeat them)."""
+        if not case_ids:
+            return
+        for start in range(0, len(case_ids), CHUNK_SIZE):
+            part = [int(c) for c in case_ids[start : start + CHUNK_SIZE]]
+            gone = self.session.execute(select(Case.grid_id, type_coerce(Case.category, String), Case.case_no,
+                                               Case.shop_id).where(Case.id.in_(part))).all()
+            self.session.execute(delete(CaseHistory).where(CaseHistory.case_id.in_(part)))
+            self.session.execute(delete(Case).where(Case.id.in_(part)))
+            lost = Counter((int(g), str(c)) for g, c, _, _ in gone)
+            count_raised(self.session, {key: -n for key, n in lost.items()})
+            for grid_id, _category, case_no, shop_id in gone:
+                self.summaries[int(grid_id)].drop(case_no)
+                if shop_id is not None:
+                    self.renovating.add(int(shop_id))
+            self.written -= len(gone)
+
+    def finish(self) -> None:
+        """The batch's once-only work: checks due, the outbox's summaries, statistics."""
+        if self.renovating:
+            refresh_checks_due(self.session, self.renovating)
+        announce_grid_batches(self.session, self.summaries, now=clock())
+        if self.written >= ANALYZE_AFTER:
+            analyze(self.session, [Case.__table__, CaseHistory.__table__])
 
 
-__all__ = ["CHUNK_SIZE", "FiledCases", "RecordedChecks", "file_cases", "record_checks"]
+__all__ = ["ANALYZE_AFTER", "CHUNK_SIZE", "CaseFiler", "FiledCases", "enum_column", "file_cases", "filing_times",
+           "first_nul", "first_of", "refresh_checks_due", "refuse", "reporters_of", "text_of", "unique_numbers"]

@@ -132,24 +132,53 @@ def announce_rating(session: Session, case: Case, *, rating_id: int, rating: int
 def announce_batch(session: Session, case_ids: np.ndarray, grid_ids: np.ndarray, case_nos: list[str],
                    *, now: datetime) -> None:
     """One summary per grid for a batch import (shared decision "Batch imports"), not one per case."""
-    if len(case_ids) == 0:
+    summaries: dict[int, GridBatch] = {}
+    for case_id, grid_id, case_no in zip(case_ids, grid_ids, case_nos, strict=True):
+        summaries.setdefault(int(grid_id), GridBatch()).add(int(case_id), case_no)
+    announce_grid_batches(session, summaries, now=now)
+
+
+class GridBatch:
+    """What a grid's summary of a batch says: how many cases, the first id, the first five numbers.
+
+    Kept per grid while a file streams in, so a million-row import holds one of these per grid.
+    """
+
+    __slots__ = ("count", "first_id", "case_nos")
+
+    def __init__(self) -> None:
+        self.count, self.first_id, self.case_nos = 0, None, []
+
+    def add(self, case_id: int, case_no: str) -> None:
+        self.count += 1
+        self.first_id = case_id if self.first_id is None else min(self.first_id, case_id)
+        if len(self.case_nos) < 5:
+            self.case_nos.append(case_no)
+
+    def drop(self, case_no: str) -> None:
+        """A case withdrawn before commit (a later row of the file repeated it)."""
+        self.count -= 1
+        if case_no in self.case_nos:
+            self.case_nos.remove(case_no)
+
+
+def announce_grid_batches(session: Session, summaries: Mapping[int, GridBatch], *, now: datetime) -> None:
+    """Write the summaries of :class:`GridBatch` per grid id (grids left with no case are skipped)."""
+    wanted = sorted(g for g, s in summaries.items() if s.count > 0)
+    if not wanted:
         return
-    codes = dict(session.execute(select(Grid.id, Grid.code).where(Grid.id.in_([int(g) for g in set(grid_ids)]))).all())
-    rows = []
-    for grid_id in sorted({int(g) for g in grid_ids}):
-        mine = np.flatnonzero(grid_ids == grid_id)
-        first = int(case_ids[mine].min())
-        rows.append({
-            "key": f"cases_imported:{grid_id}:{first}", "event": "cases_imported",
-            "grid_codes": [codes[grid_id]], "audience": ["grid_leader", "member"], "member_kinds": list(MEMBER_KINDS),
-            "data": {"grid_code": codes[grid_id], "count": len(mine),
-                     "case_nos": [case_nos[i] for i in mine[:5]]},
-            "created_at": now,
-        })
-    write(session, rows)
+    codes = dict(session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(wanted))).all())
+    write(session, [{
+        "key": f"cases_imported:{grid_id}:{summaries[grid_id].first_id}", "event": "cases_imported",
+        "grid_codes": [codes[grid_id]], "audience": ["grid_leader", "member"], "member_kinds": list(MEMBER_KINDS),
+        "data": {"grid_code": codes[grid_id], "count": summaries[grid_id].count,
+                 "case_nos": list(summaries[grid_id].case_nos)},
+        "created_at": now,
+    } for grid_id in wanted])
 
 
 __all__ = [
-    "ANNOUNCED_STEPS", "AUDIENCES", "EVENTS", "MEMBER_KINDS", "announce_batch",
+    "ANNOUNCED_STEPS", "AUDIENCES", "EVENTS", "GridBatch", "MEMBER_KINDS", "announce_batch",
+    "announce_grid_batches",
     "announce_rating", "announce_step", "case_data", "case_notification", "iso", "write",
 ]

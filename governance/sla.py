@@ -15,7 +15,7 @@ because a mistyped override would otherwise leave the old deadline in force.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import and_, or_
@@ -104,8 +104,9 @@ def due_times(created: pd.Series, categories, severities, *, calendar: WorkingCa
         if unit is LimitUnit.CALENDAR_HOURS:
             due.loc[where] = starts + limit
         else:
-            deadline = {s: calendar.add_limit(s.to_pydatetime(), limit, unit) for s in starts.unique()}
-            due.loc[where] = starts.map(deadline)
+            naive = starts.dt.tz_convert(UTC).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+            deadlines = calendar.add_working_many(naive, calendar.working_span(unit, limit))
+            due.loc[where] = pd.Series(pd.DatetimeIndex(deadlines).tz_localize(UTC), index=where)
     return due
 
 

@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 import chinese_calendar
+import numpy as np
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -135,6 +137,61 @@ class WorkingCalendar:
             cursor = datetime.combine(day, time(0), zone)
         raise ConfigurationError(f"no working time within {_MAX_DAYS} days of {start:%Y-%m-%d}: check the calendar")
 
+    def working_span(self, unit: LimitUnit | str, limit: timedelta) -> timedelta:
+        """The working time a limit in working days or hours stands for (see :meth:`add_limit`)."""
+        if LimitUnit(unit) is LimitUnit.WORKING_HOURS:
+            return limit
+        whole_days = limit // timedelta(days=1)
+        return whole_days * self.day_length + (limit - timedelta(days=whole_days))
+
+    def add_working_many(self, starts: np.ndarray, duration: timedelta) -> np.ndarray:
+        """:meth:`add_working` for many UTC instants (``datetime64[ns]``) at once, the same instants out.
+
+        The working periods from the first start's day on are laid end to end as one
+        running total of working time; each deadline is where the total reaches its
+        start's total plus ``duration``.  A start whose deadline lies past the laid-out
+        year, or a zero duration (which :meth:`add_working` moves to the next period),
+        is counted one by one.
+        """
+        starts = np.asarray(starts, dtype="datetime64[ns]")
+        if len(starts) == 0 or duration <= timedelta(0):
+            return np.array([np.datetime64(self.add_working(_utc(s), duration).replace(tzinfo=None), "ns")
+                             for s in starts], dtype="datetime64[ns]")
+        begins, ends = self._periods(_utc(starts.min()).astimezone(district_zone()).date(),
+                                     _utc(starts.max()).astimezone(district_zone()).date() + timedelta(days=366))
+        lengths = ends - begins
+        total_end = np.cumsum(lengths)
+        total_begin = total_end - lengths
+        s = starts.astype(np.int64)
+        k = np.searchsorted(begins, s, side="right") - 1
+        inside = (k >= 0) & (s < ends[np.maximum(k, 0)])
+        before = np.where(k >= 0, np.where(inside, total_begin[np.maximum(k, 0)] + (s - begins[np.maximum(k, 0)]),
+                                           total_end[np.maximum(k, 0)]), 0)
+        target = before + duration // timedelta(microseconds=1) * 1000
+        j = np.searchsorted(total_end, target, side="left")
+        out = np.empty(len(s), dtype="datetime64[ns]")
+        beyond = j >= len(ends)
+        fits = ~beyond
+        out[fits] = (ends[j[fits]] - (total_end[j[fits]] - target[fits])).astype("datetime64[ns]")
+        for i in np.flatnonzero(beyond):
+            out[i] = np.datetime64(self.add_working(_utc(starts[i]), duration).replace(tzinfo=None), "ns")
+        return out
+
+    def _periods(self, first: date, last: date) -> tuple[np.ndarray, np.ndarray]:
+        """Begin and end (UTC nanoseconds) of every working period from ``first`` to ``last``."""
+        zone = district_zone()
+        begins, ends = [], []
+        day = first
+        while day <= last:
+            if self.is_working_day(day):
+                for begin_at, end_at in self.periods:
+                    begin, end = datetime.combine(day, begin_at, zone), datetime.combine(day, end_at, zone)
+                    if begin < end:
+                        begins.append(_ns(begin))
+                        ends.append(_ns(end))
+            day += timedelta(days=1)
+        return np.array(begins, dtype=np.int64), np.array(ends, dtype=np.int64)
+
     def add_limit(self, start: datetime, limit: timedelta, unit: LimitUnit | str) -> datetime:
         """The deadline of a limit counted in ``unit`` from ``start``.
 
@@ -151,6 +208,15 @@ class WorkingCalendar:
             return self.add_working(start, limit)
         whole_days = limit // timedelta(days=1)
         return self.add_working(start, whole_days * self.day_length + (limit - timedelta(days=whole_days)))
+
+
+def _utc(value) -> datetime:
+    """A ``datetime64`` (UTC, naive) as an aware UTC datetime."""
+    return pd.Timestamp(value).tz_localize(UTC).to_pydatetime()
+
+
+def _ns(moment: datetime) -> int:
+    return pd.Timestamp(moment).value
 
 
 def _span(start: time, end: time) -> timedelta:

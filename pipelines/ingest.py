@@ -161,7 +161,6 @@ def ingest_shops(
     progress: Progress | None = None,
     actor: str | None = None,
 ) -> IngestReport:
-    # Long: the register's plan, its refusals and its writes in one transaction; issue 25's streaming ingest splits it.
     """Validate a shop register and bring the stored shops in line with it.
 
     Parameters
@@ -194,98 +193,131 @@ def ingest_shops(
     table = load_table(source, name)
     tick("validate", 0, len(table.frame))
     columns = require_columns(table, SHOP_COLUMNS, ["name"])
-    frame = table.frame
-    rows = Rows(table.source, frame.index, list(table.problems))
-    report = IngestReport("shops", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
-
-    names = required_text(rows, text(frame, columns["name"]), "name", max_length=255)
-    words = shop_words(rows, frame, columns)
-    streets = text(frame, columns.get("street"))
-    party = (booleans(rows, text(frame, columns["party_member_operator"]), "party_member_operator")
-             if "party_member_operator" in columns else np.zeros(len(frame), dtype=bool))
-    badges = _badge_sets(rows, frame, columns.get("badges"))
-    no_nul_bytes(rows, frame, columns)
+    rows = Rows(table.source, table.frame.index, list(table.problems))
+    report = IngestReport("shops", table.source, len(table.frame), dry_run=dry_run, skip_invalid=skip_invalid)
+    fields = _register_fields(rows, table.frame, columns)
 
     with transaction(engine) as session:
-        district = district_of(session)
-        located = locate(rows, table, crs=crs, coords=coords, district=district)
-        report.notes.extend(located.notes)
-        if district is None:
-            report.notes.append("no district boundary or grids stored: points were not checked "
-                                "against the district")
-        lon, lat = located.lon, located.lat
+        return _apply_register(session, table, rows, columns, fields, report, _RegisterRun(
+            crs=crs, coords=coords, dry_run=dry_run, close_missing=close_missing, now=now, tick=tick, actor=actor))
 
-        if "shop_id" in columns:
-            ids = text(frame, columns["shop_id"])
-            for row in ids.index[ids == ""]:
-                rows.add(row, "shop_id", "is empty; every shop needs an id (or leave the column out "
-                         "to derive ids from name and place)")
-            for row in ids.index[ids.str.len() > 64]:
-                rows.add(row, "shop_id", "longer than 64 characters")
-        else:
-            ok = np.isfinite(lon) & np.isfinite(lat)
-            ids = pd.Series(
-                [derived_shop_id(n, x, y) if good else "" for n, x, y, good in zip(names, lon, lat, ok, strict=True)],
-                index=frame.index, dtype=object,
-            )
-            report.notes.append("no shop_id column: ids derived from name and position "
-                                "(H + hash); a moved or renamed shop becomes a new shop")
-        refuse_duplicates_in_file(rows, ids, "shop_id")
-        place_key = _place_key(names, lon, lat)
-        if "shop_id" in columns:
-            _same_place_duplicates(rows, place_key, ids, np.isfinite(lon))
 
-        stored = _stored_shops(session)
-        tick("validate", len(frame), len(frame))
-        _duplicates_against_db(rows, ids, place_key, stored, lon)
+@dataclass(frozen=True)
+class _RegisterRun:
+    """How ``ingest_shops`` was asked to apply the register."""
 
-        report = finish_report(report, table, rows)
-        if report.refused:
-            return report
+    crs: str | None
+    coords: str
+    dry_run: bool
+    close_missing: bool | None
+    now: datetime
+    tick: Progress
+    actor: str | None
 
-        good = rows.good_mask()
-        incoming = pd.DataFrame({
-            "shop_code": ids[good].to_numpy(), "name": names[good].to_numpy(),
-            **{k: v[good].to_numpy() for k, v in words.items()}, "street": streets[good].to_numpy(),
-            "party_member_operator": party[good], "lon": lon[good], "lat": lat[good],
-        })
-        incoming_badges = [badges[i] for i in np.flatnonzero(good)] if badges is not None else None
-        seen_ids = set(ids[ids != ""])
-        plan = _plan_shops(incoming, stored, seen_ids=seen_ids, close_missing=close_missing is not False)
-        grids = current_grid_frame(session)
-        placed = _place(session, plan.needs_grid, grids)
-        found = plan.gridless["shop_code"].map(placed["grid_id"]).notna().to_numpy()
-        if found.any():  # a grid now holds them: their grid is the update
-            plan.changed = pd.concat([plan.changed, plan.gridless[found]])
-            plan.unchanged -= int(found.sum())
-        report.counts = {
-            "opened": len(plan.new),
-            "reopened": len(plan.reopened),
-            "updated": len(plan.changed),
-            "closed": len(plan.closing),
-            "unchanged": plan.unchanged,
-            "without_grid": int(placed["grid_id"].isna().sum()) if len(placed) else 0,
-            "without_trade": int(incoming["trade"].isna().sum()),
-        }
-        report.notes.extend(unknown_words_note(incoming))
-        if report.counts["without_grid"]:
-            report.notes.append(
-                f"{report.counts['without_grid']} shops stored without a grid: "
-                + ("no grids yet; run `linpu grids save`" if grids.empty else "they lie in no current grid")
-            )
-        badge_plan = _plan_badges(session, incoming, incoming_badges) if incoming_badges is not None else ([], [])
-        report.counts["badges_awarded"] = len(badge_plan[0])
-        report.counts["badges_revoked"] = len(badge_plan[1])
-        if close_missing is None:
-            report.refusal = closing_refusal(len(plan.closing), int((~stored.frame["closed"]).sum()))
-        if dry_run or report.refusal:
-            return report
-        _write_shops(session, plan, placed, badge_plan, now=now, tick=tick, source=table.source)
-        changed = sum(report.counts[k] for k in ("opened", "reopened", "updated", "closed"))
-        admin_log.record(session, actor=actor or shell_actor(), action="register_applied", target=table.source,
-                         rows=changed, detail=", ".join(f"{k} {v}" for k, v in report.counts.items()))
-        report.written = True
+
+def _apply_register(session: Session, table: RawTable, rows: Rows, columns: dict[str, str], fields: dict,
+                    report: IngestReport, run: _RegisterRun) -> IngestReport:
+    """The register's checks against the database, its plan, its refusals and its writes."""
+    district = district_of(session)
+    located = locate(rows, table, crs=run.crs, coords=run.coords, district=district)
+    report.notes.extend(located.notes)
+    if district is None:
+        report.notes.append("no district boundary or grids stored: points were not checked against the district")
+    ids = _register_ids(rows, table.frame, columns, fields["name"], located, report)
+    stored = _stored_shops(session)
+    run.tick("validate", len(table.frame), len(table.frame))
+    _duplicates_against_db(rows, ids, _place_key(fields["name"], located.lon, located.lat), stored, located.lon)
+    report = finish_report(report, table, rows)
+    if report.refused:
+        return report
+    good = rows.good_mask()
+    incoming = pd.DataFrame({
+        "shop_code": ids[good].to_numpy(), "name": fields["name"][good].to_numpy(),
+        **{k: v[good].to_numpy() for k, v in fields["words"].items()}, "street": fields["street"][good].to_numpy(),
+        "party_member_operator": fields["party"][good], "lon": located.lon[good], "lat": located.lat[good],
+    })
+    badges = fields["badges"]
+    incoming_badges = [badges[i] for i in np.flatnonzero(good)] if badges is not None else None
+    plan = _plan_shops(incoming, stored, seen_ids=set(ids[ids != ""]), close_missing=run.close_missing is not False)
+    placed = _register_counts(session, report, plan, incoming)
+    badge_plan = _plan_badges(session, incoming, incoming_badges) if incoming_badges is not None else ([], [])
+    report.counts["badges_awarded"] = len(badge_plan[0])
+    report.counts["badges_revoked"] = len(badge_plan[1])
+    if run.close_missing is None:
+        report.refusal = closing_refusal(len(plan.closing), int((~stored.frame["closed"]).sum()))
+    if run.dry_run or report.refusal:
+        return report
+    _write_shops(session, plan, placed, badge_plan, now=run.now, tick=run.tick, source=table.source)
+    changed = sum(report.counts[k] for k in ("opened", "reopened", "updated", "closed"))
+    admin_log.record(session, actor=run.actor or shell_actor(), action="register_applied", target=table.source,
+                     rows=changed, detail=", ".join(f"{k} {v}" for k, v in report.counts.items()))
+    report.written = True
     return report
+
+
+def _register_fields(rows: Rows, frame: pd.DataFrame, columns: dict[str, str]) -> dict:
+    """The register's columns that need no database: name, the office's words, street, 党员, badges."""
+    fields = {
+        "name": required_text(rows, text(frame, columns["name"]), "name", max_length=255),
+        "words": shop_words(rows, frame, columns),
+        "street": text(frame, columns.get("street")),
+        "party": (booleans(rows, text(frame, columns["party_member_operator"]), "party_member_operator")
+                  if "party_member_operator" in columns else np.zeros(len(frame), dtype=bool)),
+        "badges": _badge_sets(rows, frame, columns.get("badges")),
+    }
+    no_nul_bytes(rows, frame, columns)
+    return fields
+
+
+def _register_ids(rows: Rows, frame: pd.DataFrame, columns: dict[str, str], names: pd.Series, located,
+                  report: IngestReport) -> pd.Series:
+    """Each row's shop id: its id column, or derived from name and place; repeats refused."""
+    lon, lat = located.lon, located.lat
+    if "shop_id" in columns:
+        ids = text(frame, columns["shop_id"])
+        for row in ids.index[ids == ""]:
+            rows.add(row, "shop_id", "is empty; every shop needs an id (or leave the column out "
+                     "to derive ids from name and place)")
+        for row in ids.index[ids.str.len() > 64]:
+            rows.add(row, "shop_id", "longer than 64 characters")
+    else:
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        ids = pd.Series(
+            [derived_shop_id(n, x, y) if good else "" for n, x, y, good in zip(names, lon, lat, ok, strict=True)],
+            index=frame.index, dtype=object,
+        )
+        report.notes.append("no shop_id column: ids derived from name and position "
+                            "(H + hash); a moved or renamed shop becomes a new shop")
+    refuse_duplicates_in_file(rows, ids, "shop_id")
+    if "shop_id" in columns:
+        _same_place_duplicates(rows, _place_key(names, lon, lat), ids, np.isfinite(lon))
+    return ids
+
+
+def _register_counts(session: Session, report: IngestReport, plan: _ShopPlan, incoming: pd.DataFrame) -> pd.DataFrame:
+    """Place the shops that need a grid and count the plan into the report; the placements."""
+    grids = current_grid_frame(session)
+    placed = _place(session, plan.needs_grid, grids)
+    found = plan.gridless["shop_code"].map(placed["grid_id"]).notna().to_numpy()
+    if found.any():  # a grid now holds them: their grid is the update
+        plan.changed = pd.concat([plan.changed, plan.gridless[found]])
+        plan.unchanged -= int(found.sum())
+    report.counts = {
+        "opened": len(plan.new),
+        "reopened": len(plan.reopened),
+        "updated": len(plan.changed),
+        "closed": len(plan.closing),
+        "unchanged": plan.unchanged,
+        "without_grid": int(placed["grid_id"].isna().sum()) if len(placed) else 0,
+        "without_trade": int(incoming["trade"].isna().sum()),
+    }
+    report.notes.extend(unknown_words_note(incoming))
+    if report.counts["without_grid"]:
+        report.notes.append(
+            f"{report.counts['without_grid']} shops stored without a grid: "
+            + ("no grids yet; run `linpu grids save`" if grids.empty else "they lie in no current grid")
+        )
+    return placed
 
 
 def _badge_sets(rows: Rows, frame: pd.DataFrame, column: str | None) -> list[frozenset[str]] | None:

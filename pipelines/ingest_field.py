@@ -1,15 +1,16 @@
 """Ingest field exports: patrol findings (cases) and hazard checks.
 
-Rows are validated as a whole file first (the same rules and report as the
-shop register), then filed through the governance layer: in batches
-(:func:`governance.filing.file_cases` and
-:func:`~governance.filing.record_checks`, the batch forms of
+The file streams through in chunks (:mod:`pipelines.stream`): each chunk's
+rows are validated (the same rules and report as the shop register), and
+its good rows filed through the governance layer at once
+(:class:`governance.filing.CaseFiler` and
+:class:`~governance.filing.CheckRecorder`, the batch forms of
 :func:`governance.workflow.file_case` and
-:func:`~governance.workflow.record_check`: vectorised placement, bulk inserts
-in chunks). The
+:func:`~governance.workflow.record_check`: vectorised placement, loads through
+COPY or one prepared statement). The
 governance layer places each point in its current grid, sets the deadline and
-writes the history, all in one transaction: any failure leaves the database
-as it was. The row's own timestamp is the filing time (``now=``), so historical
+writes the history, all in the ingest's one transaction: any failure, or a
+refused row anywhere in the file, leaves the database as it was. The row's own timestamp is the filing time (``now=``), so historical
 exports keep their dates.
 
 Decisions where the practice leaves a choice:
@@ -31,35 +32,30 @@ Decisions where the practice leaves a choice:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, String, select, type_coerce
+from sqlalchemy import Engine, String, func, select, type_coerce
+from sqlalchemy.orm import Session
 
 from governance.catalog import CHECK_CATEGORIES, CaseKind, Category, Severity
 from governance.checklists import checklist_for
-from governance.db import transaction
 from governance.errors import LinpuError
-from governance.filing import file_cases, record_checks
+from governance.filing import CaseFiler
+from governance.filing_checks import CheckRecorder
 from governance.grids import current_grid_frame, place_in_current_grids
 from governance.models import Case, HazardCheck, Shop, User
 from governance.permissions import system_viewer
 from governance.settings import get_settings
 from governance.words import accepted, file_words
-from pipelines.ingest import (
-    ID_DECIMALS,
-    Progress,
-    district_of,
-    finish_report,
-    load_table,
-    raw_wkb,
-    refuse_duplicates_in_file,
-)
+from pipelines.ingest import ID_DECIMALS, Progress, district_of, raw_wkb
 from pipelines.ingest_report import IngestReport
-from pipelines.readers import InputFileError
+from pipelines.readers import CHUNK_ROWS, InputFileError, RawTable, read_chunks
+from pipelines.stream import Repeats, run
 from pipelines.validation import (
     Rows,
     codes,
@@ -105,15 +101,199 @@ PASS_WORDS = {"pass": True, "passed": True, "ok": True, "合格": True, "通过"
               "fail": False, "failed": False, "不合格": False, "未通过": False}
 
 
+PLACE_NAMES = ("lon", "lng", "经度", "x", "longitude")
+
+
 def _key_time(stamps: pd.Series) -> pd.Series:
     return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(stamps.notna(), "")
 
 
-def _user_ids(session, names: pd.Series) -> dict[str, int]:
-    wanted = [n for n in names.unique() if n]
-    if not wanted:
-        return {}
-    return dict(session.execute(select(User.username, User.id).where(User.username.in_(wanted))).all())
+class _Users:
+    """Stored user ids by name, looked up as the names turn up chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, int] = {}
+        self.asked: set[str] = set()
+
+    def ids(self, session: Session, names: pd.Series) -> dict[str, int]:
+        wanted = [n for n in names.unique() if n and n not in self.asked]
+        for start in range(0, len(wanted), 5000):
+            part = wanted[start : start + 5000]
+            self.known.update(session.execute(select(User.username, User.id).where(User.username.in_(part))).all())
+        self.asked.update(wanted)
+        return self.known
+
+
+def _good_rows(rows: Rows) -> np.ndarray:
+    return rows.index.to_numpy(dtype=np.int64)[rows.good_mask()]
+
+
+def _filed_row(source: str, good_rows: np.ndarray, exc: LinpuError) -> InputFileError:
+    """A row the governance layer still refuses aborts the whole file, naming its row."""
+    position = getattr(exc, "position", None)
+    row = int(good_rows[position]) if position is not None else 1
+    return InputFileError(source, row, "(row)", f"{exc}; nothing was written")
+
+
+@dataclass
+class _CaseRows:
+    """One chunk of findings as parsed by the worker."""
+
+    kinds: pd.Series
+    categories: pd.Series
+    severities: pd.Series
+    titles: pd.Series
+    created: pd.Series
+    shop_ids: pd.Series
+    reporters: pd.Series
+    descriptions: pd.Series
+    departments: pd.Series
+    requesters: pd.Series
+    lon: np.ndarray
+    lat: np.ndarray
+    keys: pd.Series
+    good: np.ndarray | None = None
+    user_ids: dict[str, int] | None = None
+
+
+class _CaseIngest:
+    """``linpu ingest cases`` as a :class:`pipelines.stream.Job`."""
+
+    def __init__(self, *, crs: str | None, coords: str, now: datetime):
+        self.crs, self.coords, self.now = crs, coords, now
+        self.users = _Users()
+        self.unknown: list[np.ndarray] = []
+        self.notes: dict[str, None] = {}
+        self.first = True
+        self.repeats: list[Repeats] = []
+
+    def start(self, session: Session, table: RawTable, report: IngestReport) -> None:
+        self.columns = require_columns(table, CASE_COLUMNS, ["category", "title", "created_at"])
+        self.source = report.source = table.source
+        if "severity" not in self.columns:
+            report.notes.append("no severity column: every case filed as medium")
+        if find_column(table, ("state", "状态")):
+            report.notes.append("the state column is ignored: ingested findings start as warnings")
+        self.has_place = find_column(table, PLACE_NAMES) is not None or table.geometry is not None
+        self.shops = dict(session.execute(select(Shop.shop_code, Shop.geometry)).all()) \
+            if "shop_id" in self.columns else {}
+        self.district = district_of(session) if self.has_place else None
+        # Cases written by this ingest are not "stored" duplicates: the in-file check names their row.
+        self.watermark = session.scalar(select(func.max(Case.id))) or 0
+        self.repeats = ([Repeats("case_id")] if "case_id" in self.columns else []) + [Repeats("created_at")]
+        self.filer = CaseFiler(session, system_viewer())
+        self.grids_checked = False
+
+    def check(self, table: RawTable) -> tuple[Rows, _CaseRows]:
+        """Every check that needs no database (the worker's part), in the whole-file order."""
+        frame, columns = table.frame, self.columns
+        rows = Rows(table.source, frame.index, list(table.problems))
+        kinds = codes(rows, text(frame, columns.get("kind")), "kind", [k.value for k in CaseKind], KIND_ALIASES,
+                      shown=accepted("kind", [k.value for k in CaseKind]), default="patrol")
+        categories = codes(rows, text(frame, columns["category"]), "category", [c.value for c in Category],
+                           CATEGORY_ALIASES, shown=accepted("category", [c.value for c in Category]))
+        severities = codes(rows, text(frame, columns.get("severity")), "severity", [s.value for s in Severity],
+                           SEVERITY_ALIASES, default="medium",
+                           shown=accepted("severity", [s.value for s in Severity]))
+        titles = required_text(rows, text(frame, columns["title"]), "title", max_length=255)
+        created = times(rows, text(frame, columns["created_at"]), "created_at", now=self.now)
+        shop_ids = text(frame, columns.get("shop_id"))
+        reporters, descriptions = text(frame, columns.get("reporter")), text(frame, columns.get("description"))
+        departments = optional_text(rows, text(frame, columns.get("department")), "department", max_length=128)
+        requesters = optional_text(rows, text(frame, columns.get("requester")), "requester", max_length=128)
+        no_nul_bytes(rows, frame, columns)
+        lon, lat = self._place(rows, table, shop_ids)
+        keys = categories.astype(str) + "|" + _key_time(created) + "|" \
+            + pd.Series(np.round(lon, ID_DECIMALS), index=frame.index).astype(str) + "|" \
+            + pd.Series(np.round(lat, ID_DECIMALS), index=frame.index).astype(str)
+        if "case_id" in columns:
+            self.repeats[0].add(text(frame, columns["case_id"]))
+        self.repeats[-1].add(keys.where(~created.isna() & np.isfinite(lon), ""))
+        return rows, _CaseRows(kinds, categories, severities, titles, created, shop_ids, reporters, descriptions,
+                               departments, requesters, lon, lat, keys)
+
+    def _place(self, rows: Rows, table: RawTable, shop_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's point: its lon/lat or geometry, else its shop's."""
+        first, self.first = self.first, False
+        for row, code in shop_ids.items():
+            if code and code not in self.shops:
+                rows.add(row, "shop_id", f"{code!r} is not a stored shop; ingest the shop register first")
+        need_place = (shop_ids == "").to_numpy() | (shop_ids.map(lambda c: c not in self.shops)).to_numpy()
+        n = len(table.frame)
+        if self.has_place:
+            located = locate(rows, table, crs=self.crs, coords=self.coords, district=self.district,
+                             required=need_place)
+            lon, lat = located.lon, located.lat
+            self.notes.update(dict.fromkeys(located.notes))
+        elif first and not (shop_ids != "").any():
+            raise InputFileError(table.source, 1, "lon", "missing place: no lon/lat columns, no geometry "
+                                 "and no shop_id")
+        else:
+            lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+            for i, row in enumerate(table.frame.index):
+                if need_place[i] and not shop_ids[row]:
+                    rows.add(row, "lon", "no place: give lon/lat or a shop_id")
+        # A row with a shop but no coordinates lies at its shop.
+        for i, code in enumerate(shop_ids):
+            if code in self.shops and not np.isfinite(lon[i]):
+                lon[i], lat[i] = self.shops[code].x, self.shops[code].y
+        return lon, lat
+
+    def verify(self, session: Session, table: RawTable, rows: Rows, parsed: _CaseRows) -> _CaseRows:
+        """The checks against the database: the grids, the users, the cases stored before this file."""
+        if not self.grids_checked:
+            if current_grid_frame(session).empty:
+                raise InputFileError(table.source, 1, "(grids)", "there are no grids yet: cases are filed into "
+                                     "grids; run `linpu grids save` or load the demo first")
+            self.grids_checked = True
+        grid_ids, distance = _grid_ids(session, parsed.lon, parsed.lat)
+        snap_m = get_settings().snap_to_grid_m
+        lon, lat = parsed.lon, parsed.lat
+        for i in np.flatnonzero(np.isfinite(lon) & pd.isna(grid_ids)):
+            row = table.frame.index[i]
+            if row not in rows.bad_rows:
+                rows.add(row, "lon", f"({lon[i]:.6f}, {lat[i]:.6f}) lies in no current grid: "
+                         f"{distance[i]:,.1f} m outside the nearest, farther than LINPU_SNAP_TO_GRID_M "
+                         f"({snap_m:g} m)")
+        parsed.user_ids = self.users.ids(session, parsed.reporters)
+        stored = _stored_case_keys(session, parsed.created, self.watermark)
+        for row, key in parsed.keys.items():
+            if key in stored:
+                rows.add(row, "created_at", f"the same finding (category, time and place) is stored as "
+                         f"case {stored[key]}")
+        parsed.good = _good_rows(rows)
+        unknown = [bool(name) and name not in parsed.user_ids for name in parsed.reporters[rows.good_mask()]]
+        self.unknown.append(parsed.good[np.asarray(unknown, dtype=bool)])
+        return parsed
+
+    def write(self, session: Session, good: np.ndarray, parsed: _CaseRows) -> np.ndarray:
+        """File the chunk's good rows as the system account."""
+        reporters = parsed.reporters.to_numpy()[good]
+        batch = pd.DataFrame({
+            "kind": parsed.kinds.to_numpy()[good], "category": parsed.categories.to_numpy()[good],
+            "severity": parsed.severities.to_numpy()[good], "title": parsed.titles.to_numpy()[good],
+            "description": parsed.descriptions.to_numpy()[good], "lon": parsed.lon[good], "lat": parsed.lat[good],
+            "shop_code": parsed.shop_ids.to_numpy()[good], "department": parsed.departments.to_numpy()[good],
+            "requester": parsed.requesters.to_numpy()[good],
+            "created_at": parsed.created[good].reset_index(drop=True),
+            # Who found it; the history row says who imported (the system account).
+            "reporter_id": pd.Series([parsed.user_ids.get(name) for name in reporters], dtype=object),
+        })
+        try:
+            return self.filer.file(batch).case_ids
+        except LinpuError as exc:  # validated above; anything left aborts the whole file
+            raise _filed_row(self.source, parsed.good, exc) from None
+
+    def withdraw(self, session: Session, ids: list[int]) -> None:
+        self.filer.withdraw(ids)
+
+    def count(self, report: IngestReport, good: int, late: set[int]) -> None:
+        unknown = np.concatenate(self.unknown) if self.unknown else np.zeros(0, dtype=np.int64)
+        report.counts = {"filed": good, "unknown_reporters": int((~np.isin(unknown, list(late))).sum())}
+        report.notes[:0] = [n for n in self.notes if n not in report.notes]
+
+    def finish(self, session: Session) -> None:
+        self.filer.finish()
 
 
 def ingest_cases(
@@ -127,8 +307,8 @@ def ingest_cases(
     skip_invalid: bool = False,
     now: datetime | None = None,
     progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> IngestReport:
-    # Long: validation of every column before one batch write; issue 25's streaming ingest splits it.
     """Validate a field export of findings and file every valid row as a case.
 
     Columns: ``category``, ``title``, ``created_at`` and a place (lon/lat,
@@ -137,123 +317,15 @@ def ingest_cases(
     ``description``, ``shop_id``, ``reporter``, ``department``,
     ``requester`` and ``case_id`` (only to find repeats) are optional.
 
+    ``chunk_rows``: rows validated and written at a time (memory follows it, not the file).
+
     Returns an :class:`~pipelines.ingest.IngestReport` with counts ``filed``
     and ``unknown_reporters``.
     """
-    now = now or datetime.now(UTC)
-    tick = progress or (lambda *_: None)
-    table = load_table(source, name)
-    columns = require_columns(table, CASE_COLUMNS, ["category", "title", "created_at"])
-    frame = table.frame
-    rows = Rows(table.source, frame.index, list(table.problems))
-    report = IngestReport("cases", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
-    tick("validate", 0, len(frame))
-
-    kinds = codes(rows, text(frame, columns.get("kind")), "kind", [k.value for k in CaseKind], KIND_ALIASES,
-                  shown=accepted("kind", [k.value for k in CaseKind]),
-                  default="patrol")
-    categories = codes(rows, text(frame, columns["category"]), "category", [c.value for c in Category],
-                       CATEGORY_ALIASES, shown=accepted("category", [c.value for c in Category]))
-    severities = codes(rows, text(frame, columns.get("severity")), "severity", [s.value for s in Severity],
-                       SEVERITY_ALIASES, default="medium", shown=accepted("severity", [s.value for s in Severity]))
-    if "severity" not in columns:
-        report.notes.append("no severity column: every case filed as medium")
-    titles = required_text(rows, text(frame, columns["title"]), "title", max_length=255)
-    created = times(rows, text(frame, columns["created_at"]), "created_at", now=now)
-    shop_ids = text(frame, columns.get("shop_id"))
-    reporters = text(frame, columns.get("reporter"))
-    descriptions = text(frame, columns.get("description"))
-    departments = optional_text(rows, text(frame, columns.get("department")), "department", max_length=128)
-    requesters = optional_text(rows, text(frame, columns.get("requester")), "requester", max_length=128)
-    no_nul_bytes(rows, frame, columns)
-    if find_column(table, ("state", "状态")):
-        report.notes.append("the state column is ignored: ingested findings start as warnings")
-
-    with transaction(engine) as session:
-        shops = dict(session.execute(select(Shop.shop_code, Shop.geometry)).all()) if (shop_ids != "").any() else {}
-        for row, code in shop_ids.items():
-            if code and code not in shops:
-                rows.add(row, "shop_id", f"{code!r} is not a stored shop; ingest the shop register first")
-        has_place = find_column(table, ("lon", "lng", "经度", "x", "longitude")) is not None or table.geometry is not None
-        need_place = (shop_ids == "").to_numpy() | (shop_ids.map(lambda c: c not in shops)).to_numpy()
-        if has_place:
-            located = locate(rows, table, crs=crs, coords=coords, district=district_of(session),
-                             required=need_place)
-            lon, lat = located.lon, located.lat
-            report.notes.extend(located.notes)
-        elif not (shop_ids != "").any():
-            raise InputFileError(table.source, 1, "lon", "missing place: no lon/lat columns, no geometry "
-                                 "and no shop_id")
-        else:
-            lon, lat = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
-            for i, row in enumerate(frame.index):
-                if need_place[i] and not shop_ids[row]:
-                    rows.add(row, "lon", "no place: give lon/lat or a shop_id")
-        # A row with a shop but no coordinates lies at its shop.
-        for i, code in enumerate(shop_ids):
-            if code in shops and not np.isfinite(lon[i]):
-                lon[i], lat[i] = shops[code].x, shops[code].y
-
-        grids = current_grid_frame(session)
-        if grids.empty:
-            raise InputFileError(table.source, 1, "(grids)", "there are no grids yet: cases are filed into "
-                                 "grids; run `linpu grids save` or load the demo first")
-        grid_ids, distance = _grid_ids(session, lon, lat)
-        snap_m = get_settings().snap_to_grid_m
-        for i in np.flatnonzero(np.isfinite(lon) & pd.isna(grid_ids)):
-            row = frame.index[i]
-            if row not in rows.bad_rows:
-                rows.add(row, "lon", f"({lon[i]:.6f}, {lat[i]:.6f}) lies in no current grid: "
-                         f"{distance[i]:,.1f} m outside the nearest, farther than LINPU_SNAP_TO_GRID_M "
-                         f"({snap_m:g} m)")
-        user_ids = _user_ids(session, reporters)
-
-        keys = categories.astype(str) + "|" + _key_time(created) + "|" \
-            + pd.Series(np.round(lon, ID_DECIMALS), index=frame.index).astype(str) + "|" \
-            + pd.Series(np.round(lat, ID_DECIMALS), index=frame.index).astype(str)
-        if "case_id" in columns:
-            refuse_duplicates_in_file(rows, text(frame, columns["case_id"]), "case_id")
-        refuse_duplicates_in_file(rows, keys.where(~created.isna() & np.isfinite(lon), ""), "created_at")
-        stored = _stored_case_keys(session, created)
-        for row, key in keys.items():
-            if key in stored:
-                rows.add(row, "created_at", f"the same finding (category, time and place) is stored as "
-                         f"case {stored[key]}")
-        tick("validate", len(frame), len(frame))
-        report = finish_report(report, table, rows)
-        if report.refused:
-            return report
-        good = np.flatnonzero(rows.good_mask())
-        good_reporters = reporters.to_numpy()[good]
-        unknown = int(sum(1 for name in good_reporters if name and name not in user_ids))
-        report.counts = {"filed": len(good), "unknown_reporters": unknown}
-        if dry_run:
-            return report
-        filed = file_cases_of(session, table.source, frame.index[good], pd.DataFrame({
-            "kind": kinds.to_numpy()[good], "category": categories.to_numpy()[good],
-            "severity": severities.to_numpy()[good], "title": titles.to_numpy()[good],
-            "description": descriptions.to_numpy()[good], "lon": lon[good], "lat": lat[good],
-            "shop_code": shop_ids.to_numpy()[good], "department": departments.to_numpy()[good],
-            "requester": requesters.to_numpy()[good], "created_at": created.iloc[good].reset_index(drop=True),
-            # Who found it; the history row says who imported (the system account).
-            "reporter_id": pd.Series([user_ids.get(name) for name in good_reporters], dtype=object),
-        }), tick)
-        tick("file", len(filed), len(good))
-        report.written = True
-    return report
-
-
-def file_cases_of(session, source: str, file_rows: pd.Index, batch: pd.DataFrame, tick: Progress):
-    """File validated rows in one batch (:func:`governance.filing.file_cases`) as the system account.
-
-    A row the governance layer still refuses aborts the whole file, naming its row.
-    """
-    try:
-        return file_cases(session, system_viewer(), batch, progress=lambda done, total: tick("file", done, total))
-    except LinpuError as exc:  # validated above; anything left aborts the whole file
-        position = getattr(exc, "position", None)
-        row = int(file_rows[position]) if position is not None else 1
-        raise InputFileError(source, row, "(row)", f"{exc}; nothing was written") from None
+    job = _CaseIngest(crs=crs, coords=coords, now=now or datetime.now(UTC))
+    report = IngestReport("cases", "", 0, dry_run=dry_run, skip_invalid=skip_invalid)
+    return run(engine, read_chunks(source, name, rows=chunk_rows), job, report, dry_run=dry_run,
+               progress=progress or (lambda *_: None), reread=lambda: read_chunks(source, name, rows=chunk_rows))
 
 
 def _grid_ids(session, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -269,13 +341,15 @@ def _grid_ids(session, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np
     return out, distance
 
 
-def _stored_case_keys(session, created: pd.Series) -> dict[str, str]:
+def _stored_case_keys(session, created: pd.Series, watermark: int) -> dict[str, str]:
+    """Keys of the cases stored before this ingest (ids up to ``watermark``) in the chunk's time span."""
     present = created.dropna()
     if present.empty:
         return {}
     rows = session.execute(
         select(Case.case_no, type_coerce(Case.category, String), Case.created_at, raw_wkb(session, Case.geometry))
-        .where(Case.created_at >= present.min().to_pydatetime(), Case.created_at <= present.max().to_pydatetime())
+        .where(Case.created_at >= present.min().to_pydatetime(), Case.created_at <= present.max().to_pydatetime(),
+               Case.id <= watermark)
     ).all()
     if not rows:
         return {}
@@ -288,43 +362,23 @@ def _stored_case_keys(session, created: pd.Series) -> dict[str, str]:
     return dict(zip(keys.tolist(), frame["case_no"].tolist(), strict=True))
 
 
-def ingest_checks(
-    engine: Engine,
-    source: bytes | Path,
-    *,
-    name: str | None = None,
-    dry_run: bool = False,
-    skip_invalid: bool = False,
-    now: datetime | None = None,
-    progress: Progress | None = None,
-) -> IngestReport:
-    # Long: validation of every column before one batch write; issue 25's streaming ingest splits it.
-    """Validate a field export of hazard checks and record every valid row.
+@dataclass
+class _CheckRows:
+    """One chunk of checks as parsed by the worker."""
 
-    Columns: ``shop_id``, ``category`` (a check category), ``performed_at``
-    are required; ``failed_items`` (``;``-separated checklist item codes, empty
-    for a pass), ``result`` (pass/fail, checked against the failed items),
-    ``inspector``, ``note`` and ``check_id`` (only to find repeats) are
-    optional. A failed check raises a hazard_check case through the workflow.
+    shop_ids: pd.Series
+    categories: pd.Series
+    performed: pd.Series
+    inspectors: pd.Series
+    notes: pd.Series
+    answers: list[dict[str, bool] | None]
+    keys: pd.Series
+    good: np.ndarray | None = None
+    user_ids: dict[str, int] | None = None
 
-    Returns an :class:`~pipelines.ingest.IngestReport` with counts ``recorded``,
-    ``failed`` and ``cases_raised``.
-    """
-    now = now or datetime.now(UTC)
-    tick = progress or (lambda *_: None)
-    table = load_table(source, name)
-    columns = require_columns(table, CHECK_COLUMNS, ["shop_id", "category", "performed_at"])
-    frame = table.frame
-    rows = Rows(table.source, frame.index, list(table.problems))
-    report = IngestReport("checks", table.source, len(frame), dry_run=dry_run, skip_invalid=skip_invalid)
-    shop_ids = required_text(rows, text(frame, columns["shop_id"]), "shop_id", max_length=64)
-    categories = codes(rows, text(frame, columns["category"]), "category",
-                       [c.value for c in CHECK_CATEGORIES], CATEGORY_ALIASES,
-                       shown=accepted("category", [c.value for c in CHECK_CATEGORIES]))
-    performed = times(rows, text(frame, columns["performed_at"]), "performed_at", now=now)
-    inspectors = text(frame, columns.get("inspector"))
-    notes = text(frame, columns.get("note"))
-    no_nul_bytes(rows, frame, columns)
+
+def _answers(rows: Rows, frame: pd.DataFrame, columns: dict[str, str], categories: pd.Series):
+    """Each row's checklist answers from its failed items, checked against its result."""
     answers: list[dict[str, bool] | None] = []
     failed_text = text(frame, columns.get("failed_items"))
     results = text(frame, columns.get("result")).str.lower()
@@ -344,50 +398,120 @@ def ingest_checks(
         elif result and PASS_WORDS[result] == bool(chosen):
             rows.add(row, "result", f"says {result!r} but failed_items lists {len(chosen)} item(s)")
         answers.append({code: code not in chosen for code in items})
+    return answers
 
-    with transaction(engine) as session:
-        shops = dict(session.execute(select(Shop.shop_code, Shop.grid_id)).all())
+
+class _CheckIngest:
+    """``linpu ingest checks`` as a :class:`pipelines.stream.Job`."""
+
+    def __init__(self, *, now: datetime):
+        self.now = now
+        self.users = _Users()
+        self.failing: list[np.ndarray] = []
+        self.repeats: list[Repeats] = []
+
+    def start(self, session: Session, table: RawTable, report: IngestReport) -> None:
+        self.columns = require_columns(table, CHECK_COLUMNS, ["shop_id", "category", "performed_at"])
+        self.source = report.source = table.source
+        self.shops = dict(session.execute(select(Shop.shop_code, Shop.grid_id)).all())
+        # Checks written by this ingest are not "stored" duplicates: the in-file check names their row.
+        self.watermark = session.scalar(select(func.max(HazardCheck.id))) or 0
+        self.repeats = ([Repeats("check_id")] if "check_id" in self.columns else []) + [Repeats("performed_at")]
+        self.recorder = CheckRecorder(session, system_viewer())
+
+    def check(self, table: RawTable) -> tuple[Rows, _CheckRows]:
+        """Every check that needs no database (the worker's part), in the whole-file order."""
+        frame, columns = table.frame, self.columns
+        rows = Rows(table.source, frame.index, list(table.problems))
+        shop_ids = required_text(rows, text(frame, columns["shop_id"]), "shop_id", max_length=64)
+        categories = codes(rows, text(frame, columns["category"]), "category",
+                           [c.value for c in CHECK_CATEGORIES], CATEGORY_ALIASES,
+                           shown=accepted("category", [c.value for c in CHECK_CATEGORIES]))
+        performed = times(rows, text(frame, columns["performed_at"]), "performed_at", now=self.now)
+        inspectors, notes = text(frame, columns.get("inspector")), text(frame, columns.get("note"))
+        no_nul_bytes(rows, frame, columns)
+        answers = _answers(rows, frame, columns, categories)
         for row, code in shop_ids.items():
-            if code and code not in shops:
+            if code and code not in self.shops:
                 rows.add(row, "shop_id", f"{code!r} is not a stored shop; ingest the shop register first")
-            elif code and shops[code] is None:
+            elif code and self.shops[code] is None:
                 rows.add(row, "shop_id", f"shop {code!r} lies in no grid; save grids first")
-        user_ids = _user_ids(session, inspectors)
         keys = shop_ids + "|" + categories.astype(str) + "|" + _key_time(performed)
         if "check_id" in columns:
-            refuse_duplicates_in_file(rows, text(frame, columns["check_id"]), "check_id")
-        refuse_duplicates_in_file(rows, keys.where(~performed.isna(), ""), "performed_at")
-        stored = _stored_check_keys(session, performed)
-        for row, key in keys.items():
+            self.repeats[0].add(text(frame, columns["check_id"]))
+        self.repeats[-1].add(keys.where(~performed.isna(), ""))
+        return rows, _CheckRows(shop_ids, categories, performed, inspectors, notes, answers, keys)
+
+    def verify(self, session: Session, table: RawTable, rows: Rows, parsed: _CheckRows) -> _CheckRows:
+        """The checks against the database: the users, the checks stored before this file."""
+        parsed.user_ids = self.users.ids(session, parsed.inspectors)
+        stored = _stored_check_keys(session, parsed.performed, self.watermark)
+        for row, key in parsed.keys.items():
             if key in stored:
                 rows.add(row, "performed_at", f"the same check (shop, category, time) is stored as {stored[key]}")
-        report = finish_report(report, table, rows)
-        if report.refused:
-            return report
-        good = np.flatnonzero(rows.good_mask())
-        report.counts = {"recorded": len(good), "failed": 0, "cases_raised": 0}
-        failing = sum(1 for i in good if not all(answers[i].values()))
-        report.counts.update(failed=failing, cases_raised=failing)
-        if dry_run:
-            return report
+        good = rows.good_mask()
+        parsed.good = _good_rows(rows)
+        failing = [not all(parsed.answers[i].values()) for i in np.flatnonzero(good)]
+        self.failing.append(parsed.good[np.asarray(failing, dtype=bool)])
+        return parsed
+
+    def write(self, session: Session, good: np.ndarray, parsed: _CheckRows) -> np.ndarray:
+        """Record the chunk's good rows as the system account."""
+        where = np.flatnonzero(good)
         batch = pd.DataFrame({
-            "shop_code": shop_ids.to_numpy()[good], "category": categories.to_numpy()[good],
-            "answers": [answers[i] for i in good], "note": notes.to_numpy()[good],
-            "performed_at": performed.iloc[good].reset_index(drop=True),
-            "inspector_id": pd.Series([user_ids.get(name) for name in inspectors.to_numpy()[good]], dtype=object),
+            "shop_code": parsed.shop_ids.to_numpy()[good], "category": parsed.categories.to_numpy()[good],
+            "answers": [parsed.answers[i] for i in where], "note": parsed.notes.to_numpy()[good],
+            "performed_at": parsed.performed[good].reset_index(drop=True),
+            "inspector_id": pd.Series([parsed.user_ids.get(n) for n in parsed.inspectors.to_numpy()[good]],
+                                      dtype=object),
         })
         try:
-            record_checks(session, system_viewer(), batch, progress=lambda done, total: tick("record", done, total))
+            return self.recorder.record(batch).check_ids
         except LinpuError as exc:
-            position = getattr(exc, "position", None)
-            row = int(frame.index[good[position]]) if position is not None else 1
-            raise InputFileError(table.source, row, "(row)", f"{exc}; nothing was written") from None
-        tick("record", len(good), len(good))
-        report.written = True
-    return report
+            raise _filed_row(self.source, parsed.good, exc) from None
+
+    def withdraw(self, session: Session, ids: list[int]) -> None:
+        self.recorder.withdraw(ids)
+
+    def count(self, report: IngestReport, good: int, late: set[int]) -> None:
+        failing = np.concatenate(self.failing) if self.failing else np.zeros(0, dtype=np.int64)
+        failed = int((~np.isin(failing, list(late))).sum())
+        report.counts = {"recorded": good, "failed": failed, "cases_raised": failed}
+
+    def finish(self, session: Session) -> None:
+        self.recorder.finish()
 
 
-def _stored_check_keys(session, performed: pd.Series) -> dict[str, str]:
+def ingest_checks(
+    engine: Engine,
+    source: bytes | Path,
+    *,
+    name: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> IngestReport:
+    """Validate a field export of hazard checks and record every valid row.
+
+    Columns: ``shop_id``, ``category`` (a check category), ``performed_at``
+    are required; ``failed_items`` (``;``-separated checklist item codes, empty
+    for a pass), ``result`` (pass/fail, checked against the failed items),
+    ``inspector``, ``note`` and ``check_id`` (only to find repeats) are
+    optional. A failed check raises a hazard_check case through the workflow.
+
+    Returns an :class:`~pipelines.ingest.IngestReport` with counts ``recorded``,
+    ``failed`` and ``cases_raised``.
+    """
+    job = _CheckIngest(now=now or datetime.now(UTC))
+    report = IngestReport("checks", "", 0, dry_run=dry_run, skip_invalid=skip_invalid)
+    return run(engine, read_chunks(source, name, rows=chunk_rows), job, report, dry_run=dry_run,
+               progress=progress or (lambda *_: None), reread=lambda: read_chunks(source, name, rows=chunk_rows))
+
+
+def _stored_check_keys(session, performed: pd.Series, watermark: int) -> dict[str, str]:
+    """Keys of the checks stored before this ingest (ids up to ``watermark``) in the chunk's time span."""
     present = performed.dropna()
     if present.empty:
         return {}
@@ -395,7 +519,7 @@ def _stored_check_keys(session, performed: pd.Series) -> dict[str, str]:
         select(HazardCheck.check_no, Shop.shop_code, HazardCheck.category, HazardCheck.performed_at)
         .join(Shop, Shop.id == HazardCheck.shop_id)
         .where(HazardCheck.performed_at >= present.min().to_pydatetime(),
-               HazardCheck.performed_at <= present.max().to_pydatetime())
+               HazardCheck.performed_at <= present.max().to_pydatetime(), HazardCheck.id <= watermark)
     ).all()
     return {
         f"{code}|{getattr(category, 'value', category)}|"

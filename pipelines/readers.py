@@ -18,12 +18,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import geopandas as gpd
 import numpy as np
@@ -158,18 +161,22 @@ def _detect(data: bytes, source: str) -> str:
 # --- text -----------------------------------------------------------------
 
 
+def refuse_binary(head: bytes, source: str) -> None:
+    """Refuse a file whose first bytes are UTF-16 or binary rather than text."""
+    # UTF-16 without a byte-order mark, or binary, is full of NUL bytes; a stray NUL
+    # or two in a text file is left to the row checks, which name its row and field.
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head.count(b"\x00") > max(2, len(head) // 50):
+        raise InputFileError(source, 1, "(file)", "the file is UTF-16 or binary, not text; "
+                             "save it as CSV UTF-8")
+
+
 def decode_text(data: bytes, source: str) -> tuple[str, str]:
     """Decode CSV bytes: UTF-8 (with or without BOM), else GB18030 (GBK), as Chinese Excel saves.
 
     Returns the text and the encoding name. Anything else is refused with the
     row and column of the first undecodable byte.
     """
-    head = data[:4096]
-    # UTF-16 without a byte-order mark, or binary, is full of NUL bytes; a stray NUL
-    # or two in a text file is left to the row checks, which name its row and field.
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head.count(b"\x00") > max(2, len(head) // 50):
-        raise InputFileError(source, 1, "(file)", "the file is UTF-16 or binary, not text; "
-                             "save it as CSV UTF-8")
+    refuse_binary(data[:4096], source)
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -238,6 +245,132 @@ def _read_csv(data: bytes, source: str) -> RawTable:
     if frame.empty:
         raise InputFileError(source, 2, "(data)", "the file has a header but no data rows")
     return RawTable(source, "csv", frame, encoding=encoding, problems=problems)
+
+
+#: Rows per chunk of a streamed file: large enough for vectorised checks to pay, small enough
+#: that a million-row file is never in memory at once.
+CHUNK_ROWS = 50_000
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def read_chunks(source: bytes | Path, name: str | None = None, *, rows: int = CHUNK_ROWS) -> Iterator[RawTable]:
+    """The file's rows as tables of at most ``rows`` rows each, numbered as :func:`read_bytes` numbers them.
+
+    A CSV is decoded and parsed as it streams (its encoding found first, in one pass that
+    keeps nothing); the other formats are read whole, as their libraries read them, and
+    handed out in slices.  Refusals are those of :func:`read_path` / :func:`read_bytes`.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        if not name:
+            raise TypeError("reading bytes needs the file name (for its type and messages)")
+        data, shown = bytes(source), check_user_name(name)
+        if data and len(data) <= MAX_BYTES and _detect(data, shown) == "csv":
+            yield from _stream_csv(io.BytesIO(data), shown, rows)
+            return
+        table = read_bytes(data, name)
+    elif isinstance(source, Path):
+        shown = check_user_name(str(source))
+        if source.suffix.lower() in CSV_SUFFIXES and source.is_file() and 0 < source.stat().st_size <= MAX_BYTES:
+            with source.open("rb") as handle:
+                yield from _stream_csv(handle, source.name, rows)
+            return
+        table = read_path(source)
+    else:
+        raise TypeError("give the file as bytes or a pathlib.Path, not a string")
+    for start in range(0, len(table.frame), rows):
+        part = table.frame.index[start : start + rows]
+        yield RawTable(table.source, table.format, table.frame.loc[part],
+                       geometry=None if table.geometry is None else table.geometry.loc[part],
+                       encoding=table.encoding, problems=[p for p in table.problems if p.row in set(part)],
+                       notes=list(table.notes))
+
+
+def _stream_encoding(data: BinaryIO, source: str) -> str:
+    """UTF-8 (with or without BOM), else GB18030, checked over the whole file without keeping it."""
+    refuse_binary(data.read(4096), source)
+    for encoding in ("utf-8-sig", "gb18030"):
+        data.seek(0)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            while block := data.read(1 << 22):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        data.seek(0)
+        return encoding
+    data.seek(0)
+    decode_text(data.read(), source)  # raises, naming the row and column of the first bad byte
+    raise AssertionError("decode_text accepted what neither decoder did")
+
+
+def _stream_csv(data: BinaryIO, source: str, size: int) -> Iterator[RawTable]:
+    """:func:`_read_csv` a chunk at a time (the same rows, numbers and problems)."""
+    encoding = _stream_encoding(data, source)
+    text = io.TextIOWrapper(data, encoding=encoding, newline="")
+    first = text.readline()
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(itertools.chain([first], text), delimiter=delimiter, strict=True)
+    chunk = _CsvChunk(source, "utf-8" if encoding == "utf-8-sig" else encoding)
+    start, total = 1, 0
+    try:
+        for record in reader:
+            if chunk.header is None:
+                if record:  # blank lines before the header are skipped
+                    chunk.set_header([h.strip().lstrip("\ufeff") for h in record])
+            elif chunk.add(record, start) >= size:
+                total += len(chunk.index)
+                yield chunk.table()
+            start = reader.line_num + 1
+    except csv.Error:
+        text.detach()
+        data.seek(0)
+        _read_csv(data.read(), source)  # raises the whole-file reader's message, naming the line
+        raise
+    text.detach()  # the caller owns the file
+    if chunk.header is None:
+        raise InputFileError(source, 1, "(header)", "the file has no header row (it is blank)")
+    if chunk.index:
+        total += len(chunk.index)
+        yield chunk.table()
+    if total == 0:
+        raise InputFileError(source, 2, "(data)", "the file has a header but no data rows")
+
+
+class _CsvChunk:
+    """Rows of a CSV being gathered into the next table."""
+
+    def __init__(self, source: str, encoding: str):
+        self.source, self.encoding, self.header = source, encoding, None
+        self.body: list[list[str]] = []
+        self.index: list[int] = []
+        self.problems: list[Problem] = []
+
+    def set_header(self, header: list[str]) -> None:
+        _check_header(header, self.source)
+        self.header = header
+
+    def add(self, record: list[str], row: int) -> int:
+        if not "".join(record).strip():
+            return len(self.index)  # Excel leaves empty lines at the end
+        width = len(self.header)
+        if len(record) < width:
+            self.problems.append(Problem(row, self.header[len(record)], f"the line has {len(record)} fields, "
+                                         f"the header {width}: it is cut short"))
+            record = record + [""] * (width - len(record))
+        elif len(record) > width:
+            self.problems.append(Problem(row, f"column {width + 1}", f"the line has {len(record)} "
+                                         f"fields, the header {width}: an unquoted comma?"))
+            record = record[:width]
+        self.body.append([cell.strip() for cell in record])
+        self.index.append(row)
+        return len(self.index)
+
+    def table(self) -> RawTable:
+        frame = pd.DataFrame(self.body, columns=self.header, index=pd.Index(self.index, name="row"), dtype=object)
+        table = RawTable(self.source, "csv", frame, encoding=self.encoding, problems=self.problems)
+        self.body, self.index, self.problems = [], [], []
+        return table
 
 
 def _check_header(header: list[str], source: str) -> None:

@@ -255,7 +255,7 @@ def checks_outcome(session) -> dict:
 
 
 def test_a_batch_of_checks_records_the_same_checks_cases_and_checks_due_as_record_check(district):
-    from governance.filing import record_checks
+    from governance.filing_checks import record_checks
     from governance.workflow import record_check
 
     batch = check_rows(30)
@@ -281,7 +281,7 @@ def test_a_batch_of_checks_records_the_same_checks_cases_and_checks_due_as_recor
 
 
 def test_a_refused_check_is_named_and_nothing_is_written(district):
-    from governance.filing import record_checks
+    from governance.filing_checks import record_checks
 
     batch = check_rows(8)
     batch.at[4, "answers"] = {"elec.rcd": True}  # an electricity check

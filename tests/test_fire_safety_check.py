@@ -29,7 +29,7 @@ from governance.check_due import checks_due, refresh_check_due
 from governance.checklists import categories_for_trade, checklist_for
 from governance.db import transaction
 from governance.errors import OutsideDuty, PermissionDenied
-from governance.filing import record_checks
+from governance.filing_checks import record_checks
 from governance.migrate import downgrade, upgrade
 from governance.models import Case, CaseHistory, CheckDue, CheckSchedule, HazardCheck, User
 from governance.schedules import default_schedules, schedules_frame, seed_defaults

@@ -22,7 +22,8 @@ from governance.errors import (
     ValidationError,
     VersionConflict,
 )
-from governance.filing import file_cases, record_checks
+from governance.filing import file_cases
+from governance.filing_checks import record_checks
 from governance.models import Attachment, Case, CaseHistory, HazardCheck, Rating
 from governance.permissions import system_viewer
 from governance.rules import REQUESTER, RULES, SUPERVISING, HistoryRow, check_history
