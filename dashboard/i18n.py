@@ -363,7 +363,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Hotspots: Getis-Ord Gi* (esda G_Local, neighbours share an edge or corner, self included) of the cases raised per grid in the period (chosen dates and categories), 999 conditional permutations with a fixed seed, false-discovery-rate cut across all grids; a grid is a hotspot only if it and its neighbours hold at least {min_cases} cases and the period at least {min_total} in scope. {total} cases in the period, {hot} hotspots ({hot99} at FDR 1 %).",
     },
     "sup.hotspot_as_of": {"zh": "热点为 {time} 的计算结果；数据已有变动，新结果正在后台计算，下次操作或刷新页面时显示。", "en": "Hotspots as of {time}; the data have changed since and the new ones are being computed in the background (they show at your next step on the page or refresh)."},
-    "sup.hotspot_pending": {"zh": "所选日期与类别的热点正在后台计算，下次操作或刷新页面时显示。", "en": "The hotspots of the chosen dates and categories are being computed in the background; they show at your next step on the page or refresh."},
+    "sup.hotspot_pending": {"zh": "所选日期与类别的热点（Getis-Ord Gi*，esda G_Local，条件置换 999 次，FDR 校正）正在后台计算，下次操作或刷新页面时显示。", "en": "The hotspots (Getis-Ord Gi*, esda G_Local, 999 conditional permutations, false-discovery-rate cut) of the chosen dates and categories are being computed in the background; they show at your next step on the page or refresh."},
     "sup.hotspot_too_few": {
         "zh": "案件太少，不判热点：本期范围内 {total} 件，至少需要 {min_total} 件。",
         "en": "Too few cases to call hotspots: {total} in the period and scope, at least {min_total} needed.",
