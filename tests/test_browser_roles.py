@@ -115,7 +115,9 @@ def test_grid_leader_on_a_phone_files_a_case_and_moves_it(role_app, role_db, bro
     box = frame.locator(".leaflet-container").bounding_box()
     page.mouse.click(box["x"] + box["width"] - 12, box["y"] + 12)
     page.get_by_text("That point is outside your grid; choose a point inside it.").wait_for()
-    # Click inside the grid on the map: the point is taken.
+    # Click inside the grid on the map once the refusal's rerun is over (it moves the map): the point is taken.
+    settle(page)
+    box = frame.locator(".leaflet-container").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.get_by_text(re.compile(r"^Chosen point")).wait_for()
     assert page.get_by_text("outside your grid").count() == 0
