@@ -74,9 +74,30 @@ def empty_engine(request, tmp_path) -> Iterator[Engine]:
         yield engine
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory) -> Path:
+    """A SQLite file migrated to head once per session (per worker), copied by ``engine``."""
+    path = tmp_path_factory.mktemp("migrated") / "head.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def engine(request, tmp_path) -> Iterator[Engine]:
-    """A database migrated to head, on SQLite and (when configured) PostGIS."""
+    """A database migrated to head, on SQLite and (when configured) PostGIS.
+
+    SQLite's is a copy of a file the real migrations made once (running them for each of
+    several hundred tests cost minutes of the suite); PostGIS gets a fresh schema migrated.
+    """
+    if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), tmp_path / "linpu-test.sqlite3")
+        with backend_engine("sqlite", tmp_path) as engine:
+            yield engine
+        return
     with backend_engine(request.param, tmp_path) as engine:
         upgrade(engine)
         yield engine
@@ -201,3 +222,13 @@ def browser():
         instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+def pytest_collection_modifyitems(items):
+    # Every test that drives Chromium is a browser test, marked or not; under pytest-xdist
+    # (`make test` runs `--dist loadgroup`) they share one worker, so one Chromium and one app
+    # run at a time while the other worker takes the rest of the suite.
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))

@@ -141,9 +141,12 @@ def test_grid_leader_on_a_phone_files_a_case_and_moves_it(role_app, role_db, bro
     page.get_by_role("tab", name="My cases").click()
     page.locator(".linpu-card-title:visible", has_text=INJECTION).first.wait_for()
     # Its card opens it at its next step; the case view stays open through the steps.
+    # Each click waits for the run before it: a button redrawn by a rerun loses the click.
+    settle(page)
     page.locator("button:visible", has_text=f"Open {case_no}").first.click()
     for action, label in (("take_on", "Take on"), ("resolve", "Resolved, to follow-up"),
                           ("confirm", "Follow-up confirmed, close")):
+        settle(page)
         # The radio option, not a table cell or timeline entry that may carry the same words.
         page.get_by_role("radiogroup").get_by_text(label, exact=True).click()
         page.get_by_role("textbox", name=re.compile("Note")).fill(f"{action} done")

@@ -32,6 +32,10 @@ from governance.permissions import system_viewer
 from governance.testing import IN_G001, IN_G002, seed_small_district
 from governance.workflow import dispatch, file_case, rate_case, transition
 
+# The coverage check at the end reads what the walks before it saw: under pytest-xdist
+# (`--dist loadgroup`) the whole module runs on one worker, in order.
+pytestmark = pytest.mark.xdist_group("workflow_sequences")
+
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 # The loop of DESIGN.md, written out independently of governance.workflow.
