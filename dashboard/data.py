@@ -48,7 +48,7 @@ from governance.db import session_factory, transaction
 from governance.facts import CaseFactsCache, read_in_subprocess
 from governance.filters import CaseFilter
 from governance.models import Case
-from governance.permissions import require_admin, require_supervising
+from governance.permissions import require_admin, require_district_supervising
 from governance.rollups import level_rollup
 from governance.rules import RULES
 
@@ -476,9 +476,9 @@ def regrid_preview(_viewer, viewer_key: tuple, data_epoch: int, target: int, min
 
 
 def adopt_preview(viewer, preview: dict) -> None:
-    """Save a previewed gridding as the current generation (supervisors and admins)."""
+    """Save a previewed gridding as the current generation (district-wide supervisors and admins)."""
 
-    require_supervising(viewer, "save a new grid generation")
+    require_district_supervising(viewer, "save a new grid generation")
     with transaction(engine()) as session:
         adopt_generation(session, preview["proposed"], preview["shop_codes"], method="metis",
                          params=preview["params"], quality=preview["proposed_quality"],

@@ -120,6 +120,18 @@ def require_supervising(viewer: Viewer, what: str) -> None:
         )
 
 
+def require_district_supervising(viewer: Viewer, what: str) -> None:
+    """PermissionDenied unless a supervisor or admin of the whole district, e.g. to save a new
+    grid generation: a branch secretary's shops are part of the district, and a generation built
+    from them alone would replace every other branch's grids."""
+    require_supervising(viewer, what)
+    if not viewer.is_district_wide:
+        raise PermissionDenied(
+            f"only a supervisor of the whole district (or the admin) may {what}; "
+            f"{viewer.username} is limited to the organisation node {viewer.scope}"
+        )
+
+
 def require_admin(viewer: Viewer, what: str) -> None:
     """PermissionDenied unless the viewer is the admin (the office clerk), e.g. to apply a register."""
     if viewer.role is not Role.ADMIN:

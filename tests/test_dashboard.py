@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data, hotspot_cache
@@ -30,7 +30,7 @@ from governance.grids import current_grids
 from governance.hotspots import case_hotspots
 from governance.login import issue_token
 from governance.models import Case, User
-from governance.permissions import system_viewer, viewer_for
+from governance.permissions import district_viewer, system_viewer, viewer_for
 from governance.queries import cases_frame
 from governance.settings import get_settings
 from governance.workflow import file_case
@@ -407,6 +407,43 @@ def test_analyst_previews_a_regridding_without_saving(use_database, writable_dem
     assert not any(b.label == "Save as the new grid generation" for b in at.button)  # analysts change nothing
     with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(GridGeneration)) == generations
+    engine.dispose()
+
+
+def test_only_a_district_wide_supervisor_saves_a_regridding_for_the_whole_district(use_database, writable_demo):
+    from governance.errors import PermissionDenied
+    from governance.models import GridGeneration
+
+    use_database(writable_demo)
+    engine = make_engine(writable_demo)
+
+    def generations() -> int:
+        with session_factory(engine)() as session:
+            return session.scalar(select(func.count()).select_from(GridGeneration))
+
+    before = generations()
+    # A branch secretary previews from their branch's shops only: no save offered, and a
+    # forged call is refused before anything is written.
+    at = app("secretary1", lang="en").switch_page("dashboard/pages/analyst.py").run()
+    next(b for b in at.button if b.label == "Preview").click().run()
+    no_exceptions(at)
+    assert not any(b.label == "Save as the new grid generation" for b in at.button)
+    with session_factory(engine)() as session:
+        secretary = viewer_for(session, "secretary1")
+    preview = data.regrid_preview(secretary, data.viewer_key(secretary), data.epoch(), 10, 8, 12, 1)
+    with pytest.raises(PermissionDenied, match="whole district"):
+        data.adopt_preview(secretary, preview)
+    assert generations() == before
+    # The district's supervisor saves: one new generation, holding every open shop.
+    at = app("supervisor1", lang="en").switch_page("dashboard/pages/analyst.py").run()
+    next(b for b in at.button if b.label == "Preview").click().run()
+    next(b for b in at.button if b.label == "Save as the new grid generation").click().run()
+    no_exceptions(at)
+    assert generations() == before + 1
+    with session_factory(engine)() as session:
+        shops_in_grids = current_grids(session, district_viewer())["n_shops"].sum()
+        open_shops = session.execute(text("SELECT count(*) FROM shops WHERE closed_at IS NULL")).scalar()
+    assert shops_in_grids == open_shops > len(preview["shop_codes"])
     engine.dispose()
 
 

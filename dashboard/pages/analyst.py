@@ -95,7 +95,8 @@ if preview_clicked or st.session_state.get("an-preview-shown"):
         st.dataframe(data.quality_table(preview["current_quality"], preview["proposed_quality"],
                                         (t("an.current"), t("an.proposed"))),
                      hide_index=True, width="stretch")
-        if getattr(viewer, "is_supervising", False) and st.button(t("an.save"), key="an-save"):
+        # A branch secretary's preview holds their branch's shops only: saving is district-wide.
+        if viewer.is_supervising and viewer.is_district_wide and st.button(t("an.save"), key="an-save"):
             try:
                 data.adopt_preview(viewer, preview)
             except LinpuError as exc:
