@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -79,6 +81,15 @@ def test_the_root_lists_every_command_group():
     listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
     assert listed == {"boards", "calendar", "db", "demo", "departments", "district", "export", "grids", "ingest",
                       "members", "notify", "org", "public", "schedules", "status", "users"}
+
+
+def test_a_command_loads_only_its_own_modules():
+    """`linpu db …` starts without the export's statistics or the boards' imaging (seconds each)."""
+    code = ("import sys; from pipelines.commands.root import main; main(['db', '--help'], standalone_mode=False); "
+            "print(sorted(m for m in ('esda', 'segno', 'pipelines.export', 'pipelines.boards') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PIPELINES.parent, check=True)
+    assert "Commands:" in result.stdout and result.stdout.strip().splitlines()[-1] == "[]", result.stdout
 
 
 def test_the_grids_group_holds_save_and_import_without_the_root_being_involved():
