@@ -201,7 +201,9 @@ def linpu(label: str, url: str, args: list[str], results: list, *, rows: int) ->
     env = {**os.environ, "LINPU_DATABASE_URL": url}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "pipelines", *args], cwd=ROOT, env=env,
+        profile = os.environ.get("LINPU_BENCH_PROFILE_DIR")  # where each child's cProfile goes
+        runner = ["-m", "cProfile", "-o", str(Path(profile) / f"{args[1]}-{rows}.prof")] if profile else []
+        process = subprocess.Popen([sys.executable, *runner, "-m", "pipelines", *args], cwd=ROOT, env=env,
                                    stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
@@ -416,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
                         "they and their cases are removed again before the case steps.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL; default a temp SQLite file.")
+    # LINPU_BENCH_PROFILE_DIR=DIR runs each `linpu ingest` child under cProfile into DIR/<kind>-<rows>.prof
+    # (the times are then the profiler's, not the command's).
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", file=sys.stderr)
     sizes = [int(v) for v in args.sizes.split(",") if v.strip()]

@@ -28,9 +28,11 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import (
+    Integer,
     and_,
     bindparam,
     case,
+    column,
     delete,
     func,
     insert,
@@ -38,6 +40,7 @@ from sqlalchemy import (
     literal_column,
     select,
     update,
+    values,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -157,17 +160,41 @@ def count_raised(session: Session, raised: Mapping[tuple[int, str], int]) -> Non
     if not per_grid:
         return
     stats = GridStats.__table__
-    session.execute(
-        update(stats).where(stats.c.grid_id == bindparam("gid")).values(total=stats.c.total + bindparam("added")),
-        [{"gid": g, "added": n} for g, n in per_grid.items()],
-    )
+    _add_to_totals(session, stats, [stats.c.grid_id], [(g, n) for g, n in per_grid.items()])
     by_category = GridCategoryStats.__table__
-    session.execute(
-        update(by_category)
-        .where(by_category.c.grid_id == bindparam("gid"), by_category.c.category == bindparam("cat"))
-        .values(total=by_category.c.total + bindparam("added")),
-        [{"gid": int(g), "cat": str(c), "added": int(n)} for (g, c), n in raised.items()],
-    )
+    _add_to_totals(session, by_category, [by_category.c.grid_id, by_category.c.category],
+                   [(int(g), str(c), int(n)) for (g, c), n in raised.items()])
+
+
+#: Rows per joined UPDATE: three bound values a row stay under PostgreSQL's 65,535.
+_TOTALS_BATCH = 10_000
+
+
+def _add_to_totals(session: Session, table, keys: list, rows: list[tuple]) -> None:
+    """``total += added`` for each row ``(*key values, added)`` of ``table``.
+
+    A batch import touches tens of thousands of rows a chunk: on PostgreSQL one
+    ``UPDATE … FROM (VALUES …)`` per batch, since a statement per row costs a
+    round of the server's executor each (22 s of a million-case import). SQLite
+    runs the prepared statement per row in-process, which is as fast.
+    """
+    names = [f"k{i}" for i in range(len(keys))]
+    if session.bind.dialect.name != "postgresql":
+        session.execute(
+            update(table)
+            .where(*(key == bindparam(name) for key, name in zip(keys, names, strict=True)))
+            .values(total=table.c.total + bindparam("added")),
+            [{**dict(zip(names, row[:-1], strict=True)), "added": row[-1]} for row in rows],
+        )
+        return
+    for start in range(0, len(rows), _TOTALS_BATCH):
+        added = values(*(column(name, key.type) for name, key in zip(names, keys, strict=True)),
+                       column("added", Integer), name="added").data(rows[start : start + _TOTALS_BATCH])
+        session.execute(
+            update(table)
+            .where(*(key == added.c[name] for key, name in zip(keys, names, strict=True)))
+            .values(total=table.c.total + added.c.added)
+        )
 
 
 def refresh_grid_stats(session: Session, grid_ids: Iterable[int] | None = None) -> None:
