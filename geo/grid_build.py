@@ -13,8 +13,9 @@ from geo.grid_codes import reading_order_codes
 from geo.grid_inputs import check_inside, check_shops, check_sizes, district_region, street_lines
 from geo.locations import Locations, group_locations
 from geo.metric import SNAP_M, metric_crs, metric_xy, reproject
-from geo.partition import compact_labels, feasible_parts, metis_parts, split_disconnected
-from geo.repair import repair_sizes
+from geo.partition import compact_labels, feasible_parts, metis_parts
+from geo.repair import repair_seams
+from geo.tiling import TileMap
 from geo.voronoi import absorb_fragments, clip_to, dissolve_cells, group_points, voronoi_diagram
 
 
@@ -29,6 +30,7 @@ def build_grids(
     seed: int = 0,
     prefix: str = "G",
     margin: float = 30.0,
+    map_tiles: TileMap | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.Series]:
     # Long: over 60 lines by its numpydoc docstring alone; the steps are the functions below it.
     """Partition shops into grids of about ``target`` neighbouring shops.
@@ -51,6 +53,11 @@ def build_grids(
         Start of every grid code.
     margin : float
         Buffer in metres around the shops when there is no boundary.
+    map_tiles : callable, optional
+        Who runs the independent pieces of work (METIS per tile, street
+        crossings and polygons per chunk): a callable like :func:`map` that
+        returns a list in the pieces' order (:mod:`geo.tiling`). Default: this
+        process. The grids do not depend on it.
 
     Returns
     -------
@@ -89,15 +96,18 @@ def build_grids(
 
     locs = group_locations(xy)
     diagram = voronoi_diagram(locs.site_xy, region, grid_size=SNAP_M)
-    graph = locs.graph(diagram, streets_m, region)
+    graph = locs.graph(diagram, streets_m, region, map_tiles=map_tiles)
     building = locs.weight > max_size
     labels = _partition(
-        graph, building, target=target, min_size=min_size, max_size=max_size, seed=seed
+        graph, building, target=target, min_size=min_size, max_size=max_size, seed=seed,
+        map_tiles=map_tiles,
     )
 
     n_labels = int(labels.max()) + 1
     site_labels = labels[locs.site_loc]
-    polygons = clip_to(dissolve_cells(diagram, site_labels, n_labels), region)
+    polygons = clip_to(
+        dissolve_cells(diagram, site_labels, n_labels, map_tiles=map_tiles), region
+    )
     del diagram
     anchors = group_points(locs.site_xy, site_labels, n_labels)
     polygons = _settle(absorb_fragments(polygons, anchors))
@@ -141,6 +151,7 @@ def _partition(
     min_size: int,
     max_size: int,
     seed: int,
+    map_tiles: TileMap | None,
 ) -> np.ndarray:
     labels = np.full(graph.n, -1, dtype=np.int64)
     free = np.flatnonzero(~building)
@@ -151,12 +162,9 @@ def _partition(
     sub, _ = subgraph(graph, free)
     sub = _cut_barriers(sub, min_size=min_size, max_size=max_size, target=target)
     sub_labels = metis_parts(
-        sub, target=target, min_size=min_size, max_size=max_size, seed=seed
+        sub, target=target, min_size=min_size, max_size=max_size, seed=seed, map_tiles=map_tiles
     )
-    sub_labels = split_disconnected(sub, sub_labels)
-    sub_labels, _ = repair_sizes(
-        sub, sub_labels, target=target, min_size=min_size, max_size=max_size
-    )
+    sub_labels = repair_seams(sub, sub_labels, target=target, min_size=min_size, max_size=max_size)
     labels[free] = n_building + compact_labels(sub_labels)
     return labels
 

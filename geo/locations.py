@@ -19,12 +19,16 @@ from scipy.spatial import cKDTree
 
 from geo.graph import Graph, contract, keep_edges, ridge_weights
 from geo.metric import SNAP_M
+from geo.tiling import TileMap, chunk_bounds, in_process
 from geo.voronoi import Diagram, cells_touch_within
 
 # How much lighter an edge gets when it crosses a street of each class.
 CROSSING_FACTOR = {"main": 0.02, "street": 0.8, "lane": 1.0}
 # Shops closer than this share one location (one entrance, one building).
 SAME_LOCATION_M = 0.1
+# Graph edges per crossing test: a million locations make three million edges,
+# too many segments to hold at once, and each chunk is one piece of tile work.
+CROSSING_CHUNK = 400_000
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,18 @@ class Locations:
     def one_site_each(self) -> bool:
         return len(self.site_xy) == len(self.xy)
 
-    def graph(self, diagram: Diagram, streets, region) -> Graph:
-        """Neighbour graph of the locations, from the Voronoi diagram of the sites."""
+    def graph(
+        self, diagram: Diagram, streets, region, *, map_tiles: TileMap | None = None
+    ) -> Graph:
+        """Neighbour graph of the locations, from the Voronoi diagram of the sites.
+
+        The street crossings of the edges are tested a chunk at a time through
+        ``map_tiles`` (see :mod:`geo.tiling`).
+        """
         site_weight = np.bincount(self.shop_site, minlength=len(self.site_xy))
-        graph = _location_graph(self.site_xy, site_weight, streets, diagram, region)
+        graph = _location_graph(
+            self.site_xy, site_weight, streets, diagram, region, map_tiles or in_process
+        )
         if self.one_site_each:
             return graph
         return contract(graph, self.site_loc, self.xy, self.weight)
@@ -119,12 +131,13 @@ def _location_graph(
     streets: dict[str, np.ndarray],
     diagram: Diagram,
     region: shapely.Geometry,
+    map_tiles: TileMap,
 ) -> Graph:
     indptr, indices, ridge = diagram.indptr, diagram.indices, diagram.ridge
     ew = ridge_weights(ridge).astype(np.float64)
     src = np.repeat(np.arange(len(loc_xy)), np.diff(indptr))
     upper = src < indices
-    factor, main = _crossings(loc_xy[src[upper]], loc_xy[indices[upper]], streets)
+    factor, main = _crossings(loc_xy[src[upper]], loc_xy[indices[upper]], streets, map_tiles)
     keep = cells_touch_within(diagram, region, src[upper], indices[upper])
     pair = _undirected_index(src, indices, upper)
     ew = np.maximum(1, np.round(ew * factor[pair])).astype(np.int64)
@@ -135,25 +148,53 @@ def _location_graph(
 
 
 def _crossings(
-    a: np.ndarray, b: np.ndarray, streets: dict[str, np.ndarray], *, chunk: int = 200_000
+    a: np.ndarray, b: np.ndarray, streets: dict[str, np.ndarray], map_tiles: TileMap
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weight factor of each segment a-b for the streets it crosses, and whether one is main."""
-    factor = np.ones(len(a))
-    main = np.zeros(len(a), dtype=bool)
-    trees = {
-        cls: shapely.STRtree(lines)
+    ends = {
+        cls: shapely.get_coordinates(lines).reshape(-1, 2, 2)
         for cls, lines in streets.items()
         if len(lines) and (CROSSING_FACTOR[cls] < 1 or cls == "main")
     }
-    # In chunks: a million locations make three million segments, too many
-    # geometries to hold at once.
-    for lo in range(0, len(a), chunk):
-        segments = shapely.linestrings(np.stack([a[lo : lo + chunk], b[lo : lo + chunk]], axis=1))
-        for cls, tree in trees.items():
-            hits = lo + np.unique(tree.query(segments, predicate="intersects")[0])
-            factor[hits] = np.minimum(factor[hits], CROSSING_FACTOR[cls])
-            if cls == "main":
-                main[hits] = True
+    jobs = [CrossingJob(a[lo:hi], b[lo:hi], ends) for lo, hi in chunk_bounds(len(a), size=CROSSING_CHUNK)]
+    results = map_tiles(street_crossings, jobs)
+    if not results:
+        return np.ones(0), np.zeros(0, dtype=bool)
+    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+
+
+@dataclass(frozen=True)
+class CrossingJob:
+    """Segments ``a[i]``-``b[i]`` to test against street segments (ends as (n, 2, 2), by class)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    streets: dict[str, np.ndarray]
+
+
+def street_crossings(job: CrossingJob) -> tuple[np.ndarray, np.ndarray]:
+    """Weight factor of each segment for the streets it crosses, and whether one is a main road.
+
+    Pure: one chunk of graph edges, sent to whoever runs the tile work.
+
+    Examples
+    --------
+    >>> main = np.array([[[5.0, -10.0], [5.0, 10.0]]])
+    >>> job = CrossingJob(np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([[10.0, 0.0], [1.0, 0.0]]),
+    ...                   {"main": main})
+    >>> factor, crosses_main = street_crossings(job)
+    >>> factor.tolist(), crosses_main.tolist()
+    ([0.02, 1.0], [True, False])
+    """
+    factor = np.ones(len(job.a))
+    main = np.zeros(len(job.a), dtype=bool)
+    segments = shapely.linestrings(np.stack([job.a, job.b], axis=1))
+    for cls, ends in job.streets.items():
+        tree = shapely.STRtree(shapely.linestrings(ends))
+        hits = np.unique(tree.query(segments, predicate="intersects")[0])
+        factor[hits] = np.minimum(factor[hits], CROSSING_FACTOR[cls])
+        if cls == "main":
+            main[hits] = True
     return factor, main
 
 

@@ -3,26 +3,46 @@
 Parts are grown by METIS on tiles of about ``TILE_SHOPS`` shops (so the work
 stays linear in the number of shops), then every part in several pieces is
 split into connected ones. :mod:`geo.repair` then puts them within the size
-bounds.
+bounds, across the seams between tiles too.
+
+Each tile is one :class:`TileJob`, partitioned by the pure
+:func:`partition_tile`; :func:`metis_parts` hands the jobs to a tile map
+(:mod:`geo.tiling`): in this process by default, on Dask workers from
+``linpu grids build``. Seeds are fixed per tile and results are put back in
+tile order, so the labels do not depend on who ran the tiles.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pymetis
 
 from geo.graph import Graph, components, keep_edges, subgraph
+from geo.tiling import TileMap, in_process
 
 # Work per METIS call grows faster than linearly with the number of parts, so
 # large inputs are cut into tiles of about this many shops first.
 TILE_SHOPS = 2_000
-# Below this many locations, starting worker processes costs more than it saves.
-PARALLEL_MIN_NODES = 200_000
+
+
+@dataclass(frozen=True)
+class TileJob:
+    """One connected piece of a tile to cut into ``k`` parts: its graph in CSR form.
+
+    Everything :func:`partition_tile` needs and nothing more, so that it can
+    be sent to another process as it is.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    edge_weights: np.ndarray
+    k: int
+    seed: int
+    ufactor: int
 
 
 def feasible_parts(total: int, target: int, min_size: int, max_size: int) -> int | None:
@@ -80,13 +100,13 @@ def metis_parts(
     max_size: int,
     seed: int,
     tile_shops: int | None = None,
-    workers: int | None = None,
+    map_tiles: TileMap | None = None,
 ) -> np.ndarray:
     """Initial part label per node (contiguous within each tile and component).
 
-    Tiles are independent, so above ``PARALLEL_MIN_NODES`` nodes they are
-    partitioned in ``workers`` processes (default: one per CPU); the result
-    does not depend on the number of workers.
+    The tiles are independent :class:`TileJob` s, run by ``map_tiles`` (see
+    :mod:`geo.tiling`; default: in this process); the result does not depend
+    on who runs them.
 
     Examples
     --------
@@ -95,42 +115,50 @@ def metis_parts(
     >>> metis_parts(street, target=10, min_size=8, max_size=12, seed=0).tolist()
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
     """
-    tile = tiles_by_count(
-        graph.xy, graph.weights, tile_weight=tile_shops or TILE_SHOPS, target=target
+    pieces, jobs = tile_jobs(
+        graph, target=target, min_size=min_size, max_size=max_size, seed=seed,
+        tile_shops=tile_shops,
     )
-    # METIS may exceed the average part weight by ufactor/1000; allowing it
-    # up to max_size lets parts follow the shape of the district.
-    ufactor = int(max(1, round(1000 * (max_size / target - 1))))
-    pieces, jobs = _metis_jobs(
-        graph, tile, target=target, min_size=min_size, max_size=max_size, seed=seed,
-        ufactor=ufactor,
-    )
-    results = iter(_run_metis_jobs(jobs, workers=workers, n_nodes=graph.n))
+    results = iter((map_tiles or in_process)(partition_tile, jobs))
     labels = np.full(graph.n, -1, dtype=np.int64)
     for nodes, first, by_metis in pieces:
         labels[nodes] = first + next(results) if by_metis else first
     return compact_labels(labels)
 
 
-def _metis_jobs(
+def tile_jobs(
     graph: Graph,
-    tile: np.ndarray,
     *,
     target: int,
     min_size: int,
     max_size: int,
     seed: int,
-    ufactor: int,
-) -> tuple[list[tuple[np.ndarray, int, bool]], list[tuple]]:
-    """The connected pieces of every tile, and a METIS job for each that needs several parts.
+    tile_shops: int | None = None,
+) -> tuple[list[tuple[np.ndarray, int, bool]], list[TileJob]]:
+    """The connected pieces of every tile, and a :class:`TileJob` for each that needs several parts.
 
     Each piece is ``(nodes, first label, partitioned by METIS)``; the jobs are
-    in the order of the pieces that have one.
+    in the order of the pieces that have one. Tiles are cut by count
+    (:func:`tiles_by_count`), so they are the same whoever runs them.
+
+    Examples
+    --------
+    >>> from geo.graph import Graph
+    >>> street = Graph.from_points(np.c_[np.arange(40.0), np.zeros(40)])  # 40 shops in a row
+    >>> pieces, jobs = tile_jobs(street, target=10, min_size=8, max_size=12, seed=0, tile_shops=20)
+    >>> [(len(nodes), first) for nodes, first, _ in pieces], [job.k for job in jobs]
+    ([(20, 0), (20, 2)], [2, 2])
     """
+    tile = tiles_by_count(
+        graph.xy, graph.weights, tile_weight=tile_shops or TILE_SHOPS, target=target
+    )
+    # METIS may exceed the average part weight by ufactor/1000; allowing it
+    # up to max_size lets parts follow the shape of the district.
+    ufactor = int(max(1, round(1000 * (max_size / target - 1))))
     order = np.argsort(tile, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(tile))]
     pieces: list[tuple[np.ndarray, int, bool]] = []
-    jobs: list[tuple] = []
+    jobs: list[TileJob] = []
     next_label = 0
     for t in range(len(bounds) - 1):
         nodes = np.sort(order[bounds[t] : bounds[t + 1]])
@@ -143,47 +171,36 @@ def _metis_jobs(
             total = int(sub.weights[local].sum())
             k = feasible_parts(total, target, min_size, max_size) or max(1, round(total / target))
             pieces.append((nodes[local], next_label, k > 1))
-            if k <= 1:
-                next_label += 1
-                continue
-            part_graph, _ = subgraph(sub, local)
-            jobs.append(
-                (
-                    part_graph.indptr,
-                    part_graph.indices,
-                    part_graph.weights,
-                    part_graph.edge_weights,
-                    k,
-                    seed,
-                    ufactor,
+            if k > 1:
+                part, _ = subgraph(sub, local)
+                jobs.append(
+                    TileJob(part.indptr, part.indices, part.weights, part.edge_weights,
+                            k=k, seed=seed, ufactor=ufactor)
                 )
-            )
             next_label += k
     return pieces, jobs
 
 
-def _run_metis_jobs(jobs: list[tuple], *, workers: int | None, n_nodes: int) -> list[np.ndarray]:
-    """Part labels of every job, in worker processes when the graph is large enough."""
-    workers = workers or os.cpu_count() or 1
-    if workers > 1 and n_nodes >= PARALLEL_MIN_NODES and len(jobs) > 1:
-        # fork, not spawn: a spawned worker re-imports the caller's main script.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            return list(pool.map(_metis_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
-    return [_metis_job(job) for job in jobs]
+def partition_tile(job: TileJob) -> np.ndarray:
+    """Part label ``0..k-1`` of every node of one tile, by METIS (pure: same job, same labels).
 
-
-def _metis_job(job: tuple) -> np.ndarray:
-    indptr, indices, vweights, eweights, k, seed, ufactor = job
-    options = pymetis.Options(seed=int(seed), contig=1, ufactor=int(ufactor))
-    adjacency = pymetis.CSRAdjacency(indptr, indices)
+    Examples
+    --------
+    >>> from geo.graph import Graph
+    >>> g = Graph.from_points(np.c_[np.arange(20.0), np.zeros(20)])
+    >>> job = TileJob(g.indptr, g.indices, g.weights, g.edge_weights, k=2, seed=0, ufactor=200)
+    >>> partition_tile(job).tolist()
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    """
+    options = pymetis.Options(seed=int(job.seed), contig=1, ufactor=int(job.ufactor))
+    adjacency = pymetis.CSRAdjacency(job.indptr, job.indices)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = pymetis.part_graph(
-            k,
+            job.k,
             adjacency,
-            vweights=vweights,
-            eweights=eweights if len(eweights) else None,
+            vweights=job.weights,
+            eweights=job.edge_weights if len(job.edge_weights) else None,
             options=options,
         )
     return np.asarray(result.vertex_part, dtype=np.int64)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geo.graph import Graph, is_connected, principal_projection, ranges
-from geo.partition import feasible_parts
+from geo.partition import feasible_parts, split_disconnected
 
 
 @dataclass
@@ -78,6 +78,30 @@ def repair_sizes(
         queue.append(p)
     state.log.unresolved = sorted({p for p in state.log.unresolved if state.bad(p)})
     return state.labels, state.log
+
+
+def repair_seams(
+    graph: Graph, labels: np.ndarray, *, target: int, min_size: int, max_size: int
+) -> np.ndarray:
+    """The whole graph's repair after its tiles were partitioned apart.
+
+    Tiles know nothing of each other: a part may end in pieces, or out of
+    bounds where a tile's edge cut its shops short. Every piece becomes a part
+    of its own (:func:`~geo.partition.split_disconnected`), then every part
+    out of bounds is re-split with its neighbours, across the seams too
+    (:func:`repair_sizes`). Runs once, in the caller's process.
+
+    Examples
+    --------
+    >>> from geo.graph import Graph
+    >>> street = Graph.from_points(np.c_[np.arange(20.0), np.zeros(20)])  # 20 shops in a row
+    >>> tiles_apart = np.r_[np.zeros(5, int), np.ones(10, int), np.zeros(5, int)]
+    >>> np.bincount(repair_seams(street, tiles_apart, target=10, min_size=8, max_size=12)).tolist()
+    [10, 10]
+    """
+    labels = split_disconnected(graph, labels)
+    labels, _ = repair_sizes(graph, labels, target=target, min_size=min_size, max_size=max_size)
+    return labels
 
 
 class _Repair:

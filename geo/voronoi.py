@@ -16,6 +16,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay, cKDTree
 
+from geo.tiling import TileMap, in_process
+
 # Points on a ring far outside the data bound every real cell, so that each
 # cell is a plain polygon of circumcentres; see voronoi_diagram.
 FRAME_POINTS = 16
@@ -201,8 +203,14 @@ def _merge_coincident(
     return first[comp]
 
 
-def dissolve_cells(diagram: Diagram, labels: np.ndarray, n_labels: int) -> np.ndarray:
+def dissolve_cells(
+    diagram: Diagram, labels: np.ndarray, n_labels: int, *, map_tiles: TileMap | None = None
+) -> np.ndarray:
     """Union of the cells of each label (labels 0..n_labels-1).
+
+    Whole labels at a time, about ``CHUNK_CELLS`` cells per :class:`CellChunk`,
+    each dissolved by :func:`dissolve_chunk` through ``map_tiles`` (see
+    :mod:`geo.tiling`).
 
     Examples
     --------
@@ -213,23 +221,73 @@ def dissolve_cells(diagram: Diagram, labels: np.ndarray, n_labels: int) -> np.nd
     >>> shapely.area(clip_to(halves, region)).tolist()
     [200.0, 200.0]
     """
-    out = np.empty(n_labels, dtype=object)
     order = np.argsort(labels, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_labels))]
+    chunks = []
     lab = 0
     while lab < n_labels:
-        # Whole labels at a time, about CHUNK_CELLS cells per chunk.
         stop = int(np.searchsorted(bounds, bounds[lab] + CHUNK_CELLS, side="right")) - 1
         stop = min(max(stop, lab + 1), n_labels)
-        cells = diagram.cells(order[bounds[lab] : bounds[stop]])
-        base = bounds[lab]
-        for i in range(lab, stop):
-            group = cells[bounds[i] - base : bounds[i + 1] - base]
-            if group.size == 1:
-                out[i] = group[0]
-            elif group.size:
-                out[i] = shapely.coverage_union_all(group)
+        chunks.append(_cell_chunk(diagram, order[bounds[lab] : bounds[stop]], bounds[lab : stop + 1]))
         lab = stop
+    out = np.empty(n_labels, dtype=object)
+    pieces = (map_tiles or in_process)(dissolve_chunk, chunks)
+    if pieces:
+        out[:] = np.concatenate(pieces)
+    return out
+
+
+@dataclass(frozen=True)
+class CellChunk:
+    """The cells of a run of labels, as rings of their own vertices: all a worker needs.
+
+    ``bounds[i]:bounds[i + 1]`` (counted from ``bounds[0]``) are the cells of
+    the chunk's ``i``-th label.
+    """
+
+    vertices: np.ndarray
+    ring_ptr: np.ndarray
+    ring: np.ndarray
+    bounds: np.ndarray
+
+
+def _cell_chunk(diagram: Diagram, cells: np.ndarray, bounds: np.ndarray) -> CellChunk:
+    starts = diagram.ring_ptr[cells]
+    counts = diagram.ring_ptr[cells + 1] - starts
+    take = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
+    used, ring = np.unique(diagram.ring[take], return_inverse=True)
+    return CellChunk(
+        vertices=diagram.vertices[used],
+        ring_ptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+        ring=ring.ravel().astype(np.int64),
+        bounds=np.asarray(bounds, dtype=np.int64) - bounds[0],
+    )
+
+
+def dissolve_chunk(chunk: CellChunk) -> np.ndarray:
+    """The union of each label's cells in one :class:`CellChunk` (None for a label without any).
+
+    Examples
+    --------
+    >>> square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [2.0, 0.0], [2.0, 1.0]])
+    >>> chunk = CellChunk(square, np.array([0, 4, 8]), np.array([0, 1, 2, 3, 1, 4, 5, 2]),
+    ...                   np.array([0, 2]))
+    >>> shapely.area(dissolve_chunk(chunk)).tolist()
+    [2.0]
+    """
+    n_cells = len(chunk.ring_ptr) - 1
+    counts = np.diff(chunk.ring_ptr)
+    rings = shapely.linearrings(
+        chunk.vertices[chunk.ring], indices=np.repeat(np.arange(n_cells), counts)
+    )
+    cells = shapely.polygons(rings)
+    out = np.empty(len(chunk.bounds) - 1, dtype=object)
+    for i in range(len(out)):
+        group = cells[chunk.bounds[i] : chunk.bounds[i + 1]]
+        if group.size == 1:
+            out[i] = group[0]
+        elif group.size:
+            out[i] = shapely.coverage_union_all(group)
     return out
 
 

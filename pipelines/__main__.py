@@ -2,4 +2,7 @@
 
 from pipelines.commands.root import main
 
-main(prog_name="linpu")
+# Guarded: Dask's worker processes are spawned and import the parent's main
+# module, which must not run the command again in each of them.
+if __name__ == "__main__":
+    main(prog_name="linpu")

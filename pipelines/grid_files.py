@@ -18,6 +18,7 @@ import pyogrio
 
 from geo.gridding import GridChanges, GriddingError, build_grids, grid_quality, update_grids
 from governance.errors import LinpuError
+from pipelines.grid_cluster import ClusterError, tile_runner
 from pipelines.readers import read_path
 from pipelines.validation import Rows, locate
 
@@ -77,13 +78,18 @@ def _optional(path: Path | None, what: str) -> gpd.GeoDataFrame | None:
 
 
 def _write(out: Path, grids: gpd.GeoDataFrame, shops: gpd.GeoDataFrame) -> None:
+    _write_aside(out, grids, shops).replace(out)
+
+
+def _write_aside(out: Path, grids: gpd.GeoDataFrame, shops: gpd.GeoDataFrame) -> Path:
+    """Both layers in a file next to ``out``, for the caller to rename over it when all is well."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".partial.gpkg")
     tmp.unlink(missing_ok=True)
     # Both layers land together or not at all: write aside, then rename.
     grids.to_file(tmp, layer="grids", driver="GPKG")
     shops.to_file(tmp, layer="shops", driver="GPKG", mode="a")
-    tmp.replace(out)
+    return tmp
 
 
 def read_register(path: Path, *, crs: str | None = None, coords: str = "wgs84") -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -103,19 +109,38 @@ def read_register(path: Path, *, crs: str | None = None, coords: str = "wgs84") 
 
 def build_grid_file(shops_path: Path, out: Path, *, crs: str | None = None, coords: str = "wgs84",
                     boundary_path: Path | None = None, streets_path: Path | None = None, target: int = 10,
-                    min_size: int = 8, max_size: int = 12, seed: int = 0, prefix: str = "G") -> GridFileReport:
-    """Build grids from scratch, write them with the shops to ``out``, and measure their quality."""
+                    min_size: int = 8, max_size: int = 12, seed: int = 0, prefix: str = "G",
+                    scheduler: str | None = None) -> GridFileReport:
+    """Build grids from scratch, write them with the shops to ``out``, and measure their quality.
+
+    The tile work runs on Dask (``pipelines.grid_cluster``): on the cluster at
+    ``scheduler``, else on a local one for large registers, else here. The
+    grids are the same wherever it runs.
+    """
     shops, notes = read_register(shops_path, crs=crs, coords=coords)
     boundary = _optional(boundary_path, "boundary")
     streets = _optional(streets_path, "streets")
+    written = None
     try:
-        result, codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
-                                    boundary=boundary, streets=streets, seed=seed, prefix=prefix)
-        report = grid_quality(result, shops, shop_codes=codes, min_size=min_size, max_size=max_size,
-                              boundary=boundary, streets=streets)
-    except GriddingError as exc:
-        raise GridFileError(f"{shops_path}: {exc}") from None
-    _write(out, result, shops.assign(grid_code=codes))
+        with tile_runner(len(shops), scheduler=scheduler) as runner:
+            result, codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
+                                        boundary=boundary, streets=streets, seed=seed, prefix=prefix,
+                                        map_tiles=runner.map)
+            # Measured on a worker while this process writes the file (in turn when in-process);
+            # the points alone travel, not the register's columns.
+            quality = runner.submit(grid_quality, result, shops[[shops.geometry.name]], shop_codes=codes,
+                                    min_size=min_size, max_size=max_size, boundary=boundary,
+                                    streets=streets)
+            written = _write_aside(out, result, shops.assign(grid_code=codes))
+            report = quality.result()
+            if runner.address:
+                notes.append(f"tile work ran on {runner.workers} Dask workers ({runner.address})")
+    except (GriddingError, ClusterError) as exc:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        where = f"{shops_path}: " if isinstance(exc, GriddingError) else ""
+        raise GridFileError(f"{where}{exc}") from None
+    written.replace(out)
     return GridFileReport(report, len(result), len(shops), out=out, notes=tuple(notes))
 
 

@@ -20,6 +20,7 @@ from pipelines.commands.common import (
     open_current_database,
 )
 from pipelines.csv_safety import spreadsheet_safe
+from pipelines.grid_cluster import CLUSTER_MIN_SHOPS
 from pipelines.grid_files import (
     GridFileError,
     NoShopsError,
@@ -130,16 +131,23 @@ def grids() -> None:
     "--out", type=_OUT, required=True, help="GeoPackage to write (layers grids and shops)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the quality report as JSON on stdout.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Dask scheduler (tcp://host:8786) to send the tile work to. Default: a local cluster, "
+    f"one worker per core, from {CLUSTER_MIN_SHOPS:,} shops; this process below.",
+)
 def build(
     shops_path, crs, coords, boundary_path, streets_path, target, min_size, max_size, seed, prefix, out,
-    as_json
+    as_json, scheduler
 ):
     """Build grids from scratch and print their quality report."""
     with _file_errors():
         result = build_grid_file(shops_path, out, crs=crs, coords=coords,
                                  boundary_path=boundary_path, streets_path=streets_path,
                                  target=target, min_size=min_size, max_size=max_size, seed=seed,
-                                 prefix=prefix)
+                                 prefix=prefix, scheduler=scheduler)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if as_json:
