@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +24,7 @@ def grid_quality(
     max_size: int = 12,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     streets: gpd.GeoDataFrame | None = None,
+    neighbours: ShopNeighbours | None = None,
 ) -> dict:
     # Long: over 60 lines by its docstring and the literal of its report; the sums are helpers below.
     """Measure a gridding.
@@ -45,6 +47,10 @@ def grid_quality(
     streets : GeoDataFrame, optional
         Street centre lines with a ``class`` column; enables the share of grids
         straddling a main road.
+    neighbours : ShopNeighbours, optional
+        :func:`shop_neighbours` of these ``shops``, when computed ahead (it
+        depends on the shops alone, so a caller can have it made elsewhere
+        while the grids are built); made here when needed otherwise.
 
     Returns
     -------
@@ -89,7 +95,9 @@ def grid_quality(
     span = _walking_span(xy[has], label[has], len(g))
     straddle = None
     if streets is not None:
-        straddle = _straddle_share(xy[has], label[has], streets, crs, building)
+        if neighbours is None or not has.all():
+            neighbours = _neighbours_of(xy[has])
+        straddle = _straddle_share(neighbours, label[has], streets, crs, building)
 
     return {
         "crs": crs.to_string(),
@@ -212,7 +220,45 @@ def _walking_span(xy: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
     return span
 
 
-def _straddle_share(xy, label, streets, crs, building) -> float | None:
+@dataclass(frozen=True)
+class ShopNeighbours:
+    """Shops' locations (rounded to 0.1 m in the metric CRS) and their Delaunay neighbours (CSR)."""
+
+    loc: np.ndarray
+    shop_loc: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+
+
+def shop_neighbours(shops: gpd.GeoDataFrame | gpd.GeoSeries) -> ShopNeighbours:
+    """The Delaunay neighbours of the shops' locations, as :func:`grid_quality` tests them.
+
+    They depend on the shops alone, not on the grids: a caller may have them
+    made ahead, elsewhere, and pass them to :func:`grid_quality`.
+
+    Examples
+    --------
+    Two shops at one door are one location; three locations make one triangle:
+
+    >>> import shapely
+    >>> pts = gpd.GeoSeries(shapely.points([(118.9, 25.1), (118.9, 25.1), (118.9001, 25.1),
+    ...                                     (118.9, 25.1001)]), crs=4326)
+    >>> found = shop_neighbours(pts)
+    >>> found.shop_loc.tolist(), len(found.indices) // 2
+    ([0, 0, 2, 1], 3)
+    """
+    return _neighbours_of(metric_xy(shops, metric_crs(shops)))
+
+
+def _neighbours_of(xy: np.ndarray) -> ShopNeighbours:
+    loc, inv = np.unique(np.round(xy, 1), axis=0, return_inverse=True)
+    indptr, indices = delaunay_adjacency(loc)
+    return ShopNeighbours(loc, inv.ravel(), indptr, indices)
+
+
+def _straddle_share(
+    neighbours: ShopNeighbours, label: np.ndarray, streets, crs, building
+) -> float | None:
     """Share of (non-building) grids with shops on both sides of a main road.
 
     Two shops of a grid are on both sides of a road when the segment joining
@@ -227,10 +273,9 @@ def _straddle_share(xy, label, streets, crs, building) -> float | None:
         return None
     if len(mains) == 0:
         return 0.0
-    loc, inv = np.unique(np.round(xy, 1), axis=0, return_inverse=True)
+    loc, indptr, indices = neighbours.loc, neighbours.indptr, neighbours.indices
     loc_label = np.full(len(loc), -1, dtype=np.int64)
-    loc_label[inv.ravel()] = label
-    indptr, indices = delaunay_adjacency(loc)
+    loc_label[neighbours.shop_loc] = label
     src = np.repeat(np.arange(len(loc)), np.diff(indptr))
     same = (src < indices) & (loc_label[src] == loc_label[indices])
     seg = shapely.linestrings(np.stack([loc[src[same]], loc[indices[same]]], axis=1))

@@ -59,6 +59,9 @@ class InProcess:
         return [function(piece) for piece in pieces]
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Done:
+        """Run ``function`` now; arguments that are earlier :class:`Done` results are unwrapped."""
+        args = [a.value if isinstance(a, Done) else a for a in args]
+        kwargs = {k: v.value if isinstance(v, Done) else v for k, v in kwargs.items()}
         return Done(function(*args, **kwargs))
 
 
@@ -80,12 +83,24 @@ class OnDask:
         batches = [list(pieces[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
         # Scattered first, the arrays travel once, straight to a worker,
         # rather than inside the task graph through the scheduler.
-        data = self.client.scatter(batches)
+        data = self.client.scatter(batches, hash=False)
         futures = self.client.map(partial(run_batch, function), data, pure=False)
         return [result for batch in self.client.gather(futures) for result in batch]
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any):
+        """``function`` on a worker; the future's ``result()`` waits for it.
+
+        Arguments may be earlier futures (resolved on the worker); frames and
+        arrays are scattered first, so they go straight to a worker.
+        """
+        args = [self._scattered(a) for a in args]
+        kwargs = {k: self._scattered(v) for k, v in kwargs.items()}
         return self.client.submit(function, *args, pure=False, **kwargs)
+
+    def _scattered(self, value: Any) -> Any:
+        if value is None or isinstance(value, int | float | str | bool) or hasattr(value, "key"):
+            return value
+        return self.client.scatter(value, hash=False)
 
 
 def run_batch(function: Callable[[Any], Any], batch: list) -> list:

@@ -17,6 +17,7 @@ import pandas as pd
 import pyogrio
 
 from geo.gridding import GridChanges, GriddingError, build_grids, grid_quality, update_grids
+from geo.quality import shop_neighbours
 from governance.errors import LinpuError
 from pipelines.grid_cluster import ClusterError, tile_runner
 from pipelines.readers import read_path
@@ -123,14 +124,18 @@ def build_grid_file(shops_path: Path, out: Path, *, crs: str | None = None, coor
     written = None
     try:
         with tile_runner(len(shops), scheduler=scheduler) as runner:
+            # The points alone travel to the workers, not the register's columns.
+            points = shops[[shops.geometry.name]]
+            # The quality's shop neighbours depend on the shops alone: a worker makes them
+            # while this process builds the grids.
+            neighbours = runner.submit(shop_neighbours, points) if streets is not None else None
             result, codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
                                         boundary=boundary, streets=streets, seed=seed, prefix=prefix,
                                         map_tiles=runner.map)
-            # Measured on a worker while this process writes the file (in turn when in-process);
-            # the points alone travel, not the register's columns.
-            quality = runner.submit(grid_quality, result, shops[[shops.geometry.name]], shop_codes=codes,
+            # Measured on a worker while this process writes the file (in turn when in-process).
+            quality = runner.submit(grid_quality, result, points, shop_codes=codes,
                                     min_size=min_size, max_size=max_size, boundary=boundary,
-                                    streets=streets)
+                                    streets=streets, neighbours=neighbours)
             written = _write_aside(out, result, shops.assign(grid_code=codes))
             report = quality.result()
             if runner.address:
