@@ -139,7 +139,8 @@ def build_grid_file(shops_path: Path, out: Path, *, crs: str | None = None, coor
             written = _write_aside(out, result, shops.assign(grid_code=codes))
             report = quality.result()
             if runner.address:
-                notes.append(f"tile work ran on {runner.workers} Dask workers ({runner.address})")
+                notes.append(f"tile work ran on {runner.workers} Dask worker{'s' if runner.workers > 1 else ''} "
+                             f"({runner.address})")
     except (GriddingError, ClusterError) as exc:
         if written is not None:
             written.unlink(missing_ok=True)
