@@ -50,6 +50,8 @@ done in :mod:`geo.grid_build` (new grids) and :mod:`geo.grid_update` (repairs
 after shops opened and closed), from :mod:`geo.grid_inputs` (checked inputs),
 :mod:`geo.locations` (shops grouped into locations and their neighbour graph),
 :mod:`geo.partition` (METIS), :mod:`geo.repair` (size repair),
+:mod:`geo.tiling` (who runs the independent tiles: this process by default,
+Dask workers from ``linpu grids build``),
 :mod:`geo.voronoi` (polygons), :mod:`geo.grid_codes` (codes) and
 :mod:`geo.quality` (the figures of a gridding).
 
