@@ -24,7 +24,6 @@ def grid_quality(
     max_size: int = 12,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     streets: gpd.GeoDataFrame | None = None,
-    neighbours: ShopNeighbours | None = None,
 ) -> dict:
     # Long: over 60 lines by its docstring and the literal of its report; the sums are helpers below.
     """Measure a gridding.
@@ -47,10 +46,6 @@ def grid_quality(
     streets : GeoDataFrame, optional
         Street centre lines with a ``class`` column; enables the share of grids
         straddling a main road.
-    neighbours : ShopNeighbours, optional
-        :func:`shop_neighbours` of these ``shops``, when computed ahead (it
-        depends on the shops alone, so a caller can have it made elsewhere
-        while the grids are built); made here when needed otherwise.
 
     Returns
     -------
@@ -95,9 +90,7 @@ def grid_quality(
     span = _walking_span(xy[has], label[has], len(g))
     straddle = None
     if streets is not None:
-        if neighbours is None or not has.all():
-            neighbours = _neighbours_of(xy[has])
-        straddle = _straddle_share(neighbours, label[has], streets, crs, building)
+        straddle = _straddle_share(_neighbours_of(xy[has]), label[has], streets, crs, building)
 
     return {
         "crs": crs.to_string(),
@@ -230,11 +223,54 @@ class ShopNeighbours:
     indices: np.ndarray
 
 
+def straddle_share(
+    grids: gpd.GeoDataFrame,
+    shops: gpd.GeoDataFrame,
+    *,
+    streets: gpd.GeoDataFrame,
+    shop_codes: pd.Series | None = None,
+    neighbours: ShopNeighbours | None = None,
+) -> float | None:
+    """The ``straddling_main_road_share`` of :func:`grid_quality`, measured on its own.
+
+    The costliest figure of the report (a triangulation of every shop), so a
+    caller may measure it apart from the others, at the same time, with the
+    shops' :func:`shop_neighbours` made ahead.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from geo.gridding import build_grids
+    >>> pts = [shapely.Point(118.9 + i * 1e-4, 25.1 + (i % 2) * 1e-4) for i in range(30)]
+    >>> shops = gpd.GeoDataFrame(geometry=pts, crs=4326)
+    >>> grids, codes = build_grids(shops)
+    >>> road = gpd.GeoDataFrame({"class": ["main"]}, crs=4326,
+    ...                         geometry=[shapely.LineString([(118.9005, 25.0), (118.9005, 25.2)])])
+    >>> straddle_share(grids, shops, streets=road, shop_codes=codes)
+    0.3333333333333333
+    """
+    crs = metric_crs(shops)
+    g = grids.reset_index(drop=True)
+    xy = metric_xy(shops, crs)
+    codes = g["code"].astype(str).to_numpy()
+    if shop_codes is None and "grid_code" in shops:
+        shop_codes = shops["grid_code"]
+    poly = reproject(g.geometry.values, g.crs, crs) if shop_codes is None else None
+    label = _shop_labels(codes, poly, xy, shops.index, shop_codes)
+    has = label >= 0
+    building = (
+        g["building"].to_numpy(dtype=bool) if "building" in g else np.zeros(len(g), dtype=bool)
+    )
+    if neighbours is None or not has.all():
+        neighbours = _neighbours_of(xy[has])
+    return _straddle_share(neighbours, label[has], streets, crs, building)
+
+
 def shop_neighbours(shops: gpd.GeoDataFrame | gpd.GeoSeries) -> ShopNeighbours:
     """The Delaunay neighbours of the shops' locations, as :func:`grid_quality` tests them.
 
     They depend on the shops alone, not on the grids: a caller may have them
-    made ahead, elsewhere, and pass them to :func:`grid_quality`.
+    made ahead, elsewhere, and pass them to :func:`straddle_share`.
 
     Examples
     --------

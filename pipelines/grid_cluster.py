@@ -50,13 +50,16 @@ class Done:
 
 
 class InProcess:
-    """Tile work in this process, one piece after the other."""
+    """Tile work in this process, one piece after the other; ``share`` and ``submit`` as :class:`OnDask`."""
 
     workers = 1
     address = None
 
     def map(self, function: Callable[[Any], Any], pieces: Sequence[Any]) -> list:
         return [function(piece) for piece in pieces]
+
+    def share(self, value: Any) -> Any:
+        return value
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Done:
         """Run ``function`` now; arguments that are earlier :class:`Done` results are unwrapped."""
@@ -86,6 +89,10 @@ class OnDask:
         data = self.client.scatter(batches, hash=False)
         futures = self.client.map(partial(run_batch, function), data, pure=False)
         return [result for batch in self.client.gather(futures) for result in batch]
+
+    def share(self, value: Any):
+        """``value`` sent once to a worker, to pass to several :meth:`submit` calls."""
+        return self.client.scatter(value, hash=False)
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any):
         """``function`` on a worker; the future's ``result()`` waits for it.

@@ -17,7 +17,7 @@ import pandas as pd
 import pyogrio
 
 from geo.gridding import GridChanges, GriddingError, build_grids, grid_quality, update_grids
-from geo.quality import shop_neighbours
+from geo.quality import shop_neighbours, straddle_share
 from governance.errors import LinpuError
 from pipelines.grid_cluster import ClusterError, tile_runner
 from pipelines.readers import read_path
@@ -125,19 +125,25 @@ def build_grid_file(shops_path: Path, out: Path, *, crs: str | None = None, coor
     try:
         with tile_runner(len(shops), scheduler=scheduler) as runner:
             # The points alone travel to the workers, not the register's columns.
-            points = shops[[shops.geometry.name]]
-            # The quality's shop neighbours depend on the shops alone: a worker makes them
-            # while this process builds the grids.
+            points = runner.share(shops[[shops.geometry.name]])
+            # The straddle figure's shop neighbours depend on the shops alone: a worker
+            # makes them while this process builds the grids.
             neighbours = runner.submit(shop_neighbours, points) if streets is not None else None
             result, codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
                                         boundary=boundary, streets=streets, seed=seed, prefix=prefix,
                                         map_tiles=runner.map)
-            # Measured on a worker while this process writes the file (in turn when in-process).
-            quality = runner.submit(grid_quality, result, points, shop_codes=codes,
-                                    min_size=min_size, max_size=max_size, boundary=boundary,
-                                    streets=streets, neighbours=neighbours)
+            # Measured on the workers, the straddle figure apart, while this process writes
+            # the file (one after the other when in-process).
+            grids, shop_codes = runner.share(result), runner.share(codes)
+            quality = runner.submit(grid_quality, grids, points, shop_codes=shop_codes,
+                                    min_size=min_size, max_size=max_size, boundary=boundary)
+            straddle = (runner.submit(straddle_share, grids, points, streets=streets,
+                                      shop_codes=shop_codes, neighbours=neighbours)
+                        if streets is not None else None)
             written = _write_aside(out, result, shops.assign(grid_code=codes))
             report = quality.result()
+            if straddle is not None:
+                report["straddling_main_road_share"] = straddle.result()
             if runner.address:
                 notes.append(f"tile work ran on {runner.workers} Dask worker{'s' if runner.workers > 1 else ''} "
                              f"({runner.address})")
