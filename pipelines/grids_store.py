@@ -33,6 +33,7 @@ from governance.district import stored_layers
 from governance.errors import LinpuError
 from governance.grids import current_grid_frame
 from governance.models import Shop
+from pipelines.grid_cluster import tile_runner
 from pipelines.ingest import (
     IngestReport,
     finish_report,
@@ -112,8 +113,11 @@ def save_grids(engine: Engine, *, target: int = 10, min_size: int = 8, max_size:
             else:
                 if update:
                     raise GridStoreError("--update needs current grids; run `linpu grids save` first")
-                built, codes = build_grids(shops, target=target, min_size=min_size, max_size=max_size,
-                                           boundary=boundary, streets=streets, seed=seed)
+                # A large district's tiles on a local Dask cluster, as `grids build` does.
+                with tile_runner(len(shops)) as runner:
+                    built, codes = build_grids(shops, target=target, min_size=min_size,
+                                               max_size=max_size, boundary=boundary, streets=streets,
+                                               seed=seed, map_tiles=runner.map)
                 method, change_dict = "linpu-gridding", None
             quality = grid_quality(built, shops, shop_codes=codes, min_size=min_size, max_size=max_size,
                                    boundary=boundary, streets=streets)
