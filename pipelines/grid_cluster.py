@@ -137,6 +137,8 @@ def tile_runner(n_shops: int, *, scheduler: str | None = None) -> Iterator[InPro
     # Dask only when a cluster is used: the import alone costs half a second
     # and the dashboard and small builds must never start one.
     from distributed import Client, LocalCluster
+    from distributed.comm import CommClosedError  # with the above: only when a cluster is used
+    from distributed.scheduler import KilledWorker  # idem
 
     cluster = client = None
     try:
@@ -154,6 +156,12 @@ def tile_runner(n_shops: int, *, scheduler: str | None = None) -> Iterator[InPro
             )
             client = Client(cluster)
         yield OnDask(client)
+    except (KilledWorker, CommClosedError) as exc:
+        where = scheduler or "the local cluster"
+        raise ClusterError(
+            f"the Dask cluster at {where} lost a worker or its connection ({exc}); a worker "
+            "may have run out of memory: give the workers more, or use more of them"
+        ) from None
     finally:
         if client is not None:
             client.close()
