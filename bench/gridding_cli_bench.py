@@ -54,7 +54,8 @@ def write_city(n: int, folder: Path, *, seed: int = 1) -> dict[str, Path]:
     return files
 
 
-def run_cli(files: dict[str, Path], out: Path, *, scheduler: str | None = None) -> dict:
+def run_cli(files: dict[str, Path], out: Path, *, scheduler: str | None = None,
+            code: Path | None = None) -> dict:
     """Run the command once; wall time, peak memory per process, and its quality report."""
     cmd = [
         sys.executable, "-m", "pipelines", "grids", "build",
@@ -67,7 +68,7 @@ def run_cli(files: dict[str, Path], out: Path, *, scheduler: str | None = None) 
     start = time.perf_counter()
     # Output to files: a pipe left unread would fill and stall the command.
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
-        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True)
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True, cwd=code)
         status, usage, peaks = _watch(proc.pid)
         seconds = time.perf_counter() - start
         stdout, stderr = (f.seek(0) or f.read() for f in (out_file, err_file))
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES))
     parser.add_argument("--scheduler", help="pass --scheduler ADDRESS to the command")
     parser.add_argument("--folder", help="keep the city files here (default: a temporary folder)")
+    parser.add_argument("--code", type=Path,
+                        help="run the command of another checkout (e.g. `git archive main` unpacked "
+                             "there) for a before/after; default: this one")
     parser.add_argument("--save", help="also write the full results as JSON to this file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                      (("shops", ".csv"), ("boundary", ".geojson"), ("streets", ".gpkg"))}
             if not all(p.exists() for p in files.values()):
                 files = write_city(n, folder)
-            result = {"n_shops": n, **run_cli(files, folder / f"grids_{n}.gpkg", scheduler=args.scheduler)}
+            result = {"n_shops": n, **run_cli(files, folder / f"grids_{n}.gpkg", scheduler=args.scheduler,
+                                                 code=args.code)}
             results.append(result)
             print(summary(n, result), flush=True)
     report = {
