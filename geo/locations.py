@@ -156,11 +156,32 @@ def _crossings(
         for cls, lines in streets.items()
         if len(lines) and (CROSSING_FACTOR[cls] < 1 or cls == "main")
     }
-    jobs = [CrossingJob(a[lo:hi], b[lo:hi], ends) for lo, hi in chunk_bounds(len(a), size=CROSSING_CHUNK)]
+    jobs = [
+        CrossingJob(a[lo:hi], b[lo:hi], _near(ends, a[lo:hi], b[lo:hi]))
+        for lo, hi in chunk_bounds(len(a), size=CROSSING_CHUNK)
+    ]
     results = map_tiles(street_crossings, jobs)
     if not results:
         return np.ones(0), np.zeros(0, dtype=bool)
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+
+
+def _near(ends: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """The street segments whose box meets the box of the segments a-b: the only ones they can cross.
+
+    Edges come in the order of their first location, which runs west to east,
+    so a chunk covers a strip of the district; sending it every street would
+    make the work grow with the square of the district.
+    """
+    if len(a) == 0:
+        return {cls: seg[:0] for cls, seg in ends.items()}
+    lo = np.minimum(a.min(axis=0), b.min(axis=0))
+    hi = np.maximum(a.max(axis=0), b.max(axis=0))
+    out = {}
+    for cls, seg in ends.items():
+        s_lo, s_hi = seg.min(axis=1), seg.max(axis=1)
+        out[cls] = seg[((s_hi >= lo) & (s_lo <= hi)).all(axis=1)]
+    return out
 
 
 @dataclass(frozen=True)

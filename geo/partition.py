@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pymetis
 
-from geo.graph import Graph, components, keep_edges, subgraph
+from geo.graph import Graph, components, keep_edges, ranges, subgraph
 from geo.tiling import TileMap, in_process
 
 # Work per METIS call grows faster than linearly with the number of parts, so
@@ -157,12 +157,17 @@ def tile_jobs(
     ufactor = int(max(1, round(1000 * (max_size / target - 1))))
     order = np.argsort(tile, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(tile))]
+    # Every node's id within its tile, once: a subgraph per tile through the
+    # whole graph's ids would cost the whole graph per tile (quadratic).
+    in_tile = np.empty(graph.n, dtype=np.int64)
+    in_tile[order] = np.arange(graph.n) - np.repeat(bounds[:-1], np.diff(bounds))
     pieces: list[tuple[np.ndarray, int, bool]] = []
     jobs: list[TileJob] = []
     next_label = 0
     for t in range(len(bounds) - 1):
-        nodes = np.sort(order[bounds[t] : bounds[t + 1]])
-        sub, _ = subgraph(graph, nodes)
+        # Stable order: each tile's nodes come out in ascending id.
+        nodes = order[bounds[t] : bounds[t + 1]]
+        sub = _tile_graph(graph, nodes, tile, in_tile, t)
         n_comp, comp = components(sub)
         comp_order = np.argsort(comp, kind="stable")
         comp_bounds = np.r_[0, np.cumsum(np.bincount(comp, minlength=n_comp))]
@@ -179,6 +184,28 @@ def tile_jobs(
                 )
             next_label += k
     return pieces, jobs
+
+
+def _tile_graph(
+    graph: Graph, nodes: np.ndarray, tile: np.ndarray, in_tile: np.ndarray, t: int
+) -> Graph:
+    """``subgraph(graph, nodes)[0]`` for the (ascending) ``nodes`` of tile ``t``, in their size."""
+    starts = graph.indptr[nodes]
+    counts = graph.indptr[nodes + 1] - starts
+    take = ranges(starts, counts)
+    dst = graph.indices[take]
+    keep = tile[dst] == t
+    src = np.repeat(np.arange(len(nodes)), counts)[keep]
+    indptr = np.zeros(len(nodes) + 1, dtype=np.int64)
+    np.add.at(indptr, src + 1, 1)
+    return Graph(
+        xy=graph.xy[nodes],
+        weights=graph.weights[nodes],
+        indptr=np.cumsum(indptr),
+        indices=in_tile[dst[keep]],
+        edge_weights=graph.edge_weights[take][keep],
+        barrier=None if graph.barrier is None else graph.barrier[take][keep],
+    )
 
 
 def partition_tile(job: TileJob) -> np.ndarray:
