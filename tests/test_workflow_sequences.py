@@ -155,6 +155,7 @@ def _apply(engine, viewers, case_id, actor, action, version, at):
 @example(steps=[("own", "dispatch", False), ("supervisor", "dispatch", True), ("supervisor", "dispatch", False),
                 ("analyst", "resolve", False), ("own", "resolve", False), ("own", "confirm", False),
                 ("own", "rate_good", False)], where="G002", kind="service_request")
+@example(steps=[("own", "dismiss", False), ("supervisor", "dismiss", False)], where="G001", kind="patrol")
 def test_random_transitions_by_random_actors_keep_the_loop_and_its_history(world, steps, where, kind):
     engine, viewers = world
     filer = "leader1" if where == "G001" else "leader2"
