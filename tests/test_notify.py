@@ -334,7 +334,8 @@ def test_the_long_running_sender_delivers_each_new_case_until_it_is_stopped(engi
             sender.send_signal(signal.SIGINT)  # Ctrl-C, as an operator stops it
             out, err = sender.communicate(timeout=60)
     assert sender.returncode == 0 and "stopped" in err, (sender.returncode, err)
-    assert "delivered 1" in out, out  # each pass says what it delivered
+    # Each pass that sends says what it delivered (how many a pass takes depends on its timing).
+    assert re.search(r"delivered [1-9]", out), out
     raised = [r.body for r in robot.requests if r.body["event"] == "case_raised"]
     assert [body["link"] for body in raised] == [f"{BASE}/?case={first}", f"{BASE}/?case={second}"]
     assert len({body["idempotency_key"] for body in raised}) == 2  # each delivered once, none again
