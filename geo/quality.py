@@ -63,18 +63,8 @@ def grid_quality(
     >>> grid_quality(grids, shops, shop_codes=codes)["size"]["share_within_bounds"]
     1.0
     """
-    crs = metric_crs(shops)
-    g = grids.reset_index(drop=True)
-    poly = reproject(g.geometry.values, g.crs, crs)
-    xy = metric_xy(shops, crs)
-    codes = g["code"].astype(str).to_numpy()
-    if shop_codes is None and "grid_code" in shops:
-        shop_codes = shops["grid_code"]
-    label = _shop_labels(codes, poly, xy, shops.index, shop_codes)
+    crs, g, poly, xy, label, building = _shops_in_grids(grids, shops, shop_codes, polygons=True)
     unassigned = int((label < 0).sum())
-    building = (
-        g["building"].to_numpy(dtype=bool) if "building" in g else np.zeros(len(g), dtype=bool)
-    )
     counts = np.bincount(label[label >= 0], minlength=len(g))
 
     area = shapely.area(poly)
@@ -98,7 +88,7 @@ def grid_quality(
         "n_shops": int(len(shops)),
         "building_grids": int(building.sum()),
         "shops_in_building_grids": int(counts[building].sum()),
-        "size": _size_figures(counts, building, codes, min_size=min_size, max_size=max_size),
+        "size": _size_figures(counts, building, g["code"].astype(str).to_numpy(), min_size=min_size, max_size=max_size),
         "polsby_popper": {"mean": _stat(pp, np.mean), "min": _stat(pp, np.min)},
         "walking_span_m": {"max": _stat(span, np.max), "median": _stat(span, np.median)},
         "parts_per_polygon": {
@@ -253,21 +243,27 @@ def straddle_share(
     >>> straddle_share(grids, shops, streets=road, shop_codes=codes)
     0.3333333333333333
     """
-    crs = metric_crs(shops)
-    g = grids.reset_index(drop=True)
-    xy = metric_xy(shops, crs)
-    codes = g["code"].astype(str).to_numpy()
-    if shop_codes is None and "grid_code" in shops:
-        shop_codes = shops["grid_code"]
-    poly = reproject(g.geometry.values, g.crs, crs) if shop_codes is None else None
-    label = _shop_labels(codes, poly, xy, shops.index, shop_codes)
+    crs, _, _, xy, label, building = _shops_in_grids(grids, shops, shop_codes, polygons=False)
     has = label >= 0
-    building = (
-        g["building"].to_numpy(dtype=bool) if "building" in g else np.zeros(len(g), dtype=bool)
-    )
     if neighbours is None or not has.all():
         neighbours = _neighbours_of(xy[has])
     return _straddle_share(neighbours, label[has], streets, crs, building)
+
+
+def _shops_in_grids(grids: gpd.GeoDataFrame, shops: gpd.GeoDataFrame, shop_codes: pd.Series | None, *,
+                    polygons: bool):
+    """What every figure starts from: the metric CRS, the grids (index reset), their polygons in it
+    (None when ``polygons`` is False and the shops' codes make them unneeded), the shops' metric
+    points, each shop's grid position (-1: none) and the building (mall) flags."""
+    crs = metric_crs(shops)
+    g = grids.reset_index(drop=True)
+    xy = metric_xy(shops, crs)
+    if shop_codes is None and "grid_code" in shops:
+        shop_codes = shops["grid_code"]
+    poly = reproject(g.geometry.values, g.crs, crs) if polygons or shop_codes is None else None
+    label = _shop_labels(g["code"].astype(str).to_numpy(), poly, xy, shops.index, shop_codes)
+    building = g["building"].to_numpy(dtype=bool) if "building" in g else np.zeros(len(g), dtype=bool)
+    return crs, g, poly, xy, label, building
 
 
 def shop_neighbours(shops: gpd.GeoDataFrame | gpd.GeoSeries) -> ShopNeighbours:
