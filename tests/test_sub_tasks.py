@@ -19,6 +19,7 @@ from governance import sub_tasks
 from governance.catalog import CaseState
 from governance.db import transaction
 from governance.errors import IllegalTransition, PermissionDenied, ValidationError
+from governance.loop_summary import grid_loop_summary
 from governance.models import Case, CaseHistory, SubTaskHistory
 from governance.rules import HistoryRow, check_history
 from governance.sub_tasks import (
@@ -29,7 +30,7 @@ from governance.sub_tasks import (
     sub_tasks_frame,
 )
 from governance.team_accounts import save_team_account
-from governance.testing import IN_G001, seed_small_district, seed_team
+from governance.testing import IN_G001, IN_G002, seed_small_district, seed_team
 from governance.workflow import file_case, transition
 from pipelines.users import set_active
 
@@ -92,6 +93,34 @@ def test_the_last_sub_task_done_moves_the_case_to_follow_up_and_its_row_names_it
                           zip(rows, ["grid_leader", "grid_leader", "department"], strict=True)]) is None
     # Each judged on its own due time: the first on time, the department's late.
     assert [d["on_time"] for d in done] == [True, False]
+
+
+def test_sub_tasks_leave_the_grids_figures_as_the_case_alone_makes_them(world):
+    """A split case is one case in its grid's loop figures, open or overdue sub-tasks and all; done,
+    it stands as a twin case the leader resolved at the same time (issue 20)."""
+    engine, v = world
+    figures = ["warning", "in_progress", "follow_up", "closed", "open", "total", "overdue"]
+    later = NOW + timedelta(hours=10)  # past both sub-tasks' four working hours
+
+    def grid_figures(code: str) -> dict:
+        with transaction(engine) as session:
+            summary = grid_loop_summary(session, v["supervisor"], now=later).set_index("code")
+        return summary.loc[code, figures].to_dict()
+
+    case_id = _case_in_progress(engine, v)
+    alone = grid_figures("G001")
+    ids = _split(engine, v, case_id, 换配电箱="fire1", 清理堆物="城管中队")
+    assert grid_figures("G001") == alone  # two open sub-tasks, one overdue by `later`: no case more, none overdue
+    with transaction(engine) as session:
+        twin = file_case(session, v["leader2"], kind="patrol", category="electricity", severity="medium",
+                         title="配电箱破损", lon=IN_G002[0], lat=IN_G002[1], now=NOW)
+        transition(session, v["leader2"], twin.id, "take_on", expected_version=1, now=NOW)
+        transition(session, v["leader2"], twin.id, "resolve", expected_version=2, now=NOW + timedelta(hours=9))
+        complete_sub_task(session, v["fire1"], ids["换配电箱"], expected_version=1, now=NOW + timedelta(hours=1))
+        complete_sub_task(session, v["dept1"], ids["清理堆物"], expected_version=1, now=NOW + timedelta(hours=9))
+    assert _case(engine, case_id).state == CaseState.FOLLOW_UP
+    assert grid_figures("G001") == grid_figures("G002")
+    assert grid_figures("G001")["total"] == 1
 
 
 def test_only_the_owner_works_a_sub_task_and_a_member_sees_only_their_own(world):
