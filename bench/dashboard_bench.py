@@ -255,13 +255,13 @@ def measure(url: str, *, runs: int) -> dict:
     return results
 
 
-def _fill_sign_in(page, base: str) -> None:
-    """Open the app in English and type the supervisor's credentials (the caller clicks)."""
+def fill_sign_in(page, base: str, username: str = "supervisor") -> None:
+    """Open the app in English and type ``username``'s credentials (the caller clicks)."""
     # The sign-in cookie outlives the page (issue 18): a returning visit would open
     # signed in. Drop it, keep the HTTP cache, so every visit is timed from "Sign in".
     page.context.clear_cookies()
     page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
-    page.get_by_role("textbox", name="User name").fill("supervisor")
+    page.get_by_role("textbox", name="User name").fill(username)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
 
 
@@ -298,10 +298,10 @@ def measure_date_ranges(url: str, *, days_back: list[int]) -> list[tuple[int, fl
         for days in [days_back[0], *days_back]:  # the first fills the HTTP and server caches
             page = context.new_page()
             page.set_default_timeout(600_000)
-            _fill_sign_in(page, base)
+            fill_sign_in(page, base)
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="District supervision").wait_for()
-            _wait_drawn(page)
+            wait_drawn(page)
             kpi = _figures(page)
             today = date.today()
             for field, day in (("start", today - timedelta(days=days)), ("end", today)):
@@ -310,7 +310,7 @@ def measure_date_ranges(url: str, *, days_back: list[int]) -> list[tuple[int, fl
             start = time.perf_counter()
             page.keyboard.press("Escape")  # closes the calendar: the range is sent
             _wait_figures_changed(page, kpi)
-            _wait_drawn(page)
+            wait_drawn(page)
             out.append((days, time.perf_counter() - start))
             print(f"  date range, last {days} days: {out[-1][1]:.2f} s", file=sys.stderr)
             page.close()
@@ -328,26 +328,26 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
         "websocket",
         lambda ws: ws.on("framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload))),
     )
-    _fill_sign_in(page, base)
+    fill_sign_in(page, base)
     # "interactive" runs from the sign-in click to the supervisor page fully drawn.
     received[0] = 0
     start = time.perf_counter()
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="District supervision").wait_for()
     marks = {"heading": time.perf_counter() - start}
-    _wait_drawn(page, marks=marks, start=start)
+    wait_drawn(page, marks=marks, start=start)
     into["interactive"].append(time.perf_counter() - start)
     into["bytes"].append(received[0])
     print(f"  {label} marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
     if screenshot:
         page.screenshot(path=str(OUT / "supervisor-city.png"))
-    into["filter"].append(_pick_category(page, category, label))
+    into["filter"].append(pick_category(page, category, label))
     # A second category: no figures are kept for two, they come from the case facts.
     second = CATEGORY_LABELS[(CATEGORY_LABELS.index(category) + 1) % len(CATEGORY_LABELS)]
-    into["two"].append(_pick_category(page, second, label + ", second category"))
+    into["two"].append(pick_category(page, second, label + ", second category"))
     start = time.perf_counter()
     page.get_by_role("tab", name="Trends per category (weekly)").click()
-    _wait_drawn(page, chart=True)
+    wait_drawn(page, chart=True)
     into["trends"].append(time.perf_counter() - start)
     page.close()
     print(
@@ -358,7 +358,7 @@ def _visit(context, base: str, into: dict, *, category: str, label: str, screens
     )
 
 
-def _pick_category(page, category: str, label: str) -> float:
+def pick_category(page, category: str, label: str) -> float:
     """Seconds from picking ``category`` in the filter until the page is drawn again."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -388,7 +388,7 @@ def _pick_category(page, category: str, label: str) -> float:
     else:
         raise RuntimeError("the category filter did not change the figures after three picks")
     marks = {"figures changed": time.perf_counter() - start}
-    _wait_drawn(page, marks=marks, start=start)
+    wait_drawn(page, marks=marks, start=start)
     took = time.perf_counter() - start
     page.keyboard.press("Escape")
     print(f"  {label} filter marks: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()), file=sys.stderr)
@@ -517,7 +517,27 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
     return results
 
 
-def _wait_drawn(page, *, marks: dict | None = None,
+def wait_run_finished(page) -> None:
+    """Until the Streamlit run is over: its running indicator gone, no stale element left.
+
+    The caller has seen the new run begin (the page's heading, changed figures, a
+    chart); Streamlit marks the previous run's elements stale until they are replaced.
+    """
+    page.wait_for_function(
+        """() => { const status = document.querySelector("[data-testid='stStatusWidget']");
+                   return (!status || status.offsetParent === null)
+                          && !document.querySelector("[data-stale='true']"); }"""
+    )
+
+
+def next_frame(page) -> None:
+    """Until the browser has drawn two more frames (what the run changed is on screen)."""
+    page.wait_for_function(
+        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+    )
+
+
+def wait_drawn(page, *, marks: dict | None = None,
                 start: float = 0.0, chart: bool = False) -> None:
     """Wait until the run is over and the map and the open tab (ranking, or the trend chart) are drawn."""
     marks = {} if marks is None else marks
@@ -526,23 +546,14 @@ def _wait_drawn(page, *, marks: dict | None = None,
             "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']"
         ).first.wait_for()
         marks["chart"] = time.perf_counter() - start
-    # Each caller has seen the new run begin (the page's heading, changed figures, the
-    # trend chart): the run is over when Streamlit's running indicator is gone and no
-    # element of the previous run is left stale (Streamlit marks them until replaced).
-    page.wait_for_function(
-        """() => { const status = document.querySelector("[data-testid='stStatusWidget']");
-                   return (!status || status.offsetParent === null)
-                          && !document.querySelector("[data-stale='true']"); }"""
-    )
+    wait_run_finished(page)
     marks["app done"] = time.perf_counter() - start
     page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
     marks["deck canvas"] = time.perf_counter() - start
     if not chart:
         page.locator("[data-testid='stDataFrame']").first.wait_for()
         marks["table"] = time.perf_counter() - start
-    page.wait_for_function(
-        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
-    )
+    next_frame(page)
 
 
 

@@ -144,7 +144,7 @@ def _public_load(base: str, targets, visitors: int, think: float):
 def _staff_visits(base: str, runs: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
-    from bench.dashboard_bench import _wait_drawn
+    from bench.dashboard_bench import wait_drawn
     from tests.conftest import CHROMIUM_ARGS
 
     times = []
@@ -161,7 +161,7 @@ def _staff_visits(base: str, runs: int) -> list[float]:
             start = time.perf_counter()
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="District supervision").wait_for()
-            _wait_drawn(page, start=start)
+            wait_drawn(page, start=start)
             times.append(time.perf_counter() - start)
             context.close()
         browser.close()
