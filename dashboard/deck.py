@@ -205,7 +205,7 @@ def static_layer_rows(name: str, features: gpd.GeoDataFrame) -> list[dict]:
         parts = features.explode(index_parts=False)
         return [
             {"path": np.round(np.asarray(geom.coords)[:, :2], STREET_DECIMALS).tolist(),
-             "color": STREET_RGB.get(str(cls), STREET_RGB["lane"]),
+             "color": list(STREET_RGB.get(str(cls), STREET_RGB["lane"])),
              "width": {"main": 8, "street": 5}.get(str(cls), 2)}
             for geom, cls in zip(parts.geometry.values, parts["street_class"], strict=True)
             if geom is not None and geom.geom_type == "LineString"
