@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard.context import base_url_path, engine, language
+from dashboard.context import engine, language, route_base
 from dashboard.i18n import translate
 from dashboard.routes import COOKIE_NAME, SESSION_PATH, SIGN_OUT_PATH, TOKEN_HEADER
 from governance.db import session_factory
@@ -27,7 +27,9 @@ from governance.settings import get_settings
 
 TOKEN_KEY = "linpu_token"
 NOTICE_KEY = "linpu_signin_notice"
-#: "set" after a sign-in, "clear" after a sign-out: what the browser's cookie still needs.
+#: "set" after a sign-in, "clear" after a sign-out: what the browser's cookie still needs;
+#: then "sent-set" for the run that asked the browser to set it, "done-set" from the next
+#: run on (the browser holds it), "done-clear" once cleared.
 COOKIE_KEY = "linpu_cookie"
 
 #: The pages each role may open; the first is where the role lands.
@@ -51,6 +53,10 @@ def _token() -> str | None:
         return st.session_state[TOKEN_KEY]
     if st.session_state.get(COOKIE_KEY) in ("clear", "done-clear"):
         return None
+    return _cookie()
+
+
+def _cookie() -> str | None:
     cookie = st.context.cookies.get(COOKIE_NAME)
     # Outside a browser (AppTest) the context holds no real cookies.
     return cookie if isinstance(cookie, str) else None
@@ -126,13 +132,29 @@ def sign_out() -> None:
 def cookie_bridge() -> None:
     """Once after a sign-in or sign-out: the browser asks our route to set or clear the cookie."""
     wanted = st.session_state.get(COOKIE_KEY)
+    if wanted == "sent-set":
+        # The request went out with the previous run's page, before this run was asked for.
+        st.session_state[COOKIE_KEY] = "done-set"
+        return
     if wanted not in ("set", "clear") or not st.context.headers:
         return
-    base = "/" + base_url_path().strip("/") if base_url_path().strip("/") else ""
+    base = route_base()
     if wanted == "set":
         path, headers = SESSION_PATH, {TOKEN_HEADER: st.session_state.get(TOKEN_KEY, "")}
     else:
         path, headers = SIGN_OUT_PATH, {}
     st.html(f"<script>fetch({json.dumps(base + path)}, {{method: 'POST', credentials: 'same-origin', "
             f"headers: {json.dumps(headers)}}});</script>", unsafe_allow_javascript=True)
-    st.session_state[COOKIE_KEY] = "done-" + wanted
+    st.session_state[COOKIE_KEY] = "sent-set" if wanted == "set" else "done-clear"
+
+
+def cookie_in_browser() -> bool:
+    """Whether the browser holds this session's sign-in cookie, so that it may fetch from
+    the app's staff routes (``dashboard.layer_routes``): the session began with it, or an
+    earlier run had it set.  In the run that asks for it the browser may not have it yet,
+    and outside a browser (AppTest) there is none."""
+    state = st.session_state.get(COOKIE_KEY)
+    if state is not None:
+        return state == "done-set"
+    cookie = _cookie()
+    return cookie is not None and cookie == _token()

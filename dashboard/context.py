@@ -35,3 +35,10 @@ def language() -> str:
 
 def base_url_path() -> str:
     return str(st.get_option("server.baseUrlPath") or "")
+
+
+def route_base() -> str:
+    """What the browser puts before the path of one of the app's routes (``dashboard.routes``):
+    ``/<server.baseUrlPath>``, or nothing when the app is served at the root."""
+    base = base_url_path().strip("/")
+    return "/" + base if base else ""

@@ -17,11 +17,12 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from dashboard.context import engine
+from dashboard.context import engine, route_base
 from dashboard.day_walk import walk_stops
 from dashboard.deck import CASE_POINT_LIMIT, district_deck
 from dashboard.hotspot_cache import hotspots_of
 from dashboard.hotspot_cache import settle as settle_hotspots
+from dashboard.layer_routes import layer_urls
 from geo.walk import walking_route
 from governance import (
     check_due,
@@ -225,11 +226,13 @@ def hotspot_view(_viewer, viewer_key: tuple, period: CaseFilter, data_epoch: int
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
 def supervisor_map(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: int, min_cases: int, *,
                    with_cases: bool, show_heat: bool, show_hotspots: bool, selected_code: str | None,
-                   language: str, hotspots_as_of: str | None = None, _hotspots: pd.DataFrame | None = None):
+                   language: str, hotspots_as_of: str | None = None, _hotspots: pd.DataFrame | None = None,
+                   layers_by_url: bool = False):
     """The supervisor's deck for one set of filters and layers, built and serialised once
     (at city scale building it takes longer than the rest of a rerun).  The page passes the
     hotspots it shows with their ``as_of`` time (which keys the cache); without them they
-    are looked up here."""
+    are looked up here.  ``layers_by_url``: the district's stored map is loaded by the
+    browser from the app's routes (it must hold the sign-in cookie), else carried in the deck."""
 
     bundle = supervisor_view(_viewer, viewer_key, filters, data_epoch, min_cases, with_cases=with_cases)
     if _hotspots is None:  # a caller with no page to rerun (benchmarks) waits for them
@@ -238,9 +241,17 @@ def supervisor_map(_viewer, viewer_key: tuple, filters: CaseFilter, data_epoch: 
         _hotspots = hotspot_view(_viewer, viewer_key, filters.period(), data_epoch)["grids"]
     grids = bundle["grids"]
     shown = grids[grids["code"].isin(filters.grid_codes)] if filters.grid_codes else grids
+    urls = static_layer_urls(data_epoch, route_base(), bundle["features"]) if layers_by_url else None
     return district_deck(shown, bundle["cases"], _hotspots, bundle["features"], language=language,
                          show_cases=with_cases, show_heat=show_heat, show_hotspots=show_hotspots,
-                         selected_code=selected_code).frozen()
+                         selected_code=selected_code, layer_urls=urls).frozen()
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
+def static_layer_urls(data_epoch: int, base: str, _features: gpd.GeoDataFrame) -> dict[str, str]:
+    """The versioned URLs of the district's stored map layers, once per data epoch (the
+    features are every viewer's alike; a filter change does not hash them again)."""
+    return layer_urls(_features, base=base)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)

@@ -16,7 +16,11 @@ uploads all of it before the map is drawn:
   open warnings (aggregated per grid, not one point per case; 4 decimals);
 - case points are capped at ``CASE_POINT_LIMIT`` (overdue and newest first,
   chosen by the query);
-- JSON without indentation and without escapes of Chinese text.
+- JSON without indentation and without escapes of Chinese text;
+- the layers of the district's stored map (``STATIC_LAYERS``: boundary, streets,
+  stall zones, service points) do not change with the filters: given
+  ``layer_urls``, the deck names a URL for each and the browser loads its rows
+  once from the app's route and keeps them (``dashboard.layer_routes``).
 
 Tooltips are plain text (``tooltip.text``: deck.gl sets the tooltip's
 ``innerText``), so a title typed by a user is never parsed as HTML, whatever
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -171,6 +176,67 @@ def boundary_paths(geometry: gpd.GeoSeries) -> list[dict]:
     return [{"path": np.round(shapely.get_coordinates(ring), 6).tolist()} for ring in rings]
 
 
+#: The layers drawn from the district's stored map, by name, with the ``kind`` of
+#: ``district_features`` each draws.  The filters never change them, so a page can have
+#: the browser load them once by URL (``dashboard.layer_routes``) instead of shipping
+#: their rows with every rerun's deck.
+STATIC_LAYERS = {"boundary": "boundary", "streets": "street", "stalls": "stall", "service-points": "service_point"}
+#: Street centre lines at 5 decimals (about 1 m): the narrowest street is drawn 2 m wide,
+#: so the half metre of rounding never moves one off its own band, and the district's
+#: thousands of segments (an OSM extract) cost a sixth less than at 6.  The boundary and
+#: stall zones keep the grids' 6 decimals (0.1 m): few rings, and they meet the grid edges.
+STREET_DECIMALS = 5
+
+
+def features_of_kind(features: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
+    """The rows of ``district_features`` of one ``kind`` (an empty frame has no columns to test)."""
+    return features[features["kind"] == kind] if len(features) else features
+
+
+def static_layer_rows(name: str, features: gpd.GeoDataFrame) -> list[dict]:
+    """The rows deck.gl draws for static layer ``name`` from its features (of its kind only).
+
+    The one place they are made: the deck embeds them and ``dashboard.layer_routes``
+    serves them alike.
+    """
+    if name == "boundary":
+        return boundary_paths(features.geometry)
+    if name == "streets":
+        parts = features.explode(index_parts=False)
+        return [
+            {"path": np.round(np.asarray(geom.coords)[:, :2], STREET_DECIMALS).tolist(),
+             "color": list(STREET_RGB.get(str(cls), STREET_RGB["lane"])),
+             "width": {"main": 8, "street": 5}.get(str(cls), 2)}
+            for geom, cls in zip(parts.geometry.values, parts["street_class"], strict=True)
+            if geom is not None and geom.geom_type == "LineString"
+        ]
+    if name == "stalls":
+        return [{"polygon": ring} for ring in _rings(features.geometry)]
+    if name == "service-points":
+        return [{"position": xy} for xy in _points(features.geometry.representative_point()).tolist()]
+    raise ValueError(f"static layer {name!r} is unknown: name one of {', '.join(STATIC_LAYERS)}")
+
+
+def static_layer(name: str, data: list[dict] | str) -> pdk.Layer:
+    """Static layer ``name`` drawing ``data``: its rows, or the URL the browser loads them from."""
+    if name == "boundary":
+        return pdk.Layer("PathLayer", id="district-boundary", data=data, get_path="path",
+                         get_color=list(BOUNDARY_RGB), get_width=3, width_units="'pixels'", pickable=False)
+    if name == "streets":
+        return pdk.Layer("PathLayer", id="streets", data=data, get_path="path", get_color="color",
+                         get_width="width", width_units="'meters'", width_min_pixels=1, pickable=False)
+    # The compact's stored stall zones and service points (frontage strips are too small to read here).
+    if name == "stalls":
+        return pdk.Layer("PolygonLayer", id="stall-zones", data=data, get_polygon="polygon",
+                         get_fill_color=rgb(STALL_HEX, 90), get_line_color=rgb(STALL_HEX),
+                         line_width_min_pixels=1, pickable=False)
+    if name == "service-points":
+        return pdk.Layer("ScatterplotLayer", id="service-points", data=data, get_position="position",
+                         get_fill_color=rgb(SERVICE_POINT_HEX), get_radius=6, radius_units="'pixels'",
+                         pickable=False)
+    raise ValueError(f"static layer {name!r} is unknown: name one of {', '.join(STATIC_LAYERS)}")
+
+
 def _texts(values) -> list[str]:
     return [str(v) for v in values]
 
@@ -186,49 +252,26 @@ def district_deck(
     show_heat: bool = True,
     show_hotspots: bool = True,
     selected_code: str | None = None,
+    layer_urls: Mapping[str, str] | None = None,
 ) -> pdk.Deck:
     # Long: one deck's layers in drawing order, each a few lines; splitting would scatter the order.
     """Grids by worst open state (overdue outlined), streets, hexagons, hotspots and cases.
 
     Picked grids and cases come back (``on_select``) with their code in ``c``; the
     grids are drawn by layers whose ids start with ``grids`` (see ``picked_grid``).
+    ``layer_urls`` maps names of :data:`STATIC_LAYERS` to the URL the browser loads
+    that layer's rows from (``dashboard.layer_routes``); a layer not named there
+    carries its rows in the deck, as every layer does for a caller without a server.
     """
     t = lambda key, **kw: translate(key, language, **kw)  # noqa: E731
     layers: list[pdk.Layer] = []
     as_polygons = len(grids) <= POLYGON_LIMIT
 
-    boundary = features[features["kind"] == "boundary"] if len(features) else features
-    if len(boundary):
-        layers.append(pdk.Layer("PathLayer", id="district-boundary", data=boundary_paths(boundary.geometry),
-                                get_path="path", get_color=list(BOUNDARY_RGB), get_width=3,
-                                width_units="'pixels'", pickable=False))
-    streets = features[features["kind"] == "street"] if len(features) else features
-    if len(streets):
-        street_rows = [
-            {"path": np.round(np.asarray(geom.coords)[:, :2], 6).tolist(),
-             "color": STREET_RGB.get(str(cls), STREET_RGB["lane"]),
-             "width": {"main": 8, "street": 5}.get(str(cls), 2)}
-            for geom, cls in zip(streets.geometry.explode(index_parts=False).values,
-                                 streets.explode(index_parts=False)["street_class"], strict=True)
-            if geom is not None and geom.geom_type == "LineString"
-        ]
-        layers.append(pdk.Layer("PathLayer", id="streets", data=street_rows, get_path="path",
-                                get_color="color", get_width="width", width_units="'meters'",
-                                width_min_pixels=1, pickable=False))
-    # The compact's stored stall zones and service points (frontage strips are too small to read here).
-    stalls = features[features["kind"] == "stall"] if len(features) else features
-    if len(stalls):
-        layers.append(pdk.Layer("PolygonLayer", id="stall-zones",
-                                data=[{"polygon": ring} for ring in _rings(stalls.geometry)],
-                                get_polygon="polygon", get_fill_color=rgb(STALL_HEX, 90),
-                                get_line_color=rgb(STALL_HEX), line_width_min_pixels=1, pickable=False))
-    points = features[features["kind"] == "service_point"] if len(features) else features
-    if len(points):
-        layers.append(pdk.Layer("ScatterplotLayer", id="service-points",
-                                data=[{"position": xy} for xy in _points(points.geometry.representative_point())
-                                      .tolist()],
-                                get_position="position", get_fill_color=rgb(SERVICE_POINT_HEX),
-                                get_radius=6, radius_units="'pixels'", pickable=False))
+    for name in STATIC_LAYERS:
+        of_kind = features_of_kind(features, STATIC_LAYERS[name])
+        if len(of_kind):
+            given = (layer_urls or {}).get(name)
+            layers.append(static_layer(name, given if given is not None else static_layer_rows(name, of_kind)))
 
     g = grids.copy()
     g["worst_state"] = g["worst_state"].fillna("closed").astype(str)

@@ -4,8 +4,9 @@ What a Streamlit page cannot do is done here, once: set and clear the
 sign-in cookie.  The cookie holds only the random token of a sign-in
 (:mod:`governance.login`); it is HttpOnly, SameSite=Strict, and Secure when
 the request came over HTTPS, directly or through a proxy named in
-``LINPU_TRUSTED_PROXIES``.  Later public pages and layer files add their
-routes to :data:`ROUTES`; the public pages' are :mod:`dashboard.public_pages`.
+``LINPU_TRUSTED_PROXIES``.  The map layers the filters never change are files
+for signed-in staff (:mod:`dashboard.layer_routes`, checked by
+:func:`signed_in_request`); the public pages' routes are :mod:`dashboard.public_pages`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard.context import engine
+from dashboard.layer_routes import layer_route
 from dashboard.public_pages import PUBLIC_ROUTES
 from governance.db import session_factory
 from governance.errors import LinpuError
@@ -34,6 +36,20 @@ COOKIE_DAYS = 30
 
 def _session():
     return session_factory(engine())()
+
+
+def live_token(token: str | None) -> bool:
+    """Whether ``token`` is a live sign-in; the check counts as its activity, as a page run does."""
+    minutes = get_settings().session_timeout_minutes
+    with _session() as session:
+        try:
+            check_token(token, timeout=timedelta(minutes=minutes), session=session)
+        except LinpuError:
+            return False
+        finally:
+            # An expiry is stored too, so the token stays ended.
+            session.commit()
+    return True
 
 
 def came_over_https(request: Request) -> bool:
@@ -59,18 +75,17 @@ def adopt_session(request: Request) -> Response:
     if not _same_origin(request):
         return Response("cross-origin request refused", status_code=403)
     token = request.headers.get(TOKEN_HEADER, "")
-    minutes = get_settings().session_timeout_minutes
-    with _session() as session:
-        try:
-            check_token(token, timeout=timedelta(minutes=minutes), session=session)
-        except LinpuError:
-            return Response("not signed in", status_code=401)
-        finally:
-            session.commit()
+    if not live_token(token):
+        return Response("not signed in", status_code=401)
     response = Response(status_code=204)
     response.set_cookie(COOKIE_NAME, token, max_age=COOKIE_DAYS * 86400, path="/", httponly=True,
                         samesite="strict", secure=came_over_https(request))
     return response
+
+
+def signed_in_request(request: Request) -> bool:
+    """The request carries the cookie of a live sign-in."""
+    return live_token(request.cookies.get(COOKIE_NAME))
 
 
 def sign_out(request: Request) -> Response:
@@ -88,5 +103,6 @@ def sign_out(request: Request) -> Response:
 ROUTES = [
     Route(SESSION_PATH, adopt_session, methods=["POST"]),
     Route(SIGN_OUT_PATH, sign_out, methods=["POST"]),
+    layer_route(signed_in=signed_in_request),
     *PUBLIC_ROUTES,
 ]

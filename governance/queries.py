@@ -80,13 +80,18 @@ def open_shops(session: Session, viewer: Viewer, *, grid_codes: tuple[str, ...] 
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)
 
 
-def district_features(session: Session) -> gpd.GeoDataFrame:
-    """Boundary and streets, drawn under the grids in place of a basemap (public to every viewer)."""
-    rows = session.execute(
-        select(DistrictFeature.kind, DistrictFeature.name, DistrictFeature.street_class,
-               ewkb(DistrictFeature.geometry))
-        .order_by(DistrictFeature.id)
-    ).all()
+def district_features(session: Session, *, kinds: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+    """Boundary and streets, drawn under the grids in place of a basemap (public to every viewer).
+
+    ``kinds`` keeps those kinds only (``governance.district.LAYER_KINDS``' values), so a
+    reader of one layer does not read the district's thousands of streets besides.
+    """
+    query = (select(DistrictFeature.kind, DistrictFeature.name, DistrictFeature.street_class,
+                    ewkb(DistrictFeature.geometry))
+             .order_by(DistrictFeature.id))
+    if kinds is not None:
+        query = query.where(DistrictFeature.kind.in_(kinds))
+    rows = session.execute(query).all()
     return geo_frame_of(rows, ["kind", "name", "street_class"])
 
 

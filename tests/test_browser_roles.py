@@ -237,6 +237,59 @@ def test_supervisor_sees_the_district_on_deck_gl_offline_and_opens_a_grid(role_a
     page.close()
 
 
+def test_supervisor_map_loads_the_streets_by_url_once_and_the_browser_keeps_them(role_app, browser, tmp_path):
+    """The district's streets are not in the deck the app sends: deck.gl fetches them from
+    the app's route (signed in, 200, kept for a year), and the next visit takes the kept copy."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(WAIT)
+    layers: list = []  # the layer files that came over the network
+    frames: list[bytes] = []  # what the app sent over its websocket
+    context.on("response", lambda r: layers.append(r) if "/linpu/layers/" in r.url else None)
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda payload: frames.append(payload if isinstance(payload, bytes) else payload.encode())))
+    streets_drawn = """() => performance.getEntriesByType("resource").some(
+        e => e.name.includes("/linpu/layers/streets.json?v=") && e.responseEnd > 0)"""
+
+    sign_in(page, role_app, "supervisor1")
+    page.get_by_role("heading", name="District supervision").wait_for()
+    page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
+    settle(page)
+    # A new visit in the same browser: the session starts with the sign-in cookie, so the
+    # deck names the layer files (right after signing in it may carry the rows once).
+    frames.clear()
+    page.goto(f"{role_app}/?lang=en", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="District supervision").wait_for()
+    page.wait_for_function(streets_drawn)
+    settle(page)
+    sent = b"".join(frames)
+    assert b"/linpu/layers/streets.json?v=" in sent and b"/linpu/layers/boundary.json?v=" in sent
+    assert b'"path":[[' not in sent  # no street or boundary row travelled with the deck
+    streets = [r for r in layers if "/linpu/layers/streets.json" in r.url]
+    assert streets, [r.url for r in layers]
+    first = streets[0]
+    assert first.status == 200, first.status
+    assert first.all_headers()["cache-control"] == "private, max-age=31536000, immutable"
+    rows = first.json()
+    assert len(rows) > 10 and {"path", "color", "width"} == set(rows[0])
+    assert all(len(str(x).partition(".")[2]) <= 5 for x in rows[0]["path"][0])  # 1 m is what the map shows
+    assert page.get_by_text("Page not found").count() == 0
+    page.screenshot(path=str(tmp_path / "supervisor-by-url.png"))
+
+    # And again: the browser uses its kept copy, nothing crosses the network for it.
+    page.goto(f"{role_app}/?lang=en", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="District supervision").wait_for()
+    page.wait_for_function(streets_drawn)
+    kept = page.evaluate("""() => performance.getEntriesByType("resource")
+        .filter(e => e.name.includes("/linpu/layers/streets.json?v="))
+        .map(e => [e.transferSize, e.decodedBodySize])""")
+    assert kept and all(transfer == 0 and size > 0 for transfer, size in kept), kept
+    settle(page)
+    # Never refused: the deck names the files only once the browser holds the cookie.
+    assert all(r.status == 200 for r in layers), [(r.url, r.status) for r in layers]
+    context.close()
+
+
 def test_analyst_downloads_a_geopackage_that_geopandas_opens(role_app, browser, tmp_path):
     import geopandas as gpd
 

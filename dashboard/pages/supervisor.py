@@ -6,7 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import data
-from dashboard.auth import require
+from dashboard.auth import cookie_in_browser, require
 from dashboard.context import language
 from dashboard.deck import POLYGON_LIMIT, deck_background_css, deck_legend_html, picked_grid
 from dashboard.frames import known_codes, picker_options, ranking, rollup_table, shop_table
@@ -82,7 +82,7 @@ with map_col:
         data.supervisor_map(viewer, data.viewer_key(viewer), filters, data.epoch(), MIN_CASES_TO_RANK,
                             with_cases=show_cases, show_heat=show_heat, show_hotspots=show_hot,
                             selected_code=selected, language=lang, hotspots_as_of=hot["as_of"],
-                            _hotspots=hot["grids"]),
+                            _hotspots=hot["grids"], layers_by_url=cookie_in_browser()),
         height=560, on_select="rerun", selection_mode="single-object", key="sup-map",
     )
     st.html(deck_legend_html(lang))
