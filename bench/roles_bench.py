@@ -211,7 +211,8 @@ def _signed_in_page(context, base: str, role: str, recorder: Recorder, visit: st
         if role == "leader":
             frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']").first
             frame.locator(".leaflet-container").wait_for()
-            frame.locator(".leaflet-interactive").first.wait_for()  # the grid's polygon drawn
+            frame.locator(".leaflet-container canvas").first.wait_for()  # the grid drawn (prefer_canvas)
+            frame.get_by_text("Grid status (worst open case)").wait_for()
         next_frame(page)
 
     recorder.step(role, visit, "page interactive", sign_in_and_draw, received=received)

@@ -130,7 +130,15 @@ def sign_out() -> None:
 
 
 def cookie_bridge() -> None:
-    """Once after a sign-in or sign-out: the browser asks our route to set or clear the cookie."""
+    """Once after a sign-in or sign-out: the browser asks our route to set or clear the cookie.
+
+    Every run puts exactly one element here, empty but for that once: had the
+    request's element come and gone, everything after it would sit one place
+    further on in one run than in the next, and the browser would build the
+    whole page again, the map's WebGL context and shaders with it (about 2 s of
+    a phone's or a software renderer's time on the first filter change).
+    """
+    slot = st.empty()
     wanted = st.session_state.get(COOKIE_KEY)
     if wanted == "sent-set":
         # The request went out with the previous run's page, before this run was asked for.
@@ -143,7 +151,7 @@ def cookie_bridge() -> None:
         path, headers = SESSION_PATH, {TOKEN_HEADER: st.session_state.get(TOKEN_KEY, "")}
     else:
         path, headers = SIGN_OUT_PATH, {}
-    st.html(f"<script>fetch({json.dumps(base + path)}, {{method: 'POST', credentials: 'same-origin', "
+    slot.html(f"<script>fetch({json.dumps(base + path)}, {{method: 'POST', credentials: 'same-origin', "
             f"headers: {json.dumps(headers)}}});</script>", unsafe_allow_javascript=True)
     st.session_state[COOKIE_KEY] = "sent-set" if wanted == "set" else "done-clear"
 

@@ -290,6 +290,29 @@ def test_supervisor_map_loads_the_streets_by_url_once_and_the_browser_keeps_them
     context.close()
 
 
+def test_the_first_filter_change_after_signing_in_keeps_the_map_it_drew(role_app, browser):
+    """The run after a sign-in lays the page out as the sign-in's own run did, so the
+    browser keeps what it drew: deck.gl's canvas and its WebGL context, whose shaders
+    take seconds to build again on a phone or a software renderer."""
+    page, _, _ = open_page(browser)
+    sign_in(page, role_app, "supervisor1")
+    page.get_by_role("heading", name="District supervision").wait_for()
+    canvas = page.locator("[data-testid='stDeckGlJsonChart'] canvas").first
+    canvas.wait_for()
+    settle(page)
+    canvas.evaluate("c => { c.dataset.linpuMark = 'drawn-at-sign-in'; }")
+    categories = page.locator("[data-testid='stMultiSelect']").filter(has_text="Categories")
+    categories.locator("input").click()
+    page.get_by_role("option", name="Gas", exact=True).click()
+    page.keyboard.press("Escape")
+    categories.get_by_text("Gas", exact=True).wait_for()
+    settle(page)
+    page.locator("[data-testid='stDeckGlJsonChart'] canvas").first.wait_for()
+    kept = page.locator("[data-testid='stDeckGlJsonChart'] canvas[data-linpu-mark='drawn-at-sign-in']")
+    assert kept.count() == 1
+    page.close()
+
+
 def test_analyst_downloads_a_geopackage_that_geopandas_opens(role_app, browser, tmp_path):
     import geopandas as gpd
 
