@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from governance.settings import get_settings
@@ -38,9 +39,26 @@ def local_text(values, *, fmt: str = "%Y-%m-%d %H:%M") -> pd.Series:
 
 
 def local_iso(values) -> pd.Series:
-    """Stored instants as ISO 8601 local time with its offset (``2026-07-01T15:20:00+08:00``)."""
+    """Stored instants as ISO 8601 local time with its offset (``2026-07-01T15:20:00+08:00``).
+
+    Whole seconds, as the files have always carried them; a missing time is an empty string.
+
+    Examples
+    --------
+    >>> local_iso(["2026-07-01 07:20:00.5", None]).tolist()
+    ['2026-07-01T15:20:00+08:00', '']
+    """
     stamps = local_times(values)
-    text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S%z").astype(object)
-    # strftime's %z is +0800; ISO 8601 and every reader of these files want +08:00.
-    text = text.map(lambda t: f"{t[:-2]}:{t[-2:]}" if isinstance(t, str) else t)
-    return text.where(stamps.notna(), "")
+    # Vectorised: pandas' strftime formats one value at a time in Python, 18 s for the
+    # four time columns of a city's 500,000 cases; this is numpy's formatter plus one
+    # text per distinct offset (one for Asia/Shanghai, two where clocks change).
+    wall = stamps.dt.tz_localize(None)
+    offsets = (wall - stamps.dt.tz_convert("UTC").dt.tz_localize(None)).dt.total_seconds()
+    text = np.datetime_as_string(wall.to_numpy().astype("datetime64[s]"), unit="s").astype(object)
+    for offset in offsets.dropna().unique():
+        minutes = int(offset) // 60
+        sign = "+" if minutes >= 0 else "-"
+        hours, minute = divmod(abs(minutes), 60)
+        chosen = (offsets == offset).to_numpy()
+        text[chosen] = text[chosen] + f"{sign}{hours:02d}:{minute:02d}"
+    return pd.Series(text, index=stamps.index, dtype=object).where(stamps.notna(), "")

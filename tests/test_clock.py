@@ -124,3 +124,18 @@ def test_a_notification_says_beijing_time_only_in_beijing_time(zone):
     assert china_time("2026-07-01T07:20:00+00:00", "zh") == "2026-07-01 15:20（北京时间）"
     zone("Asia/Tokyo")
     assert china_time("2026-07-01T07:20:00+00:00", "zh") == "2026-07-01 16:20 (UTC+09:00)"
+
+
+@pytest.mark.parametrize(("name", "winter", "summer"), [
+    ("Asia/Shanghai", "2026-01-15T20:30:00+08:00", "2026-07-15T20:30:00+08:00"),
+    ("Europe/Berlin", "2026-01-15T13:30:00+01:00", "2026-07-15T14:30:00+02:00"),
+    ("America/St_Johns", "2026-01-15T09:00:00-03:30", "2026-07-15T10:00:00-02:30"),
+])
+def test_files_carry_local_time_with_the_offset_of_its_own_day(zone, name, winter, summer):
+    """Each time in a file carries the offset its day had (summer time included), whole
+    seconds, and a missing time is empty, not "NaT"."""
+    from governance.clock import local_iso
+
+    zone(name)
+    stored = ["2026-01-15 12:30:00.75", None, datetime(2026, 7, 15, 12, 30, tzinfo=UTC)]
+    assert local_iso(stored).tolist() == [winter, "", summer]

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -177,3 +177,18 @@ def test_a_failed_export_leaves_the_earlier_file_alone(tmp_path):
 def test_unknown_crs_is_a_usage_error(tmp_path):
     with pytest.raises(ConfigurationError, match="not a CRS"):
         write_layers(sample_layers(), "gpkg", tmp_path / "x.gpkg", crs="EPSG:99999999")
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "geojson", "fgb", "csv"])
+def test_a_column_of_mixed_values_is_exported_whole(tmp_path, fmt):
+    """The writers go through Arrow, which cannot type a column of dates and words mixed
+    (an office's free-form field, "2026-05-01" or "待定"): such a layer is still written,
+    every value in it."""
+    layers = sample_layers()
+    layers["shops"]["note"] = [date(2026, 5, 1), "待定"]
+    out = tmp_path / f"mixed.{fmt}"
+    write_layers({"shops": layers["shops"]}, fmt, out)
+    written = next(p for p in [out, out.with_suffix(".csv"), *tmp_path.iterdir()] if p.exists() and p.suffix != ".prj")
+    back = gpd.read_file(written)
+    assert sorted(back["note"].astype(str).str[:10]) == ["2026-05-01", "待定"]
+    assert list(back["name"]) == ["黄记超市", "拾光裁缝铺, \"老店\""]
