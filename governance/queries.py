@@ -35,7 +35,7 @@ from governance.models import (
 )
 from governance.permissions import Viewer, require_grid
 from governance.phones import phone_for
-from governance.rows import frame_of, geo_frame_of
+from governance.rows import code_texts, frame_of, geo_frame_of, raw, utc_times
 from governance.sla import overdue_condition
 from governance.spatial import ewkb, from_ewkb
 
@@ -113,12 +113,14 @@ def cases_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None 
     order = [Case.created_at.desc(), Case.id.desc()]
     if urgent_first:
         order.insert(0, case((overdue, 0), else_=1))
-    rows = session.execute(
+    # Core, not the ORM's row loading, and times and codes raw, converted per column below.
+    rows = session.connection().execute(
         select(
-            Case.id, Case.case_no, Case.kind, Case.category, Case.severity, Case.title, Case.description,
-            Case.state, Case.outcome, Grid.code, Shop.shop_code, Shop.name, User.display_name,
-            Case.created_at, Case.due_at, Case.follow_up_due_at, Case.closed_at, Case.reopen_count,
-            Case.department, Case.occupation, overdue, Case.version, ewkb(Case.geometry),
+            Case.id, Case.case_no, raw(Case.kind), raw(Case.category), raw(Case.severity), Case.title,
+            Case.description, raw(Case.state), raw(Case.outcome), Grid.code, Shop.shop_code, Shop.name,
+            User.display_name, raw(Case.created_at), raw(Case.due_at), raw(Case.follow_up_due_at),
+            raw(Case.closed_at), Case.reopen_count, Case.department, raw(Case.occupation), overdue,
+            Case.version, ewkb(Case.geometry),
         )
         .join(Grid, Grid.id == Case.grid_id)
         .outerjoin(Shop, Shop.id == Case.shop_id)
@@ -132,8 +134,10 @@ def cases_frame(session: Session, viewer: Viewer, *, filters: CaseFilter | None 
         "grid_code", "shop_code", "shop_name", "reporter", "created_at", "due_at", "follow_up_due_at",
         "closed_at", "reopen_count", "department", "occupation", "overdue", "version",
     ])
+    for name in ("created_at", "due_at", "follow_up_due_at", "closed_at"):
+        frame[name] = utc_times(frame[name])
     for name in ("kind", "category", "severity", "state", "outcome", "occupation"):
-        frame[name] = frame[name].map(lambda v: None if pd.isna(v) else str(v))  # NaN is missing, not "nan"
+        frame[name] = code_texts(frame[name])
     frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
     return frame
 
