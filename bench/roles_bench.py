@@ -261,31 +261,53 @@ def start_crowd(base: str, *, supervisors: int, leaders: int, think: float) -> s
 
 
 def stop_crowd(process: subprocess.Popen) -> dict:
-    """Stop the crowd; its reloads' timings."""
+    """Stop the crowd; its reloads' timings (empty if it ended without them)."""
     out, _ = process.communicate("stop\n", timeout=300)
-    return json.loads(out.strip().splitlines()[-1])
+    lines = out.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        print(f"the crowd ended with exit code {process.returncode} and no timings", file=sys.stderr)
+        return {}
 
 
-async def _crowd_member(browser, base: str, username: str, heading: str, viewport: dict, think: float,
-                        stop: asyncio.Event, reloads: list[float], rng: random.Random) -> None:
-    context = await browser.new_context(viewport=viewport)
-    page = await context.new_page()
-    page.set_default_timeout(600_000)
+async def _crowd_sign_in(page, base: str, username: str, heading: str) -> None:
     await page.goto(f"{base}/?lang=en", wait_until="domcontentloaded")
     await page.get_by_role("textbox", name="User name").fill(username)
     await page.get_by_role("textbox", name="Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await page.get_by_role("heading", name=heading).wait_for()
+
+
+async def _crowd_member(browser, base: str, username: str, heading: str, viewport: dict, think: float,
+                        stop: asyncio.Event, timings: dict, rng: random.Random, signed_in: asyncio.Event) -> None:
+    """One crowd member: signs in, then reloads their page every ``think`` seconds (about).
+
+    A reload that fails (not drawn within two minutes) is counted and the member signs in
+    again: the crowd keeps its load on the server whatever happens to one of them.
+    """
+    context = await browser.new_context(viewport=viewport)
+    page = await context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        await _crowd_sign_in(page, base, username, heading)
+    finally:
+        signed_in.set()  # (or failed to: the others do not wait for them)
     await asyncio.sleep(think * rng.random())  # each at their own phase
     while not stop.is_set():
         start = time.perf_counter()
-        await page.reload(wait_until="domcontentloaded")  # the cookie keeps them signed in
-        await page.get_by_role("heading", name=heading).wait_for()
-        await page.wait_for_function(
-            """() => { const s = document.querySelector("[data-testid='stStatusWidget']");
-                       return (!s || s.offsetParent === null) && !document.querySelector("[data-stale='true']"); }"""
-        )
-        reloads.append(time.perf_counter() - start)
+        try:
+            await page.reload(wait_until="domcontentloaded")  # the cookie keeps them signed in
+            await page.get_by_role("heading", name=heading).wait_for()
+            await page.wait_for_function(
+                """() => { const s = document.querySelector("[data-testid='stStatusWidget']");
+                           return (!s || s.offsetParent === null) && !document.querySelector("[data-stale='true']"); }"""
+            )
+            timings["reloads"].append(time.perf_counter() - start)
+        except Exception as exc:  # noqa: BLE001 -- counted and reported; the member carries on
+            timings["failed"].append(f"{username}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+            with contextlib.suppress(Exception):
+                await _crowd_sign_in(page, base, username, heading)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), think * rng.uniform(0.75, 1.25))
     await context.close()
@@ -299,24 +321,30 @@ async def crowd(base: str, *, supervisors: int, leaders: int, think: float) -> N
 
     rng = random.Random(27)
     stop = asyncio.Event()
-    timings: dict[str, list[float]] = {"supervisor": [], "leader": []}
+    timings = {role: {"reloads": [], "failed": []} for role in ("supervisor", "leader")}
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
                                                    args=CHROMIUM_ARGS)
         members = [("supervisor", f"crowd-supervisor-{i}", DESKTOP) for i in range(1, supervisors + 1)]
         members += [("leader", f"crowd-leader-{i}", PHONE) for i in range(1, leaders + 1)]
         # Signed in a few at a time, as people arrive; then all work at once.
-        tasks = []
+        tasks, arrived = [], []
         for i, (role, username, viewport) in enumerate(members):
+            arrived.append(asyncio.Event())
             tasks.append(asyncio.create_task(_crowd_member(
-                browser, base, username, HEADINGS[role], viewport, think, stop, timings[role], rng)))
+                browser, base, username, HEADINGS[role], viewport, think, stop, timings[role], rng, arrived[-1])))
             if i % 5 == 4:
                 await asyncio.sleep(5)
-        await asyncio.sleep(think)
+        for event in arrived:  # everyone signed in, then a round of reloads begun
+            await event.wait()
+        await asyncio.sleep(think / 2)
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         stop.set()
-        await asyncio.gather(*tasks)
+        for (role, username, _), outcome in zip(members, await asyncio.gather(*tasks, return_exceptions=True),
+                                                strict=True):
+            if isinstance(outcome, BaseException):
+                timings[role]["failed"].append(f"{username} stopped: {type(outcome).__name__}")
         await browser.close()
     print(json.dumps(timings), flush=True)
 
@@ -397,12 +425,14 @@ def print_tables(results: dict[str, dict], *, crowd_size: tuple[int, int]) -> No
             cells.append(cell)
         print(f"| {role} | {step} | " + " | ".join(cells) + f" | {TARGETS.get(step, '')} |")
     for name, result in results.items():
-        for role, values in result.get("crowd", {}).items():
+        for role, found in result.get("crowd", {}).items():
+            values = sorted(found["reloads"])
             if values:
-                values = sorted(values)
                 print(f"\n{name}: the crowd's {role}s ({crowd_size[0] if role == 'supervisor' else crowd_size[1]}) "
                       f"reloaded {len(values)} times; reload until the run finished: median {med(values):.2f} s, "
-                      f"p95 {values[int(0.95 * (len(values) - 1))]:.2f} s.")
+                      f"p95 {values[int(0.95 * (len(values) - 1))]:.2f} s; {len(found['failed'])} reloads failed.")
+            for failure in found["failed"][:5]:
+                print(f"  failed: {failure}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -440,14 +470,16 @@ def main(argv: list[str] | None = None) -> None:
     engine.dispose()
     public_id = add_accounts(url, supervisors=args.supervisors, leaders=args.leaders)
     crowd_size = (args.supervisors, args.leaders)
+    kept = OUT / f"roles-bench-{make_url(url).get_backend_name()}.json"
     results = {"quiet": measure(url, runs=args.runs, crowd_size=None, think=args.think, public_id=public_id)}
+    kept.write_text(json.dumps(results, indent=1))  # kept if the crowd's run fails
     if not args.no_crowd:
         results["crowd"] = measure(url, runs=args.runs, crowd_size=crowd_size, think=args.think, public_id=public_id)
     print(f"\n{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{make_url(url).get_backend_name()}, {args.grids:,} grids, {args.grids * args.shops_per_grid:,} shops, "
           f"{args.cases:,} cases; load average {os.getloadavg()[0]:.1f} after the runs\n")
     print_tables(results, crowd_size=crowd_size)
-    (OUT / f"roles-bench-{make_url(url).get_backend_name()}.json").write_text(json.dumps(results, indent=1))
+    kept.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
