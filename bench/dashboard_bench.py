@@ -557,6 +557,30 @@ def wait_drawn(page, *, marks: dict | None = None,
 
 
 
+def city_database(database_url: str | None, *, n_grids: int, shops_per_grid: int, n_cases: int,
+                  rebuild: bool = False) -> str:
+    """The URL of the synthetic city, built once (under bench/out/, or in the empty PostgreSQL
+    database at ``database_url``) and brought up to the current schema and kept figures."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"city-{n_grids}-{shops_per_grid}-{n_cases}.sqlite3"
+    url = database_url or f"sqlite:///{path}"
+    if database_url:
+        with make_engine(url).connect() as connection:
+            built = connection.execute(text("SELECT to_regclass('cases') IS NOT NULL")).scalar()
+    else:
+        built = path.exists()
+    if rebuild or not built:
+        start = time.perf_counter()
+        build_city_db(url, n_grids=n_grids, shops_per_grid=shops_per_grid, n_cases=n_cases)
+        print(f"built {make_url(url).render_as_string()} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    # A database built before a schema change gets the new migrations (indexes).
+    migrated = make_engine(url)
+    upgrade(migrated)
+    fill_derived(migrated)
+    migrated.dispose()
+    return url
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -575,25 +599,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="an empty PostgreSQL database to build in and measure "
                         "(default: a SQLite file under bench/out/)")
     args = parser.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"city-{args.grids}-{args.shops_per_grid}-{args.cases}.sqlite3"
-    url = args.database_url or f"sqlite:///{path}"
-    if args.database_url:
-        with make_engine(url).connect() as connection:
-            built = connection.execute(text("SELECT to_regclass('cases') IS NOT NULL")).scalar()
-    else:
-        built = path.exists()
-    if args.rebuild or not built:
-        start = time.perf_counter()
-        build_city_db(url, n_grids=args.grids, shops_per_grid=args.shops_per_grid, n_cases=args.cases)
-        print(f"built {make_url(url).render_as_string()} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    url = city_database(args.database_url, n_grids=args.grids, shops_per_grid=args.shops_per_grid,
+                        n_cases=args.cases, rebuild=args.rebuild)
     if args.build_only:
         return
-    # A database built before a schema change gets the new migrations (indexes).
-    migrated = make_engine(url)
-    upgrade(migrated)
-    fill_derived(migrated)
-    migrated.dispose()
     if args.server:
         print(f"\nServer side, {platform.machine()}, {os.cpu_count()} CPUs, Python "
               f"{platform.python_version()}, {make_url(url).get_backend_name()}\n")

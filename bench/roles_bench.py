@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 
 import psutil
-from sqlalchemy import make_url, select, text
+from sqlalchemy import make_url, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,8 +62,7 @@ from bench.dashboard_bench import (  # noqa: E402
     CATEGORY_LABELS,
     OUT,
     PASSWORD,
-    build_city_db,
-    fill_derived,
+    city_database,
     fill_sign_in,
     next_frame,
     pick_category,
@@ -73,7 +72,6 @@ from bench.dashboard_bench import (  # noqa: E402
 from governance.auth import hash_password  # noqa: E402
 from governance.catalog import MemberRole, Role  # noqa: E402
 from governance.db import make_engine, transaction  # noqa: E402
-from governance.migrate import upgrade  # noqa: E402
 from governance.models import Grid, GridMember, Shop, User  # noqa: E402
 from governance.public_view import SHOP_PATH  # noqa: E402
 
@@ -452,22 +450,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.crowd:
         asyncio.run(crowd(args.crowd, supervisors=args.supervisors, leaders=args.leaders, think=args.think))
         return
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"city-{args.grids}-{args.shops_per_grid}-{args.cases}.sqlite3"
-    url = args.database_url or f"sqlite:///{path}"
-    if args.database_url:
-        with make_engine(url).connect() as connection:
-            built = connection.execute(text("SELECT to_regclass('cases') IS NOT NULL")).scalar()
-    else:
-        built = path.exists()
-    if not built:
-        start = time.perf_counter()
-        build_city_db(url, n_grids=args.grids, shops_per_grid=args.shops_per_grid, n_cases=args.cases)
-        print(f"built {make_url(url).render_as_string()} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    engine = make_engine(url)
-    upgrade(engine)
-    fill_derived(engine)
-    engine.dispose()
+    url = city_database(args.database_url, n_grids=args.grids, shops_per_grid=args.shops_per_grid,
+                        n_cases=args.cases)
     public_id = add_accounts(url, supervisors=args.supervisors, leaders=args.leaders)
     crowd_size = (args.supervisors, args.leaders)
     kept = OUT / f"roles-bench-{make_url(url).get_backend_name()}.json"
