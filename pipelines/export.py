@@ -219,7 +219,7 @@ def _write_frame(frame: gpd.GeoDataFrame, path: Path, **options: Any) -> None:
     """``pyogrio.write_dataframe`` through Arrow: five times faster on a city's 500,000 cases
     (2.9 s instead of 14.7 s to GeoPackage). A column Arrow cannot type (values of mixed
     kinds) is refused before anything is written, and then goes the row-by-row way."""
-    import pyarrow as pa
+    import pyarrow as pa  # late, as pyogrio loads it: only a written export pays for it
 
     try:
         pyogrio.write_dataframe(frame, path, use_arrow=True, **options)
