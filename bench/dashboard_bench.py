@@ -517,17 +517,17 @@ def measure_server(url: str) -> list[tuple[str, float, float, str, str]]:
     return results
 
 
-def wait_run_finished(page) -> None:
-    """Until the Streamlit run is over: its running indicator gone, no stale element left.
-
-    The caller has seen the new run begin (the page's heading, changed figures, a
-    chart); Streamlit marks the previous run's elements stale until they are replaced.
-    """
-    page.wait_for_function(
-        """() => { const status = document.querySelector("[data-testid='stStatusWidget']");
+#: True in the page once the Streamlit run is over: its running indicator gone, no stale
+#: element left (Streamlit marks the previous run's elements stale until they are replaced).
+RUN_FINISHED_JS = """() => { const status = document.querySelector("[data-testid='stStatusWidget']");
                    return (!status || status.offsetParent === null)
                           && !document.querySelector("[data-stale='true']"); }"""
-    )
+
+
+def wait_run_finished(page) -> None:
+    """Until the Streamlit run is over (:data:`RUN_FINISHED_JS`); the caller has seen the new
+    run begin (the page's heading, changed figures, a chart)."""
+    page.wait_for_function(RUN_FINISHED_JS)
 
 
 def next_frame(page) -> None:

@@ -62,6 +62,7 @@ from bench.dashboard_bench import (  # noqa: E402
     CATEGORY_LABELS,
     OUT,
     PASSWORD,
+    RUN_FINISHED_JS,
     city_database,
     fill_sign_in,
     next_frame,
@@ -297,10 +298,7 @@ async def _crowd_member(browser, base: str, username: str, heading: str, viewpor
         try:
             await page.reload(wait_until="domcontentloaded")  # the cookie keeps them signed in
             await page.get_by_role("heading", name=heading).wait_for()
-            await page.wait_for_function(
-                """() => { const s = document.querySelector("[data-testid='stStatusWidget']");
-                           return (!s || s.offsetParent === null) && !document.querySelector("[data-stale='true']"); }"""
-            )
+            await page.wait_for_function(RUN_FINISHED_JS)
             timings["reloads"].append(time.perf_counter() - start)
         except Exception as exc:  # noqa: BLE001 -- counted and reported; the member carries on
             timings["failed"].append(f"{username}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
